@@ -1,0 +1,52 @@
+"""SoccerNet class dictionaries, in the official order of `SoccerNet.Evaluation.utils`.
+
+The column index of a class in every score matrix, label matrix and checkpoint is its value here.
+"""
+from __future__ import annotations
+
+EVENT_DICTIONARY_V2: dict[str, int] = {
+    "Penalty": 0,
+    "Kick-off": 1,
+    "Goal": 2,
+    "Substitution": 3,
+    "Offside": 4,
+    "Shots on target": 5,
+    "Shots off target": 6,
+    "Clearance": 7,
+    "Ball out of play": 8,
+    "Throw-in": 9,
+    "Foul": 10,
+    "Indirect free-kick": 11,
+    "Direct free-kick": 12,
+    "Corner": 13,
+    "Yellow card": 14,
+    "Red card": 15,
+    "Yellow->red card": 16,
+}
+
+# SoccerNet-v1: three classes; several raw label names map to one class.
+EVENT_DICTIONARY_V1: dict[str, int] = {
+    "soccer-ball": 0,
+    "soccer-ball-own": 0,
+    "r-card": 1,
+    "y-card": 1,
+    "yr-card": 1,
+    "substitution-in": 2,
+}
+CLASS_NAMES_V1: list[str] = ["Goal", "Card", "Substitution"]
+
+
+def class_names(dictionary: dict[str, int]) -> list[str]:
+    """Class names ordered by index (for many-to-one dictionaries, the first name of each index)."""
+    names: dict[int, str] = {}
+    for name, index in dictionary.items():
+        names.setdefault(index, name)
+    return [names[i] for i in sorted(names)]
+
+
+def dictionary_for(names: list[str]) -> dict[str, int]:
+    """A dictionary giving each name its position in `names` (e.g. a synthetic season's classes)."""
+    return {name: i for i, name in enumerate(names)}
+
+
+CLASS_NAMES_V2: list[str] = class_names(EVENT_DICTIONARY_V2)

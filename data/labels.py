@@ -1,0 +1,219 @@
+"""Reading and writing SoccerNet's annotation and prediction files, exactly in the official formats.
+
+`Labels-v2.json`: {"UrlLocal": ..., "annotations": [{"gameTime": "1 - 05:12", "label": "Goal",
+"position": "312000", "team": "home", "visibility": "visible"}, ...]}.
+`results_spotting.json`: {"UrlLocal": ..., "predictions": [{"gameTime": "1 - 5:12", "label": "Goal",
+"position": 312000, "half": 1, "confidence": 0.93}, ...]}.
+
+Time comes from `position` (ms from the start of the half); `gameTime` only gives the half where no
+`half` field exists. Real files disagree between the two once; `position` wins, as the official
+evaluator does.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from data.atomic import write_json_atomic
+from data.errors import DataError
+
+LABELS_FILE = "Labels-v2.json"
+LABELS_FILE_V1 = "Labels.json"
+PREDICTIONS_FILE = "results_spotting.json"
+VISIBILITY_SHOWN = "visible"
+VISIBILITY_UNSHOWN = "not shown"
+HALVES = (1, 2)
+EVALUATION_BIN_MS = 500  # the official evaluator keeps one value per class per 0.5 s frame (2 fps)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One annotated action."""
+
+    half: int
+    position_ms: int
+    label: str
+    team: str = ""
+    visibility: str = VISIBILITY_SHOWN
+
+    @property
+    def seconds(self) -> float:
+        return self.position_ms / 1000.0
+
+    @property
+    def shown(self) -> bool:
+        return self.visibility != VISIBILITY_UNSHOWN
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One spotted action."""
+
+    half: int
+    position_ms: int
+    label: str
+    confidence: float
+
+
+@dataclass
+class GameLabels:
+    url: str
+    events: list[Event] = field(default_factory=list)
+    path: Path | None = None
+
+
+@dataclass
+class GamePredictions:
+    url: str
+    predictions: list[Prediction] = field(default_factory=list)
+    path: Path | None = None
+
+
+def game_time(half: int, position_ms: int) -> str:
+    """The official "H - MM:SS" string (minutes not capped: stoppage time runs past 45)."""
+    total = int(position_ms) // 1000
+    return f"{half} - {total // 60:02d}:{total % 60:02d}"
+
+
+def _read_json(path: Path, key: str) -> dict:
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise DataError(path, f"not UTF-8 text ({error})") from error
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
+    if not isinstance(obj, dict) or not isinstance(obj.get(key), list):
+        raise DataError(path, f'expected a JSON object with a list "{key}"')
+    return obj
+
+
+def _half_of(entry: dict, path: Path, index: int) -> int:
+    raw = entry.get("half")
+    if raw is None:
+        text = str(entry.get("gameTime", "")).strip()
+        raw = text.split("-")[0].strip() if text else None
+    try:
+        half = int(str(raw).strip())
+    except (TypeError, ValueError):
+        half = None
+    if half not in HALVES:
+        raise DataError(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})")
+    return half
+
+
+def _position_of(entry: dict, path: Path, index: int) -> int:
+    raw = entry.get("position")
+    try:
+        position = int(float(str(raw).strip()))
+    except (TypeError, ValueError):
+        raise DataError(path, f"entry {index} has no integer 'position' in ms (entry: {entry})") from None
+    if position < 0:
+        raise DataError(path, f"entry {index} has a negative position {position} (entry: {entry})")
+    return position
+
+
+def _check_label(label: object, path: Path, index: int, entry: dict, valid: Iterable[str] | None) -> str:
+    if not isinstance(label, str):
+        raise DataError(path, f"entry {index} has no string 'label' (entry: {entry})")
+    if valid is not None:
+        valid = list(valid)
+        if label not in valid:
+            raise DataError(path, f"entry {index} has unknown label {label!r}; valid labels: {', '.join(valid)}")
+    return label
+
+
+def _url_of(obj: dict, path: Path) -> str:
+    return str(obj.get("UrlLocal") or obj.get("Url") or "")
+
+
+def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None) -> GameLabels:
+    """Read a `Labels-v2.json`. Duplicated annotations are kept (the evaluator collapses them)."""
+    path = Path(path)
+    obj = _read_json(path, "annotations")
+    events = []
+    for index, entry in enumerate(obj["annotations"]):
+        if not isinstance(entry, dict):
+            raise DataError(path, f"annotation {index} is not an object")
+        events.append(
+            Event(
+                half=_half_of(entry, path, index),
+                position_ms=_position_of(entry, path, index),
+                label=_check_label(entry.get("label"), path, index, entry, valid_labels),
+                team=str(entry.get("team", "")),
+                visibility=str(entry.get("visibility", VISIBILITY_SHOWN)),
+            )
+        )
+    return GameLabels(url=_url_of(obj, path), events=events, path=path)
+
+
+def write_labels(path: str | Path, labels: GameLabels) -> None:
+    annotations = [
+        {
+            "gameTime": game_time(e.half, e.position_ms),
+            "label": e.label,
+            "position": str(e.position_ms),
+            "team": e.team,
+            "visibility": e.visibility,
+        }
+        for e in sorted(labels.events, key=lambda e: (e.half, e.position_ms))
+    ]
+    write_json_atomic(path, {"UrlLocal": labels.url, "UrlYoutube": "", "annotations": annotations})
+
+
+def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None) -> GamePredictions:
+    """Read a `results_spotting.json`: values may be strings or numbers, `gameTime` unpadded,
+    `Url` instead of `UrlLocal`."""
+    path = Path(path)
+    obj = _read_json(path, "predictions")
+    predictions = []
+    for index, entry in enumerate(obj["predictions"]):
+        if not isinstance(entry, dict):
+            raise DataError(path, f"prediction {index} is not an object")
+        try:
+            confidence = float(entry.get("confidence"))
+        except (TypeError, ValueError):
+            raise DataError(path, f"prediction {index} has no numeric 'confidence' (entry: {entry})") from None
+        predictions.append(
+            Prediction(
+                half=_half_of(entry, path, index),
+                position_ms=_position_of(entry, path, index),
+                label=_check_label(entry.get("label"), path, index, entry, valid_labels),
+                confidence=confidence,
+            )
+        )
+    return GamePredictions(url=_url_of(obj, path), predictions=predictions, path=path)
+
+
+def deduplicate_bins(predictions: Iterable[Prediction], bin_ms: int = EVALUATION_BIN_MS) -> list[Prediction]:
+    """At most one prediction per (half, label, 0.5 s bin): the most confident one.
+
+    The official evaluator writes predictions into a 2 fps grid and silently keeps the last one
+    of a bin; keeping the best one instead is never worse and makes the file order irrelevant."""
+    best: dict[tuple[int, str, int], Prediction] = {}
+    for p in predictions:
+        key = (p.half, p.label, p.position_ms // bin_ms)
+        if key not in best or p.confidence > best[key].confidence:
+            best[key] = p
+    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label))
+
+
+def write_predictions(path: str | Path, predictions: GamePredictions) -> None:
+    """Write a `results_spotting.json` atomically: integer positions, one prediction per class per bin."""
+    entries = []
+    for p in deduplicate_bins(predictions.predictions):
+        if not 0.0 <= p.confidence <= 1.0:
+            raise ValueError(f"confidence {p.confidence} outside [0, 1] for {p}")
+        entries.append(
+            {
+                "gameTime": game_time(p.half, p.position_ms),
+                "label": p.label,
+                "position": int(p.position_ms),
+                "half": int(p.half),
+                "confidence": float(p.confidence),
+            }
+        )
+    write_json_atomic(path, {"UrlLocal": predictions.url, "predictions": entries})
