@@ -9,9 +9,9 @@ from data.features import (
 )
 
 
-def make_meta(**kw) -> FeatureMeta:
-    return FeatureMeta(backbone="resnet18", weights="none", fps=2.0, step=0.5, transform="crop",
-                       precision="fp32", **kw)
+def make_meta(**overrides) -> FeatureMeta:
+    fields = dict(backbone="resnet18", weights="none", fps=2.0, step=0.5, transform="crop", precision="fp32")
+    return FeatureMeta(**{**fields, **overrides})
 
 
 def test_write_then_load_is_memory_mapped_and_complete(tmp_path):
