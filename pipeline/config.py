@@ -1,0 +1,173 @@
+"""Training configuration: one dataclass, presets as data naming their source, CLI overrides.
+
+A preset is a full `TrainConfig`; `soccerspot train --preset NAME --field value` replaces single fields.
+The run folder keeps the final config as `train_config.json`, so every run says exactly what it did.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+NETVLADPP_PAPER = (
+    "Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer Broadcasts', "
+    "CVPR Workshops 2021 (arXiv 2104.06779); recipe of sn-spotting TemporallyAwarePooling"
+)
+BAIDU_REPORT = (
+    "Zhou et al., 'Feature Combination Meets Attention: Baidu Soccer Embeddings and Transformer based "
+    "Temporal Detection', technical report 2021 (arXiv 2106.14447)"
+)
+SOCCERNET_V2_BASELINE = (
+    "Deliège et al., 'SoccerNet-v2', CVPR-W 2021: published MaxPool baseline (training log of the "
+    "MAXPOOL_v2 checkpoint: PCA512, chunk 20 s, NMS 20 s, batch 256, Adam 1e-3, patience 10)"
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Times are in seconds; rows come from the features' fps."""
+
+    preset: str = "custom"
+    source: str = ""  # the paper/report the values come from, and what we chose ourselves
+    # head (maps onto models.heads.HeadConfig; `head_options` carries any further HeadConfig field)
+    head: str = "netvlad++"
+    projection_dim: int | None = 512  # learned linear projection before pooling; None = pool raw features
+    clusters: int = 64
+    dropout: float = 0.4
+    head_options: dict[str, Any] = field(default_factory=dict)
+    # data
+    window_seconds: float = 15.0
+    sampling: str = "chunks"  # "chunks" (the paper) | "events" (event-centred, random offsets)
+    classes: str = "v2"  # "v2" (17 classes) | "v1" (3 classes)
+    # optimisation
+    batch_size: int = 256
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    weight_decay: float = 0.0
+    scheduler: str = "plateau"  # "plateau" (ReduceLROnPlateau on validation loss) | "none"
+    plateau_factor: float = 0.1
+    plateau_patience: int = 10
+    stop_lr: float = 1e-8  # stop once the scheduler would take lr below this
+    max_epochs: int = 1000
+    mixup_alpha: float = 0.0  # > 0: mixup of windows and targets, lambda ~ Beta(alpha, alpha)
+    # validation and selection
+    eval_every: int = 10  # validation Average-mAP every N epochs (0 = never)
+    metric: str = "loose"
+    select_on: str = "valid_loss"  # the best checkpoint: lowest "valid_loss", or highest "valid_a_mAP"
+    # inference settings stored with the checkpoint (used by validation Average-mAP and by `spot`)
+    nms: str = "hard"
+    nms_window: float = 30.0
+    nms_threshold: float = 0.0
+    # reproducibility and resources
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "cpu"
+
+    def to_json(self) -> dict:
+        obj = dataclasses.asdict(self)
+        obj["betas"] = list(self.betas)
+        return obj
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in obj.items() if k in known}
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def _pooling_preset(head: str, clusters: int = 64) -> TrainConfig:
+    """The paper's recipe with another pooling layer: the paper compares all of them this way."""
+    return TrainConfig(
+        preset=head.replace("+", "p") + "-paper",
+        source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (paper's Table 2 ablation)",
+        head=head,
+        clusters=clusters,
+    )
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "netvladpp-paper": TrainConfig(
+        preset="netvladpp-paper",
+        source=(
+            f"{NETVLADPP_PAPER}. Paper: ResNet-152 features 2048-d at 2 fps, linear 2048->512, T = 15 s, "
+            "K = 64 (32 past + 32 future), dropout 0.4, NMS 30 s threshold 0, batch 256, Adam 1e-3, "
+            "ReduceLROnPlateau x0.1 patience 10 on validation loss, stop below 1e-8, best checkpoint on "
+            "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default."
+        ),
+    ),
+    "baidu-transformer": TrainConfig(
+        preset="baidu-transformer",
+        source=(
+            f"{BAIDU_REPORT}. Report: transformer encoder (3 layers, 4 heads, hidden 64) over 7 s chunks "
+            "of the Baidu embeddings (1 fps), NMS 20 s, Adam lr 5e-4, 50 epochs, mixup. Our choices "
+            "(not given by the report): batch 256, mixup alpha 0.2, constant lr, best checkpoint on "
+            "validation loss."
+        ),
+        head="transformer",
+        projection_dim=None,
+        dropout=0.1,
+        window_seconds=7.0,
+        lr=5e-4,
+        scheduler="none",
+        max_epochs=50,
+        mixup_alpha=0.2,
+        eval_every=10,
+        nms_window=20.0,
+    ),
+    "maxpool-soccernet-v2": TrainConfig(
+        preset="maxpool-soccernet-v2",
+        source=SOCCERNET_V2_BASELINE,
+        head="maxpool",
+        projection_dim=None,
+        window_seconds=20.0,
+        nms_window=20.0,
+    ),
+}
+for _head in ("netvlad", "netrvlad", "netrvlad++", "maxpool", "maxpool++", "avgpool", "avgpool++"):
+    _preset = _pooling_preset(_head)
+    PRESETS[_preset.preset] = _preset
+
+
+def get_preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
+    return dataclasses.replace(PRESETS[name], head_options=dict(PRESETS[name].head_options))
+
+
+def parse_value(field_type: Any, text: str) -> Any:
+    """Parse a CLI string into a field's type (dataclass annotations are strings here)."""
+    kind = str(field_type)
+    if text.lower() in ("none", "null") and "None" in kind:
+        return None
+    if kind.startswith("int"):
+        return int(text)
+    if kind.startswith("float"):
+        return float(text)
+    if kind.startswith("tuple"):
+        return tuple(float(part) for part in text.split(","))
+    if kind.startswith("dict"):
+        import json
+
+        return json.loads(text)
+    if kind.startswith("bool"):
+        return text.lower() in ("1", "true", "yes")
+    return text
+
+
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Replace fields; strings are parsed into the field's type. Unknown names raise KeyError."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    changes = {}
+    for name, value in overrides.items():
+        if name not in fields:
+            raise KeyError(f"unknown training setting {name!r}; settings: {', '.join(sorted(fields))}")
+        changes[name] = parse_value(fields[name].type, value) if isinstance(value, str) else value
+    return dataclasses.replace(config, **changes)
+
+
+def override_fields() -> list[dataclasses.Field]:
+    """The fields a CLI may override (all but the bookkeeping ones)."""
+    return [f for f in dataclasses.fields(TrainConfig) if f.name not in ("preset", "source")]
