@@ -5,9 +5,10 @@
 `results_spotting.json`: {"UrlLocal": ..., "predictions": [{"gameTime": "1 - 5:12", "label": "Goal",
 "position": 312000, "half": 1, "confidence": 0.93}, ...]}.
 
-Time comes from `position` (ms from the start of the half); `gameTime` only gives the half where no
-`half` field exists. Real files disagree between the two once; `position` wins, as the official
-evaluator does.
+Time comes from `position` (ms from the start of the half); `gameTime` gives the time only where there
+is no `position` (SoccerNet-v1's `Labels.json`). Real files disagree between the two once; `position`
+wins, as the official evaluator does. The half of a label comes from its gameTime ("2 - ..."), of a
+prediction from its `half` field (gameTime where absent), again as the official evaluator reads them.
 """
 from __future__ import annotations
 
@@ -91,11 +92,21 @@ def _read_json(path: Path, key: str) -> dict:
     return obj
 
 
-def _half_of(entry: dict, path: Path, index: int) -> int:
-    raw = entry.get("half")
+_HALF_VALUES = {1: 1, 2: 2, "1": 1, "2": 2}
+
+
+def _half_of(entry: dict, path: Path, index: int, from_game_time: bool = False) -> int:
+    """The half: the `half` field, else gameTime's "H - ". Labels (`from_game_time`) take gameTime first,
+    as the official evaluator does."""
+    raw = None if from_game_time else entry.get("half")
     if raw is None:
+        text = entry.get("gameTime")
+        if type(text) is str and text[:2] in ("1 ", "2 ", "1-", "2-"):
+            return int(text[0])
         text = str(entry.get("gameTime", "")).strip()
-        raw = text.split("-")[0].strip() if text else None
+        raw = text.split("-")[0].strip() if text else entry.get("half")
+    if isinstance(raw, (int, str)) and not isinstance(raw, bool) and raw in _HALF_VALUES:
+        return _HALF_VALUES[raw]
     try:
         half = int(str(raw).strip())
     except (TypeError, ValueError):
@@ -105,8 +116,27 @@ def _half_of(entry: dict, path: Path, index: int) -> int:
     return half
 
 
+def _seconds_of_game_time(text: str) -> int | None:
+    """Seconds in the half of an "H - MM:SS" gameTime (minutes unpadded or past 99 allowed)."""
+    try:
+        clock = text.split("-", 1)[1]
+        minutes, seconds = clock.split(":")
+        return int(minutes) * 60 + int(seconds)
+    except (IndexError, ValueError):
+        return None
+
+
 def _position_of(entry: dict, path: Path, index: int) -> int:
     raw = entry.get("position")
+    if type(raw) is int and raw >= 0 or type(raw) is str and raw.isascii() and raw.isdigit():
+        return int(raw)
+    if raw is None and "gameTime" in entry:
+        # SoccerNet-v1 `Labels.json` has second precision only: the official evaluator uses gameTime then.
+        seconds = _seconds_of_game_time(str(entry["gameTime"]))
+        if seconds is None:
+            raise DataError(path, f"entry {index} has neither 'position' nor a 'gameTime' like '1 - 05:12' "
+                                  f"(entry: {entry})")
+        return seconds * 1000
     try:
         position = int(float(str(raw).strip()))
     except (TypeError, ValueError):
@@ -116,13 +146,19 @@ def _position_of(entry: dict, path: Path, index: int) -> int:
     return position
 
 
-def _check_label(label: object, path: Path, index: int, entry: dict, valid: Iterable[str] | None) -> str:
+class _Labels:
+    """The valid label names: a set to test, the ordered list to tell the user."""
+
+    def __init__(self, names: Iterable[str] | None):
+        self.names = None if names is None else list(names)
+        self.lookup = None if names is None else frozenset(self.names)
+
+
+def _check_label(label: object, path: Path, index: int, entry: dict, valid: _Labels) -> str:
     if not isinstance(label, str):
         raise DataError(path, f"entry {index} has no string 'label' (entry: {entry})")
-    if valid is not None:
-        valid = list(valid)
-        if label not in valid:
-            raise DataError(path, f"entry {index} has unknown label {label!r}; valid labels: {', '.join(valid)}")
+    if valid.lookup is not None and label not in valid.lookup:
+        raise DataError(path, f"entry {index} has unknown label {label!r}; valid labels: {', '.join(valid.names)}")
     return label
 
 
@@ -134,15 +170,16 @@ def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None) -> 
     """Read a `Labels-v2.json`. Duplicated annotations are kept (the evaluator collapses them)."""
     path = Path(path)
     obj = _read_json(path, "annotations")
+    valid = _Labels(valid_labels)
     events = []
     for index, entry in enumerate(obj["annotations"]):
         if not isinstance(entry, dict):
             raise DataError(path, f"annotation {index} is not an object")
         events.append(
             Event(
-                half=_half_of(entry, path, index),
+                half=_half_of(entry, path, index, from_game_time=True),
                 position_ms=_position_of(entry, path, index),
-                label=_check_label(entry.get("label"), path, index, entry, valid_labels),
+                label=_check_label(entry.get("label"), path, index, entry, valid),
                 team=str(entry.get("team", "")),
                 visibility=str(entry.get("visibility", VISIBILITY_SHOWN)),
             )
@@ -169,6 +206,7 @@ def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None
     `Url` instead of `UrlLocal`."""
     path = Path(path)
     obj = _read_json(path, "predictions")
+    valid = _Labels(valid_labels)
     predictions = []
     for index, entry in enumerate(obj["predictions"]):
         if not isinstance(entry, dict):
@@ -181,7 +219,7 @@ def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None
             Prediction(
                 half=_half_of(entry, path, index),
                 position_ms=_position_of(entry, path, index),
-                label=_check_label(entry.get("label"), path, index, entry, valid_labels),
+                label=_check_label(entry.get("label"), path, index, entry, valid),
                 confidence=confidence,
             )
         )
