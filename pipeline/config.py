@@ -78,13 +78,18 @@ class TrainConfig:
         return cls(**values)
 
 
+# The peers' VLAD layers assign frames with softmax(x . clusters), no bias (sn-spotting netvlad.py).
+PEER_VLAD = {"assignment_bias": False}
+
+
 def _pooling_preset(head: str, clusters: int = 64) -> TrainConfig:
     """The paper's recipe with another pooling layer: the paper compares all of them this way."""
     return TrainConfig(
         preset=head.replace("+", "p") + "-paper",
-        source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (paper's Table 2 ablation)",
+        source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (the paper's pooling ablation)",
         head=head,
         clusters=clusters,
+        head_options=dict(PEER_VLAD) if head.startswith("net") else {},
     )
 
 
@@ -95,8 +100,10 @@ PRESETS: dict[str, TrainConfig] = {
             f"{NETVLADPP_PAPER}. Paper: ResNet-152 features 2048-d at 2 fps, linear 2048->512, T = 15 s, "
             "K = 64 (32 past + 32 future), dropout 0.4, NMS 30 s threshold 0, batch 256, Adam 1e-3, "
             "ReduceLROnPlateau x0.1 patience 10 on validation loss, stop below 1e-8, best checkpoint on "
-            "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default."
+            "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default. "
+            "VLAD soft assignment without bias, as the peers' layer."
         ),
+        head_options=dict(PEER_VLAD),
     ),
     "baidu-transformer": TrainConfig(
         preset="baidu-transformer",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from data.classes import EVENT_DICTIONARY_V2
 from data.clips import build_window_dataset, chunk_starts, event_rows, slice_window
@@ -97,6 +98,17 @@ def test_windows_are_read_from_memory_maps_without_copies(tmp_path):
     view = data.tracks[0].features.array[30:60]
     assert np.shares_memory(view, data.tracks[0].features.array)
     np.testing.assert_array_equal(slice_window(data.tracks[0].features.array, 30, 30), np.asarray(view, np.float32))
+
+
+def test_batches_gathered_from_maps_equal_single_windows(tmp_path):
+    write_game(tmp_path, "g", 95, [(1, 5_000, "Goal"), (2, 47_000, "Foul")], dim=6)
+    data = build_window_dataset(["g"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15, sampling="events")
+    order = [len(data) - 1, 0, 3, 1, 4]  # mixed halves, padded edge windows, any order
+    features, targets = data[order]
+    assert features.shape == (5, 30, 6) and targets.shape == (5, 18)
+    for k, i in enumerate(order):
+        single_features, single_target = data[i]
+        assert torch.equal(features[k], single_features) and torch.equal(targets[k], single_target)
 
 
 def test_event_centred_windows_hold_their_event_at_random_offsets(tmp_path):

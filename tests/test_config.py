@@ -1,0 +1,61 @@
+"""Presets carry the papers' numbers; overrides are typed; configs survive JSON."""
+from __future__ import annotations
+
+import pytest
+
+from models.heads import head_kinds
+from pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset
+from pipeline.train import head_config_for, should_stop
+
+
+def test_netvladpp_paper_preset_is_the_papers_recipe():
+    c = get_preset("netvladpp-paper")
+    assert (c.head, c.projection_dim, c.window_seconds, c.clusters, c.dropout) == ("netvlad++", 512, 15.0, 64, 0.4)
+    assert (c.nms_window, c.nms_threshold, c.batch_size, c.lr) == (30.0, 0.0, 256, 1e-3)
+    assert (c.scheduler, c.plateau_factor, c.plateau_patience, c.stop_lr) == ("plateau", 0.1, 10, 1e-8)
+    assert c.select_on == "valid_loss" and c.sampling == "chunks" and c.mixup_alpha == 0
+    assert "Giancola" in c.source and "2021" in c.source
+    # the peers' VLAD layers: softmax(x . clusters) without bias
+    assert head_config_for(c, 2048, 17, 30).assignment_bias is False
+
+
+def test_baidu_transformer_preset():
+    c = get_preset("baidu-transformer")
+    assert (c.head, c.window_seconds, c.nms_window, c.lr, c.max_epochs) == ("transformer", 7.0, 20.0, 5e-4, 50)
+    assert c.mixup_alpha > 0 and "Zhou" in c.source
+    assert head_config_for(c, 8576, 17, 7).window_frames == 7
+
+
+def test_every_preset_builds_a_valid_head_config():
+    for name, preset in PRESETS.items():
+        assert preset.preset == name and preset.source
+        assert preset.head in head_kinds()
+        head_config_for(preset, 512, 17, 30)  # validates
+
+
+def test_overrides_parse_strings_into_field_types_and_reject_unknown_names():
+    c = apply_overrides(get_preset("netvladpp-paper"), {"lr": "5e-4", "batch_size": "32", "projection_dim": "none",
+                                                        "betas": "0.8,0.9", "head_options": '{"dropout": 0.1}'})
+    assert (c.lr, c.batch_size, c.projection_dim, c.betas) == (5e-4, 32, None, (0.8, 0.9))
+    assert c.head_options == {"dropout": 0.1}
+    assert get_preset("netvladpp-paper").lr == 1e-3  # presets are not mutated
+    with pytest.raises(KeyError, match="unknown training setting 'learning_rate'"):
+        apply_overrides(c, {"learning_rate": "1"})
+    with pytest.raises(ValueError):
+        head_config_for(apply_overrides(c, {"head_options": {"not_a_field": 1}}), 512, 17, 30)
+
+
+def test_config_json_round_trip():
+    c = apply_overrides(get_preset("baidu-transformer"), {"seed": 7})
+    assert TrainConfig.from_json(c.to_json()) == c
+
+
+def test_stop_rule_matches_the_peers():
+    c = get_preset("netvladpp-paper")
+    lr = 1e-3
+    for _ in range(5):  # 1e-3 -> 1e-8 after five plateaus, in float arithmetic
+        lr *= c.plateau_factor
+    assert not should_stop(c, 1e-7, 10)
+    assert not should_stop(c, lr, 9)  # at the floor but still patient
+    assert should_stop(c, lr, 10)
+    assert not should_stop(apply_overrides(c, {"scheduler": "none"}), lr, 10)
