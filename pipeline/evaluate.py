@@ -172,7 +172,7 @@ def _curves(pred_cls: np.ndarray, threshold_bin: np.ndarray, taken: np.ndarray, 
         return np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]
 
     detected = above(None).astype(np.float64)
-    true_positives = above(taken)
+    true_positives = above(taken).astype(np.float64)  # bincount gives int64 when there is nothing
     precision = np.divide(true_positives, detected, out=np.zeros_like(detected), where=detected > 0)
     denominator = np.broadcast_to(num_gt[:, None].astype(np.float64), true_positives.shape)
     recall = np.divide(true_positives, denominator, out=np.zeros_like(true_positives), where=denominator > 0)
