@@ -54,11 +54,11 @@ def read_games_file(path: str | Path) -> list[str]:
     games: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
-        name = line.strip().strip("/")
+        name = line.strip()
         if not name or name.startswith("#"):
             continue
         parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
             raise DataError(path, f"line {number}: game path {line.strip()!r} must be relative to the data root")
         name = "/".join(parts)
         if name in seen:
