@@ -70,3 +70,22 @@ def test_reads_every_real_labels_file(soccernet_data):
         assert labels.events
         latest = max(latest, max(e.position_ms for e in labels.events))
     assert latest >= 53 * 60 * 1000  # stoppage time to 53:51 exists in the real data
+
+
+def test_labels_without_position_use_game_time_and_take_the_half_from_it(tmp_path):
+    path = tmp_path / "Labels.json"
+    path.write_text(json.dumps({"annotations": [
+        {"gameTime": "2 - 05:12", "label": "y-card", "team": "away"},  # SoccerNet-v1: second precision only
+        {"gameTime": "1 - 00:10", "label": "Goal", "position": "10500", "half": "2"},  # gameTime's half wins
+    ]}))
+    first, second = read_labels(path).events
+    assert (first.half, first.position_ms) == (2, 312_000)
+    assert (second.half, second.position_ms) == (1, 10_500)
+
+
+def test_position_wins_over_a_disagreeing_game_time(tmp_path):
+    path = tmp_path / "Labels-v2.json"
+    path.write_text(json.dumps({"annotations": [
+        {"gameTime": "1 - 12:00", "label": "Goal", "position": "600400", "visibility": "not shown"}]}))
+    (event,) = read_labels(path, CLASS_NAMES_V2).events
+    assert event.position_ms == 600_400 and not event.shown
