@@ -1,0 +1,65 @@
+"""Frame geometry before the backbone, on uint8 batches (resizing before the float conversion keeps the
+copies small; the float conversion and normalisation happen on the compute device).
+
+- ``crop``: SoccerNet's - resize so the short side (the height, for broadcast video) is `size`, keeping the
+  aspect ratio, then centre-crop `size` x `size`. 398x224 -> 224x224 (the centre 224 columns).
+- ``resize``: the whole frame squashed to `size` x `size`.
+- ``short-side``: resize so the short side is `size`, keep the aspect ratio, no crop (398x224 stays).
+"""
+from __future__ import annotations
+
+import torch
+from torchvision.transforms.v2 import functional as F
+
+TRANSFORMS = ("crop", "resize", "short-side")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) after scaling the shorter side to `size`."""
+    if height <= width:
+        return size, max(1, round(width * size / height))
+    return max(1, round(height * size / width)), size
+
+
+def output_size(transform: str, height: int, width: int, size: int = 224) -> tuple[int, int]:
+    """(height, width) of the frames `transform` produces from height x width input."""
+    if transform in ("crop", "resize"):
+        return size, size
+    if transform == "short-side":
+        return short_side_size(height, width, size)
+    raise ValueError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+
+
+def frames_to_tensor(frames) -> torch.Tensor:
+    """(n, H, W, 3) uint8 numpy -> (n, 3, H, W) uint8 tensor, a view in channels_last layout (no copy)."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2)
+
+
+def apply_transform(batch: torch.Tensor, transform: str, size: int = 224) -> torch.Tensor:
+    """(n, 3, H, W) uint8 -> (n, 3, h, w) uint8 per `transform`; bilinear with antialiasing."""
+    height, width = batch.shape[-2:]
+    if transform == "resize":
+        return _resize(batch, (size, size))
+    if transform not in ("crop", "short-side"):
+        raise ValueError(f"unknown transform {transform!r}; choose from {', '.join(TRANSFORMS)}")
+    resized = _resize(batch, short_side_size(height, width, size))
+    if transform == "short-side":
+        return resized
+    return F.center_crop(resized, [size, size])
+
+
+def _resize(batch: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    if tuple(batch.shape[-2:]) == tuple(hw):
+        return batch
+    return F.resize(batch, list(hw), antialias=True)
+
+
+def normalize(
+    batch: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """uint8 (n, 3, h, w) -> float `dtype`, scaled to [0, 1] then standardised per channel."""
+    mean_t = torch.tensor(mean, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
+    inv_std = 1.0 / (torch.tensor(std, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0)
+    return (batch.to(dtype) - mean_t) * inv_std

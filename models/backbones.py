@@ -1,0 +1,310 @@
+"""Image backbones cut before their classifier: normalised (n, 3, h, w) float -> (n, feature_dim).
+
+- torchvision ResNets ``resnet18`` ... ``resnet152`` (He et al., "Deep Residual Learning for Image
+  Recognition", 2016); ``resnet152``'s pooled penultimate layer (2048-d) is what SoccerNet's features use.
+- any timm image model as ``timm:<name>`` (e.g. ``timm:regnety_008``), its pooled features.
+
+Weights (``weights=``):
+
+- ``"imagenet"`` (or ``"imagenet:<tag>"``, e.g. ``imagenet:IMAGENET1K_V2``): the library's own pretrained
+  weights, through its own loading path (torchvision's URL into the torch hub cache, timm's Hugging Face
+  hub download). Offline they load only when cached; otherwise `BackboneWeightsError` says how to supply
+  them.
+- a local checkpoint file: a state dict (``torch.load(weights_only=True)``, or ``.safetensors``) of the
+  torchvision/timm model, of this `Backbone`, or of a model holding it as ``backbone`` (what
+  ``soccerspot finetune`` writes); classifier weights in it are ignored.
+- ``"none"``: random initialisation, seeded so it is the same every run.
+
+`Backbone.weights_id` records which weights were used ("imagenet:IMAGENET1K_V1", "none",
+"file:<sha256 prefix>"): features are comparable only when it matches.
+
+``trainable_stages=N`` leaves only the last N stages trainable (ResNet: stem, layer1..layer4); frozen stages
+also stay in eval mode under ``.train()`` so their batch-norm statistics do not drift.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+import torch
+from torch import nn
+
+TORCHVISION_RESNETS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
+TORCHVISION_IMAGENET_TAG = "IMAGENET1K_V1"  # the classic weights; "imagenet:IMAGENET1K_V2" picks the newer
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+NONE_SEED = 0
+# Keys a classification checkpoint carries that a pooled-feature backbone does not have.
+CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "last_linear.")
+
+
+class BackboneWeightsError(RuntimeError):
+    """The requested weights cannot be loaded (offline, missing or mismatched file); says how to fix it."""
+
+
+class Backbone(nn.Module):
+    """An image model without its classifier. `forward` takes normalised float images (see `mean`/`std`)."""
+
+    def __init__(
+        self, body: nn.Module, stages: list[list[str]], *, name: str, feature_dim: int, weights_id: str,
+        mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
+    ):
+        super().__init__()
+        self.body = body
+        self.stage_names = stages  # module names inside `body`, grouped by stage, input to output
+        self.name = name
+        self.feature_dim = feature_dim
+        self.weights_id = weights_id
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.trainable_stages = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(images)
+
+    def set_trainable_stages(self, count: int) -> None:
+        """Freeze everything, then unfreeze the last `count` stages (and anything after them)."""
+        if count < 0:
+            raise ValueError(f"trainable_stages must be >= 0, got {count}")
+        count = min(count, len(self.stage_names))
+        self.trainable_stages = count
+        for parameter in self.body.parameters():
+            parameter.requires_grad_(False)
+        for module in self._trainable_modules():
+            for parameter in module.parameters():
+                parameter.requires_grad_(True)
+        self.train(self.training)
+
+    def _trainable_modules(self) -> list[nn.Module]:
+        if self.trainable_stages == 0:
+            return []
+        first = len(self.stage_names) - self.trainable_stages
+        names = [name for stage in self.stage_names[first:] for name in stage]
+        # Modules after the last stage (e.g. a final conv or norm) belong to the trainable tail.
+        last_top = self.stage_names[-1][-1].split(".")[0]
+        top_names = [name for name, _ in self.body.named_children()]
+        names += top_names[top_names.index(last_top) + 1 :] if last_top in top_names else []
+        return [self.body.get_submodule(name) for name in names]
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if mode:
+            trainable = {id(module) for module in self._trainable_modules()}
+            for stage in self.stage_names:
+                for name in stage:
+                    module = self.body.get_submodule(name)
+                    if id(module) not in trainable:
+                        module.eval()
+        return self
+
+
+def build_backbone(name: str = "resnet152", *, weights: str = "imagenet", trainable_stages: int = 0) -> Backbone:
+    """Build `name` ("resnet18".."resnet152" or "timm:<model>") with `weights` ("imagenet", "none" or a file)."""
+    if name in TORCHVISION_RESNETS:
+        backbone = _torchvision_resnet(name, weights)
+    elif name.startswith("timm:"):
+        backbone = _timm_model(name[len("timm:") :], weights)
+    else:
+        raise ValueError(
+            f"unknown backbone {name!r}: use one of {', '.join(TORCHVISION_RESNETS)} or 'timm:<model name>'"
+        )
+    backbone.set_trainable_stages(trainable_stages)
+    return backbone
+
+
+# ---------------------------------------------------------------------------------------------- torchvision
+
+
+def _torchvision_resnet(name: str, weights: str) -> Backbone:
+    import torchvision
+
+    builder = getattr(torchvision.models, name)
+    body = _seeded(lambda: builder(weights=None))
+    body.fc = nn.Identity()
+    weights_id = "none"
+    if _is_imagenet(weights):
+        tag = _imagenet_tag(weights) or TORCHVISION_IMAGENET_TAG
+        enum = torchvision.models.get_model_weights(name)
+        try:
+            spec = enum[tag]
+        except KeyError:
+            raise BackboneWeightsError(f"{name} has no weights {tag!r}; known: {', '.join(enum.__members__)}") from None
+        body.load_state_dict(_torchvision_state_dict(name, spec), strict=False)
+        weights_id = f"imagenet:{tag}"
+    elif weights != "none":
+        weights_id = _load_file(body, weights)
+    stages = [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]]
+    return Backbone(body, stages, name=name, feature_dim=TORCHVISION_RESNETS[name], weights_id=weights_id)
+
+
+def _torchvision_state_dict(name: str, spec) -> dict:
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        state = spec.get_state_dict(progress=False, check_hash=False)
+    except Exception as error:  # URLError, socket errors, HTTP errors: all mean "not available here"
+        filename = os.path.basename(spec.url)
+        raise BackboneWeightsError(
+            f"cannot load ImageNet weights for {name} ({spec}): {error}. Offline? Download {spec.url} "
+            f"elsewhere and put it at {checkpoints / filename} (the torch hub cache; TORCH_HOME moves it), "
+            f"or pass the file itself: --weights /path/to/{filename}"
+        ) from error
+    return {key: value for key, value in state.items() if not key.startswith("fc.")}
+
+
+# ---------------------------------------------------------------------------------------------- timm
+
+
+def _timm_model(model_name: str, weights: str) -> Backbone:
+    import timm
+
+    try:
+        body = _seeded(lambda: timm.create_model(model_name, pretrained=False, num_classes=0))
+    except RuntimeError as error:  # timm's "Unknown model"
+        raise ValueError(f"unknown timm model {model_name!r} ({error})") from error
+    cfg = body.pretrained_cfg or {}
+    weights_id = "none"
+    if _is_imagenet(weights):
+        weights_id = _load_timm_pretrained(body, model_name, cfg)
+    elif weights != "none":
+        weights_id = _load_file(body, weights)
+    stages = [[info["module"]] for info in body.feature_info] if getattr(body, "feature_info", None) else []
+    if not stages:
+        stages = [[name] for name, module in body.named_children() if any(True for _ in module.parameters())]
+    return Backbone(
+        body, stages, name=f"timm:{model_name}", feature_dim=int(body.num_features), weights_id=weights_id,
+        mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)),
+    )
+
+
+def _load_timm_pretrained(body: nn.Module, model_name: str, cfg: dict) -> str:
+    import timm
+
+    hub_id = cfg.get("hf_hub_id")
+    cached = _hf_cached_file(hub_id) if hub_id else None
+    if cached is None and not _huggingface_reachable():
+        raise BackboneWeightsError(
+            f"cannot load ImageNet weights for timm model {model_name!r}: not in the Hugging Face cache and "
+            f"huggingface.co is unreachable. Pre-populate the cache where there is internet "
+            f"(`hf download {hub_id}`; HF_HOME moves the cache) or pass a local file: --weights /path/to/"
+            f"model.safetensors"
+        )
+    try:
+        overlay = {"file": cached} if cached else None
+        pretrained = timm.create_model(model_name, pretrained=True, num_classes=0, pretrained_cfg_overlay=overlay)
+    except Exception as error:
+        raise BackboneWeightsError(
+            f"cannot load ImageNet weights for timm model {model_name!r}: {error}. Pre-populate the Hugging "
+            f"Face cache (`hf download {hub_id}`) or pass a local file with --weights"
+        ) from error
+    body.load_state_dict(pretrained.state_dict())
+    return f"imagenet:timm/{hub_id or model_name}"
+
+
+def _hf_cached_file(hub_id: str) -> str | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(hub_id, filename)
+        if isinstance(path, str):
+            return path
+    return None
+
+
+def _huggingface_reachable(timeout: float = 3.0) -> bool:
+    """A quick check, so an offline machine fails at once instead of after a minute of retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def _load_file(body: nn.Module, path: str) -> str:
+    """Load a local state dict into `body`; returns "file:<sha256 prefix>"."""
+    file = Path(path)
+    if not file.is_file():
+        raise BackboneWeightsError(f"{path}: weights file not found (use 'imagenet', 'none' or a checkpoint file)")
+    state = _read_state_dict(file)
+    state = _strip_prefixes(state, body)
+    expected = body.state_dict()
+    unexpected = [key for key in state if key not in expected and not key.startswith(CLASSIFIER_PREFIXES)]
+    missing = [key for key in expected if key not in state]
+    if missing or unexpected:
+        raise BackboneWeightsError(
+            f"{file}: does not match this backbone: {len(missing)} missing keys (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}). Was it made for another architecture?"
+        )
+    for key, value in state.items():
+        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
+            raise BackboneWeightsError(
+                f"{file}: {key} has shape {tuple(value.shape)}, this backbone expects {tuple(expected[key].shape)}"
+            )
+    body.load_state_dict({key: value for key, value in state.items() if key in expected})
+    return f"file:{_sha256(file)[:16]}"
+
+
+def _read_state_dict(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(file))
+        else:
+            obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise BackboneWeightsError(f"{file}: not a loadable weights file ({error})") from error
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(value, torch.Tensor) for value in obj.values()):
+        raise BackboneWeightsError(f"{file}: expected a state dict (names -> tensors)")
+    return obj
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor], body: nn.Module) -> dict[str, torch.Tensor]:
+    """Accept this Backbone's keys ("body."), a wrapping model's ("backbone."), DataParallel's ("module.")."""
+    expected = set(body.state_dict())
+    for _ in range(3):
+        if any(key in expected for key in state):
+            break
+        for prefix in ("module.", "backbone.", "body.", "model."):
+            if any(key.startswith(prefix) for key in state):
+                state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+                break
+    return state
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _is_imagenet(weights: str) -> bool:
+    return weights == "imagenet" or weights.startswith("imagenet:")
+
+
+def _imagenet_tag(weights: str) -> str | None:
+    return weights.split(":", 1)[1] if ":" in weights else None
+
+
+def _seeded(make):
+    """Build with a fixed seed (restoring the caller's RNG), so weights='none' is the same every run."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(NONE_SEED)
+        return make()
