@@ -24,17 +24,18 @@ EVENT_DICTIONARY_V2: dict[str, int] = {
     "Yellow->red card": 16,
 }
 
-# SoccerNet-v1: three classes; several raw label names map to one class.
+# SoccerNet-v1: three classes, in the official evaluator's order (`SoccerNet.Evaluation.utils`:
+# {"card": 0, "subs": 1, "soccer": 2}, which maps raw labels by substring). Keys here are the raw
+# label names found in v1's `Labels.json`, mapped to those same columns.
+CLASS_NAMES_V1: list[str] = ["card", "subs", "soccer"]
 EVENT_DICTIONARY_V1: dict[str, int] = {
-    "soccer-ball": 0,
-    "soccer-ball-own": 0,
-    "r-card": 1,
-    "y-card": 1,
-    "yr-card": 1,
-    "substitution-in": 2,
+    "r-card": 0,
+    "y-card": 0,
+    "yr-card": 0,
+    "substitution-in": 1,
+    "soccer-ball": 2,
+    "soccer-ball-own": 2,
 }
-CLASS_NAMES_V1: list[str] = ["Goal", "Card", "Substitution"]
-
 
 def class_names(dictionary: dict[str, int]) -> list[str]:
     """Class names ordered by index (for many-to-one dictionaries, the first name of each index)."""

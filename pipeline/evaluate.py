@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from data.classes import CLASS_NAMES_V2
+from data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from data.errors import DataError
 from data.labels import (
     HALVES, LABELS_FILE, LABELS_FILE_V1, PREDICTIONS_FILE, VISIBILITY_UNSHOWN, Event, GameLabels,
@@ -52,7 +52,7 @@ METRICS = tuple(METRIC_DELTAS_S)
 RESULT_KEYS = ("a_mAP", "a_mAP_per_class", "a_mAP_visible", "a_mAP_per_class_visible",
                "a_mAP_unshown", "a_mAP_per_class_unshown")
 # The official scorer's SoccerNet-v1 classes: labels map by substring, predictions by exact name.
-CLASS_NAMES_V1_OFFICIAL = ["card", "subs", "soccer"]
+CLASS_NAMES_V1_OFFICIAL = CLASS_NAMES_V1
 _NUM_THRESHOLDS = 200
 
 
