@@ -41,8 +41,8 @@ DEFAULT_DECODER = "pyav"
 TIME_EPS = 1e-3
 # A decoded picture may end this much before the declared duration without counting as truncated
 # (audio often runs a little longer than video).
-TRUNCATION_SLACK_S = 1.0
-TRUNCATION_SLACK_FRACTION = 0.02
+TRUNCATION_SLACK_S = 2.0
+TRUNCATION_SLACK_FRACTION = 0.005
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _open_container(path: Path):
     except PermissionError as error:
         raise DataError(path, "cannot read the file (permission denied)") from error
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
-        raise DataError(path, f"not a readable video ({_describe(error)})") from error
+        raise DataError(path, f"not a readable video: {_describe(error)} (damaged, truncated or not a video?)") from error
 
 
 def _describe(error: Exception) -> str:
@@ -303,6 +303,10 @@ def _decord_samples(
         raise DataError(path, f"decord cannot read the video ({str(error).splitlines()[0]})") from error
     if frame_count == 0:
         raise DataError(path, "no decodable video frames")
+    if not (np.isfinite(times).all() and (times < 1e9).all()):
+        times = _packet_times(path)  # decord reports INT64_MAX for some short files
+        if len(times) != frame_count:
+            raise DataError(path, f"decord sees {frame_count} frames but the container has {len(times)} timestamps")
     order = np.argsort(times, kind="stable")  # presentation order
     times = times[order] - times[order[0]]
     end = min(content_end(times, info.average_fps), stop)
@@ -321,3 +325,11 @@ def _decord_samples(
         raise DataError(path, f"decord failed while decoding ({str(error).splitlines()[0]})") from error
     finally:
         del reader
+
+
+def _packet_times(path: Path) -> np.ndarray:
+    """Presentation times of the video packets (demuxing only, no decoding)."""
+    with _open_container(path) as container:
+        stream = _video_stream(container, path)
+        times = [float(packet.pts * packet.time_base) for packet in container.demux(stream) if packet.pts is not None and packet.size]
+    return np.sort(np.array(times, dtype=np.float64))

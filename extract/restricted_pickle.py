@@ -59,6 +59,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _safe_reconstructor
         if (module, name) == ("builtins", "object"):
             return object
+        if (module, name) == ("_codecs", "encode"):  # how protocol-2 pickles store bytes
+            return _latin1_encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays and a PCA's fields are allowed")
 
 
@@ -73,6 +75,12 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     if cls is not SklearnPCAFields or base is not object:
         raise pickle.UnpicklingError(f"refusing to reconstruct {getattr(cls, '__name__', cls)}")
     return copyreg._reconstructor(cls, base, state)
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode("latin1")
 
 
 def load_restricted(path: str | Path) -> Any:
