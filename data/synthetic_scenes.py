@@ -330,19 +330,19 @@ def scene_shot_run(look: Look, shot: Shot, s: float, u: float | None = None) -> 
     pan = int(w * 0.5 * u)
     frame = look.grass[h // 4 : h // 4 + h, pan : pan + w].copy()
     fill_stripes(frame, 0, 0, w, h * 0.12, w / 6, BOARDS_SIDE, phase=pan)
-    goal_left = w * (0.86 - 0.16 * u)
+    goal_left = w * (0.6 - 0.1 * u)  # inside the centre square that SoccerNet's centre crop keeps
     fill_rect(frame, goal_left, h * 0.16, w, h * 0.62, (200, 200, 200))
     draw_grid(frame, goal_left, h * 0.16, w, h * 0.62, 8, 2, WHITE)
     fill_rect(frame, goal_left - 6, h * 0.16, goal_left, h * 0.66, WHITE)  # post
     fill_rect(frame, goal_left - 6, h * 0.16, w, h * 0.16 + 6, WHITE)  # crossbar
-    box_left = goal_left - w * 0.42
+    box_left = goal_left - w * 0.3
     draw_line(frame, box_left, h * 0.66, box_left - w * 0.1, h, 4, WHITE)  # edge of the box
     fill_rect(frame, 0, h * 0.66, goal_left + 6, h * 0.66 + 4, WHITE)  # goal line seen flat
     attackers = look.team(shot.params.get("team", "home"))
     defenders = look.away if attackers == look.home else look.home
     t = shot.start + s
     phases = _phases(look.seed, 19, 8)
-    runner_x = w * (0.1 + 0.5 * min(u / 0.8, 1.0))
+    runner_x = w * (0.05 + 0.3 * min(u / 0.8, 1.0))
     for k in range(3):
         draw_player(frame, runner_x - w * (0.12 + 0.1 * k), h * (0.8 + 0.05 * math.sin(phases[k])), h * 0.32, attackers, stride=4 * math.sin(8 * t + k))
         draw_player(frame, runner_x + w * (0.05 + 0.07 * k) * (1 - 0.5 * u), h * (0.74 + 0.06 * k), h * 0.3, defenders, stride=4 * math.sin(8 * t + k + 1))
@@ -485,15 +485,15 @@ def scene_corner_setup(look: Look, shot: Shot, s: float) -> np.ndarray:
     frame = background(look.grass, look, 0.3 * s, shot.params.get("seed", 0))
     h, w = look.height, look.width
     fill_stripes(frame, 0, 0, w, h * 0.18, w / 6, BOARDS_END)
-    fill_rect(frame, 0, h * 0.18, w * 0.8, h * 0.22, WHITE)  # goal line
-    fill_rect(frame, w * 0.78, h * 0.18, w * 0.81, h, WHITE)  # touchline
-    draw_ring(frame, w * 0.795, h * 0.2, w * 0.12, h * 0.2, 4, WHITE)
-    draw_line(frame, w * 0.8, h * 0.2, w * 0.8, h * 0.02, 5, WHITE)  # flag pole
+    fill_rect(frame, 0, h * 0.18, w * 0.6, h * 0.22, WHITE)  # goal line
+    fill_rect(frame, w * 0.58, h * 0.18, w * 0.61, h, WHITE)  # touchline
+    draw_ring(frame, w * 0.595, h * 0.2, w * 0.12, h * 0.2, 4, WHITE)
+    draw_line(frame, w * 0.6, h * 0.2, w * 0.6, h * 0.02, 5, WHITE)  # flag pole
     wave = math.sin(5 * s) * h * 0.03
-    fill_rect(frame, w * 0.8, h * 0.02 + wave, w * 0.96, h * 0.3 + wave, CORNER_FLAG)
-    fill_rect(frame, w * 0.8 + 8, h * 0.02 + wave + 8, w * 0.96 - 8, h * 0.3 + wave - 8, (255, 255, 255))
-    fill_rect(frame, w * 0.8 + 16, h * 0.02 + wave + 16, w * 0.96 - 16, h * 0.3 + wave - 16, CORNER_FLAG)
-    draw_player(frame, w * 0.7, h * 0.95, h * 0.6, look.team(shot.params.get("team", "home")))
+    fill_rect(frame, w * 0.6, h * 0.02 + wave, w * 0.78, h * 0.34 + wave, CORNER_FLAG)
+    fill_rect(frame, w * 0.6 + 8, h * 0.02 + wave + 8, w * 0.78 - 8, h * 0.34 + wave - 8, (255, 255, 255))
+    fill_rect(frame, w * 0.6 + 16, h * 0.02 + wave + 16, w * 0.78 - 16, h * 0.34 + wave - 16, CORNER_FLAG)
+    draw_player(frame, w * 0.5, h * 0.95, h * 0.6, look.team(shot.params.get("team", "home")))
     for k in range(6):
         draw_player(frame, w * (0.05 + 0.09 * k), h * 0.45 + 3 * math.sin(s + k), h * 0.22, look.home if k % 2 else look.away)
     return frame
@@ -528,8 +528,8 @@ def scene_sub_board(look: Look, shot: Shot, s: float) -> np.ndarray:
     """The fourth official's LED board (green number in, red number out), then the graphic."""
     frame = background(look.crowd, look, s, shot.params.get("seed", 0))
     h, w = look.height, look.width
-    draw_player(frame, w * 0.72, h * 1.25, h * 1.1, BLACK)
-    bx0, by0, bx1, by1 = w * 0.18, h * 0.12, w * 0.62, h * 0.62
+    draw_player(frame, w * 0.8, h * 1.25, h * 1.1, BLACK)
+    bx0, by0, bx1, by1 = w * 0.24, h * 0.12, w * 0.68, h * 0.62
     fill_rect(frame, bx0, by0, bx1, by1, BLACK)
     draw_rect_outline(frame, bx0, by0, bx1, by1, 4, (90, 90, 90))
     number_in, number_out = shot.params.get("numbers", (12, 7))
