@@ -1,0 +1,85 @@
+"""Whole-half inference of a NetVLAD++ head: prefix-sum fast path vs evaluating every window, same run.
+
+Setting of the NetVLAD++ paper (Giancola & Ghanem, CVPR-W 2021): 2048-d features, learned projection to
+512, K = 64 clusters (32 past + 32 future), T = 15 s at 2 fps (30 frames), 17 classes. Input: a 45-minute
+half (5400 x 2048 random features). The per-window path is how the peers infer (the model once per frame,
+batches of 256 windows).
+
+Last line: JSON with fast_s, per_window_s, speedup, max_abs_diff, game_s (both halves, fast path).
+
+    .venv/bin/python scripts/bench_head_infer.py [--frames 5400] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from models.heads import HeadConfig, build_head  # noqa: E402
+from pipeline.infer import fast_probabilities, per_window_probabilities  # noqa: E402
+
+
+def timed(function) -> tuple[float, object]:
+    begin = time.perf_counter()
+    result = function()
+    return time.perf_counter() - begin, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=5400, help="rows per half (45 min at 2 fps)")
+    parser.add_argument("--repeats", type=int, default=3, help="fast-path repeats (median reported)")
+    parser.add_argument("--per-window-repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    config = HeadConfig(kind="netvlad++", input_dim=2048, num_classes=17, window_frames=30, clusters=64, projection_dim=512)
+    model = build_head(config).eval()
+    with torch.no_grad():  # a trained head's fc is far from zero: make the outputs sensitive to the pooling
+        model.fc.weight.mul_(50.0)
+    rng = np.random.default_rng(0)
+    halves = [rng.standard_normal((args.frames, 2048), dtype=np.float32) for _ in range(2)]
+
+    fast_probabilities(model, halves[0][:600], config.window_frames)  # warm-up (allocator, threads)
+    fast_times, fast = [], None
+    for _ in range(args.repeats):
+        seconds, fast = timed(lambda: fast_probabilities(model, halves[0], config.window_frames))
+        fast_times.append(seconds)
+    window_times, reference = [], None
+    for _ in range(args.per_window_repeats):
+        seconds, reference = timed(lambda: per_window_probabilities(model, halves[0], config.window_frames))
+        window_times.append(seconds)
+    game_times = []
+    for _ in range(args.repeats):
+        seconds, _ = timed(lambda: [fast_probabilities(model, half, config.window_frames) for half in halves])
+        game_times.append(seconds)
+
+    fast_s = statistics.median(fast_times)
+    per_window_s = statistics.median(window_times)
+    result = {
+        "frames": args.frames,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "fast_s": round(fast_s, 4),
+        "per_window_s": round(per_window_s, 4),
+        "speedup": round(per_window_s / fast_s, 2),
+        "max_abs_diff": float(np.abs(fast - reference).max()),
+        "score_range": [float(reference.min()), float(reference.max())],
+        "game_s": round(statistics.median(game_times), 4),
+    }
+    print(f"fast path {fast_s:.3f} s, per-window {per_window_s:.3f} s, speedup {result['speedup']}x, "
+          f"max |diff| {result['max_abs_diff']:.2e}, both halves {result['game_s']:.3f} s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
