@@ -139,11 +139,16 @@ def load_weights_only(path: str | Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        globals_named = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if globals_named is None:
+            raise DataError(path, "not a readable PyTorch checkpoint: the weights-only reader could not parse it "
+                                  "(corrupt or truncated, another kind of file, or a pickle holding more than "
+                                  "tensors); soccerspot loads only plain tensor checkpoints") from None
         raise DataError(
             path,
-            "refused: the checkpoint holds pickled Python objects (classes or code), not only tensors, and "
-            "soccerspot never unpickles code from a file (torch.load weights_only=True). Re-save it as a plain "
-            f"state_dict: torch.save(model.state_dict(), 'model.pt'). Detail: {str(error).splitlines()[0]}",
+            f"refused: the checkpoint holds pickled Python objects ({globals_named.group(1)}), not only tensors; "
+            "loading it could run code, and soccerspot only reads weights (torch.load weights_only=True). "
+            "Re-save it as a plain state_dict: torch.save(model.state_dict(), 'model.pt')",
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError) as error:
         raise DataError(path, f"not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
