@@ -51,7 +51,10 @@ def _as_tensor(features: np.ndarray | torch.Tensor, device: torch.device) -> tor
     if isinstance(features, torch.Tensor):
         tensor = features.to(device=device, dtype=torch.float32)
     else:
-        tensor = torch.from_numpy(np.asarray(features, dtype=np.float32)).to(device)
+        array = np.asarray(features, dtype=np.float32)
+        if not array.flags.writeable:  # a read-only memory map: torch wants a writable buffer
+            array = array.copy()
+        tensor = torch.from_numpy(array).to(device)
     if tensor.ndim != 2:
         raise ValueError(f"features must be (frames, dim), got shape {tuple(tensor.shape)}")
     return tensor
