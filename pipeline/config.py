@@ -64,6 +64,22 @@ class TrainConfig:
     num_workers: int = 0
     device: str = "cpu"
 
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the first setting outside its allowed values."""
+        choices = {"sampling": ("chunks", "events"), "classes": ("v2", "v1"), "scheduler": ("plateau", "none"),
+                   "select_on": ("valid_loss", "valid_a_mAP"), "nms": ("hard", "soft"),
+                   "metric": ("loose", "tight", "at1", "at2", "at3", "at4", "at5")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        positive = ("window_seconds", "batch_size", "lr", "max_epochs", "nms_window")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+        if self.mixup_alpha < 0 or self.eval_every < 0 or self.num_workers < 0:
+            raise ValueError("mixup_alpha, eval_every and num_workers must be >= 0")
+        return self
+
     def to_json(self) -> dict:
         obj = dataclasses.asdict(self)
         obj["betas"] = list(self.betas)
@@ -172,7 +188,7 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
         if name not in fields:
             raise KeyError(f"unknown training setting {name!r}; settings: {', '.join(sorted(fields))}")
         changes[name] = parse_value(fields[name].type, value) if isinstance(value, str) else value
-    return dataclasses.replace(config, **changes)
+    return dataclasses.replace(config, **changes).validate()
 
 
 def override_fields() -> list[dataclasses.Field]:

@@ -29,6 +29,7 @@ def test_baidu_transformer_preset():
 def test_every_preset_builds_a_valid_head_config():
     for name, preset in PRESETS.items():
         assert preset.preset == name and preset.source
+        preset.validate()
         assert preset.head in head_kinds()
         head_config_for(preset, 512, 17, 30)  # validates
 
@@ -41,6 +42,8 @@ def test_overrides_parse_strings_into_field_types_and_reject_unknown_names():
     assert get_preset("netvladpp-paper").lr == 1e-3  # presets are not mutated
     with pytest.raises(KeyError, match="unknown training setting 'learning_rate'"):
         apply_overrides(c, {"learning_rate": "1"})
+    with pytest.raises(ValueError, match="sampling must be one of chunks, events"):
+        apply_overrides(c, {"sampling": "random"})
     with pytest.raises(ValueError):
         head_config_for(apply_overrides(c, {"head_options": {"not_a_field": 1}}), 512, 17, 30)
 

@@ -59,16 +59,16 @@ def small_config(**overrides):
 
 def test_a_head_learns_separable_features_and_spots_them(season, tmp_path):
     root, train_games, valid_games = season
-    config = small_config(max_epochs=20, eval_every=20, nms_window=10.0, clusters=16, lr=1e-2)
+    config = small_config(max_epochs=10, eval_every=10, nms_window=10.0, clusters=16, lr=2e-2, batch_size=16)
     data = load_train_data(config, root, "synth", train_games, valid_games)
     result = train(config, data, tmp_path / "run", progress=False)
     last = result.history[-1]
-    assert result.epochs == 20 and last["valid_loss"] < result.history[0]["valid_loss"]
+    assert result.epochs == 10 and last["valid_loss"] < result.history[0]["valid_loss"]
     # Average-mAP on the held-out games through frame scores + NMS + the SoccerNet evaluator
     assert last["valid_a_mAP"] > 0.9, last
     assert (tmp_path / "run" / "best" / "config.json").is_file()
     lines = (tmp_path / "run" / METRICS_FILE).read_text().splitlines()
-    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, 21))
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, 11))
 
 
 def test_best_checkpoint_loads_for_inference_with_the_feature_settings(season, tmp_path):
@@ -158,6 +158,8 @@ def test_cli_trains_end_to_end_and_resumes(season, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
     assert main(common + ["--resume", "--lr", "0.5", "--epochs", "4"]) == 1  # settings may not change
     assert "these differ: lr" in capsys.readouterr().err
+    assert main(common[:-3] + ["--out", str(tmp_path / "y"), "--head", "netvlad+++"]) == 1
+    assert "unknown head kind 'netvlad+++'" in capsys.readouterr().err
     # a folder of games inside the features root, and missing features named clearly
     assert main(["train", "--features-root", str(root), "--features", "nope", "--valid-split", "none",
                  "--train-split", str(root / "league"), "--out", str(tmp_path / "x")]) == 1
@@ -171,3 +173,21 @@ def test_metric_lines_written_after_the_saved_state_are_dropped_on_resume(tmp_pa
     path.write_text("".join(json.dumps({"epoch": e, "train_loss": 1.0 / e}) + "\n" for e in (1, 2, 3)))
     trim_metrics(path, 2)  # the run stopped after writing epoch 3's line, before saving its state
     assert [json.loads(line)["epoch"] for line in path.read_text().splitlines()] == [1, 2]
+
+
+@pytest.mark.parametrize("preset", ["baidu-transformer", "maxpool-paper", "netrvladpp-paper", "avgpoolpp-paper"])
+def test_the_same_loop_trains_every_head(season, tmp_path, preset):
+    from pipeline.checkpoints import load_checkpoint
+    from pipeline.infer import frame_scores
+
+    root, train_games, valid_games = season
+    config = apply_overrides(get_preset(preset), dict(max_epochs=1, batch_size=64, window_seconds=4.0,
+                                                      eval_every=1, clusters=4))
+    data = load_train_data(config, root, "synth", train_games[:1], valid_games[:1])
+    result = train(config, data, tmp_path / "run", progress=False)
+    record = result.history[0]
+    assert np.isfinite(record["train_loss"]) and np.isfinite(record["valid_loss"]) and "valid_a_mAP" in record
+    loaded = load_checkpoint(tmp_path / "run" / "last")
+    assert loaded.config.kind == config.head
+    scores = frame_scores(loaded.model, data.valid.tracks[0].features.array, loaded.config.window_frames)
+    assert scores.shape == (HALF_ROWS, NUM_CLASSES)

@@ -77,7 +77,7 @@ def check_features_present(games: list[str], features_root: Path, features_name:
 def build_config(args: argparse.Namespace):
     from data.errors import DataError
     from pipeline.config import TrainConfig, apply_overrides, get_preset
-    from pipeline.train import CONFIG_FILE
+    from pipeline.train import CONFIG_FILE, head_config_for
 
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
@@ -96,7 +96,9 @@ def build_config(args: argparse.Namespace):
                 raise DataError(args.out / CONFIG_FILE, "--resume continues the run with its own settings; "
                                                         f"these differ: {', '.join(sorted(differing))}")
             return apply_overrides(stored, {k: v for k, v in overrides.items() if k == "max_epochs"})
-        return apply_overrides(get_preset(args.preset or "netvladpp-paper"), overrides)
+        config = apply_overrides(get_preset(args.preset or "netvladpp-paper"), overrides)
+        head_config_for(config, input_dim=16, num_classes=17, window_frames=30)  # head settings valid?
+        return config
     except (KeyError, ValueError) as error:
         raise DataError(None, str(error).strip('"')) from None
 
