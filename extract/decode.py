@@ -12,13 +12,13 @@ Two backends give the same frames (tested):
 - ``pyav`` (default): one sequential, threaded decode; only the sampled frames are converted to RGB.
 - ``decord``: indices computed from decord's frame timestamps, read with batched `get_batch`.
 
-Why PyAV is the streaming default (measured on the 2-core dev machine, `scripts/bench_extract.py`):
-an open decord `VideoReader` keeps its decoder threads spinning - about half a core busy even while
-nobody reads from it - and the extractor keeps the reader open while the backbone runs, so decord steals
-CPU from the backbone; PyAV's decoder is idle between reads. PyAV is also the faster sequential decoder
-here (≈115-140x real time vs ≈90-100x for 398x224 H.264 at 2 fps). Figures: see the bench's JSON fields
-`decord_idle_cpu` and the `--decoder decord` run in the issue's closing note. Decord stays available
-(`--decoder decord`) for random access (training clips) and where it is faster.
+Why PyAV is the streaming default (measured with `scripts/bench_extract.py` on the 2-core dev VM, which
+other jobs were loading at the time, so rates are indicative): an open decord `VideoReader` keeps its
+decoder threads spinning - 0.28-0.45 of a core busy while nobody reads from it (`decord_idle_cpu`), PyAV
+0.00 (`pyav_idle_cpu`) - and the extractor keeps its reader open while the backbone runs, so decord steals
+CPU from the backbone. Full extraction with timm regnety_002 on a 2-minute 398x224 video: PyAV 35 frames/s,
+decord 19 frames/s (`--compare-decoders`). Decord stays available (`--decoder decord`) and is what
+`frames_at` uses for random access (training clips).
 
 Never seek per sample: with 250-frame GOPs that is ≈17x real time. We seek at most once (trimming).
 """
@@ -333,3 +333,60 @@ def _packet_times(path: Path) -> np.ndarray:
         stream = _video_stream(container, path)
         times = [float(packet.pts * packet.time_base) for packet in container.demux(stream) if packet.pts is not None and packet.size]
     return np.sort(np.array(times, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------------------------------- random access
+
+
+def frames_at(path: str | Path, times: Iterable[float], *, decoder: str = "decord") -> FrameBatch:
+    """The frames on screen at arbitrary `times` (seconds from the first frame), in the order given -
+    for training clips. decord: one batched random-access read; PyAV: one seek to the keyframe before the
+    earliest time, then a sequential decode up to the latest."""
+    wanted = np.asarray(list(times), dtype=np.float64)
+    info = probe(path)
+    if len(wanted) == 0:
+        return FrameBatch(np.zeros((0, info.height, info.width, 3), dtype=np.uint8), wanted)
+    order = np.argsort(wanted, kind="stable")
+    if decoder == "decord":
+        import decord
+
+        reader = decord.VideoReader(str(info.path), ctx=decord.cpu(0))
+        frame_times = reader.get_frame_timestamp(range(len(reader)))[:, 0].astype(np.float64)
+        if not (np.isfinite(frame_times).all() and (frame_times < 1e9).all()):
+            frame_times = _packet_times(info.path)
+        presentation = np.argsort(frame_times, kind="stable")
+        frame_times = frame_times[presentation] - frame_times[presentation[0]]
+        picks = on_screen_indices(frame_times, wanted)
+        unique, inverse = np.unique(presentation[picks], return_inverse=True)
+        frames = reader.get_batch(unique.tolist()).asnumpy()[inverse]
+        return FrameBatch(frames, np.round(frame_times[picks], 6))
+    if decoder != "pyav":
+        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(DECODERS)}")
+    sorted_times = wanted[order]
+    found: list[tuple[float, np.ndarray]] = []
+    with _open_container(info.path) as container:
+        stream = _video_stream(container, info.path)
+        stream.thread_type = "AUTO"
+        first = next(_timed_frames(container, stream, info.path), None)
+        if first is None:
+            raise DataError(info.path, "no decodable video frames")
+        origin = first[0]
+        container.seek(int((origin + max(0.0, sorted_times[0])) / stream.time_base), stream=stream, backward=True)
+        previous = None
+        target = 0
+        for time, frame in _timed_frames(container, stream, info.path):
+            time -= origin
+            while target < len(sorted_times) and previous is not None and time > sorted_times[target] + TIME_EPS:
+                found.append((previous[0], previous[1].to_ndarray(format="rgb24")))
+                target += 1
+            if target == len(sorted_times):
+                break
+            previous = (time, frame)
+        while target < len(sorted_times) and previous is not None:  # past the last frame: it stays on screen
+            found.append((previous[0], previous[1].to_ndarray(format="rgb24")))
+            target += 1
+    frames = np.empty((len(wanted), *found[0][1].shape), dtype=np.uint8)
+    stamps = np.empty(len(wanted))
+    for slot, (time, frame) in zip(order, found):
+        frames[slot], stamps[slot] = frame, round(time, 6)
+    return FrameBatch(frames, stamps)

@@ -339,9 +339,13 @@ def extract_paths(
         try:
             result = extractor.extract(job.video, job.game_dir, job.half)
         except DataError as error:
-            summary.failed.append((job.video, error.reason))
-            if report:
-                report(job.video, error.reason)
+            reason = error.reason
+        except (OSError, RuntimeError) as error:  # e.g. a decoder failure we did not foresee: keep going
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            (summary.skipped if result.skipped else summary.done).append(result)
             continue
-        (summary.skipped if result.skipped else summary.done).append(result)
+        summary.failed.append((job.video, reason))
+        if report:
+            report(job.video, reason)
     return summary

@@ -167,3 +167,15 @@ def test_unreadable_file(tmp_path):
     path.chmod(0)
     with pytest.raises(DataError, match="permission denied"):
         probe(path)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_random_access_frames_at_arbitrary_times(videos, decoder):
+    from extract.decode import frames_at
+
+    path, frame_times = videos["vfr"]
+    wanted = [2.95, 0.0, 1.234, 0.47, 10.0]  # unsorted; the last is past the end (last frame stays)
+    batch = frames_at(path, wanted, decoder=decoder)
+    expected = [on_screen_oracle(frame_times, t) for t in wanted]
+    assert [read_index(frame) for frame in batch.frames] == expected
+    np.testing.assert_allclose(batch.times, frame_times[expected], atol=1e-3)
