@@ -180,3 +180,29 @@ def test_cli_offline_imagenet_is_one_clear_line(tmp_path, tree, capsys, monkeypa
     code = main(["extract", str(root), "--out", str(tmp_path / "o"), "--backbone", "resnet18", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1 and "cannot load ImageNet weights for resnet18" in err and "--weights" in err
+
+
+def test_job_plan_mirrors_trees_and_names_lone_videos(tmp_path):
+    from extract.jobs import plan_jobs
+
+    game = tmp_path / "tree" / "italy_serie-a" / "2015-2016" / "game A"
+    game.mkdir(parents=True)
+    for name in ("1_224p.mkv", "1_720p.mkv", "2_224p.mkv", "Labels-v2.json", "notes.txt"):
+        (game / name).write_bytes(b"x")
+    (tmp_path / "tree" / "italy_serie-a" / "extra.mp4").write_bytes(b"x")
+    out = tmp_path / "out"
+    jobs, problems = plan_jobs([tmp_path / "tree"], out)
+    planned = {(job.video.name, job.game_dir.relative_to(out).as_posix(), job.half) for job in jobs}
+    assert planned == {
+        ("1_224p.mkv", "italy_serie-a/2015-2016/game A", 1),  # 224p preferred over 720p
+        ("2_224p.mkv", "italy_serie-a/2015-2016/game A", 2),
+        ("extra.mp4", "italy_serie-a/extra", 1),
+    } and not problems
+    jobs, _ = plan_jobs([game], out)  # a game folder given directly keeps its name
+    assert {job.game_dir for job in jobs} == {out / "game A"}
+    jobs, _ = plan_jobs([game / "2_224p.mkv", tmp_path / "tree" / "italy_serie-a" / "extra.mp4"], out)
+    assert [(job.game_dir, job.half) for job in jobs] == [(out / "game A", 2), (out / "extra", 1)]
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "extra.mp4").write_bytes(b"x")
+    jobs, problems = plan_jobs([tmp_path / "tree" / "italy_serie-a" / "extra.mp4", tmp_path / "elsewhere" / "extra.mp4"], out)
+    assert len(jobs) == 1 and "would overwrite" in problems[0].reason
