@@ -293,6 +293,8 @@ def train(
     """Train `config.head` on `data`, writing checkpoints and metrics under `out_dir`."""
     from pipeline.checkpoints import NmsSettings, save_checkpoint
 
+    if data.valid is None and config.select_on == "valid_a_mAP":
+        raise ValueError("select_on='valid_a_mAP' needs validation games")
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -316,6 +318,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
         start_epoch, best_value, best_epoch = int(state["epoch"]), float(state["best_value"]), int(state["best_epoch"])
         trim_metrics(out_dir / METRICS_FILE, start_epoch)
     else:
@@ -333,8 +337,8 @@ def train(
     history: list[dict] = []
     stop_reason = "max_epochs"
     epoch = start_epoch
-    if data.valid is None and config.select_on == "valid_a_mAP":
-        raise ValueError("select_on='valid_a_mAP' needs validation games")
+    if resume and should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
+        return TrainResult(out_dir, epoch, best_epoch, best_value, "lr_floor", history)  # resumed a finished run
     for epoch in range(start_epoch + 1, config.max_epochs + 1):
         started = time.perf_counter()
         data.train.set_epoch(epoch)
@@ -368,7 +372,11 @@ def train(
             "epoch": epoch, "best_value": best_value, "best_epoch": best_epoch,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state_all()} if device.type == "cuda" else {}),
         })
+        if progress:
+            shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in record.items()}
+            tqdm.write(json.dumps(shown))
         if should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
             stop_reason = "lr_floor"
             break

@@ -191,3 +191,14 @@ def test_the_same_loop_trains_every_head(season, tmp_path, preset):
     assert loaded.config.kind == config.head
     scores = frame_scores(loaded.model, data.valid.tracks[0].features.array, loaded.config.window_frames)
     assert scores.shape == (HALF_ROWS, NUM_CLASSES)
+
+
+def test_training_stops_at_the_lr_floor_and_a_finished_run_stays_finished(season, tmp_path):
+    root, train_games, _ = season
+    # lr already at the floor (the next reduction would pass stop_lr) and patience 0: stop after epoch 1
+    config = small_config(max_epochs=5, lr=1e-3, stop_lr=1e-3, plateau_patience=0)
+    data = load_train_data(config, root, "synth", train_games[:1], [])
+    result = train(config, data, tmp_path / "run", progress=False)
+    assert (result.epochs, result.stop_reason) == (1, "lr_floor")
+    again = train(config, data, tmp_path / "run", resume=True, progress=False)
+    assert (again.epochs, again.stop_reason, again.history) == (1, "lr_floor", [])
