@@ -39,7 +39,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5400, help="rows per half (45 min at 2 fps)")
     parser.add_argument("--repeats", type=int, default=3, help="fast-path repeats (median reported)")
     parser.add_argument("--per-window-repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default). On a shared, overloaded machine OpenMP "
+                             "regions wait for descheduled threads: --threads 1 measures the work, not the queue")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     config = HeadConfig(kind="netvlad++", input_dim=2048, num_classes=17, window_frames=30, clusters=64, projection_dim=512)
