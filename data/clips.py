@@ -4,8 +4,13 @@ A *track* is one half of one game: its feature array (a read-only memory map, ne
 each row, and its events mapped to row indices. A *window* is `(track, start)`: rows `start ..
 start + length - 1`, with rows outside the half replaced by the nearest edge row (the peers'
 "replicate_last" padding). Only the window table (two integers and one label row per window) lives in RAM;
-features are read from the memory map when a window is asked for, so a SoccerNet-sized training set costs
-a few MB of process memory whatever its size on disk.
+features are read from the memory map when a window is asked for (a whole batch in one gather per half,
+`WindowDataset.get_batch`), so a SoccerNet-sized training set costs a few MB of process memory whatever
+its size on disk. The peers' `SoccerNetClips` instead materialises every chunk of every game in RAM
+(~26 GB as float32 for 300 games of 2048-d features at 2 fps).
+
+Test-time windows (one centred on every frame, the peers' `feats2clip(..., off=T//2)`) are not built here:
+`pipeline.infer` scores whole halves directly.
 
 Two samplers:
 
@@ -23,6 +28,7 @@ Intentional differences from the peers' dataset (documented so results can be co
   times an assumed frame rate, which shifts events by up to one second.
 - The number of chunks is `ceil(rows / length)`. The peers' `arange(0, rows - 1, length)` also drops a
   final chunk that would hold only the last row; that chunk's events are lost there, kept here.
+- As in the peers, several events of one class in a chunk make one positive (labels are 0/1).
 - Events more than one frame step past either end of the half are dropped and counted
   (`WindowDataset.dropped_events`), like the peers' silent drop of events beyond the last chunk.
 """
