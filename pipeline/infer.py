@@ -12,11 +12,21 @@ short at the end of a half; on the rows both have, the scores are the same.
 Two ways to get the same numbers:
 
 - `per_window_probabilities` — any head: gather each window (batch, T, dim) and run the model on it.
-- `fast_probabilities` — pooling heads (`models.heads.PoolingHead`): the projection runs once per frame
-  instead of T times per frame; for sum-decomposable poolings (NetVLAD: soft assignments and `a * x`
-  terms; NetRVLAD; AvgPool) each window is a difference of two prefix sums (float64, restarted every tile of
-  frames), "++" heads doing past and future separately; for
-  MaxPool a sliding-window max. Outputs equal the per-window path to float32 rounding (tested <= 1e-5).
+- `fast_probabilities` — pooling heads (`models.heads.PoolingHead`), linear in the number of frames:
+  - the projection (2048 -> 512) runs once per frame instead of T times per frame;
+  - "++" heads: past and future segments are done separately and their fc contributions added (the fc of
+    a concatenation is the sum of each part times its slice of the weights);
+  - NetVLAD / NetRVLAD: per-frame soft assignments a_t, and per-frame terms a_tk, a_tk (W_ok . x_t) and
+    a_tk (c_k . x_t) (W: the fc weights of cluster k's block, c: centres), summed over each window as a
+    difference of two prefix sums (float64, restarted every tile). The residual norms |v_k| that the
+    intra-normalisation divides by come from the window's block of the frames' Gram matrix ((T/2)^2 x K
+    per frame, small next to the K x dim of a VLAD vector). So the
+    window's (clusters x dim) VLAD vector is never formed: that is what makes a 45-minute half cost
+    less than a second (`scripts/bench_head_infer.py`). Windows where a cluster has almost no mass,
+    whose prefix-sum difference would be mostly rounding, are pooled directly instead;
+  - AvgPool: prefix sums of the frames; MaxPool: a sliding-window max (`max_pool1d`, stride 1).
+  Outputs equal the per-window path to float32 rounding (tested <= 1e-5 for every pooling type).
+  Dropout is the identity here (inference, eval mode).
 """
 from __future__ import annotations
 
