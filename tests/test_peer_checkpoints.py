@@ -141,9 +141,17 @@ def test_peer_defaults_without_a_training_log(tmp_path):
     assert load_checkpoint(tmp_path / "peer" / "model.pth.tar", window_frames=12).config.window_frames == 12
 
 
-def test_data_parallel_prefixes_are_understood(tmp_path):
+def osl_name(key: str) -> str:
+    """OSL-ActionSpotting nests the same layers in backbone / neck / head modules."""
+    if key.startswith("feature_extractor"):
+        return f"backbone.{key}"
+    return f"neck.{key}" if key.startswith("pool_layer") else f"head.{key}"
+
+
+@pytest.mark.parametrize("rename", [lambda key: f"module.{key}", osl_name], ids=["data-parallel", "osl"])
+def test_wrapped_state_dict_names_are_understood(tmp_path, rename):
     state = random_netvladpp_state(seed=3)
-    path = write_peer(tmp_path / "peer", {f"module.{k}": v for k, v in state.items()})
+    path = write_peer(tmp_path / "peer", {rename(k): v for k, v in state.items()})
     features = np.random.default_rng(1).standard_normal((40, 24)).astype(np.float32)
     head = load_checkpoint(path)
     assert np.abs(frame_scores(head.model, features)[:-1] - reference_scores(state, features, 30)).max() <= 1e-5
