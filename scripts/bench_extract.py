@@ -125,7 +125,8 @@ def phase_extract(args) -> dict:
 
 def phase_naive(args) -> dict:
     import av
-    import torch
+
+    from extract.decode import FrameBatch
 
     extractor = build(args)
     began = time.perf_counter()
@@ -137,12 +138,9 @@ def phase_naive(args) -> dict:
     picks = (np.arange(int(len(every_frame) * 2.0 / RATE)) * RATE / 2.0).astype(int)  # by index, as the peers
     for begin in range(0, len(picks), args.batch_size):
         batch = np.stack([every_frame[i] for i in picks[begin : begin + args.batch_size]])
-        from extract.decode import FrameBatch
-
         extractor.forward(extractor._prepare(FrameBatch(batch, np.zeros(len(batch))))[0])
     _sync(extractor)
     seconds = time.perf_counter() - began
-    del torch
     return {"frames": len(picks), "seconds": seconds, "decode_seconds": decoded, "fps": len(picks) / seconds,
             "peak_rss_mb": peak_rss_mb()}
 

@@ -4,7 +4,6 @@ A tiny timm model (regnety_002, random seeded weights) at 64x64 input keeps this
 """
 from __future__ import annotations
 
-import shutil
 import threading
 from fractions import Fraction
 
