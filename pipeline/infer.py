@@ -19,8 +19,8 @@ Two ways to get the same numbers:
   - NetVLAD / NetRVLAD: per-frame soft assignments a_t, and per-frame terms a_tk, a_tk (W_ok . x_t) and
     a_tk (c_k . x_t) (W: the fc weights of cluster k's block, c: centres), summed over each window as a
     difference of two prefix sums (float64, restarted every tile). The residual norms |v_k| that the
-    intra-normalisation divides by come from the window's block of the frames' Gram matrix ((T/2)^2 x K
-    per frame, small next to the K x dim of a VLAD vector). So the
+    intra-normalisation divides by come from the window's block of the frames' Gram matrix (only its
+    band is computed; (T/2)^2 x K per frame, small next to the K x dim of a VLAD vector). So the
     window's (clusters x dim) VLAD vector is never formed: that is what makes a 45-minute half cost
     less than a second (`scripts/bench_head_infer.py`). Windows where a cluster has almost no mass,
     whose prefix-sum difference would be mostly rounding, are pooled directly instead;
@@ -42,7 +42,7 @@ from models.heads import PoolingHead
 from models.pooling import NetRVLAD, NetVLAD, WindowPooling
 
 DEFAULT_BATCH = 256  # windows per forward pass on the per-window path
-DEFAULT_TILE = 128  # frames per tile on the fast path (bounds memory and the Gram blocks: (tile + T)^2 dots)
+DEFAULT_TILE = 256  # frames per tile on the fast path (bounds the memory of the per-frame terms)
 
 
 def window_offset(window_frames: int) -> int:
@@ -155,6 +155,22 @@ def _vlad_constants(layer: NetVLAD | NetRVLAD, weight: torch.Tensor) -> _VladCon
                           centres.square().sum(-1))
 
 
+def _window_grams(x: torch.Tensor, count: int, length: int) -> torch.Tensor:
+    """(count, length, length): the Gram matrix of each window's rows `x[j : j + length]`.
+
+    Only the band of the full Gram matrix is computed: windows are grouped by `length`, and group b's
+    windows all lie in rows `[b L, b L + 2 L)`, whose (2L x 2L) Gram block holds all of theirs."""
+    groups = -(-count // length)
+    rows_needed = (groups + 1) * length
+    if x.shape[0] < rows_needed:  # zero rows only reach windows >= count, which are dropped
+        x = torch.cat([x, x.new_zeros(rows_needed - x.shape[0], x.shape[1])])
+    spans = x[:rows_needed].unfold(0, 2 * length, length).transpose(1, 2)  # (groups, 2L, dim)
+    grams = spans @ spans.transpose(1, 2)  # (groups, 2L, 2L), contiguous
+    side = 2 * length
+    windows = grams.as_strided((groups, length, length, length), (side * side, side + 1, side, 1))
+    return windows.reshape(groups * length, length, length)[:count]
+
+
 def _vlad_window_logits(layer: NetVLAD | NetRVLAD, weight: torch.Tensor, constants: _VladConstants,
                         rows: torch.Tensor, count: int, length: int) -> torch.Tensor:
     """(count, outputs) = fc-weight slice `weight` times the normalised VLAD of each window
@@ -182,8 +198,7 @@ def _vlad_window_logits(layer: NetVLAD | NetRVLAD, weight: torch.Tensor, constan
     numerator = sums[:, clusters : clusters + outputs * clusters].view(count, outputs, clusters)
     # sum over t, s in the window of a_tk a_sk (x_t . x_s), from the Gram matrix's diagonal blocks
     x64, assignment64 = x.to(torch.float64), assignment.to(torch.float64)
-    gram = x64 @ x64.t()
-    blocks = gram.as_strided((count, length, length), (frames + 1, frames, 1))
+    blocks = _window_grams(x64, count, length)
     window_assignment = assignment64.unfold(0, length, 1).transpose(1, 2)  # (count, length, clusters)
     squared = ((blocks @ window_assignment) * window_assignment).sum(dim=1)  # (count, clusters)
     if constants.weight_dot_centres is not None:
