@@ -326,8 +326,9 @@ def convert_peer_state_dict(state: dict[str, torch.Tensor], pool: str | None = N
             raise ValueError(f"fc-only checkpoint but the log says pool {pool!r}")
         width = fc_weight.shape[1]
         dim = width // 2 if kind.endswith("++") else width
+        # without a log, a bare max/avg pooling over raw features is taken for the SoccerNet-v2 baseline
         era = "pooling" if projection_dim is None and not kind.endswith("++") else "temporally-aware"
-        variant = f"soccernet-v2 pooling {kind}" if era == "pooling" else f"sn-spotting {kind}"
+        variant = f"soccernet {kind}"
         ours["fc.weight"] = fc_weight
     ours["fc.bias"] = fc_bias
     if projection_dim is None:
@@ -364,7 +365,10 @@ def load_peer_checkpoint(path: str | Path, *, window_frames: int | None = None, 
     except (KeyError, ValueError) as error:
         raise DataError(path, f"unrecognised peer checkpoint ({error}); keys: {', '.join(list(state)[:8])}") from None
     fps = _log_float(log, "framerate", 2.0)
-    if peer.era == "pooling":
+    era = peer.era
+    if "chunk_size" in log or "window_size" in log:  # the log says which code trained it
+        era = "pooling" if "chunk_size" in log else "temporally-aware"
+    if era == "pooling":
         # SoccerNet-v2 pooling baselines: windows of `chunk_size` seconds (20 by default); their test code
         # calls NMS with its own defaults (40 frames, threshold 0), whatever the log's NMS_* values say.
         seconds = _log_float(log, "chunk_size", 20.0)

@@ -172,6 +172,17 @@ def test_pooling_era_netvlad_and_maxpool(tmp_path):
         assert np.abs(frame_scores(head.model, features)[:-1] - expected).max() <= 1e-5
 
 
+def test_sn_spotting_maxpool_window_comes_from_its_log(tmp_path):
+    """An fc-only file is told apart by its log: sn-spotting's `window_size`, not the older `chunk_size`."""
+    state = {"fc.weight": torch.randn(18, 12), "fc.bias": torch.randn(18)}
+    head = load_checkpoint(write_peer(tmp_path / "max", state, {"window_size": 5, "framerate": 2, "pool": "MAX",
+                                                                "NMS_window": 10, "NMS_threshold": 0.2}))
+    assert head.config.kind == "maxpool" and head.config.window_frames == 10
+    assert head.nms.window_seconds == 10.0 and head.nms.threshold == 0.2
+    features = np.random.default_rng(4).standard_normal((30, 12)).astype(np.float32)
+    assert np.abs(frame_scores(head.model, features)[:-1] - reference_scores(state, features, 10)).max() <= 1e-5
+
+
 def test_unrecognised_peer_state_dict(tmp_path):
     from data.errors import DataError
 
