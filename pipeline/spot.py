@@ -91,6 +91,10 @@ def check_compatible(head: LoadedHead, array: np.ndarray, settings: dict, path: 
     if array.shape[1] != head.config.input_dim:
         raise DataError(path, f"features are {array.shape[1]}-d but the head {head.path} expects "
                               f"{head.config.input_dim}-d inputs")
+    fps = settings.get("fps")
+    if fps is not None and abs(float(fps) - head.fps) > 1e-6:
+        raise DataError(path, f"features are sampled at {fps} fps but the head {head.path} works on {head.fps} fps "
+                              f"windows of {head.config.window_frames} rows")
     if head.feature_settings is not None and settings != head.feature_settings:
         differences = sorted(k for k in set(settings) | set(head.feature_settings)
                              if settings.get(k) != head.feature_settings.get(k))

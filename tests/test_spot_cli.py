@@ -121,10 +121,19 @@ def test_bad_games_are_reported_and_the_batch_goes_on(tmp_path, capsys):
 
 
 def test_features_made_differently_are_refused(tmp_path, capsys):
-    tree = make_tree(tmp_path / "features", {("g", 1): [("Goal", 60)]}, fps=1.0, step=1.0)
+    tree = make_tree(tmp_path / "features", {("g", 1): [("Goal", 60)]}, backbone="resnet50", pca="pca:abc")
     model = make_detector(tmp_path / "model")
     assert main(["spot", str(tree / "g"), "--model", str(model), "--out", str(tmp_path / "r")]) == 1
-    assert "other settings than the head" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "other settings than the head" in output
+    assert "backbone: features 'resnet50', head 'toy'; pca: features 'pca:abc', head None" in output
+
+
+def test_frame_rate_mismatch_is_refused_even_without_feature_settings(tmp_path, capsys):
+    tree = make_tree(tmp_path / "features", {("g", 1): [("Goal", 60)]}, fps=1.0, step=1.0)
+    model = make_detector(tmp_path / "model", feature_settings=None)
+    assert main(["spot", str(tree / "g"), "--model", str(model), "--out", str(tmp_path / "r")]) == 1
+    assert "features are sampled at 1.0 fps but the head" in capsys.readouterr().out
 
 
 def test_feature_width_mismatch(tmp_path, capsys):
