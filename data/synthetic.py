@@ -94,6 +94,9 @@ class TimelineConfig:
     min_gap_s: float = 4.0
     max_gap_s: float = 14.0
     weights: dict = field(default_factory=lambda: dict(BALANCED_WEIGHTS))
+    # "bag": every class with a positive weight once per shuffled round (a few minutes already show each
+    # class, so a held-out game never lacks one); "weighted": independent draws by weight (real mixes).
+    draw: str = "bag"
     kickoff_after_goal_s: tuple[float, float] = (6.0, 12.0)
     close_up_probability: float = 0.35  # distractor close-ups cut into open play
 
@@ -110,14 +113,25 @@ def _event_window(event: Event) -> tuple[float, float]:
 
 
 def random_timeline(seed: int, half: int, duration_s: float, config: TimelineConfig = TimelineConfig()) -> list[Event]:
-    """Events of one half at random: a kick-off at the start, then classes drawn by weight with gaps of
-    open play; every Goal and Penalty is followed by a kick-off."""
+    """Events of one half at random: a kick-off at the start, then classes drawn (see `TimelineConfig.draw`)
+    with gaps of open play; every Goal and Penalty is followed by a kick-off."""
     rng = np.random.default_rng([seed, half, 101])
     names = [n for n in config.weights if n in EVENT_SCRIPTS]
     if not names:
         raise ValueError(f"no supported class in the timeline weights {config.weights}; supported: {SYNTHETIC_CLASSES}")
     probabilities = np.array([config.weights[n] for n in names], dtype=np.float64)
     probabilities /= probabilities.sum()
+    if config.draw not in ("bag", "weighted"):
+        raise ValueError(f"TimelineConfig.draw must be 'bag' or 'weighted', got {config.draw!r}")
+    bag: list[str] = []
+
+    def next_class() -> str:
+        if config.draw == "weighted":
+            return names[rng.choice(len(names), p=probabilities)]
+        if not bag:
+            bag.extend(str(n) for n in rng.permutation([n for n in names if config.weights[n] > 0]))
+        return bag.pop()
+
     events: list[Event] = []
     cursor = 0.0  # end of the last script
     pending_kickoff = True
@@ -126,7 +140,7 @@ def random_timeline(seed: int, half: int, duration_s: float, config: TimelineCon
             label = "Kick-off"
             gap = 0.5 if not events else rng.uniform(*config.kickoff_after_goal_s)
         else:
-            label = names[rng.choice(len(names), p=probabilities)]
+            label = next_class()
             gap = rng.uniform(config.min_gap_s, config.max_gap_s)
         before, after = script_span(label)
         anchor = cursor + gap + before
@@ -333,22 +347,30 @@ def render_half(video: str | Path, events: list[Event], seed: int, config: Broad
     return RenderedHalf(video, events, shots, look)
 
 
+def half_events(seed: int, half: int, config: BroadcastConfig = BroadcastConfig(), timeline: TimelineConfig = TimelineConfig(),
+                real_labels: GameLabels | None = None, time_scale: float = 1.0) -> list[Event]:
+    """A game's events for one half: from `real_labels` when given (see `timeline_from_labels`), else at random."""
+    if real_labels is not None:
+        return timeline_from_labels(real_labels, half, config.duration_s, time_scale)
+    return random_timeline(seed, half, config.duration_s, timeline)
+
+
+def half_seed(seed: int, half: int) -> int:
+    """The rendering seed of a game's half (each half looks different, both follow the game's seed)."""
+    return seed * 10 + half
+
+
 def make_game(game_dir: str | Path, seed: int, config: BroadcastConfig = BroadcastConfig(),
               timeline: TimelineConfig = TimelineConfig(), real_labels: GameLabels | None = None,
               time_scale: float = 1.0, halves: tuple[int, ...] = (1, 2), progress: bool = False) -> GameLabels:
-    """A game folder in SoccerNet layout: `1_224p.mkv`, `2_224p.mkv` and `Labels-v2.json`.
-
-    Events come from `real_labels` when given (see `timeline_from_labels`), else at random."""
+    """A game folder in SoccerNet layout: `1_224p.mkv`, `2_224p.mkv` and `Labels-v2.json` (written last)."""
     game_dir = Path(game_dir)
     game_dir.mkdir(parents=True, exist_ok=True)
     events: list[Event] = []
     for half in halves:
-        if real_labels is not None:
-            half_events = timeline_from_labels(real_labels, half, config.duration_s, time_scale)
-        else:
-            half_events = random_timeline(seed, half, config.duration_s, timeline)
-        render_half(game_dir / VIDEO_NAME.format(half=half), half_events, seed * 10 + half, config, timeline, progress)
-        events.extend(half_events)
+        events_of_half = half_events(seed, half, config, timeline, real_labels, time_scale)
+        render_half(game_dir / VIDEO_NAME.format(half=half), events_of_half, half_seed(seed, half), config, timeline, progress)
+        events.extend(events_of_half)
     labels = GameLabels(url=f"synthetic/seed-{seed}", events=events, path=game_dir / LABELS_FILE)
     write_labels(game_dir / LABELS_FILE, labels)
     return labels

@@ -181,6 +181,15 @@ def test_random_timeline_is_seeded_ordered_and_fits():
     assert all(abs(p.end - n.start) < 1e-9 for p, n in zip(shots, shots[1:]))
 
 
+def test_bag_draw_shows_every_class_in_a_few_minutes_and_weighted_draw_follows_weights():
+    bag = random_timeline(1, 1, 240.0, TimelineConfig())
+    assert {e.label for e in bag} == set(SYNTHETIC_CLASSES)
+    mix = TimelineConfig(draw="weighted", weights={"Throw-in": 9.0, "Corner": 1.0})
+    drawn = [e.label for e in random_timeline(1, 1, 1800.0, mix) if e.label != "Kick-off"]
+    assert set(drawn) == {"Throw-in", "Corner"}
+    assert 0.8 < drawn.count("Throw-in") / len(drawn) < 0.97
+
+
 def test_timeline_from_labels_keeps_supported_non_overlapping_events():
     labels = GameLabels(url="x", events=[
         Event(1, 20_000, "Throw-in", "home"),
