@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from data.atomic import atomic_open, write_json_atomic
-from data.classes import CLASS_NAMES_V2
+from data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from data.errors import DataError
 from models.heads import HeadConfig, build_head
 
@@ -45,7 +45,7 @@ FORMAT_VERSION = 1
 
 # The SoccerNet-v1 pooling baselines label windows with `"card" -> 0, "subs" -> 1, "soccer" -> 2` (their
 # dataset code), so their three outputs after background are in this order.
-PEER_CLASSES_V1 = ["Card", "Substitution", "Goal"]
+PEER_CLASSES_V1 = CLASS_NAMES_V1  # the peers' v1 outputs: card, subs, soccer (official evaluator names)
 # sn-spotting `--pool` values -> our head kinds
 PEER_POOLS = {
     "MAX": "maxpool", "MAX++": "maxpool++", "AVG": "avgpool", "AVG++": "avgpool++",

@@ -332,7 +332,7 @@ def train(
                         feature_settings=data.feature_settings, fps=data.fps,
                         nms=NmsSettings(config.nms, config.nms_window, config.nms_threshold),
                         extra={"epoch": epoch, "metrics": record, "train_config": config.to_json(),
-                               "run": str(out_dir)})
+                               "run": str(out_dir), "features": data.description.get("features")})
 
     history: list[dict] = []
     stop_reason = "max_epochs"
