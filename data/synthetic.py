@@ -91,8 +91,8 @@ class BroadcastConfig:
 class TimelineConfig:
     """Random timelines: gaps of open play between events, and the class mix."""
 
-    min_gap_s: float = 4.0
-    max_gap_s: float = 14.0
+    min_gap_s: float = 3.0
+    max_gap_s: float = 10.0
     weights: dict = field(default_factory=lambda: dict(BALANCED_WEIGHTS))
     # "bag": every class with a positive weight once per shuffled round (a few minutes already show each
     # class, so a held-out game never lacks one); "weighted": independent draws by weight (real mixes).
@@ -112,26 +112,38 @@ def _event_window(event: Event) -> tuple[float, float]:
     return event.seconds - before, event.seconds + after
 
 
-def random_timeline(seed: int, half: int, duration_s: float, config: TimelineConfig = TimelineConfig()) -> list[Event]:
-    """Events of one half at random: a kick-off at the start, then classes drawn (see `TimelineConfig.draw`)
-    with gaps of open play; every Goal and Penalty is followed by a kick-off."""
+class ClassStream:
+    """The classes of a game's events, in order, shared by its halves (see `TimelineConfig.draw`)."""
+
+    def __init__(self, seed: int, config: TimelineConfig):
+        self.names = [n for n in config.weights if n in EVENT_SCRIPTS and config.weights[n] > 0]
+        if not self.names:
+            raise ValueError(f"no supported class in the timeline weights {config.weights}; supported: {SYNTHETIC_CLASSES}")
+        if config.draw not in ("bag", "weighted"):
+            raise ValueError(f"TimelineConfig.draw must be 'bag' or 'weighted', got {config.draw!r}")
+        self.draw = config.draw
+        self.probabilities = np.array([config.weights[n] for n in self.names], dtype=np.float64)
+        self.probabilities /= self.probabilities.sum()
+        self.rng = np.random.default_rng([seed, 99])
+        self.bag: list[str] = []
+
+    def peek(self) -> str:
+        """The next class; it stays next until `take()` (a class that no longer fits in a half opens the next)."""
+        if not self.bag:
+            if self.draw == "weighted":
+                self.bag.append(self.names[self.rng.choice(len(self.names), p=self.probabilities)])
+            else:
+                self.bag.extend(str(n) for n in self.rng.permutation(self.names))
+        return self.bag[-1]
+
+    def take(self) -> str:
+        label = self.peek()
+        self.bag.pop()
+        return label
+
+
+def _half_timeline(seed: int, half: int, duration_s: float, config: TimelineConfig, classes: ClassStream) -> list[Event]:
     rng = np.random.default_rng([seed, half, 101])
-    names = [n for n in config.weights if n in EVENT_SCRIPTS]
-    if not names:
-        raise ValueError(f"no supported class in the timeline weights {config.weights}; supported: {SYNTHETIC_CLASSES}")
-    probabilities = np.array([config.weights[n] for n in names], dtype=np.float64)
-    probabilities /= probabilities.sum()
-    if config.draw not in ("bag", "weighted"):
-        raise ValueError(f"TimelineConfig.draw must be 'bag' or 'weighted', got {config.draw!r}")
-    bag: list[str] = []
-
-    def next_class() -> str:
-        if config.draw == "weighted":
-            return names[rng.choice(len(names), p=probabilities)]
-        if not bag:
-            bag.extend(str(n) for n in rng.permutation([n for n in names if config.weights[n] > 0]))
-        return bag.pop()
-
     events: list[Event] = []
     cursor = 0.0  # end of the last script
     pending_kickoff = True
@@ -140,17 +152,33 @@ def random_timeline(seed: int, half: int, duration_s: float, config: TimelineCon
             label = "Kick-off"
             gap = 0.5 if not events else rng.uniform(*config.kickoff_after_goal_s)
         else:
-            label = next_class()
+            label = classes.peek()
             gap = rng.uniform(config.min_gap_s, config.max_gap_s)
         before, after = script_span(label)
         anchor = cursor + gap + before
         if anchor + after > duration_s - 1.0:
             break
+        if not pending_kickoff:
+            classes.take()
         anchor_ms = int(round(anchor * 1000))
         events.append(Event(half=half, position_ms=anchor_ms, label=label, team=str(rng.choice(["home", "away"]))))
         cursor = anchor_ms / 1000 + after
         pending_kickoff = label in ("Goal", "Penalty")
     return events
+
+
+def random_game_timeline(seed: int, duration_s: float, config: TimelineConfig = TimelineConfig(),
+                         halves: tuple[int, ...] = (1, 2)) -> dict[int, list[Event]]:
+    """Events of a game's halves at random: each half opens with a kick-off, then classes come from one
+    stream for the whole game (so a "bag" game shows every class once before any class twice) with gaps
+    of open play; every Goal and Penalty is followed by a kick-off."""
+    classes = ClassStream(seed, config)
+    return {half: _half_timeline(seed, half, duration_s, config, classes) for half in sorted(halves)}
+
+
+def random_timeline(seed: int, half: int, duration_s: float, config: TimelineConfig = TimelineConfig()) -> list[Event]:
+    """One half of `random_game_timeline` (the halves before it are drawn too, to continue their stream)."""
+    return random_game_timeline(seed, duration_s, config, halves=tuple(range(1, half + 1)))[half]
 
 
 def timeline_from_labels(labels: GameLabels, half: int, duration_s: float | None = None, time_scale: float = 1.0) -> list[Event]:

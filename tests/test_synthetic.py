@@ -15,6 +15,7 @@ from data.synthetic import (
     TimelineConfig,
     make_game,
     plan_shots,
+    random_game_timeline,
     random_timeline,
     render_half,
     script_span,
@@ -182,8 +183,10 @@ def test_random_timeline_is_seeded_ordered_and_fits():
 
 
 def test_bag_draw_shows_every_class_in_a_few_minutes_and_weighted_draw_follows_weights():
-    bag = random_timeline(1, 1, 240.0, TimelineConfig())
-    assert {e.label for e in bag} == set(SYNTHETIC_CLASSES)
+    for seed in range(5):  # a game of two 2-minute halves already shows every class
+        game = random_game_timeline(seed, 120.0)
+        assert {e.label for half in (1, 2) for e in game[half]} == set(SYNTHETIC_CLASSES), seed
+        assert game[2] == random_timeline(seed, 2, 120.0)
     mix = TimelineConfig(draw="weighted", weights={"Throw-in": 9.0, "Corner": 1.0})
     drawn = [e.label for e in random_timeline(1, 1, 1800.0, mix) if e.label != "Kick-off"]
     assert set(drawn) == {"Throw-in", "Corner"}
