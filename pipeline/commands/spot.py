@@ -9,7 +9,8 @@ HELP = "spot actions in frame features with a trained head (ours or a SoccerNet 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="FEATURES_OR_TREE",
-                        help="a feature file (<half>_<name>.npy), a game folder, or a tree of game folders")
+                        help="a feature file (<half>_<name>.npy), a game folder, or a tree of game folders; or a raw "
+                             "video / game folder of half videos (the head's features are extracted first)")
     parser.add_argument("--model", required=True, metavar="CKPT",
                         help="checkpoint folder (model.pt + config.json) or a peer model.pth.tar")
     parser.add_argument("--features", metavar="NAME",
@@ -35,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
     options = SpotOptions(nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
                           overwrite=args.overwrite, method=args.method)
     try:
-        report = spot_paths(args.input, head, feature_name=args.features, out_dir=args.out, options=options)
+        from pipeline.video_spot import is_video_input, spot_video  # raw video: extract the head's features first
+
+        if is_video_input(args.input):
+            report = spot_video(args.input, head, out_dir=args.out, options=options)
+        else:
+            report = spot_paths(args.input, head, feature_name=args.features, out_dir=args.out, options=options)
     except ValueError as error:
         if type(error) is not ValueError:
             raise
