@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "run the whole chain on a synthetic season (minutes on a laptop, nothing downloaded)"
@@ -36,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         half_seconds=args.half_seconds, epochs=args.epochs, backbone=args.backbone, head=args.head,
         workers=args.workers, spot_video=not args.no_video_spot,
     )
-    if config.train_games < 1 or config.test_games < 1:
-        raise SystemExit("soccerspot demo: error: --train-games and --test-games must be at least 1")
+    if config.train_games < 1 or config.test_games < 1 or config.half_seconds < 60 or config.epochs < 1:
+        print("soccerspot demo: error: --train-games and --test-games must be >= 1, --half-seconds >= 60, "
+              "--epochs >= 1", file=sys.stderr)
+        return 2
     summary = run_demo(args.out, config, progress=not args.no_progress)
     print_summary(summary, args.out)
     video = summary.get("video_spot")
