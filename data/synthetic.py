@@ -31,7 +31,6 @@ import numpy as np
 
 from data.atomic import atomic_open
 from data.classes import EVENT_DICTIONARY_V2
-from data.errors import DataError
 from data.labels import LABELS_FILE, Event, GameLabels, write_labels
 from data.synthetic_scenes import Look, Shot, build_look, render_shot
 
@@ -359,9 +358,17 @@ class RenderedHalf:
     look: Look
 
 
+def check_config(config: BroadcastConfig) -> None:
+    if config.width % 2 or config.height % 2:
+        raise ValueError(f"synthetic video size {config.width}x{config.height}: H.264 4:2:0 needs even sizes")
+    if config.fps <= 0 or config.duration_s <= 0:
+        raise ValueError(f"synthetic half needs fps > 0 and a positive duration (got {config.fps} fps, {config.duration_s} s)")
+
+
 def render_half(video: str | Path, events: list[Event], seed: int, config: BroadcastConfig = BroadcastConfig(),
                 timeline: TimelineConfig = TimelineConfig(), progress: bool = False) -> RenderedHalf:
     """Render `events` (one half) into `video`; returns what was drawn."""
+    check_config(config)
     video = Path(video)
     look = build_look(seed, config.width, config.height)
     shots = plan_shots(events, config.duration_s, seed, timeline)
@@ -406,10 +413,3 @@ def make_game(game_dir: str | Path, seed: int, config: BroadcastConfig = Broadca
 
 def season_game_names(num_games: int, split: str) -> list[str]:
     return [f"synthetic_league/season/{split}-game-{index:02d}" for index in range(num_games)]
-
-
-def check_config(config: BroadcastConfig) -> None:
-    if config.width % 2 or config.height % 2:
-        raise DataError(Path("."), f"synthetic video size {config.width}x{config.height}: H.264 4:2:0 needs even sizes")
-    if config.fps <= 0 or config.duration_s <= 20:
-        raise DataError(Path("."), f"synthetic half needs fps > 0 and more than 20 s (got {config.fps} fps, {config.duration_s} s)")

@@ -139,6 +139,11 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert digests[0] != digests[2]
 
 
+def test_odd_frame_sizes_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="even"):
+        render_half(tmp_path / "odd.mkv", [], seed=1, config=BroadcastConfig(width=397, duration_s=2.0))
+
+
 def test_video_is_h264_at_the_requested_size_rate_and_length(tmp_path):
     render_half(tmp_path / "v.mkv", random_timeline(1, 1, 12.0), seed=1, config=BroadcastConfig(duration_s=12.0))
     with av.open(str(tmp_path / "v.mkv")) as container:
