@@ -156,6 +156,12 @@ def _torchvision_state_dict(name: str, spec) -> dict:
 # ---------------------------------------------------------------------------------------------- timm
 
 
+def _timm_output_dim(body: nn.Module) -> int:
+    """Width of what `forward` returns with `num_classes=0`: models with a pre-logits layer
+    (MobileNetV3, EfficientNet-lite heads...) return `head_hidden_size`, wider than `num_features`."""
+    return int(getattr(body, "head_hidden_size", None) or body.num_features)
+
+
 def _timm_model(model_name: str, weights: str) -> Backbone:
     import timm
 
@@ -173,7 +179,7 @@ def _timm_model(model_name: str, weights: str) -> Backbone:
     if not stages:
         stages = [[name] for name, module in body.named_children() if any(True for _ in module.parameters())]
     return Backbone(
-        body, stages, name=f"timm:{model_name}", feature_dim=int(body.num_features), weights_id=weights_id,
+        body, stages, name=f"timm:{model_name}", feature_dim=_timm_output_dim(body), weights_id=weights_id,
         mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)),
     )
 

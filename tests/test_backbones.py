@@ -34,6 +34,13 @@ def test_timm_model_pooled_features():
         assert backbone(torch.randn(2, 3, 64, 64)).shape == (2, 368)
 
 
+def test_timm_feature_dim_is_the_output_width_with_a_pre_logits_layer():
+    backbone = build_backbone("timm:mobilenetv3_small_100", weights="none").eval()
+    with torch.no_grad():
+        out = backbone(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, backbone.feature_dim) and backbone.feature_dim == 1024
+
+
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="unknown backbone"):
         build_backbone("vgg16", weights="none")
