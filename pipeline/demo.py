@@ -210,7 +210,7 @@ def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path,
 
     recipe = train_config(config)
     data = load_train_data(recipe, season, feature_name, games, [], labels_root=labels_root)
-    train(recipe, data, run_dir, progress=progress)
+    train(recipe, data, run_dir, progress=False, epoch_bar=progress)
     return run_dir / LAST
 
 

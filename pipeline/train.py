@@ -289,8 +289,12 @@ def train(
     resume: bool = False,
     max_batches: int | None = None,
     progress: bool = True,
+    epoch_bar: bool = False,
 ) -> TrainResult:
-    """Train `config.head` on `data`, writing checkpoints and metrics under `out_dir`."""
+    """Train `config.head` on `data`, writing checkpoints and metrics under `out_dir`.
+
+    `progress` shows a bar per epoch and prints each epoch's metrics (long epochs: `soccerspot train`);
+    `epoch_bar` instead shows one bar over all epochs (many short epochs: the demo)."""
     from pipeline.checkpoints import NmsSettings, save_checkpoint
 
     if data.valid is None and config.select_on == "valid_a_mAP":
@@ -339,7 +343,10 @@ def train(
     epoch = start_epoch
     if resume and should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
         return TrainResult(out_dir, epoch, best_epoch, best_value, "lr_floor", history)  # resumed a finished run
-    for epoch in range(start_epoch + 1, config.max_epochs + 1):
+    epochs = tqdm(range(start_epoch + 1, config.max_epochs + 1), desc="training", unit="epoch",
+                  disable=not epoch_bar, leave=False)
+    progress = progress and not epoch_bar
+    for epoch in epochs:
         started = time.perf_counter()
         data.train.set_epoch(epoch)
         shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
@@ -374,10 +381,12 @@ def train(
             "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
             **({"cuda_rng": torch.cuda.get_rng_state_all()} if device.type == "cuda" else {}),
         })
+        epochs.set_postfix(loss=round(train_loss, 4))
         if progress:
             shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in record.items()}
             tqdm.write(json.dumps(shown))
         if should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
             stop_reason = "lr_floor"
             break
+    epochs.close()
     return TrainResult(out_dir, epoch, best_epoch, best_value, stop_reason, history)
