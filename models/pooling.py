@@ -238,6 +238,15 @@ def _half_clusters(clusters: int) -> int:
     return clusters // 2
 
 
+def _temporally_aware_vlad(layer: type, dim: int, clusters: int, assignment_bias: bool,
+                           normalize_input: bool) -> TemporallyAwarePooling:
+    """Past and future pooled by two separate VLAD layers of K/2 clusters each."""
+    half = _half_clusters(clusters)
+    return TemporallyAwarePooling(
+        *(layer(dim, half, assignment_bias=assignment_bias, normalize_input=normalize_input) for _ in range(2))
+    )
+
+
 @register_pooling("netvlad")
 def netvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_) -> NetVLAD:
     return NetVLAD(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
@@ -247,11 +256,7 @@ def netvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, norma
 def netvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
-    half = _half_clusters(clusters)
-    return TemporallyAwarePooling(
-        NetVLAD(dim, half, assignment_bias=assignment_bias, normalize_input=normalize_input),
-        NetVLAD(dim, half, assignment_bias=assignment_bias, normalize_input=normalize_input),
-    )
+    return _temporally_aware_vlad(NetVLAD, dim, clusters, assignment_bias, normalize_input)
 
 
 @register_pooling("netrvlad")
@@ -263,11 +268,7 @@ def netrvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, norm
 def netrvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
-    half = _half_clusters(clusters)
-    return TemporallyAwarePooling(
-        NetRVLAD(dim, half, assignment_bias=assignment_bias, normalize_input=normalize_input),
-        NetRVLAD(dim, half, assignment_bias=assignment_bias, normalize_input=normalize_input),
-    )
+    return _temporally_aware_vlad(NetRVLAD, dim, clusters, assignment_bias, normalize_input)
 
 
 @register_pooling("maxpool")

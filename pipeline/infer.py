@@ -59,6 +59,13 @@ def window_indices(num_frames: int, window_frames: int, frames: np.ndarray | ran
     return (centres + offsets).clamp_(0, num_frames - 1)
 
 
+def _model_input(model: nn.Module, features: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Features as a float32 (frames, dim) tensor on the model's device, checked against its input width."""
+    x = _as_tensor(features, device)
+    _check_dim(model, x)
+    return x
+
+
 def _as_tensor(features: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     if isinstance(features, torch.Tensor):
         tensor = features.to(device=device, dtype=torch.float32)
@@ -94,8 +101,7 @@ def per_window_probabilities(
 ) -> np.ndarray:
     """(frames, classes + 1) probabilities, evaluating the model on every window separately."""
     device = _device_of(model)
-    x = _as_tensor(features, device)
-    _check_dim(model, x)
+    x = _model_input(model, features, device)
     num_frames = x.shape[0]
     outputs = []
     starts = range(0, num_frames, batch_size)
@@ -227,8 +233,7 @@ def fast_probabilities(
 ) -> np.ndarray:
     """(frames, classes + 1) probabilities of a pooling head, in O(frames) (see module docstring)."""
     device = _device_of(model)
-    x = _as_tensor(features, device)
-    _check_dim(model, x)
+    x = _model_input(model, features, device)
     num_frames = x.shape[0]
     if num_frames == 0:
         return np.zeros((0, _num_outputs(model)), dtype=np.float32)
