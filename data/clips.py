@@ -10,7 +10,7 @@ its size on disk. The peers' `SoccerNetClips` instead materialises every chunk o
 (~26 GB as float32 for 300 games of 2048-d features at 2 fps).
 
 Test-time windows (one centred on every frame, the peers' `feats2clip(..., off=T//2)`) are not built here:
-`pipeline.infer` scores whole halves directly.
+`soccerspot.pipeline.infer` scores whole halves directly.
 
 Two samplers:
 
@@ -43,9 +43,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.errors import DataError
-from data.features import HALVES, HalfFeatures, load_features
-from data.labels import LABELS_FILE, GameLabels, read_labels
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import HALVES, HalfFeatures, load_features
+from soccerspot.data.labels import LABELS_FILE, GameLabels, read_labels
 
 SAMPLINGS = ("chunks", "events")
 

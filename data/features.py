@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import atomic_open, write_json_atomic
-from data.errors import DataError
+from soccerspot.data.atomic import atomic_open, write_json_atomic
+from soccerspot.data.errors import DataError
 
 # Official SoccerNet feature files and their sampling rate (frames per second).
 OFFICIAL_FEATURE_FPS: dict[str, float] = {

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from data.atomic import write_json_atomic
-from data.errors import DataError
+from soccerspot.data.atomic import write_json_atomic
+from soccerspot.data.errors import DataError
 
 LABELS_FILE = "Labels-v2.json"
 LABELS_FILE_V1 = "Labels.json"

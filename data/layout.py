@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from data.errors import DataError
-from data.labels import LABELS_FILE
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import LABELS_FILE
 
 OFFICIAL_SPLITS = ("train", "valid", "test", "challenge")
 

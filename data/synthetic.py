@@ -29,10 +29,10 @@ from typing import Iterator
 
 import numpy as np
 
-from data.atomic import atomic_open
-from data.classes import EVENT_DICTIONARY_V2
-from data.labels import LABELS_FILE, Event, GameLabels, write_labels
-from data.synthetic_scenes import Look, Shot, build_look, render_shot
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.classes import EVENT_DICTIONARY_V2
+from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.synthetic_scenes import Look, Shot, build_look, render_shot
 
 VIDEO_NAME = "{half}_224p.mkv"  # SoccerNet's name for the 224p halves
 

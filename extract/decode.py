@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from data.errors import DataError
+from soccerspot.data.errors import DataError
 
 DECODERS = ("pyav", "decord")
 DEFAULT_DECODER = "pyav"

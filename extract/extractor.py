@@ -37,14 +37,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.errors import DataError
-from data.features import FeatureMeta, load_features, sidecar_path, write_features
-from extract.allocator import tune_glibc_allocator
-from extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
-from extract.jobs import Job, plan_jobs
-from extract.pca import PCA, load_pca
-from extract.transforms import apply_transform, frames_to_tensor, normalize
-from models.backbones import Backbone, build_backbone
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import FeatureMeta, load_features, sidecar_path, write_features
+from soccerspot.extract.allocator import tune_glibc_allocator
+from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
+from soccerspot.extract.jobs import Job, plan_jobs
+from soccerspot.extract.pca import PCA, load_pca
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize
+from soccerspot.models.backbones import Backbone, build_backbone
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -19,9 +19,9 @@ from typing import Iterable
 
 import numpy as np
 
-from data.atomic import atomic_open
-from data.errors import DataError
-from extract.restricted_pickle import load_pickled_array, load_pickled_pca
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.errors import DataError
+from soccerspot.extract.restricted_pickle import load_pickled_array, load_pickled_pca
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from models.pooling import WindowPooling, build_pooling, pooling_names
+from soccerspot.models.pooling import WindowPooling, build_pooling, pooling_names
 
 __all__ = ["HeadConfig", "PoolingHead", "TransformerHead", "build_head", "head_kinds", "sinusoidal_encoding"]
 

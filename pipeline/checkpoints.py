@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from data.atomic import atomic_open, write_json_atomic
-from data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from data.errors import DataError
-from models.heads import HeadConfig, build_head
+from soccerspot.data.atomic import atomic_open, write_json_atomic
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.models.heads import HeadConfig, build_head
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"

@@ -10,16 +10,16 @@ import importlib
 import pkgutil
 import sys
 
-import pipeline.commands
-from data.errors import DataError
+from soccerspot.pipeline import commands
+from soccerspot.data.errors import DataError
 
 
 def command_modules() -> dict[str, object]:
     modules = {}
-    for info in sorted(pkgutil.iter_modules(pipeline.commands.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        modules[info.name.replace("_", "-")] = importlib.import_module(f"pipeline.commands.{info.name}")
+        modules[info.name.replace("_", "-")] = importlib.import_module(f"{commands.__name__}.{info.name}")
     return modules
 
 

@@ -3,8 +3,8 @@
 1. generate a small season of synthetic broadcasts (`data.synthetic`): H.264 halves + `Labels-v2.json`
    in SoccerNet layout, training games and held-out games;
 2. extract features with a small backbone with random weights (nothing can be downloaded here);
-3. train a NetVLAD++ head on the training games (`pipeline.train`);
-4. spot the held-out games (`pipeline.spot`) and score them with SoccerNet's Average-mAP over the
+3. train a NetVLAD++ head on the training games (`soccerspot.pipeline.train`);
+4. spot the held-out games (`soccerspot.pipeline.spot`) and score them with SoccerNet's Average-mAP over the
    season's own classes (the official scorer averages over all 17 SoccerNet-v2 classes and gives a
    class without ground truth 0, which would cap a 10-class season at 10/17);
 5. spot one held-out raw video with the one-command path `soccerspot spot MATCH.mkv --model CKPT`
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from data.atomic import write_json_atomic
-from data.errors import DataError
-from data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, read_labels, read_predictions, write_labels
-from data.synthetic import (
+from soccerspot.data.atomic import write_json_atomic
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, read_labels, read_predictions, write_labels
+from soccerspot.data.synthetic import (
     SYNTHETIC_CLASSES,
     VIDEO_NAME,
     BroadcastConfig,
@@ -160,7 +160,7 @@ def extract_season(season: Path, games: list[str], config: DemoConfig, progress:
     """Features of every half beside its video; returns (feature name, frames extracted)."""
     from tqdm import tqdm
 
-    from extract.extractor import ExtractConfig, Extractor
+    from soccerspot.extract.extractor import ExtractConfig, Extractor
 
     extractor = Extractor(ExtractConfig(backbone=config.backbone, weights=config.weights, fps=config.feature_fps,
                                         transform=config.transform, precision=config.precision,
@@ -189,7 +189,7 @@ def shuffled_labels(season: Path, games: list[str], out_root: Path, seed: int) -
 
 
 def train_config(config: DemoConfig):
-    from pipeline.config import get_preset
+    from soccerspot.pipeline.config import get_preset
 
     preset = get_preset(config.head.replace("+", "p") + "-paper")
     return dataclasses.replace(
@@ -206,7 +206,7 @@ def train_config(config: DemoConfig):
 def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path, config: DemoConfig,
                labels_root: Path | None = None, progress: bool = True) -> Path:
     """Train the head; returns its last checkpoint folder."""
-    from pipeline.train import LAST, load_train_data, train
+    from soccerspot.pipeline.train import LAST, load_train_data, train
 
     recipe = train_config(config)
     data = load_train_data(recipe, season, feature_name, games, [], labels_root=labels_root)
@@ -215,8 +215,8 @@ def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path,
 
 
 def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[str], out_root: Path) -> None:
-    from pipeline.checkpoints import load_checkpoint
-    from pipeline.spot import SpotOptions, spot_features
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.spot import SpotOptions, spot_features
 
     head = load_checkpoint(checkpoint)
     for game in games:
@@ -227,7 +227,7 @@ def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[st
 def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> dict:
     """Average-mAP (loose and tight) over the season's classes; predictions of other classes (the head
     scores all 17) have no ground truth here and are left out."""
-    from pipeline.evaluate import evaluate_games
+    from soccerspot.pipeline.evaluate import evaluate_games
 
     labels = {game: read_labels(season / game / LABELS_FILE) for game in games}
     predictions = {}
@@ -245,7 +245,7 @@ def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> d
 
 def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path, half: int) -> dict:
     """`soccerspot spot VIDEO --model CKPT --out DIR`, then compare with the features path's spots."""
-    from pipeline.cli import main
+    from soccerspot.pipeline.cli import main
 
     command = ["spot", str(video), "--model", str(checkpoint), "--out", str(out_dir)]
     code = main(command)

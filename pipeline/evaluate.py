@@ -30,9 +30,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from data.errors import DataError
-from data.labels import (
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import (
     HALVES, LABELS_FILE, LABELS_FILE_V1, PREDICTIONS_FILE, VISIBILITY_UNSHOWN, Event, GameLabels,
     GamePredictions, Prediction, read_labels, read_predictions,
 )
@@ -423,7 +423,7 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
 
 def resolve_games(labels_root: str | Path, split: str | Path | None, labels_file: str = LABELS_FILE) -> list[str]:
     """The games of `split` (official name or GAMES.txt), or every game under `labels_root` with labels."""
-    from data.layout import find_games, split_games
+    from soccerspot.data.layout import find_games, split_games
 
     games = split_games(split) if split is not None else find_games(labels_root, labels_file)
     if not games:

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from models.heads import PoolingHead
-from models.pooling import NetRVLAD, NetVLAD, WindowPooling
+from soccerspot.models.heads import PoolingHead
+from soccerspot.models.pooling import NetRVLAD, NetVLAD, WindowPooling
 
 DEFAULT_BATCH = 256  # windows per forward pass on the per-window path
 DEFAULT_TILE = 256  # frames per tile on the fast path (bounds the memory of the per-frame terms)

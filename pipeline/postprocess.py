@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from data.labels import Prediction
+from soccerspot.data.labels import Prediction
 
 NMS_KINDS = ("hard", "soft")
 SOFT_NMS_MIN_SCORE = 1e-3

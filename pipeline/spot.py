@@ -2,7 +2,7 @@
 
 Input: one feature file (`<game>/1_<name>.npy`), one game folder, or a tree of game folders
 (SoccerNet layout). For each game, every half that has `<half>_<name>.npy` is scored frame by frame
-(`pipeline.infer`), NMS keeps the peaks (`pipeline.postprocess`), and the spots are written with
+(`soccerspot.pipeline.infer`), NMS keeps the peaks (`soccerspot.pipeline.postprocess`), and the spots are written with
 `data.labels.write_predictions` (integer ms positions from each row's own timestamp).
 
 Where results go: beside the features (`<game>/results_spotting.json`) unless `out` is given; with `out`,
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.errors import DataError
-from data.features import HALVES, check_finite, feature_path, load_features
-from data.labels import PREDICTIONS_FILE, GamePredictions, Prediction, write_predictions
-from pipeline.checkpoints import LoadedHead, NmsSettings
-from pipeline.infer import DEFAULT_BATCH, frame_scores
-from pipeline.postprocess import NMS_KINDS, scores_to_predictions, window_in_frames
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import HALVES, check_finite, feature_path, load_features
+from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, Prediction, write_predictions
+from soccerspot.pipeline.checkpoints import LoadedHead, NmsSettings
+from soccerspot.pipeline.infer import DEFAULT_BATCH, frame_scores
+from soccerspot.pipeline.postprocess import NMS_KINDS, scores_to_predictions, window_in_frames
 
 _FEATURE_FILE = re.compile(r"^([12])_(.+)\.npy$")
 

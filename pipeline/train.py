@@ -17,7 +17,7 @@ reduction would take lr below `stop_lr`" and `num_bad_epochs >= patience` — th
 A run folder holds:
     train_config.json   the TrainConfig and the data it was trained on
     metrics.jsonl       one JSON object per epoch (losses, lr, validation Average-mAP when computed, time)
-    best/ last/         checkpoints written by `pipeline.checkpoints.save_checkpoint` (weights + config JSON)
+    best/ last/         checkpoints written by `soccerspot.pipeline.checkpoints.save_checkpoint` (weights + config JSON)
     state.pt            optimizer, scheduler, epoch, RNG and selection state for `--resume` (tensors and
                         plain values only: loaded with `weights_only=True`)
 """
@@ -37,15 +37,15 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from tqdm.auto import tqdm
 
-from data.atomic import atomic_open, write_json_atomic
-from data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, EVENT_DICTIONARY_V1, EVENT_DICTIONARY_V2
-from data.clips import Track, WindowDataset, build_window_dataset
-from data.errors import DataError
-from data.labels import (
+from soccerspot.data.atomic import atomic_open, write_json_atomic
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, EVENT_DICTIONARY_V1, EVENT_DICTIONARY_V2
+from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import (
     LABELS_FILE, LABELS_FILE_V1, GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels,
 )
-from models.heads import HeadConfig, build_head
-from pipeline.config import TrainConfig
+from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.pipeline.config import TrainConfig
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -201,7 +201,7 @@ def run_epoch(
 
 def validation_a_map(model: nn.Module, data: TrainData, config: TrainConfig) -> dict:
     """Average-mAP on the validation games through the inference path `spot` uses."""
-    from pipeline.evaluate import evaluate_games
+    from soccerspot.pipeline.evaluate import evaluate_games
 
     predictions = predict_tracks(model, data.valid.tracks, data.classes, config)
     results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
@@ -212,8 +212,8 @@ def validation_a_map(model: nn.Module, data: TrainData, config: TrainConfig) -> 
 def predict_tracks(model: nn.Module, tracks: Sequence[Track], classes: list[str], config: TrainConfig) -> dict:
     """Whole-half frame scores (the fast path where the head has one) -> NMS -> predictions per game, with
     one prediction per class per 0.5 s bin as `results_spotting.json` would hold them."""
-    from pipeline.infer import frame_scores
-    from pipeline.postprocess import scores_to_predictions, window_in_frames
+    from soccerspot.pipeline.infer import frame_scores
+    from soccerspot.pipeline.postprocess import scores_to_predictions, window_in_frames
 
     by_game: dict[str, list[Prediction]] = {}
     for track in tracks:
@@ -295,7 +295,7 @@ def train(
 
     `progress` shows a bar per epoch and prints each epoch's metrics (long epochs: `soccerspot train`);
     `epoch_bar` instead shows one bar over all epochs (many short epochs: the demo)."""
-    from pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 
     if data.valid is None and config.select_on == "valid_a_mAP":
         raise ValueError("select_on='valid_a_mAP' needs validation games")

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import DataError
-from data.features import feature_path, sidecar_path
-from data.labels import PREDICTIONS_FILE, GamePredictions, write_predictions
-from pipeline.checkpoints import LoadedHead
-from pipeline.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import feature_path, sidecar_path
+from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, write_predictions
+from soccerspot.pipeline.checkpoints import LoadedHead
+from soccerspot.pipeline.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half
 
 SETTINGS_KEYS = ("backbone", "weights", "fps", "transform", "input_size", "precision", "pca", "dim")
 
@@ -39,7 +39,7 @@ class VideoJob:
 
 
 def _video_helpers():
-    from extract.jobs import PREFERRED_QUALITY, half_of, is_video_name
+    from soccerspot.extract.jobs import PREFERRED_QUALITY, half_of, is_video_name
 
     return PREFERRED_QUALITY, half_of, is_video_name
 
@@ -86,7 +86,7 @@ def plan_video_input(path: Path, out_dir: Path | None) -> tuple[Path, list[Video
 def extract_config_for(head: LoadedHead, *, device: str = "auto", batch_size: int = 32,
                        weights_file: str | None = None, pca_file: str | None = None, progress: bool = True):
     """The `ExtractConfig` that re-makes the head's training features, or a `DataError` saying why not."""
-    from extract.extractor import ExtractConfig
+    from soccerspot.extract.extractor import ExtractConfig
 
     settings = head.feature_settings
     if not settings:
@@ -115,8 +115,8 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", batch_size: in
 
 def build_extractor(head: LoadedHead, config):
     """An `Extractor` whose features match the head's settings exactly (else `DataError`)."""
-    from extract.extractor import Extractor
-    from models.backbones import BackboneWeightsError
+    from soccerspot.extract.extractor import Extractor
+    from soccerspot.models.backbones import BackboneWeightsError
 
     try:
         extractor = Extractor(config)

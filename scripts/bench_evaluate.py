@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data.shared_data import soccernet_root  # noqa: E402
-from pipeline.evaluate import RESULT_KEYS, evaluate_folders  # noqa: E402
+from soccerspot.data.shared_data import soccernet_root  # noqa: E402
+from soccerspot.pipeline.evaluate import RESULT_KEYS, evaluate_folders  # noqa: E402
 
 METRICS = ("loose", "tight")
 

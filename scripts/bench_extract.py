@@ -83,7 +83,7 @@ def peak_rss_mb() -> float:
 
 
 def build(args):
-    from extract.extractor import ExtractConfig, Extractor
+    from soccerspot.extract.extractor import ExtractConfig, Extractor
 
     config = ExtractConfig(
         backbone=args.backbone, weights="none", batch_size=args.batch_size, precision=args.precision,
@@ -91,14 +91,14 @@ def build(args):
     )
     extractor = Extractor(config)
     warm = np.zeros((args.batch_size, HEIGHT, WIDTH, 3), dtype=np.uint8)  # same warm-up in every phase
-    from extract.decode import FrameBatch
+    from soccerspot.extract.decode import FrameBatch
 
     extractor.forward(extractor._prepare(FrameBatch(warm, np.zeros(args.batch_size)))[0])
     return extractor
 
 
 def phase_backbone(args) -> dict:
-    from extract.decode import iter_frames
+    from soccerspot.extract.decode import iter_frames
 
     extractor = build(args)
     prepared = [extractor._prepare(batch)[0] for batch in iter_frames(args.video, fps=2.0, batch_size=args.batch_size)]
@@ -126,7 +126,7 @@ def phase_extract(args) -> dict:
 def phase_naive(args) -> dict:
     import av
 
-    from extract.decode import FrameBatch
+    from soccerspot.extract.decode import FrameBatch
 
     extractor = build(args)
     began = time.perf_counter()

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from models.heads import HeadConfig, build_head  # noqa: E402
-from pipeline.infer import fast_probabilities, per_window_probabilities  # noqa: E402
+from soccerspot.models.heads import HeadConfig, build_head  # noqa: E402
+from soccerspot.pipeline.infer import fast_probabilities, per_window_probabilities  # noqa: E402
 
 
 def timed(function) -> tuple[float, object]:

@@ -5,7 +5,7 @@ Shots off target: the same run at goal, different aftermaths) and classes whose 
 (Penalty and Goal: the same celebration, different lead-ups), the situation the NetVLAD++ paper
 (Giancola & Ghanem, CVPR-W 2021) argues a temporally-aware pooling handles better. For each seed, one
 season is rendered and its features extracted once; every head is then trained with the same recipe
-(`pipeline.demo.train_config`, only the pooling differs) and scored on the held-out games.
+(`soccerspot.pipeline.demo.train_config`, only the pooling differs) and scored on the held-out games.
 
 Usage: python scripts/bench_temporal_awareness.py [--seeds 0 1 2] [--work DIR] [--half-seconds 180]
 Prints per seed and head the loose/tight Average-mAP and the per-class loose AP of the shared-lead-up and
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.demo import (  # noqa: E402
+from soccerspot.pipeline.demo import (  # noqa: E402
     DemoConfig,
     evaluate_season,
     extract_season,

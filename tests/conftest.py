@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from data.shared_data import ENV_VAR, shared_data_root
+from soccerspot.data.shared_data import ENV_VAR, shared_data_root
 
 # Keep tests within the 2 cores and predictable.
 os.environ.setdefault("OMP_NUM_THREADS", "2")

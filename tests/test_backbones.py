@@ -6,7 +6,7 @@ import urllib.error
 import pytest
 import torch
 
-from models.backbones import BackboneWeightsError, build_backbone
+from soccerspot.models.backbones import BackboneWeightsError, build_backbone
 
 
 def test_resnet18_pooled_features_and_seeded_none_weights():

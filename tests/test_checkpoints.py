@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from data.errors import DataError
-from models.heads import HeadConfig, build_head, head_kinds
-from pipeline.checkpoints import CONFIG_FILE, MODEL_FILE, NmsSettings, load_checkpoint, save_checkpoint
+from soccerspot.data.errors import DataError
+from soccerspot.models.heads import HeadConfig, build_head, head_kinds
+from soccerspot.pipeline.checkpoints import CONFIG_FILE, MODEL_FILE, NmsSettings, load_checkpoint, save_checkpoint
 
 SETTINGS = {"backbone": "resnet152", "weights": "imagenet:v1", "fps": 2.0, "transform": "resize224",
             "input_size": 224, "precision": "fp32", "pca": None, "dim": 16}

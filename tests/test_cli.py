@@ -1,9 +1,11 @@
+import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from pipeline.cli import build_parser, main
+from soccerspot.pipeline.cli import build_parser, main
 
 COMMANDS = {"demo", "evaluate", "extract", "spot", "train"}
 
@@ -35,6 +37,32 @@ def test_unknown_option_exits_2():
     assert info.value.code == 2
 
 
-def test_console_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True)
+def test_python_m_soccerspot_runs():
+    result = subprocess.run([sys.executable, "-m", "soccerspot", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "evaluate" in result.stdout
+
+
+def _console_script() -> str:
+    script = shutil.which("soccerspot", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip(f"the soccerspot console script is not installed beside {sys.executable}: pip install -e .")
+    return script
+
+
+def test_console_script_runs_beside_a_users_own_models_and_data_packages(tmp_path):
+    """A user project with its own top-level `models/` and `data/` packages neither shadows ours nor is
+    shadowed: soccerspot lives in one import package, `soccerspot`."""
+    for name in ("models", "data", "pipeline", "extract"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("MARK = 'user project'\n")
+    result = subprocess.run([_console_script(), "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "evaluate" in result.stdout
+    probe = ("import models, data, soccerspot.models.heads as ours, soccerspot.data.labels as labels; "
+             "print(models.MARK, data.MARK); print(ours.__file__); print(labels.__file__)")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    users, ours, labels = result.stdout.splitlines()
+    assert users == "user project user project"
+    assert not ours.startswith(str(tmp_path)) and not labels.startswith(str(tmp_path))

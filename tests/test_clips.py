@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from data.classes import EVENT_DICTIONARY_V2
-from data.clips import build_window_dataset, chunk_starts, event_rows, slice_window
-from data.errors import DataError
-from data.features import FeatureMeta, write_features
-from data.labels import LABELS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.classes import EVENT_DICTIONARY_V2
+from soccerspot.data.clips import build_window_dataset, chunk_starts, event_rows, slice_window
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import FeatureMeta, write_features
+from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
 
 GOAL = EVENT_DICTIONARY_V2["Goal"]
 CORNER = EVENT_DICTIONARY_V2["Corner"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.heads import head_kinds
-from pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset
-from pipeline.train import head_config_for, should_stop
+from soccerspot.models.heads import head_kinds
+from soccerspot.pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset
+from soccerspot.pipeline.train import head_config_for, should_stop
 
 
 def test_netvladpp_paper_preset_is_the_papers_recipe():

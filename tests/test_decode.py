@@ -8,8 +8,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from extract.decode import (
+from soccerspot.data.errors import DataError
+from soccerspot.extract.decode import (
     iter_frames, on_screen_indices, probe, sample_targets, select_on_screen,
 )
 from video_helpers import (
@@ -171,7 +171,7 @@ def test_unreadable_file(tmp_path):
 
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_random_access_frames_at_arbitrary_times(videos, decoder):
-    from extract.decode import frames_at
+    from soccerspot.extract.decode import frames_at
 
     path, frame_times = videos["vfr"]
     wanted = [2.95, 0.0, 1.234, 0.47, 10.0]  # unsorted; the last is past the end (last frame stays)

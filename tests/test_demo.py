@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 
-from data.errors import DataError
-from data.features import FeatureMeta, load_features, write_features
-from data.labels import PREDICTIONS_FILE, read_predictions
-from data.synthetic import VIDEO_NAME
-from pipeline.demo import (
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import FeatureMeta, load_features, write_features
+from soccerspot.data.labels import PREDICTIONS_FILE, read_predictions
+from soccerspot.data.synthetic import VIDEO_NAME
+from soccerspot.pipeline.demo import (
     MARKER_FILE,
     MODEL_DIR,
     SUMMARY_FILE,
@@ -95,8 +95,8 @@ def test_reuses_its_own_folder(tmp_path):
 
 
 def test_video_spot_refuses_features_made_differently(demo, tmp_path):
-    from pipeline.checkpoints import load_checkpoint
-    from pipeline.video_spot import spot_video
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.video_spot import spot_video
 
     out, summary = demo
     head = load_checkpoint(summary["checkpoint"])
@@ -115,7 +115,7 @@ def test_video_spot_refuses_features_made_differently(demo, tmp_path):
 
 
 def test_spot_command_takes_a_game_folder_of_videos(demo, tmp_path):
-    from pipeline.cli import main
+    from soccerspot.pipeline.cli import main
 
     out, summary = demo
     game = tmp_path / "game"

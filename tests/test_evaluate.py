@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.classes import CLASS_NAMES_V2
-from data.errors import DataError
-from data.labels import Event, GameLabels, GamePredictions, Prediction
-from pipeline.evaluate import (
+from soccerspot.data.classes import CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import Event, GameLabels, GamePredictions, Prediction
+from soccerspot.pipeline.evaluate import (
     CLASS_NAMES_V1_OFFICIAL, RESULT_KEYS, evaluate_arrays, evaluate_folders, evaluate_games, frames_of,
     make_sparse,
 )

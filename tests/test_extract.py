@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import DataError
-from data.features import load_features
-from extract.decode import iter_frames
-from extract.extractor import ExtractConfig, Extractor, extract_paths, extract_video
-from extract.pca import fit_pca, save_pca
-from extract.transforms import apply_transform, frames_to_tensor, normalize
-from pipeline.cli import main
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import load_features
+from soccerspot.extract.decode import iter_frames
+from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths, extract_video
+from soccerspot.extract.pca import fit_pca, save_pca
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize
+from soccerspot.pipeline.cli import main
 from video_helpers import constant_rate_times, variable_rate_times, write_audio_only, write_video
 
 BACKBONE = "timm:regnety_002"
@@ -182,7 +182,7 @@ def test_cli_offline_imagenet_is_one_clear_line(tmp_path, tree, capsys, monkeypa
 
 
 def test_job_plan_mirrors_trees_and_names_lone_videos(tmp_path):
-    from extract.jobs import plan_jobs
+    from soccerspot.extract.jobs import plan_jobs
 
     game = tmp_path / "tree" / "italy_serie-a" / "2015-2016" / "game A"
     game.mkdir(parents=True)

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from data.features import (
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import (
     FeatureMeta, check_finite, features_complete, load_features, sidecar_path, write_features,
 )
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from models.heads import HeadConfig, PoolingHead, TransformerHead, build_head, head_kinds, sinusoidal_encoding
+from soccerspot.models.heads import HeadConfig, PoolingHead, TransformerHead, build_head, head_kinds, sinusoidal_encoding
 
 
 def small_config(kind: str, **overrides) -> HeadConfig:

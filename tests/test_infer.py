@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.heads import HeadConfig, build_head, head_kinds
-from pipeline.infer import (
+from soccerspot.models.heads import HeadConfig, build_head, head_kinds
+from soccerspot.pipeline.infer import (
     fast_probabilities, frame_scores, per_window_probabilities, window_indices, window_probabilities,
 )
 

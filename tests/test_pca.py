@@ -8,9 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from extract.pca import PCA, PCAFitter, fit_pca, import_soccernet_pca, load_pca, save_pca
-from extract.restricted_pickle import load_restricted
+from soccerspot.data.errors import DataError
+from soccerspot.extract.pca import PCA, PCAFitter, fit_pca, import_soccernet_pca, load_pca, save_pca
+from soccerspot.extract.restricted_pickle import load_restricted
 
 
 def correlated_features(rng, rows: int, dim: int = 16) -> np.ndarray:

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.checkpoints import PEER_CLASSES_V1, load_checkpoint
-from pipeline.infer import frame_scores
-from data.classes import CLASS_NAMES_V2
+from soccerspot.pipeline.checkpoints import PEER_CLASSES_V1, load_checkpoint
+from soccerspot.pipeline.infer import frame_scores
+from soccerspot.data.classes import CLASS_NAMES_V2
 
 
 def peer_windows(features: np.ndarray, window: int) -> list[np.ndarray]:
@@ -184,7 +184,7 @@ def test_sn_spotting_maxpool_window_comes_from_its_log(tmp_path):
 
 
 def test_unrecognised_peer_state_dict(tmp_path):
-    from data.errors import DataError
+    from soccerspot.data.errors import DataError
 
     path = write_peer(tmp_path / "odd", {"encoder.weight": torch.zeros(2, 2)})
     with pytest.raises(DataError, match="unrecognised peer checkpoint"):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.pooling import (
+from soccerspot.models.pooling import (
     AvgPool, MaxPool, NetRVLAD, NetVLAD, TemporallyAwarePooling, build_pooling, pooling_names, split_point,
 )
 

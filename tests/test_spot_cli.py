@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from data.errors import DataError
-from data.features import FeatureMeta, write_features
-from data.labels import read_predictions
-from models.heads import HeadConfig, build_head
-from pipeline.checkpoints import NmsSettings, save_checkpoint
-from pipeline.cli import main
-from pipeline.spot import SpotOptions, spot_features, spot_paths
-from pipeline.checkpoints import load_checkpoint
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import FeatureMeta, write_features
+from soccerspot.data.labels import read_predictions
+from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.cli import main
+from soccerspot.pipeline.spot import SpotOptions, spot_features, spot_paths
+from soccerspot.pipeline.checkpoints import load_checkpoint
 
 NAME = "toy"
 CLASSES = ["Goal", "Corner"]

@@ -7,8 +7,8 @@ import av
 import numpy as np
 import pytest
 
-from data.labels import LABELS_FILE, Event, GameLabels, read_labels
-from data.synthetic import (
+from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, read_labels
+from soccerspot.data.synthetic import (
     EVENT_SCRIPTS,
     SYNTHETIC_CLASSES,
     BroadcastConfig,
@@ -21,7 +21,7 @@ from data.synthetic import (
     script_span,
     timeline_from_labels,
 )
-from data.synthetic_scenes import (
+from soccerspot.data.synthetic_scenes import (
     BOARDS_END,
     BOARDS_SIDE,
     CORNER_FLAG,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from extract.transforms import apply_transform, frames_to_tensor, normalize, output_size
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize, output_size
 
 
 def column_coded_frames(height: int, width: int, count: int = 2) -> np.ndarray:

@@ -9,7 +9,7 @@ HELP = "run the whole chain on a synthetic season (minutes on a laptop, nothing 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipeline.demo import DemoConfig
+    from soccerspot.pipeline.demo import DemoConfig
 
     defaults = DemoConfig()
     parser.add_argument("--out", type=Path, default=Path("demo_out"),
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from pipeline.demo import DemoConfig, print_summary, run_demo
+    from soccerspot.pipeline.demo import DemoConfig, print_summary, run_demo
 
     config = dataclasses.replace(
         DemoConfig(), seed=args.seed, train_games=args.train_games, test_games=args.test_games,

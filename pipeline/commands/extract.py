@@ -13,8 +13,8 @@ HELP = "extract frame features (ResNet-152 at 2 fps by default) from match video
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from extract.decode import DECODERS, DEFAULT_DECODER
-    from extract.transforms import TRANSFORMS
+    from soccerspot.extract.decode import DECODERS, DEFAULT_DECODER
+    from soccerspot.extract.transforms import TRANSFORMS
 
     parser.add_argument("paths", nargs="+", metavar="PATH", help="video files, folders of videos, or SoccerNet trees")
     parser.add_argument("--out", required=True, help="output folder (mirrors the input tree)")
@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from extract.extractor import ExtractConfig, Extractor, extract_paths
-    from models.backbones import BackboneWeightsError
+    from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths
+    from soccerspot.models.backbones import BackboneWeightsError
 
     if args.fps <= 0 or args.batch_size <= 0 or args.start < 0 or (args.duration is not None and args.duration <= 0):
         print("soccerspot extract: error: --fps, --batch-size and --duration must be positive, --start >= 0", file=sys.stderr)

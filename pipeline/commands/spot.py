@@ -29,14 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.checkpoints import load_checkpoint
-    from pipeline.spot import SpotOptions, spot_paths
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.spot import SpotOptions, spot_paths
 
     head = load_checkpoint(args.model, window_frames=args.window)
     options = SpotOptions(nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
                           overwrite=args.overwrite, method=args.method)
     try:
-        from pipeline.video_spot import is_video_input, spot_video  # raw video: extract the head's features first
+        from soccerspot.pipeline.video_spot import is_video_input, spot_video  # raw video: extract the head's features first
 
         if is_video_input(args.input):
             report = spot_video(args.input, head, out_dir=args.out, options=options)

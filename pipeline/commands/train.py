@@ -13,7 +13,7 @@ SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file li
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipeline.config import PRESETS, override_fields
+    from soccerspot.pipeline.config import PRESETS, override_fields
 
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="the recipe to start from (default netvladpp-paper; with --resume: the run's own)")
@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_games(spec: str, features_root: Path, features_name: str) -> list[str]:
     """Game paths relative to `features_root` named by a split, a games file or a folder."""
-    from data.errors import DataError
-    from data.layout import find_games, split_games
+    from soccerspot.data.errors import DataError
+    from soccerspot.data.layout import find_games, split_games
 
     marker = f"1_{features_name}.npy"
     if spec.lower() == "none":
@@ -65,7 +65,7 @@ def resolve_games(spec: str, features_root: Path, features_name: str) -> list[st
 
 
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
-    from data.errors import DataError
+    from soccerspot.data.errors import DataError
 
     missing = [g for g in games if not all((features_root / g / f"{h}_{features_name}.npy").is_file() for h in (1, 2))]
     if missing:
@@ -75,9 +75,9 @@ def check_features_present(games: list[str], features_root: Path, features_name:
 
 
 def build_config(args: argparse.Namespace):
-    from data.errors import DataError
-    from pipeline.config import TrainConfig, apply_overrides, get_preset
-    from pipeline.train import CONFIG_FILE, head_config_for
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.config import TrainConfig, apply_overrides, get_preset
+    from soccerspot.pipeline.train import CONFIG_FILE, head_config_for
 
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
@@ -104,8 +104,8 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from data.errors import DataError
-    from pipeline.train import load_train_data, train
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.train import load_train_data, train
 
     config = build_config(args)
     if args.out is None:
