@@ -1,4 +1,8 @@
-"""Atomic writes: a temp file in the same folder, fsync, then rename over the target."""
+"""Atomic writes: a temp file in the same folder, fsync, rename over the target, fsync the folder.
+
+The result gets the mode a plain `open()` would give under the user's umask (0644 under umask 022), not
+`mkstemp`'s private 0600: archives are shared by teams.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +10,23 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, IO
+from typing import IO, Any, Iterator
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back. The window is a few instructions.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened or fsynced
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -16,6 +36,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -25,6 +46,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
 
 
 def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> None:
@@ -32,7 +54,3 @@ def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> Non
         json.dump(obj, handle, indent=indent)
         handle.write("\n")
 
-
-def write_with_atomic(path: str | Path, write: Callable[[IO], None], mode: str = "wb") -> None:
-    with atomic_open(path, mode) as handle:
-        write(handle)
