@@ -31,10 +31,14 @@ Intentional differences from the peers' dataset (documented so results can be co
 - As in the peers, several events of one class in a chunk make one positive (labels are 0/1).
 - Events more than one frame step past either end of the half are dropped and counted
   (`WindowDataset.dropped_events`), like the peers' silent drop of events beyond the last chunk.
+- A half with zero feature rows (an empty recording, a failed extraction) has no window to give: it is
+  skipped with a `SkippedHalfWarning` naming its file, listed in `WindowDataset.skipped_halves`, and its
+  events count as dropped.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -48,6 +52,10 @@ from soccerspot.data.features import HALVES, HalfFeatures, load_features
 from soccerspot.data.labels import LABELS_FILE, GameLabels, read_labels
 
 SAMPLINGS = ("chunks", "events")
+
+
+class SkippedHalfWarning(UserWarning):
+    """A half was left out of the training windows (it has no feature rows)."""
 
 
 @dataclass
@@ -151,6 +159,7 @@ class WindowDataset(Dataset):
     sampling: str = "chunks"
     seed: int = 0
     dropped_events: int = 0
+    skipped_halves: list[str] = field(default_factory=list)  # feature files of halves without rows
     epoch: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -158,6 +167,9 @@ class WindowDataset(Dataset):
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
         if self.length < 1:
             raise ValueError(f"window length must be >= 1 row, got {self.length}")
+        empty = [str(t.features.path) for t in self.tracks if t.num_rows == 0]
+        if empty:
+            raise ValueError(f"tracks without feature rows cannot give windows: {', '.join(empty)}")
         dims = {t.features.array.shape[1] for t in self.tracks}
         if len(dims) > 1:
             raise DataError(None, f"feature files disagree on dimension: {sorted(dims)}")
@@ -231,11 +243,12 @@ def build_window_dataset(
 
     Labels are read from `<labels_root>/<game>/<labels_file>` (default: beside the features, the SoccerNet
     layout). The window length in rows is `round(window_seconds * fps)` from the features' own fps, which
-    must agree across games."""
+    must agree across games. Halves without feature rows are skipped with a `SkippedHalfWarning`."""
     labels_root = features_root if labels_root is None else labels_root
     num_classes = max(class_index.values()) + 1
     tracks: list[Track] = []
     dropped = 0
+    skipped: list[str] = []
     fps_seen: set[float] = set()
     for game in games:
         path = labels_path(game, labels_root, labels_file)
@@ -247,12 +260,21 @@ def build_window_dataset(
             labels = None
         for half in HALVES:
             track, lost = load_track(game, half, features_root, features_name, labels, class_index)
-            tracks.append(track)
             dropped += lost
+            if track.num_rows == 0:
+                skipped.append(str(track.features.path))
+                reason = f"{track.features.path}: no feature rows; half {half} of {game!r} skipped"
+                warnings.warn(SkippedHalfWarning(f"{reason} ({lost} event(s) dropped)"), stacklevel=2)
+                continue
+            tracks.append(track)
             fps_seen.add(float(track.features.meta.fps))
     if not tracks:
+        if skipped:
+            raise DataError(Path(features_root), f"every half has zero feature rows ({len(skipped)} halves, "
+                                                 f"e.g. {skipped[0]}): no training windows")
         raise DataError(Path(features_root), "no games to build training windows from")
     if len(fps_seen) > 1:
         raise DataError(Path(features_root), f"feature files disagree on frame rate: {sorted(fps_seen)} fps")
     length = max(1, int(round(window_seconds * fps_seen.pop())))
-    return WindowDataset(tracks, length, num_classes, sampling=sampling, seed=seed, dropped_events=dropped)
+    return WindowDataset(tracks, length, num_classes, sampling=sampling, seed=seed, dropped_events=dropped,
+                         skipped_halves=skipped)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
-from soccerspot.data.clips import build_window_dataset, chunk_starts, event_rows, slice_window
+from soccerspot.data.clips import SkippedHalfWarning, build_window_dataset, chunk_starts, event_rows, slice_window
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
@@ -147,3 +147,21 @@ def test_separate_labels_root_and_missing_labels(tmp_path):
         build_window_dataset(["g"], features, "feat", EVENT_DICTIONARY_V2, window_seconds=15)
     with pytest.raises(DataError, match="feature file not found"):
         build_window_dataset(["other"], features, "feat", EVENT_DICTIONARY_V2, window_seconds=15, require_labels=False)
+
+
+def test_a_half_without_feature_rows_is_skipped_with_a_warning_naming_it(tmp_path):
+    write_game(tmp_path, "g", 60, [(1, 1_000, "Goal"), (2, 2_000, "Foul"), (2, 3_000, "Corner")])
+    empty = write_features(tmp_path / "g", 2, "feat", np.zeros((0, 4), np.float32),
+                           FeatureMeta(backbone="test", fps=2.0, step=0.5))
+    with pytest.warns(SkippedHalfWarning, match=f"{empty}: no feature rows; half 2 of 'g' skipped "
+                                                r"\(2 event\(s\) dropped\)"):
+        data = build_window_dataset(["g"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15)
+    assert [t.half for t in data.tracks] == [1] and data.skipped_halves == [str(empty)]
+    assert data.dropped_events == 2 and len(data) == 2  # half 1: 60 rows = two 30-row chunks
+    features, targets = data[[0, 1]]
+    assert features.shape == (2, 30, 4) and targets[0, 1 + GOAL] == 1
+    for half in (1, 2):
+        write_features(tmp_path / "h", half, "feat", np.zeros((0, 4), np.float32), FeatureMeta(backbone="test"))
+    write_labels(tmp_path / "h" / LABELS_FILE, GameLabels(url="h", events=[]))
+    with pytest.warns(SkippedHalfWarning), pytest.raises(DataError, match="every half has zero feature rows"):
+        build_window_dataset(["h"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15)
