@@ -15,17 +15,23 @@ for `patience` epochs (`lr < 2·eps and num_bad_epochs >= patience`, eps = 1e-8)
 reduction would take lr below `stop_lr`" and `num_bad_epochs >= patience` — the same epoch.
 
 A run folder holds:
-    train_config.json   the TrainConfig and the data it was trained on
+    train_config.json   the TrainConfig and the data it was trained on (features root and name, labels
+                        root, the game lists, the feature settings)
     metrics.jsonl       one JSON object per epoch (losses, lr, validation Average-mAP when computed, time)
     best/ last/         checkpoints written by `soccerspot.pipeline.checkpoints.save_checkpoint` (weights + config JSON)
     state.pt            optimizer, scheduler, epoch, RNG and selection state for `--resume` (tensors and
                         plain values only: loaded with `weights_only=True`)
+
+Interruptions: each epoch appends its metrics line, then saves the state. A kill in between leaves a line
+(possibly torn mid-write) for an epoch the state does not hold; `--resume` drops it and redoes that epoch.
+`--resume` continues only on the data the run started with: other features, labels or games are refused.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +78,16 @@ def class_setup(name: str) -> ClassSetup:
     return CLASS_SETUPS[name]
 
 
+class SettingsError(ValueError):
+    """A training setting that cannot work (with this data). `setting` names the TrainConfig field when
+    one field is to blame (the CLI turns it into its flag)."""
+
+    def __init__(self, setting: str | None, reason: str):
+        self.setting = setting
+        self.reason = reason
+        super().__init__(f"{setting}: {reason}" if setting else reason)
+
+
 @dataclass
 class TrainData:
     """Windows for training and validation, plus what validation Average-mAP needs."""
@@ -83,6 +99,8 @@ class TrainData:
     feature_settings: dict
     fps: float
     description: dict = field(default_factory=dict)
+    train_games: list[str] = field(default_factory=list)
+    valid_games: list[str] = field(default_factory=list)
 
 
 def load_train_data(
@@ -115,13 +133,15 @@ def load_train_data(
         raise DataError(Path(features_root), "training and validation features have different frame rates")
     fps = float(train.tracks[0].features.meta.fps)
     description = {
-        "features_root": str(features_root), "features": features_name,
-        "labels_root": None if labels_root is None else str(labels_root),
+        "features_root": str(Path(features_root).resolve()), "features": features_name,
+        "labels_root": None if labels_root is None else str(Path(labels_root).resolve()),
         "train_games": len(train_games), "valid_games": len(valid_games),
         "train_windows": len(train), "valid_windows": 0 if valid is None else len(valid),
         "window_frames": train.length, "dropped_events": train.dropped_events,
+        "skipped_halves": train.skipped_halves + (valid.skipped_halves if valid else []),
     }
-    return TrainData(train, valid, valid_labels, setup.names, settings, fps, description)
+    return TrainData(train, valid, valid_labels, setup.names, settings, fps, description,
+                     list(train_games), list(valid_games))
 
 
 def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> HeadConfig:
@@ -133,6 +153,58 @@ def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, windo
         raise ValueError(f"head_options names unknown HeadConfig fields: {', '.join(unknown)}")
     values.update(config.head_options)
     return HeadConfig(**values).validate()
+
+
+def check_loop_settings(config: TrainConfig) -> None:
+    """Settings the optimizer, scheduler and device need, beyond `TrainConfig.validate`."""
+    if len(config.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.betas):
+        raise SettingsError("betas", f"two values in [0, 1) are needed; got {config.betas}")
+    if not 0.0 < config.plateau_factor < 1.0:
+        raise SettingsError("plateau_factor", f"must lie in (0, 1) (the lr is multiplied by it); "
+                                              f"got {config.plateau_factor}")
+    for name in ("adam_eps", "weight_decay", "stop_lr", "plateau_patience"):
+        if not getattr(config, name) >= 0:
+            raise SettingsError(name, f"must be >= 0; got {getattr(config, name)}")
+    if not 0.0 <= config.dropout < 1.0:
+        raise SettingsError("dropout", f"must lie in [0, 1); got {config.dropout}")
+    if not 0.0 <= config.nms_threshold <= 1.0:
+        raise SettingsError("nms_threshold", f"a confidence in [0, 1] is needed; got {config.nms_threshold}")
+    if not isinstance(config.head_options, dict):
+        raise SettingsError("head_options", f"a JSON object of head settings is needed; got {config.head_options!r}")
+    try:
+        device = torch.device(config.device)
+    except RuntimeError:
+        raise SettingsError("device", f"not a torch device: {config.device!r} (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("device", f"{config.device!r}: CUDA is not available on this machine")
+
+
+LONG_WINDOW_ROWS = 128
+
+
+def head_config_for_data(config: TrainConfig, data: TrainData) -> HeadConfig:
+    """The head's config with the real window length in rows (`window_seconds` x the features' fps).
+
+    A head that cannot work with that length (a "++" head splits the window in two, so it needs 2 rows)
+    raises a `SettingsError` naming `window_seconds`; any other invalid head setting one without a field."""
+    rows, dims, classes = data.train.length, data.train.feature_dim, len(data.classes)
+    try:
+        return head_config_for(config, dims, classes, rows)
+    except (ValueError, TypeError) as error:
+        try:  # valid with a long window: the length is to blame, not another head setting
+            head_config_for(config, dims, classes, max(rows, LONG_WINDOW_ROWS))
+        except (ValueError, TypeError):
+            raise SettingsError(None, f"invalid head settings: {error}") from None
+        raise SettingsError("window_seconds", f"{config.window_seconds:g} s at {data.fps:g} fps is {rows} "
+                                              f"feature row(s) per window, too short for the {config.head} "
+                                              f"head: {error}") from None
+
+
+def build_model(config: TrainConfig, head_config: HeadConfig) -> nn.Module:
+    try:
+        return build_head(head_config).to(torch.device(config.device))
+    except ValueError as error:
+        raise SettingsError(None, f"invalid head settings: {error}") from None
 
 
 def batch_loader(dataset: WindowDataset, batch_size: int, num_workers: int = 0,
@@ -235,22 +307,122 @@ def selection_value(config: TrainConfig, record: dict) -> float | None:
 
 
 def check_run_folder(out_dir: Path, resume: bool) -> None:
+    """Refuse a run folder that cannot be written, or that holds something `train` would overwrite."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(out_dir, "exists and is not a folder: choose another --out")
     if resume:
         if not (out_dir / STATE_FILE).is_file():
             raise DataError(out_dir / STATE_FILE, "no training state to resume from (was the run started with this --out?)")
-        return
-    if out_dir.exists() and any(out_dir.iterdir()):
+        if not (out_dir / CONFIG_FILE).is_file():
+            raise DataError(out_dir / CONFIG_FILE, "missing: the run's settings and data are unknown, so it "
+                                                   "cannot be resumed")
+    elif out_dir.exists() and any(out_dir.iterdir()):
         raise DataError(out_dir, "already holds files (a previous run?): pass --resume to continue it, "
                                  "or choose another --out; nothing was overwritten")
+    existing = next(folder for folder in (out_dir, *out_dir.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        raise DataError(existing, f"is not a folder, so the run folder {out_dir} cannot be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(existing, f"not writable: the run folder {out_dir} cannot be written")
+
+
+def make_run_folder(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(out_dir, f"cannot create the run folder ({error.strerror or error})") from None
+
+
+def read_run_config(out_dir: Path) -> dict:
+    """The run's `train_config.json` (written at its start)."""
+    path = out_dir / CONFIG_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "missing: the run's settings and data are unknown") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(path, f"unreadable run settings ({error})") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
+        raise DataError(path, "not a soccerspot run config (no 'config' object)")
+    return stored
+
+
+def _as_json(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+def _same_folder(a: str | None, b: str | None) -> bool:
+    return a == b or (a is not None and b is not None and Path(a).resolve() == Path(b).resolve())
+
+
+def data_differences(stored: dict, data: TrainData) -> list[str]:
+    """What differs between the data a run started with (its `train_config.json`) and `data`."""
+    differences = []
+    before, now = stored.get("data", {}), data.description
+    if "features_root" in before:
+        # labels default to the features root: compare where they were really read from
+        for key, what in (("features_root", "features root"), ("labels_root", "labels root")):
+            then, current = before.get(key) or before["features_root"], now.get(key) or now["features_root"]
+            if not _same_folder(then, current):
+                differences.append(f"{what} {then} -> {current}")
+    if "features" in before and before["features"] != now.get("features"):
+        differences.append(f"feature name {before['features']!r} -> {now.get('features')!r}")
+    games = stored.get("games")
+    for split, current in (("train", data.train_games), ("valid", data.valid_games)):
+        if games is not None and split in games:
+            added, removed = set(current) - set(games[split]), set(games[split]) - set(current)
+            if added or removed:
+                changes = [f"{len(found)} {how} (e.g. {min(found)!r})" for how, found in
+                           (("added", added), ("removed", removed)) if found]
+                differences.append(f"{split} games: {', '.join(changes)}")
+            elif list(current) != list(games[split]):
+                differences.append(f"{split} games (same games, another order)")
+        elif f"{split}_games" in before and before[f"{split}_games"] != len(current):
+            differences.append(f"{split} games ({before[f'{split}_games']} -> {len(current)})")
+    if "feature_settings" in stored and stored["feature_settings"] != _as_json(data.feature_settings):
+        changed = sorted(k for k in set(stored["feature_settings"]) | set(data.feature_settings)
+                         if stored["feature_settings"].get(k) != _as_json(data.feature_settings.get(k)))
+        differences.append(f"feature settings ({', '.join(changed)})")
+    return differences
+
+
+def check_same_data(out_dir: Path, data: TrainData) -> None:
+    differences = data_differences(read_run_config(out_dir), data)
+    if differences:
+        raise DataError(out_dir / CONFIG_FILE, "--resume continues a run on the data it started with; these "
+                                               f"differ: {'; '.join(differences)}")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The epoch records of `metrics.jsonl`. A torn last line (a kill mid-write; its epoch's state was never
+    saved) is left out; an unreadable line before it is a `DataError`."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                raise ValueError("not an epoch record")
+        except ValueError as error:
+            if number == len(lines):
+                break
+            raise DataError(path, f"line {number} is not an epoch record ({error})") from None
+        records.append(record)
+    return records
 
 
 def trim_metrics(path: Path, last_epoch: int) -> None:
-    """Drop metric lines of epochs after the saved state (written just before an interruption)."""
+    """Drop metric lines of epochs after the saved state (written just before an interruption, maybe torn)."""
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+    kept = [record for record in read_metrics(path) if record["epoch"] <= last_epoch]
     with atomic_open(path, "w") as handle:
-        handle.write("".join(line + "\n" for line in kept))
+        handle.write("".join(json.dumps(record) + "\n" for record in kept))
 
 
 def append_metrics(path: Path, record: dict) -> None:
@@ -264,11 +436,33 @@ def save_state(path: Path, state: dict) -> None:
         torch.save(state, handle)
 
 
+STATE_KEYS = ("epoch", "best_value", "best_epoch", "model", "optimizer", "scheduler", "torch_rng")
+
+
 def load_state(path: Path) -> dict:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means an unusable file
         raise DataError(path, f"unreadable training state ({error})") from error
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise DataError(path, f"incomplete training state (no {', '.join(missing)})")
+    return state
+
+
+def restore_state(path: Path, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+                  scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau) -> None:
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        said = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        said = said if len(said) <= 300 else said[:300] + " …"
+        raise DataError(path, f"does not fit this head and settings ({said})") from None
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
 
 
 @dataclass
@@ -298,14 +492,16 @@ def train(
     from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 
     if data.valid is None and config.select_on == "valid_a_mAP":
-        raise ValueError("select_on='valid_a_mAP' needs validation games")
+        raise SettingsError("select_on", "'valid_a_mAP' needs validation games")
+    check_loop_settings(config)
+    head_config = head_config_for_data(config, data)
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        check_same_data(out_dir, data)
     device = torch.device(config.device)
     seed_everything(config.seed)
-    head_config = head_config_for(config, data.train.feature_dim, len(data.classes), data.train.length)
-    model = build_head(head_config).to(device)
+    model = build_model(config, head_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas),
                                  eps=config.adam_eps, weight_decay=config.weight_decay)
     # eps=0: every plateau really multiplies lr by the factor; stopping is decided by `should_stop`.
@@ -318,16 +514,13 @@ def train(
         best_value = -math.inf
     if resume:
         state = load_state(out_dir / STATE_FILE)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
+        restore_state(out_dir / STATE_FILE, state, model, optimizer, scheduler)
         start_epoch, best_value, best_epoch = int(state["epoch"]), float(state["best_value"]), int(state["best_epoch"])
         trim_metrics(out_dir / METRICS_FILE, start_epoch)
     else:
+        make_run_folder(out_dir)
         write_json_atomic(out_dir / CONFIG_FILE, {"config": config.to_json(), "data": data.description,
+                                                  "games": {"train": data.train_games, "valid": data.valid_games},
                                                   "head": head_config.to_json(), "classes": data.classes,
                                                   "feature_settings": data.feature_settings, "fps": data.fps})
 
