@@ -312,7 +312,8 @@ def check_run_folder(out_dir: Path, resume: bool) -> None:
         raise DataError(out_dir, "exists and is not a folder: choose another --out")
     if resume:
         if not (out_dir / STATE_FILE).is_file():
-            raise DataError(out_dir / STATE_FILE, "no training state to resume from (was the run started with this --out?)")
+            raise DataError(out_dir / STATE_FILE, "no training state to resume from (was the run started with "
+                                                  "this --out?)")
         if not (out_dir / CONFIG_FILE).is_file():
             raise DataError(out_dir / CONFIG_FILE, "missing: the run's settings and data are unknown, so it "
                                                    "cannot be resumed")

@@ -158,8 +158,8 @@ def test_cli_trains_end_to_end_and_resumes(season, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
     assert main(common + ["--resume", "--lr", "0.5", "--epochs", "4"]) == 1  # settings may not change
     assert "these differ: lr" in capsys.readouterr().err
-    assert main(common[:-3] + ["--out", str(tmp_path / "y"), "--head", "netvlad+++"]) == 1
-    assert "unknown head kind 'netvlad+++'" in capsys.readouterr().err
+    assert main(common[:-3] + ["--out", str(tmp_path / "y"), "--head", "netvlad+++"]) == 2  # a usage error
+    assert "--head netvlad+++: unknown head kind 'netvlad+++'" in capsys.readouterr().err
     # a folder of games inside the features root, and missing features named clearly
     assert main(["train", "--features-root", str(root), "--features", "nope", "--valid-split", "none",
                  "--train-split", str(root / "league"), "--out", str(tmp_path / "x")]) == 1

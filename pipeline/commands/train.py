@@ -1,10 +1,17 @@
-"""`soccerspot train`: train a spotting head on extracted features."""
+"""`soccerspot train`: train a spotting head on extracted features.
+
+Exit codes: 1 for bad or missing data (features, labels, games files, the run folder), 2 for a flag value
+that cannot work (named with its value), each with one line on stderr.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+import warnings
 from pathlib import Path
+from typing import Callable
 
 HELP = "train a spotting head (NetVLAD++, transformer, …) on extracted features"
 
@@ -64,53 +71,160 @@ def resolve_games(spec: str, features_root: Path, features_name: str) -> list[st
     return split_games(spec)
 
 
+def feature_names_in(folder: Path) -> list[str]:
+    """Feature names with a first half in `folder` (`1_<name>.npy`)."""
+    return sorted(path.name[2:-4] for path in folder.glob("1_*.npy")) if folder.is_dir() else []
+
+
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
     from soccerspot.data.errors import DataError
 
     missing = [g for g in games if not all((features_root / g / f"{h}_{features_name}.npy").is_file() for h in (1, 2))]
     if missing:
         shown = "; ".join(missing[:5]) + (f"; … ({len(missing) - 5} more)" if len(missing) > 5 else "")
+        present = feature_names_in(features_root / missing[0])
+        hint = f" (features in {missing[0]}: {', '.join(present)})" if present else ""
         raise DataError(features_root, f"{len(missing)} of {len(games)} {what} games lack "
-                                       f"1_{features_name}.npy / 2_{features_name}.npy: {shown}")
+                                       f"1_{features_name}.npy / 2_{features_name}.npy: {shown}{hint}")
+
+
+class UsageError(Exception):
+    """A flag value that cannot work: exit 2."""
+
+
+def flag_of(setting: str) -> str:
+    return "--epochs" if setting == "max_epochs" else "--" + setting.replace("_", "-")
+
+
+def blame(check: Callable[[dict], None], overrides: dict[str, str]) -> str | None:
+    """The first override that fails `check` on its own (the one to name in the message), if any."""
+    for name, value in overrides.items():
+        try:
+            check({name: value})
+        except (KeyError, ValueError, TypeError):
+            return name
+    return None
+
+
+def settings_failure(error: Exception, check: Callable[[dict], None], overrides: dict[str, str]) -> UsageError:
+    from soccerspot.pipeline.train import SettingsError
+
+    reason = error.reason if isinstance(error, SettingsError) else str(error).strip('"')
+    setting = blame(check, overrides) or getattr(error, "setting", None)
+    if setting in overrides:
+        return UsageError(f"{flag_of(setting)} {overrides[setting]}: {reason}")
+    return UsageError(f"{flag_of(setting)}: {reason}" if setting else reason)
+
+
+def stored_config(out: Path):
+    """The TrainConfig a run in `out` started with."""
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.config import TrainConfig
+    from soccerspot.pipeline.train import CONFIG_FILE, read_run_config
+
+    try:
+        return TrainConfig.from_json(read_run_config(out)["config"]).validate()
+    except (TypeError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(out / CONFIG_FILE, f"unreadable run settings ({error})") from None
 
 
 def build_config(args: argparse.Namespace):
+    """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
+    change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.config import TrainConfig, apply_overrides, get_preset
-    from soccerspot.pipeline.train import CONFIG_FILE, head_config_for
+    from soccerspot.pipeline.config import apply_overrides, get_preset
+    from soccerspot.pipeline.train import CONFIG_FILE, STATE_FILE, check_loop_settings, head_config_for
 
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
-        overrides["max_epochs"] = args.epochs
-    stored = None
-    if args.resume and args.out is not None and (args.out / CONFIG_FILE).is_file():
-        stored = TrainConfig.from_json(json.loads((args.out / CONFIG_FILE).read_text())["config"])
+        overrides["max_epochs"] = str(args.epochs)
+    if args.resume and args.out is not None and (args.out / STATE_FILE).is_file():
+        stored = stored_config(args.out)
+        if args.preset is not None and args.preset != stored.preset:
+            raise DataError(args.out / CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
+                                                    f"not {args.preset!r}")
+        try:
+            differing = {k for k, v in overrides.items()
+                         if k != "max_epochs" and apply_overrides(stored, {k: v}) != stored}
+        except (KeyError, ValueError, TypeError) as error:
+            raise settings_failure(error, lambda one: apply_overrides(stored, one), overrides) from None
+        if differing:
+            raise DataError(args.out / CONFIG_FILE, "--resume continues the run with its own settings; "
+                                                    f"these differ: {', '.join(sorted(differing))}")
+        base, overrides = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}
+    else:
+        base = get_preset(args.preset or "netvladpp-paper")
+
+    def check(chosen: dict) -> None:  # stand-in sizes: the real window length is checked on the data
+        config = apply_overrides(base, chosen)
+        check_loop_settings(config)
+        head_config_for(config, input_dim=16, num_classes=17, window_frames=30)
+
     try:
-        if stored is not None:
-            if args.preset is not None and args.preset != stored.preset:
-                raise DataError(args.out / CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
-                                                        f"not {args.preset!r}")
-            changed = {k: v for k, v in overrides.items() if k != "max_epochs"}
-            differing = {k for k, v in changed.items() if apply_overrides(stored, {k: v}) != stored}
-            if differing:
-                raise DataError(args.out / CONFIG_FILE, "--resume continues the run with its own settings; "
-                                                        f"these differ: {', '.join(sorted(differing))}")
-            return apply_overrides(stored, {k: v for k, v in overrides.items() if k == "max_epochs"})
-        config = apply_overrides(get_preset(args.preset or "netvladpp-paper"), overrides)
-        head_config_for(config, input_dim=16, num_classes=17, window_frames=30)  # head settings valid?
-        return config
-    except (KeyError, ValueError) as error:
-        raise DataError(None, str(error).strip('"')) from None
+        check(overrides)
+    except (KeyError, ValueError, TypeError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise settings_failure(error, check, overrides) from None
+    return apply_overrides(base, overrides)
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Flags and folders that can be checked before any data is read."""
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.train import check_run_folder
+
+    if args.max_batches is not None and args.max_batches < 1:
+        raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out (the run folder to continue)")
+    for flag, folder in (("--features-root", args.features_root), ("--labels-root", args.labels_root)):
+        if folder is not None and not folder.is_dir():
+            raise DataError(folder, f"{'not a folder' if folder.exists() else 'folder not found'} ({flag})")
+    if args.out is not None:
+        check_run_folder(args.out, args.resume)
+
+
+def load_data(config, args: argparse.Namespace, train_games: list[str], valid_games: list[str]):
+    """The training data; halves skipped on the way are reported one line each on stderr."""
+    from soccerspot.data.clips import SkippedHalfWarning
+    from soccerspot.pipeline.train import load_train_data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedHalfWarning)
+        data = load_train_data(config, args.features_root, args.features, train_games, valid_games, args.labels_root)
+    skipped = [w for w in caught if issubclass(w.category, SkippedHalfWarning)]
+    for shown in skipped[:5]:
+        print(f"warning: {shown.message}", file=sys.stderr)
+    if len(skipped) > 5:
+        print(f"warning: … and {len(skipped) - 5} more halves without feature rows skipped", file=sys.stderr)
+    for other in caught:
+        if not issubclass(other.category, SkippedHalfWarning):
+            warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    return data
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.train import load_train_data, train
+    from soccerspot.pipeline.train import SettingsError
 
+    try:
+        return train_command(args)
+    except (UsageError, SettingsError) as error:
+        if isinstance(error, SettingsError) and error.setting:
+            error = UsageError(f"{flag_of(error.setting)}: {error.reason}")
+        print(f"soccerspot train: error: {error}", file=sys.stderr)
+        return 2
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.train import head_config_for_data, train
+
+    check_inputs(args)
     config = build_config(args)
     if args.out is None:
-        if args.resume:
-            raise DataError(None, "--resume needs --out (the run folder to continue)")
         args.out = Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     train_games = resolve_games(args.train_split, args.features_root, args.features)
     valid_games = resolve_games(args.valid_split, args.features_root, args.features)
@@ -118,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(args.features_root, f"no training games (--train-split {args.train_split})")
     check_features_present(train_games, args.features_root, args.features, "training")
     check_features_present(valid_games, args.features_root, args.features, "validation")
-    data = load_train_data(config, args.features_root, args.features, train_games, valid_games, args.labels_root)
+    data = load_data(config, args, train_games, valid_games)
+    head_config_for_data(config, data)  # the real window length in rows, before the run folder is made
     print(f"training {config.head} ({config.preset}) on {len(train_games)} games / {len(data.train)} windows of "
           f"{data.train.length} frames; validation {len(valid_games)} games; run folder {args.out}")
     result = train(config, data, args.out, resume=args.resume, max_batches=args.max_batches,
