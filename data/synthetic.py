@@ -31,6 +31,7 @@ import numpy as np
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
+from soccerspot.data.features import HALVES
 from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
 from soccerspot.data.synthetic_scenes import Look, Shot, build_look, render_shot
 
@@ -167,7 +168,7 @@ def _half_timeline(seed: int, half: int, duration_s: float, config: TimelineConf
 
 
 def random_game_timeline(seed: int, duration_s: float, config: TimelineConfig = TimelineConfig(),
-                         halves: tuple[int, ...] = (1, 2)) -> dict[int, list[Event]]:
+                         halves: tuple[int, ...] = HALVES) -> dict[int, list[Event]]:
     """Events of a game's halves at random: each half opens with a kick-off, then classes come from one
     stream for the whole game (so a "bag" game shows every class once before any class twice) with gaps
     of open play; every Goal and Penalty is followed by a kick-off."""
@@ -395,20 +396,85 @@ def half_seed(seed: int, half: int) -> int:
     return seed * 10 + half
 
 
-def make_game(game_dir: str | Path, seed: int, config: BroadcastConfig = BroadcastConfig(),
+@dataclass(frozen=True)
+class HalfRender:
+    """One half to render: where its video goes, what happens in it and the seed it is drawn with."""
+
+    video: Path
+    events: list[Event]
+    seed: int
+
+
+@dataclass(frozen=True)
+class GamePlan:
+    """A game folder to make: its halves' renders and its labels (written after every video)."""
+
+    game_dir: Path
+    halves: list[HalfRender]
+    labels: GameLabels
+
+
+def plan_game(game_dir: str | Path, seed: int, config: BroadcastConfig = BroadcastConfig(),
               timeline: TimelineConfig = TimelineConfig(), real_labels: GameLabels | None = None,
-              time_scale: float = 1.0, halves: tuple[int, ...] = (1, 2), progress: bool = False) -> GameLabels:
-    """A game folder in SoccerNet layout: `1_224p.mkv`, `2_224p.mkv` and `Labels-v2.json` (written last)."""
+              time_scale: float = 1.0, halves: tuple[int, ...] = HALVES, url: str | None = None) -> GamePlan:
+    """What `make_game` renders and writes for a game seeded `seed`; nothing is written here."""
     game_dir = Path(game_dir)
-    game_dir.mkdir(parents=True, exist_ok=True)
-    events: list[Event] = []
+    renders, events = [], []
     for half in halves:
         events_of_half = half_events(seed, half, config, timeline, real_labels, time_scale)
-        render_half(game_dir / VIDEO_NAME.format(half=half), events_of_half, half_seed(seed, half), config, timeline, progress)
+        renders.append(HalfRender(game_dir / VIDEO_NAME.format(half=half), events_of_half, half_seed(seed, half)))
         events.extend(events_of_half)
-    labels = GameLabels(url=f"synthetic/seed-{seed}", events=events, path=game_dir / LABELS_FILE)
-    write_labels(game_dir / LABELS_FILE, labels)
-    return labels
+    labels = GameLabels(url=url or f"synthetic/seed-{seed}", events=events, path=game_dir / LABELS_FILE)
+    return GamePlan(game_dir, renders, labels)
+
+
+def game_is_complete(game_dir: str | Path, halves: tuple[int, ...] = HALVES) -> bool:
+    """True when the game's labels exist; they are written after its videos, so the videos are complete too."""
+    game_dir = Path(game_dir)
+    return (game_dir / LABELS_FILE).is_file() and all((game_dir / VIDEO_NAME.format(half=h)).is_file() for h in halves)
+
+
+def _render_task(task: tuple[HalfRender, BroadcastConfig, TimelineConfig]) -> str:
+    half, config, timeline = task
+    render_half(half.video, half.events, half.seed, config, timeline)
+    return str(half.video)
+
+
+def render_games(plans: list[GamePlan], config: BroadcastConfig = BroadcastConfig(),
+                 timeline: TimelineConfig = TimelineConfig(), workers: int = 1, progress: bool = False) -> None:
+    """Render every half of `plans` (in `workers` processes when more than one), then write each game's
+    labels."""
+    from tqdm import tqdm
+
+    check_config(config)
+    tasks = [(half, config, timeline) for plan in plans for half in plan.halves]
+    for plan in plans:
+        plan.game_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(tasks), desc="render halves", unit="half", disable=not progress)
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        # spawn: never fork a process that may hold torch's threads
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_render_task, tasks):
+                bar.update()
+    else:
+        for task in tasks:
+            _render_task(task)
+            bar.update()
+    bar.close()
+    for plan in plans:
+        write_labels(plan.game_dir / LABELS_FILE, plan.labels)
+
+
+def make_game(game_dir: str | Path, seed: int, config: BroadcastConfig = BroadcastConfig(),
+              timeline: TimelineConfig = TimelineConfig(), real_labels: GameLabels | None = None,
+              time_scale: float = 1.0, halves: tuple[int, ...] = HALVES, progress: bool = False) -> GameLabels:
+    """A game folder in SoccerNet layout: `1_224p.mkv`, `2_224p.mkv` and `Labels-v2.json` (written last)."""
+    plan = plan_game(game_dir, seed, config, timeline, real_labels, time_scale, halves)
+    render_games([plan], config, timeline, progress=progress)
+    return plan.labels
 
 
 def season_game_names(num_games: int, split: str) -> list[str]:

@@ -17,8 +17,8 @@ other jobs were loading at the time, so rates are indicative): an open decord `V
 decoder threads spinning - 0.28-0.45 of a core busy while nobody reads from it (`decord_idle_cpu`), PyAV
 0.00 (`pyav_idle_cpu`) - and the extractor keeps its reader open while the backbone runs, so decord steals
 CPU from the backbone. Full extraction with timm regnety_002 on a 2-minute 398x224 video: PyAV 35 frames/s,
-decord 19 frames/s (`--compare-decoders`). Decord stays available (`--decoder decord`) and is what
-`frames_at` uses for random access (training clips).
+decord 19 frames/s (`--compare-decoders`). Decord stays available (`--decoder decord`) and is
+`frames_at`'s default for random access to frames at arbitrary times.
 
 Never seek per sample: with 250-frame GOPs that is ≈17x real time. We seek at most once (trimming).
 """
@@ -339,9 +339,9 @@ def _packet_times(path: Path) -> np.ndarray:
 
 
 def frames_at(path: str | Path, times: Iterable[float], *, decoder: str = "decord") -> FrameBatch:
-    """The frames on screen at arbitrary `times` (seconds from the first frame), in the order given -
-    for training clips. decord: one batched random-access read; PyAV: one seek to the keyframe before the
-    earliest time, then a sequential decode up to the latest."""
+    """The frames on screen at arbitrary `times` (seconds from the first frame), in the order given.
+    decord: one batched random-access read; PyAV: one seek to the keyframe before the earliest time, then
+    a sequential decode up to the latest."""
     wanted = np.asarray(list(times), dtype=np.float64)
     info = probe(path)
     if len(wanted) == 0:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as F
 
+from soccerspot.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
 TRANSFORMS = ("crop", "resize", "short-side")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:

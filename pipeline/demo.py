@@ -3,12 +3,14 @@
 1. generate a small season of synthetic broadcasts (`data.synthetic`): H.264 halves + `Labels-v2.json`
    in SoccerNet layout, training games and held-out games;
 2. extract features with a small backbone with random weights (nothing can be downloaded here);
-3. train a NetVLAD++ head on the training games (`soccerspot.pipeline.train`);
+3. train a head (NetVLAD++ by default, any head a training preset trains) on the training games
+   (`soccerspot.pipeline.train`);
 4. spot the held-out games (`soccerspot.pipeline.spot`) and score them with SoccerNet's Average-mAP over the
    season's own classes (the official scorer averages over all 17 SoccerNet-v2 classes and gives a
    class without ground truth 0, which would cap a 10-class season at 10/17);
-5. spot one held-out raw video with the one-command path `soccerspot spot MATCH.mkv --model CKPT`
-   (features re-extracted with the checkpoint's recorded settings) and check it agrees with step 4.
+5. spot one held-out raw video the way `soccerspot spot MATCH.mkv --model CKPT` does
+   (`soccerspot.pipeline.video_spot`: features re-extracted with the checkpoint's recorded settings) and
+   check it agrees with step 4.
 
 The out folder holds `season/`, `model/`, `predictions/`, `video_spot/` and `summary.json`. A folder
 the demo did not make is refused unless empty; one it made (marked by `.soccerspot-demo.json`) is reused:
@@ -22,29 +24,26 @@ import random
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from soccerspot.data.atomic import write_json_atomic
 from soccerspot.data.errors import DataError
+from soccerspot.data.features import HALVES
 from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, read_labels, read_predictions, write_labels
 from soccerspot.data.synthetic import (
     SYNTHETIC_CLASSES,
     VIDEO_NAME,
     BroadcastConfig,
-    TimelineConfig,
-    half_events,
-    half_seed,
-    render_half,
+    game_is_complete,
+    plan_game,
+    render_games,
     season_game_names,
 )
 
 MARKER_FILE = ".soccerspot-demo.json"
 SUMMARY_FILE = "summary.json"
 SEASON_DIR, MODEL_DIR, PREDICTIONS_DIR, VIDEO_SPOT_DIR = "season", "model", "predictions", "video_spot"
-HALVES = (1, 2)
 
 
 @dataclass
@@ -82,6 +81,42 @@ class DemoConfig:
         kept or redone by the extractor itself, which compares their settings)."""
         keys = ("train_games", "test_games", "half_seconds", "video_fps", "seed")
         return {key: getattr(self, key) for key in keys}
+
+    def validate(self) -> "DemoConfig":
+        """Raise ValueError naming the first setting the demo cannot run with."""
+        if self.train_games < 1 or self.test_games < 1:
+            raise ValueError(f"the demo needs >= 1 training and >= 1 held-out game (got {self.train_games} and "
+                             f"{self.test_games})")
+        if not self.half_seconds >= 60:
+            raise ValueError(f"halves must last >= 60 s (got {self.half_seconds:g})")
+        if self.epochs < 1 or self.batch_size < 1 or self.extract_batch < 1:
+            raise ValueError("epochs, batch_size and extract_batch must be >= 1")
+        if not (self.video_fps > 0 and self.feature_fps > 0 and self.window_seconds > 0 and self.lr > 0
+                and self.nms_window > 0):
+            raise ValueError("video_fps, feature_fps, window_seconds, lr and nms_window must be > 0")
+        preset_for_head(self.head)
+        return self
+
+
+def demo_heads() -> list[str]:
+    """The heads the demo can train: those some training preset trains."""
+    from soccerspot.pipeline.config import PRESETS
+
+    return sorted({preset.head for preset in PRESETS.values()})
+
+
+def preset_for_head(head: str) -> str:
+    """The preset the demo starts from: `<head>-paper` where it exists (the pooling family), else the
+    first preset of that head by name (`baidu-transformer` for the transformer)."""
+    from soccerspot.pipeline.config import PRESETS
+
+    paper = head.replace("+", "p") + "-paper"
+    if paper in PRESETS:
+        return paper
+    for name in sorted(PRESETS):
+        if PRESETS[name].head == head:
+            return name
+    raise ValueError(f"no training preset for the head {head!r}; heads: {', '.join(demo_heads())}")
 
 
 # ------------------------------------------------------------------------------------------------ folder
@@ -121,38 +156,14 @@ def game_seed(config: DemoConfig, index: int) -> int:
     return config.seed * 1000 + index
 
 
-def _render_task(task: tuple) -> str:
-    video, events, seed, broadcast = task
-    render_half(video, events, seed, broadcast)
-    return str(video)
-
-
 def generate_season(season: Path, config: DemoConfig, progress: bool = True) -> tuple[list[str], list[str]]:
     """Render every half (in `workers` processes) and write each game's labels; complete games are kept."""
-    from tqdm import tqdm
-
     train_games = season_game_names(config.train_games, "train")
     test_games = season_game_names(config.test_games, "test")
     broadcast = BroadcastConfig(duration_s=config.half_seconds, fps=config.video_fps)
-    renders, pending_labels = [], []
-    for index, game in enumerate(train_games + test_games):
-        game_dir = season / game
-        if (game_dir / LABELS_FILE).is_file() and all((game_dir / VIDEO_NAME.format(half=h)).is_file() for h in HALVES):
-            continue  # complete: labels are written after the videos
-        seed = game_seed(config, index)
-        events = {half: half_events(seed, half, broadcast, TimelineConfig()) for half in HALVES}
-        game_dir.mkdir(parents=True, exist_ok=True)
-        for half in HALVES:
-            renders.append((game_dir / VIDEO_NAME.format(half=half), events[half], half_seed(seed, half), broadcast))
-        pending_labels.append((game_dir / LABELS_FILE, GameLabels(url=f"synthetic/{game}", events=events[1] + events[2])))
-    if renders:
-        context = get_context("spawn")  # no fork of a process that may hold torch's threads
-        with ProcessPoolExecutor(max_workers=max(1, config.workers), mp_context=context) as pool:
-            for _ in tqdm(pool.map(_render_task, renders), total=len(renders), desc="render halves", unit="half",
-                          disable=not progress):
-                pass
-    for path, labels in pending_labels:
-        write_labels(path, labels)
+    plans = [plan_game(season / game, game_seed(config, index), broadcast, url=f"synthetic/{game}")
+             for index, game in enumerate(train_games + test_games) if not game_is_complete(season / game)]
+    render_games(plans, broadcast, workers=max(1, config.workers), progress=progress)
     return train_games, test_games
 
 
@@ -161,10 +172,14 @@ def extract_season(season: Path, games: list[str], config: DemoConfig, progress:
     from tqdm import tqdm
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor
+    from soccerspot.models.backbones import BackboneWeightsError
 
-    extractor = Extractor(ExtractConfig(backbone=config.backbone, weights=config.weights, fps=config.feature_fps,
-                                        transform=config.transform, precision=config.precision,
-                                        batch_size=config.extract_batch, device="cpu", progress=False))
+    try:
+        extractor = Extractor(ExtractConfig(backbone=config.backbone, weights=config.weights, fps=config.feature_fps,
+                                            transform=config.transform, precision=config.precision,
+                                            batch_size=config.extract_batch, device="cpu", progress=False))
+    except (ValueError, BackboneWeightsError) as error:  # an unknown backbone, weights not available offline
+        raise DataError(None, f"cannot extract the season's features: {error}") from error
     frames = 0
     jobs = [(game, half) for game in games for half in HALVES]
     for game, half in tqdm(jobs, desc=f"extract {extractor.name}", unit="half", disable=not progress):
@@ -191,7 +206,7 @@ def shuffled_labels(season: Path, games: list[str], out_root: Path, seed: int) -
 def train_config(config: DemoConfig):
     from soccerspot.pipeline.config import get_preset
 
-    preset = get_preset(config.head.replace("+", "p") + "-paper")
+    preset = get_preset(preset_for_head(config.head))
     return dataclasses.replace(
         preset, preset=f"demo-{preset.preset}",
         source=f"{preset.source} | soccerspot demo: synthetic season, {config.sampling} windows of "
@@ -244,13 +259,19 @@ def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> d
 
 
 def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path, half: int) -> dict:
-    """`soccerspot spot VIDEO --model CKPT --out DIR`, then compare with the features path's spots."""
-    from soccerspot.pipeline.cli import main
+    """What `soccerspot spot VIDEO --model CKPT --out DIR` does (re-extract the checkpoint's features from
+    the video, spot them), then a comparison with the features path's spots of the same half."""
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.video_spot import spot_video
 
-    command = ["spot", str(video), "--model", str(checkpoint), "--out", str(out_dir)]
-    code = main(command)
-    record = {"command": "soccerspot " + " ".join(command), "exit_code": code}
-    if code != 0:
+    record: dict = {"command": f"soccerspot spot {video} --model {checkpoint} --out {out_dir}", "error": None}
+    try:
+        report = spot_video(video, load_checkpoint(checkpoint), out_dir=out_dir, device="cpu", progress=False)
+    except DataError as error:
+        record["error"] = str(error)
+        return record
+    if report.errors:
+        record["error"] = "; ".join(str(result.error) for result in report.errors)
         return record
     from_video = read_predictions(out_dir / PREDICTIONS_FILE).predictions
     from_features = [p for p in read_predictions(reference).predictions if p.half == half]
@@ -267,6 +288,7 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: bool 
     """Run every stage; returns (and writes to `summary.json`) the results and timings."""
     import torch
 
+    config.validate()
     torch.manual_seed(config.seed)
     out = Path(out)
     began = time.perf_counter()
@@ -330,8 +352,9 @@ def format_summary(summary: dict, out: Path) -> str:
     video = summary.get("video_spot")
     if video:
         same = video.get("same_as_features_path")
-        lines.append(f"  raw video: {video['command']} -> exit {video['exit_code']}"
-                     + (f", {video['predictions']} spots, identical to the features path: {same}" if "predictions" in video else ""))
+        outcome = (f"error: {video['error']}" if video["error"] else
+                   f"{video['predictions']} spots, identical to the features path: {same}")
+        lines.append(f"  raw video: {video['command']} -> {outcome}")
     lines.append(f"  summary: {out / SUMMARY_FILE}")
     return "\n".join(lines)
 

@@ -25,7 +25,9 @@ from soccerspot.pipeline.demo import (
     prepare_out_dir,
     run_demo,
     shuffled_labels,
+    preset_for_head,
     spot_games,
+    train_config,
     train_head,
 )
 
@@ -69,9 +71,25 @@ def test_held_out_map_far_above_shuffled_label_control(demo, tmp_path):
 def test_raw_video_one_command_spot_matches_the_features_path(demo):
     _, summary = demo
     video = summary["video_spot"]
-    assert video["exit_code"] == 0, video
+    assert video["error"] is None, video
     assert video["predictions"] > 0
     assert video["same_as_features_path"] is True
+
+
+@pytest.mark.parametrize("head, preset", [("netvlad++", "netvladpp-paper"), ("maxpool", "maxpool-paper"),
+                                          ("transformer", "baidu-transformer")])
+def test_every_head_trains_from_its_preset(head, preset):
+    assert preset_for_head(head) == preset
+    config = train_config(dataclasses.replace(SMALL, head=head))
+    assert config.head == head and config.preset == f"demo-{preset}"
+    assert config.max_epochs == SMALL.epochs and config.window_seconds == SMALL.window_seconds
+
+
+@pytest.mark.parametrize("change, named", [(dict(head="resnet"), "head"), (dict(train_games=0), "training"),
+                                           (dict(half_seconds=30.0), "60 s"), (dict(epochs=0), "epochs")])
+def test_config_refuses_settings_it_cannot_run(change, named):
+    with pytest.raises(ValueError, match=named):
+        dataclasses.replace(SMALL, **change).validate()
 
 
 def test_refuses_a_folder_it_did_not_make(tmp_path):

@@ -1,4 +1,5 @@
-"""`soccerspot demo`: generate a synthetic season, extract, train NetVLAD++, spot and score held-out games."""
+"""`soccerspot demo`: generate a synthetic season, extract, train a head (NetVLAD++ by default), spot and
+score held-out games."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,7 @@ HELP = "run the whole chain on a synthetic season (minutes on a laptop, nothing 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.demo import DemoConfig
+    from soccerspot.pipeline.demo import DemoConfig, demo_heads
 
     defaults = DemoConfig()
     parser.add_argument("--out", type=Path, default=Path("demo_out"),
@@ -21,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs")
     parser.add_argument("--backbone", default=defaults.backbone,
                         help=f"feature backbone, random weights (default {defaults.backbone})")
-    parser.add_argument("--head", default=defaults.head, help=f"spotting head (default {defaults.head})")
+    parser.add_argument("--head", default=defaults.head, choices=demo_heads(),
+                        help=f"spotting head, trained from its preset (default {defaults.head})")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes rendering video")
     parser.add_argument("--no-video-spot", action="store_true", help="skip spotting a raw video at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -37,11 +39,12 @@ def run(args: argparse.Namespace) -> int:
         half_seconds=args.half_seconds, epochs=args.epochs, backbone=args.backbone, head=args.head,
         workers=args.workers, spot_video=not args.no_video_spot,
     )
-    if config.train_games < 1 or config.test_games < 1 or config.half_seconds < 60 or config.epochs < 1:
-        print("soccerspot demo: error: --train-games and --test-games must be >= 1, --half-seconds >= 60, "
-              "--epochs >= 1", file=sys.stderr)
+    try:
+        config.validate()
+    except ValueError as error:
+        print(f"soccerspot demo: error: {error} (see --help)", file=sys.stderr)
         return 2
     summary = run_demo(args.out, config, progress=not args.no_progress)
     print_summary(summary, args.out)
     video = summary.get("video_spot")
-    return 1 if video and video.get("exit_code") else 0
+    return 1 if video and video.get("error") else 0
