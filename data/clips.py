@@ -170,9 +170,11 @@ class WindowDataset(Dataset):
         empty = [str(t.features.path) for t in self.tracks if t.num_rows == 0]
         if empty:
             raise ValueError(f"tracks without feature rows cannot give windows: {', '.join(empty)}")
-        dims = {t.features.array.shape[1] for t in self.tracks}
-        if len(dims) > 1:
-            raise DataError(None, f"feature files disagree on dimension: {sorted(dims)}")
+        for track in self.tracks[1:]:
+            first = self.tracks[0].features
+            if track.features.array.shape[1] != first.array.shape[1]:
+                raise DataError(track.features.path, f"{track.features.array.shape[1]}-d features, but "
+                                                     f"{first.path} has {first.array.shape[1]}-d")
         self.set_epoch(0)
 
     @property
@@ -249,7 +251,6 @@ def build_window_dataset(
     tracks: list[Track] = []
     dropped = 0
     skipped: list[str] = []
-    fps_seen: set[float] = set()
     for game in games:
         path = labels_path(game, labels_root, labels_file)
         if path.is_file():
@@ -266,15 +267,15 @@ def build_window_dataset(
                 reason = f"{track.features.path}: no feature rows; half {half} of {game!r} skipped"
                 warnings.warn(SkippedHalfWarning(f"{reason} ({lost} event(s) dropped)"), stacklevel=2)
                 continue
+            if tracks and float(track.features.meta.fps) != float(tracks[0].features.meta.fps):
+                raise DataError(track.features.path, f"features at {track.features.meta.fps:g} fps, but "
+                                                     f"{tracks[0].features.path} has {tracks[0].features.meta.fps:g}")
             tracks.append(track)
-            fps_seen.add(float(track.features.meta.fps))
     if not tracks:
         if skipped:
             raise DataError(Path(features_root), f"every half has zero feature rows ({len(skipped)} halves, "
                                                  f"e.g. {skipped[0]}): no training windows")
         raise DataError(Path(features_root), "no games to build training windows from")
-    if len(fps_seen) > 1:
-        raise DataError(Path(features_root), f"feature files disagree on frame rate: {sorted(fps_seen)} fps")
-    length = max(1, int(round(window_seconds * fps_seen.pop())))
+    length = max(1, int(round(window_seconds * float(tracks[0].features.meta.fps))))
     return WindowDataset(tracks, length, num_classes, sampling=sampling, seed=seed, dropped_events=dropped,
                          skipped_halves=skipped)

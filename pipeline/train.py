@@ -129,9 +129,7 @@ def load_train_data(
             if track.features.meta.settings() != settings:
                 raise DataError(track.features.path, f"made with other feature settings than "
                                 f"{train.tracks[0].features.path}: {track.features.meta.settings()} vs {settings}")
-    if valid is not None and valid.length != train.length:
-        raise DataError(Path(features_root), "training and validation features have different frame rates")
-    fps = float(train.tracks[0].features.meta.fps)
+    fps = float(train.tracks[0].features.meta.fps)  # the settings (fps included) agree, checked above
     description = {
         "features_root": str(Path(features_root).resolve()), "features": features_name,
         "labels_root": None if labels_root is None else str(Path(labels_root).resolve()),
@@ -444,7 +442,8 @@ def load_state(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise DataError(path, f"unreadable training state ({error})") from error
+        raise DataError(path, f"unreadable training state ({type(error).__name__}): damaged, or not written by "
+                              "soccerspot train") from None
     missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise DataError(path, f"incomplete training state (no {', '.join(missing)})")

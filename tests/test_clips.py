@@ -165,3 +165,15 @@ def test_a_half_without_feature_rows_is_skipped_with_a_warning_naming_it(tmp_pat
     write_labels(tmp_path / "h" / LABELS_FILE, GameLabels(url="h", events=[]))
     with pytest.warns(SkippedHalfWarning), pytest.raises(DataError, match="every half has zero feature rows"):
         build_window_dataset(["h"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15)
+
+
+def test_features_of_another_width_or_frame_rate_are_named(tmp_path):
+    write_game(tmp_path, "a", 40, [])
+    write_game(tmp_path, "b", 40, [], dim=6)
+    with pytest.raises(DataError, match=rf"{tmp_path / 'b' / '1_feat.npy'}: 6-d features, but "
+                                        rf"{tmp_path / 'a' / '1_feat.npy'} has 4-d"):
+        build_window_dataset(["a", "b"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15)
+    write_game(tmp_path, "c", 40, [], fps=1.0)
+    with pytest.raises(DataError, match=rf"{tmp_path / 'c' / '1_feat.npy'}: features at 1 fps, but "
+                                        rf"{tmp_path / 'a' / '1_feat.npy'} has 2"):
+        build_window_dataset(["a", "c"], tmp_path, "feat", EVENT_DICTIONARY_V2, window_seconds=15)

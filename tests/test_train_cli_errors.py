@@ -163,6 +163,16 @@ def test_another_run_is_refused_without_resume_and_resumed_only_on_its_own_data(
     assert folder_bytes(out) == before  # every refusal above left the run as it was
 
 
+def test_a_damaged_training_state_is_refused_naming_it(season, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(command(season, out)) == 0
+    capsys.readouterr()
+    (out / "state.pt").write_bytes(b"not a torch file")
+    code, line = failure(capsys, command(season, out, "--resume", "--epochs", "2"))
+    assert code == 1 and line.startswith(f"{out / 'state.pt'}: unreadable training state (")
+    assert line.endswith("): damaged, or not written by soccerspot train")
+
+
 def test_resume_after_a_kill_mid_metrics_line_continues(season, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(command(season, out)) == 0
