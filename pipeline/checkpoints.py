@@ -344,7 +344,8 @@ def _peer_classes(num_classes: int, path: Path) -> list[str]:
         return list(CLASS_NAMES_V2)
     if num_classes == len(PEER_CLASSES_V1):
         return list(PEER_CLASSES_V1)
-    raise DataError(path, f"peer checkpoint with {num_classes} classes: pass the class names explicitly")
+    raise DataError(path, f"peer checkpoint with {num_classes} classes: pass the class names explicitly "
+                          "(soccerspot spot --classes NAME,NAME,...)")
 
 
 def _log_float(log: dict[str, str], key: str, default: float) -> float:
@@ -395,7 +396,7 @@ def load_peer_checkpoint(path: str | Path, *, window_frames: int | None = None, 
         raise DataError(path, str(error)) from None
     class_names = list(classes) if classes is not None else _peer_classes(peer.num_classes, path)
     if len(class_names) != peer.num_classes:
-        raise DataError(path, f"{len(class_names)} class names given for a head with {peer.num_classes} classes")
+        raise DataError(path, f"{len(class_names)} class names given (--classes) for a head with {peer.num_classes} classes")
     model = build_head(head_config)
     _load_state(model, peer.state, path)
     features = log.get("features")
