@@ -9,12 +9,20 @@
   Soccer Broadcasts", CVPR-W 2021 ("NetVLAD++"): the past half of the window `[-T/2, 0)` and the future half
   `[0, T/2)` are pooled by two separate layers (K/2 clusters each) and concatenated.
 
-Every layer is also *decomposable* for fast whole-half inference (`pipeline/infer.py`): a window's pooled
-vector is `finish_terms(reduce(frame_terms(x_t) for t in window), frames)` where `reduce` is a sum
-(`reduce == "sum"`: NetVLAD, NetRVLAD, AvgPool — so a window is a difference of prefix sums) or a max
-(`reduce == "max"`: MaxPool — a sliding-window max). `segments(window_frames)` says which layer pools
-which rows of a window. `forward` never goes through the per-frame terms: it uses the efficient matmul
-form, and tests check both agree.
+Every layer is also *decomposable* for fast whole-half inference (`pipeline/infer.py`), through one method
+contract that the inference code calls without knowing the layer's class:
+
+- `segments(window_frames)` says which layer pools which rows of a window (the "++" split);
+- `window_logits(rows, length, weight)` gives `layer(window) @ weight.T` for *every* window of a run of
+  rows at once. The default goes through the per-frame terms: a window's pooled vector is
+  `finish_terms(reduce(frame_terms(x_t) for t in window), frames)` where `reduce` is a sum
+  (`reduce == "sum"`: AvgPool — a window is a difference of prefix sums) or a max (`reduce == "max"`:
+  MaxPool — a sliding-window max). NetVLAD and NetRVLAD override it with an exact shortcut that never
+  forms the (clusters x dim) window vectors (`_vlad_window_logits`).
+
+A new pooling layer is a `WindowPooling` subclass with `forward`, `frame_terms` and `finish_terms` (or its
+own `window_logits`) plus a registered builder; nothing outside this file changes. `forward` never goes
+through the per-frame terms: it uses the efficient matmul form, and tests check both agree.
 
 Flattened VLAD layout: cluster-major, `index = k * dim + d`. Peer checkpoints stored dimension-major are
 converted when loaded (`pipeline/checkpoints.py`).
@@ -30,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soccerspot.models.sliding import window_grams, window_maxima, window_sums
+
 __all__ = [
     "WindowPooling",
     "NetVLAD",
@@ -40,6 +50,7 @@ __all__ = [
     "register_pooling",
     "build_pooling",
     "pooling_names",
+    "pooling_paper",
     "split_point",
 ]
 
@@ -68,6 +79,20 @@ class WindowPooling(nn.Module):
         """Which layer pools which rows `[begin, end)` of a window; the outputs are concatenated."""
         return [(self, 0, window_frames)]
 
+    def window_logits(self, rows: torch.Tensor, length: int, weight: torch.Tensor) -> torch.Tensor:
+        """(count, outputs): `self(rows[j : j + length]) @ weight.T` for every window of the run of frames
+        `rows` (rows, dim), count = rows - length + 1; `weight` (outputs, out_dim) is a classifier's slice.
+        Inference only (call under `torch.no_grad()`).
+
+        This default reduces `frame_terms` over each window (prefix-sum differences in float64 for "sum", a
+        sliding max for "max") and finishes them with `finish_terms`."""
+        terms = self.frame_terms(rows)
+        if self.reduce == "max":
+            reduced = window_maxima(terms, length)
+        else:
+            reduced = window_sums(terms, length).to(terms.dtype)
+        return self.finish_terms(reduced, length) @ weight.t()
+
 
 def _intra_and_global_normalize(vlad: torch.Tensor) -> torch.Tensor:
     """(..., clusters, dim): L2 per cluster (intra-normalisation), flatten, then global L2."""
@@ -76,13 +101,10 @@ def _intra_and_global_normalize(vlad: torch.Tensor) -> torch.Tensor:
     return F.normalize(vlad, p=2, dim=-1)
 
 
-class NetVLAD(WindowPooling):
-    """Soft-assignment VLAD: `v_k = sum_t a_tk (x_t - c_k) = sum_t a_tk x_t - c_k sum_t a_tk`.
-
-    The soft assignment `a_t = softmax(W x_t + b)` is a 1x1 convolution over time (a linear layer); its
-    bias is optional because the peers' layers have none. Frames are L2-normalised first
-    (`normalize_input`, as in every peer implementation).
-    """
+class _SoftAssignmentPooling(WindowPooling):
+    """What NetVLAD and NetRVLAD share: `a_t = softmax(W x_t + b)` over `clusters`, a 1x1 convolution over
+    time (a linear layer); its bias is optional because the peers' layers have none. Frames are
+    L2-normalised first (`normalize_input`, as in every peer implementation)."""
 
     def __init__(self, dim: int, clusters: int, *, assignment_bias: bool = True, normalize_input: bool = True):
         super().__init__()
@@ -90,14 +112,31 @@ class NetVLAD(WindowPooling):
         self.clusters = clusters
         self.normalize_input = normalize_input
         self.assignment = nn.Linear(dim, clusters, bias=assignment_bias)
-        self.centers = nn.Parameter(torch.randn(clusters, dim) / math.sqrt(dim))
         self.out_dim = clusters * dim
+
+    def residual_centres(self) -> torch.Tensor | None:
+        """(clusters, dim) centres the residuals are taken from; None: no residuals (NetRVLAD)."""
+        return None
 
     def soft_assign(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., frames, dim) -> (normalised frames, assignments (..., frames, clusters))."""
         if self.normalize_input:
             x = F.normalize(x, p=2, dim=-1)
         return x, F.softmax(self.assignment(x), dim=-1)
+
+    def window_logits(self, rows: torch.Tensor, length: int, weight: torch.Tensor) -> torch.Tensor:
+        return _vlad_window_logits(self, rows, length, weight)
+
+
+class NetVLAD(_SoftAssignmentPooling):
+    """Soft-assignment VLAD: `v_k = sum_t a_tk (x_t - c_k) = sum_t a_tk x_t - c_k sum_t a_tk`."""
+
+    def __init__(self, dim: int, clusters: int, *, assignment_bias: bool = True, normalize_input: bool = True):
+        super().__init__(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
+        self.centers = nn.Parameter(torch.randn(clusters, dim) / math.sqrt(dim))
+
+    def residual_centres(self) -> torch.Tensor:
+        return self.centers
 
     def aggregate(self, weighted: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
         """weighted = sum_t a_tk x_t (..., clusters, dim), mass = sum_t a_tk (..., clusters)."""
@@ -120,21 +159,8 @@ class NetVLAD(WindowPooling):
         return self.aggregate(weighted, mass)
 
 
-class NetRVLAD(WindowPooling):
+class NetRVLAD(_SoftAssignmentPooling):
     """Residual-less NetVLAD: `v_k = sum_t a_tk x_t`, intra-normalised, then globally L2-normalised."""
-
-    def __init__(self, dim: int, clusters: int, *, assignment_bias: bool = True, normalize_input: bool = True):
-        super().__init__()
-        self.dim = dim
-        self.clusters = clusters
-        self.normalize_input = normalize_input
-        self.assignment = nn.Linear(dim, clusters, bias=assignment_bias)
-        self.out_dim = clusters * dim
-
-    def soft_assign(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.normalize_input:
-            x = F.normalize(x, p=2, dim=-1)
-        return x, F.softmax(self.assignment(x), dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, assignment = self.soft_assign(x)
@@ -146,6 +172,56 @@ class NetRVLAD(WindowPooling):
 
     def finish_terms(self, reduced: torch.Tensor, frames: int) -> torch.Tensor:
         return _intra_and_global_normalize(reduced.unflatten(-1, (self.clusters, self.dim)))
+
+
+def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, length: int,
+                        weight: torch.Tensor) -> torch.Tensor:
+    """`layer.window_logits` for NetVLAD / NetRVLAD, without forming the (clusters x dim) window vectors.
+
+    With v_k = S_k - m_k c_k (S_k = sum a_tk x_t, m_k = sum a_tk over the window; c_k = 0 for NetRVLAD)
+    and n_k = |v_k|:
+      W_ok . v_k = sum_t a_tk (W_ok . x_t) - m_k (W_ok . c_k)              prefix sums of per-frame terms
+      n_k^2 = sum_{t,s} a_tk a_sk (x_t . x_s) - 2 m_k (c_k . S_k) + m_k^2 |c_k|^2
+    (the first term from the window's block of the Gram matrix, the second from prefix sums); the output
+    is sum_k (W_ok . v_k) / max(n_k, eps) over the global norm sqrt(sum_k n_k^2 / max(n_k, eps)^2): the
+    layer's intra- then global L2 normalisation (F.normalize, eps = 1e-12), exactly.
+
+    A prefix-sum difference has an absolute error ~1e-16 x the run's sum; where a cluster's mass in a
+    window is below 1e-8 of its mass over the run (very sharp assignments), that window is pooled
+    directly instead, so the result never depends on that cancellation."""
+    eps = 1e-12
+    frames, clusters, outputs = rows.shape[0], layer.clusters, weight.shape[0]
+    count = frames - length + 1
+    per_cluster = weight.reshape(outputs, clusters, layer.dim)  # the fc weights of each cluster's block
+    centres = layer.residual_centres()
+    x, assignment = layer.soft_assign(rows)  # (frames, dim), (frames, clusters)
+    projected = (x @ per_cluster.reshape(-1, layer.dim).t()).view(frames, outputs, clusters)
+    terms = [assignment, (projected * assignment.unsqueeze(1)).flatten(1)]
+    if centres is not None:
+        terms.append(assignment * (x @ centres.t()))
+    sums = window_sums(torch.cat(terms, dim=1), length)
+    mass = sums[:, :clusters]
+    numerator = sums[:, clusters : clusters + outputs * clusters].view(count, outputs, clusters)
+    # sum over t, s in the window of a_tk a_sk (x_t . x_s), from the Gram matrix's diagonal blocks
+    x64, assignment64 = x.to(torch.float64), assignment.to(torch.float64)
+    blocks = window_grams(x64, length)
+    window_assignment = assignment64.unfold(0, length, 1).transpose(1, 2)  # (count, length, clusters)
+    squared = ((blocks @ window_assignment) * window_assignment).sum(dim=1)  # (count, clusters)
+    if centres is not None:
+        centres64 = centres.to(torch.float64)
+        weight_dot_centres = (per_cluster.to(torch.float64) * centres64).sum(-1)  # (outputs, clusters)
+        centred = sums[:, clusters + outputs * clusters :]  # sum a_tk (c_k . x_t)
+        numerator = numerator - mass.unsqueeze(1) * weight_dot_centres
+        squared = squared - 2 * mass * centred + mass.square() * centres64.square().sum(-1)
+    squared = squared.clamp_min(0)
+    norms = squared.sqrt().clamp_min(eps)
+    global_norm = (squared / norms.square()).sum(-1).sqrt().clamp_min(eps)
+    logits = ((numerator / norms.unsqueeze(1)).sum(-1) / global_norm.unsqueeze(1)).to(weight.dtype)
+    fragile = (mass < 1e-8 * assignment64.sum(0)).any(dim=1).nonzero().flatten()
+    if fragile.numel():
+        windows = rows[fragile.unsqueeze(1) + torch.arange(length, device=rows.device)]
+        logits[fragile] = layer(windows) @ weight.t()
+    return logits
 
 
 class MaxPool(WindowPooling):
@@ -208,13 +284,25 @@ class TemporallyAwarePooling(WindowPooling):
 
 # --- registry of builders ------------------------------------------------------------------------------
 
+NETVLAD_PAPER = "Arandjelović et al., 'NetVLAD: CNN architecture for weakly supervised place recognition', CVPR 2016"
+NETRVLAD_PAPER = "Miech et al., 'Learnable pooling with Context Gating for video classification', 2017"
+SOCCERNET_PAPER = "Giancola et al., 'SoccerNet: A Scalable Dataset for Action Spotting in Soccer Videos', CVPR-W 2018"
+TEMPORALLY_AWARE_PAPER = ("Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer "
+                          "Broadcasts', CVPR-W 2021")
+
 PoolingBuilder = Callable[..., WindowPooling]
 _POOLINGS: dict[str, PoolingBuilder] = {}
+_PAPERS: dict[str, str] = {}
 
 
-def register_pooling(name: str) -> Callable[[PoolingBuilder], PoolingBuilder]:
+def register_pooling(name: str, *, paper: str = "") -> Callable[[PoolingBuilder], PoolingBuilder]:
+    """Register `builder(dim, **options)` under `name`; `paper` names where the layer comes from."""
+
     def register(builder: PoolingBuilder) -> PoolingBuilder:
+        if name in _POOLINGS:
+            raise ValueError(f"pooling {name!r} is registered twice")
         _POOLINGS[name] = builder
+        _PAPERS[name] = paper
         return builder
 
     return register
@@ -222,6 +310,13 @@ def register_pooling(name: str) -> Callable[[PoolingBuilder], PoolingBuilder]:
 
 def pooling_names() -> list[str]:
     return sorted(_POOLINGS)
+
+
+def pooling_paper(name: str) -> str:
+    """The paper a registered pooling layer comes from."""
+    if name not in _PAPERS:
+        raise ValueError(f"unknown pooling {name!r}; known: {', '.join(pooling_names())}")
+    return _PAPERS[name]
 
 
 def build_pooling(name: str, dim: int, **options) -> WindowPooling:
@@ -247,45 +342,45 @@ def _temporally_aware_vlad(layer: type, dim: int, clusters: int, assignment_bias
     )
 
 
-@register_pooling("netvlad")
+@register_pooling("netvlad", paper=NETVLAD_PAPER)
 def netvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_) -> NetVLAD:
     return NetVLAD(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
 
 
-@register_pooling("netvlad++")
+@register_pooling("netvlad++", paper=TEMPORALLY_AWARE_PAPER)
 def netvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
     return _temporally_aware_vlad(NetVLAD, dim, clusters, assignment_bias, normalize_input)
 
 
-@register_pooling("netrvlad")
+@register_pooling("netrvlad", paper=NETRVLAD_PAPER)
 def netrvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_) -> NetRVLAD:
     return NetRVLAD(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
 
 
-@register_pooling("netrvlad++")
+@register_pooling("netrvlad++", paper=TEMPORALLY_AWARE_PAPER)
 def netrvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
     return _temporally_aware_vlad(NetRVLAD, dim, clusters, assignment_bias, normalize_input)
 
 
-@register_pooling("maxpool")
+@register_pooling("maxpool", paper=SOCCERNET_PAPER)
 def maxpool(dim: int, **_) -> MaxPool:
     return MaxPool(dim)
 
 
-@register_pooling("maxpool++")
+@register_pooling("maxpool++", paper=TEMPORALLY_AWARE_PAPER)
 def maxpool_temporally_aware(dim: int, **_) -> TemporallyAwarePooling:
     return TemporallyAwarePooling(MaxPool(dim), MaxPool(dim))
 
 
-@register_pooling("avgpool")
+@register_pooling("avgpool", paper=SOCCERNET_PAPER)
 def avgpool(dim: int, **_) -> AvgPool:
     return AvgPool(dim)
 
 
-@register_pooling("avgpool++")
+@register_pooling("avgpool++", paper=TEMPORALLY_AWARE_PAPER)
 def avgpool_temporally_aware(dim: int, **_) -> TemporallyAwarePooling:
     return TemporallyAwarePooling(AvgPool(dim), AvgPool(dim))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from soccerspot.models.pooling import (
-    AvgPool, MaxPool, NetRVLAD, NetVLAD, TemporallyAwarePooling, build_pooling, pooling_names, split_point,
+    AvgPool, MaxPool, NetRVLAD, NetVLAD, TemporallyAwarePooling, WindowPooling, build_pooling, pooling_names,
+    pooling_paper, split_point,
 )
 
 torch.manual_seed(0)
@@ -117,3 +118,51 @@ def test_registry_builds_every_family_and_rejects_unknown():
         build_pooling("netvlad+++", 8)
     with pytest.raises(ValueError, match="even"):
         build_pooling("netvlad++", 8, clusters=5)
+
+
+@pytest.mark.parametrize("name", pooling_names())
+@torch.no_grad()
+def test_window_logits_score_every_window_like_forward(name):
+    """The fast-path contract: `window_logits(rows, length, W)[j] == forward(rows[j:j+length]) @ W.T`,
+    for every layer of every registered pooling (the VLAD shortcut included)."""
+    pooling = build_pooling(name, 6, clusters=4).double()
+    rows = torch.randn(40, 6, dtype=torch.float64)
+    for layer, begin, end in pooling.segments(9):
+        length = end - begin
+        weight = torch.randn(3, layer.out_dim, dtype=torch.float64)
+        got = layer.window_logits(rows, length, weight)
+        expected = torch.stack([layer(rows[j : j + length]) @ weight.t() for j in range(40 - length + 1)])
+        assert got.shape == (40 - length + 1, 3)
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)
+
+
+class RootMeanSquare(WindowPooling):
+    """A pooling layer the package does not know: sqrt(mean_t x_t^2), decomposed as sum of squares."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.out_dim = dim
+
+    def forward(self, x):
+        return x.square().mean(dim=-2).sqrt()
+
+    def frame_terms(self, x):
+        return x.square()
+
+    def finish_terms(self, reduced, frames):
+        return (reduced / frames).sqrt()
+
+
+@torch.no_grad()
+def test_a_new_pooling_layer_gets_the_fast_path_from_its_terms_alone():
+    layer = RootMeanSquare(5).double()
+    rows = torch.randn(30, 5, dtype=torch.float64)
+    weight = torch.randn(2, 5, dtype=torch.float64)
+    direct = torch.stack([rows[j : j + 6].square().mean(0).sqrt() @ weight.t() for j in range(25)])
+    torch.testing.assert_close(layer.window_logits(rows, 6, weight), direct, rtol=0, atol=1e-12)
+
+
+def test_every_pooling_names_its_paper():
+    for name in pooling_names():
+        assert "20" in pooling_paper(name)  # a year: an actual citation, not an empty string
+    assert "Temporally-Aware" in pooling_paper("netvlad++") and "NetVLAD" in pooling_paper("netvlad")
