@@ -69,6 +69,22 @@ class ExtractConfig:
     queue_batches: int = 2
     progress: bool = True
 
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong) for each setting no extraction can run with; device, backbone and
+        weights are checked when the extractor is built."""
+        found = []
+        for name in ("fps", "input_size", "batch_size", "queue_batches"):
+            if not getattr(self, name) > 0:
+                found.append((name, f"must be > 0, got {getattr(self, name)}"))
+        if not self.start >= 0:
+            found.append(("start", f"must be >= 0, got {self.start}"))
+        if self.duration is not None and not self.duration > 0:
+            found.append(("duration", f"must be > 0, got {self.duration}"))
+        name = self.feature_name
+        if name is not None and (not name or name != Path(name).name or name in (".", "..")):
+            found.append(("feature_name", f"must be a plain file name without folders, got {name!r}"))
+        return found
+
 
 @dataclass
 class HalfResult:
@@ -104,7 +120,10 @@ def soccerspot_version() -> str:
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a device (auto, cpu, cuda or cuda:N)") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but torch sees no CUDA GPU")
     return resolved

@@ -58,7 +58,11 @@ def plan_jobs(paths: list[str | Path], out_dir: str | Path) -> tuple[list[Job], 
         if not path.exists():
             problems.append(PlanProblem(path, "file not found"))
         elif path.is_dir():
-            jobs.extend(_folder_jobs(path, out_dir))
+            found = _folder_jobs(path, out_dir)
+            if not found:
+                problems.append(PlanProblem(path, "no video files in this folder or below "
+                                                  f"(extensions: {', '.join(sorted(VIDEO_EXTENSIONS))})"))
+            jobs.extend(found)
         else:
             jobs.append(_file_job(path, out_dir))
     return _drop_duplicates(jobs, problems)

@@ -2,16 +2,33 @@
 `HELP`, `add_arguments(parser)` and `run(args) -> int`; they are discovered, not listed here.
 
 Exit codes: 0 ok, 1 data error (bad or missing input), 2 usage error.
+
+Bad input is reported by the commands themselves (`DataError`, one line naming the file). As a safety
+net, an operating-system error about a named file that the user's paths can cause (no permission, a file
+where a folder is needed or the reverse, a full or read-only disk) is also printed as one line, exit 1;
+any other exception is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
 
 from soccerspot.pipeline import commands
 from soccerspot.data.errors import DataError
+
+# errno values of an OSError that a user's path or disk explains (see the module docstring)
+USER_PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC,
+                              errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG})
+
+
+def user_path_error(error: OSError) -> str | None:
+    """One line for an OSError about a named file that the user's paths or disk explain, else None."""
+    if error.errno not in USER_PATH_ERRNOS or error.filename is None:
+        return None
+    return f"{error.filename}: {error.strerror or error}"
 
 
 def command_modules() -> dict[str, object]:
@@ -46,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except DataError as error:
         print(f"soccerspot {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        message = user_path_error(error)
+        if message is None:
+            raise
+        print(f"soccerspot {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

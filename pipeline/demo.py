@@ -82,19 +82,25 @@ class DemoConfig:
         keys = ("train_games", "test_games", "half_seconds", "video_fps", "seed")
         return {key: getattr(self, key) for key in keys}
 
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong) for each setting the demo cannot run with."""
+        found = []
+        for name in ("train_games", "test_games", "epochs", "batch_size", "extract_batch", "workers"):
+            if getattr(self, name) < 1:
+                found.append((name, f"must be >= 1, got {getattr(self, name)}"))
+        if not self.half_seconds >= 60:
+            found.append(("half_seconds", f"must be >= 60 (the events' scripts need room), got {self.half_seconds:g}"))
+        for name in ("video_fps", "feature_fps", "window_seconds", "lr", "nms_window"):
+            if not getattr(self, name) > 0:
+                found.append((name, f"must be > 0, got {getattr(self, name)}"))
+        if self.head not in demo_heads():
+            found.append(("head", f"no training preset trains {self.head!r}; heads: {', '.join(demo_heads())}"))
+        return found
+
     def validate(self) -> "DemoConfig":
         """Raise ValueError naming the first setting the demo cannot run with."""
-        if self.train_games < 1 or self.test_games < 1:
-            raise ValueError(f"the demo needs >= 1 training and >= 1 held-out game (got {self.train_games} and "
-                             f"{self.test_games})")
-        if not self.half_seconds >= 60:
-            raise ValueError(f"halves must last >= 60 s (got {self.half_seconds:g})")
-        if self.epochs < 1 or self.batch_size < 1 or self.extract_batch < 1:
-            raise ValueError("epochs, batch_size and extract_batch must be >= 1")
-        if not (self.video_fps > 0 and self.feature_fps > 0 and self.window_seconds > 0 and self.lr > 0
-                and self.nms_window > 0):
-            raise ValueError("video_fps, feature_fps, window_seconds, lr and nms_window must be > 0")
-        preset_for_head(self.head)
+        for name, reason in self.problems():
+            raise ValueError(f"{name} {reason}")
         return self
 
 
@@ -163,7 +169,7 @@ def generate_season(season: Path, config: DemoConfig, progress: bool = True) -> 
     broadcast = BroadcastConfig(duration_s=config.half_seconds, fps=config.video_fps)
     plans = [plan_game(season / game, game_seed(config, index), broadcast, url=f"synthetic/{game}")
              for index, game in enumerate(train_games + test_games) if not game_is_complete(season / game)]
-    render_games(plans, broadcast, workers=max(1, config.workers), progress=progress)
+    render_games(plans, broadcast, workers=config.workers, progress=progress)
     return train_games, test_games
 
 

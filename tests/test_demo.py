@@ -85,8 +85,9 @@ def test_every_head_trains_from_its_preset(head, preset):
     assert config.max_epochs == SMALL.epochs and config.window_seconds == SMALL.window_seconds
 
 
-@pytest.mark.parametrize("change, named", [(dict(head="resnet"), "head"), (dict(train_games=0), "training"),
-                                           (dict(half_seconds=30.0), "60 s"), (dict(epochs=0), "epochs")])
+@pytest.mark.parametrize("change, named", [(dict(head="resnet"), "head"), (dict(train_games=0), "train_games"),
+                                           (dict(half_seconds=30.0), "half_seconds"), (dict(epochs=0), "epochs"),
+                                           (dict(workers=-2), "workers")])
 def test_config_refuses_settings_it_cannot_run(change, named):
     with pytest.raises(ValueError, match=named):
         dataclasses.replace(SMALL, **change).validate()

@@ -39,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
         half_seconds=args.half_seconds, epochs=args.epochs, backbone=args.backbone, head=args.head,
         workers=args.workers, spot_video=not args.no_video_spot,
     )
-    try:
-        config.validate()
-    except ValueError as error:
-        print(f"soccerspot demo: error: {error} (see --help)", file=sys.stderr)
+    problems = config.problems()
+    if problems:
+        field, reason = problems[0]
+        print(f"soccerspot demo: error: --{field.replace('_', '-')} {reason}", file=sys.stderr)
         return 2
     summary = run_demo(args.out, config, progress=not args.no_progress)
     print_summary(summary, args.out)

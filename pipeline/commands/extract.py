@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+FLAGS = {"feature_name": "--name"}  # ExtractConfig fields whose flag is not the field's own name
 HELP = "extract frame features (ResNet-152 at 2 fps by default) from match videos"
 
 
@@ -39,17 +40,24 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths
+    from soccerspot.data.errors import DataError
     from soccerspot.models.backbones import BackboneWeightsError
 
-    if args.fps <= 0 or args.batch_size <= 0 or args.start < 0 or (args.duration is not None and args.duration <= 0):
-        print("soccerspot extract: error: --fps, --batch-size and --duration must be positive, --start >= 0", file=sys.stderr)
-        return 2
     config = ExtractConfig(
         backbone=args.backbone, weights=args.weights, fps=args.fps, transform=args.transform,
         input_size=args.input_size, batch_size=args.batch_size, device=args.device, precision=args.precision,
         decoder=args.decoder, pca=args.pca, feature_name=args.name, start=args.start, duration=args.duration,
         progress=not args.no_progress,
     )
+    problems = config.problems()
+    if problems:
+        field, reason = problems[0]
+        flag = FLAGS.get(field, "--" + field.replace("_", "-"))
+        print(f"soccerspot extract: error: {flag} {reason}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DataError(out, "--out exists and is not a folder; choose another")
 
     def report(path: Path, reason: str) -> None:
         print(f"soccerspot extract: error: {path}: {reason}", file=sys.stderr)

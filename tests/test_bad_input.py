@@ -1,0 +1,221 @@
+"""Bad input never gives a traceback: every subcommand, driven through `soccerspot.pipeline.cli.main` with
+bad arguments (unknown choices, negative numbers, missing required flags) and bad files (missing paths,
+text where a video, features, a checkpoint or JSON belong, empty files, an --out that cannot be made),
+exits 1 (bad data) or 2 (usage) with one error line that names the file or the flag."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soccerspot.data.features import FeatureMeta, write_features
+from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, write_labels
+from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.cli import command_modules, main, user_path_error
+from video_helpers import constant_rate_times, write_video
+
+NAME = "toy"
+GAME = "league/2015/game"
+SETTINGS = dict(backbone="toy", weights="none", fps=2.0, step=0.5, transform="none", precision="fp32")
+FAST = "--backbone resnet18 --weights none --no-progress"  # extraction flags: small, random weights
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory) -> dict[str, str]:
+    """Every file the cases name, good and bad, by placeholder."""
+    root = tmp_path_factory.mktemp("bad_input")
+    (root / "text.txt").write_text("not what you expected\n")
+    (root / "empty.mkv").write_bytes(b"")
+    (root / "text.mkv").write_text("not a video\n")
+    (root / "emptydir").mkdir()
+    write_video(root / "video.mkv", constant_rate_times(25, 1.0))
+    features = root / "features"
+    for half in (1, 2):
+        write_features(features / GAME, half, NAME, np.zeros((40, 3), np.float32), FeatureMeta(**SETTINGS))
+    write_labels(features / GAME / LABELS_FILE, GameLabels(url=GAME, events=[Event(1, 5000, "Goal", "home")]))
+    (root / "games.txt").write_text(GAME + "\n")
+    bad_features = root / "bad_features" / GAME  # a text file and an empty file where features belong
+    bad_features.mkdir(parents=True)
+    (bad_features / f"1_{NAME}.npy").write_text("not an array\n")
+    (bad_features / f"2_{NAME}.npy").write_bytes(b"")
+    config = HeadConfig(kind="avgpool", input_dim=3, num_classes=1, window_frames=4, projection_dim=None)
+    save_checkpoint(root / "model", build_head(config), config, classes=["Goal"], fps=2.0,
+                    feature_settings=FeatureMeta(**SETTINGS, dim=3).settings(), nms=NmsSettings(),
+                    extra={"features": NAME})
+    video_head = HeadConfig(kind="avgpool", input_dim=512, num_classes=1, window_frames=4, projection_dim=None)
+    video_settings = FeatureMeta(backbone="resnet18", weights="none", fps=2.0, transform="crop", input_size=224,
+                                 precision="fp32", dim=512).settings()  # what FAST extraction at fp32 makes
+    save_checkpoint(root / "video_model", build_head(video_head), video_head, classes=["Goal"], fps=2.0,
+                    feature_settings=video_settings, nms=NmsSettings(), extra={"features": "resnet18"})
+    (root / "text_model").mkdir()
+    (root / "text_model" / "model.pt").write_text("not weights\n")
+    (root / "text_model" / "config.json").write_text("{not json")
+    for kind, content in (("text_predictions", "not json"), ("empty_predictions", ""),
+                          ("list_predictions", json.dumps([1, 2]))):
+        (root / kind / GAME).mkdir(parents=True)
+        (root / kind / GAME / PREDICTIONS_FILE).write_text(content)
+    return {name: str(path) for name, path in {
+        "root": root, "text": root / "text.txt", "empty": root / "empty.mkv", "textmkv": root / "text.mkv",
+        "emptydir": root / "emptydir", "video": root / "video.mkv", "missing": root / "missing",
+        "features": features, "games": root / "games.txt", "bad_features": root / "bad_features",
+        "bad_game": bad_features, "model": root / "model", "video_model": root / "video_model", "text_model": root / "text_model",
+        "text_predictions": root / "text_predictions", "empty_predictions": root / "empty_predictions",
+        "list_predictions": root / "list_predictions", "under_file": root / "text.txt" / "sub",
+    }.items()}
+
+
+# (command line with {placeholders}, what the error line must name: a flag or a placeholder's path)
+CASES: list[tuple[str, str]] = [
+    # demo
+    ("demo --head transformerx --out {root}/d", "--head"),
+    ("demo --train-games -1 --out {root}/d", "--train-games"),
+    ("demo --half-seconds -5 --out {root}/d", "--half-seconds"),
+    ("demo --epochs 0 --out {root}/d", "--epochs"),
+    ("demo --workers -3 --out {root}/d", "--workers"),
+    ("demo --seed abc", "--seed"),
+    ("demo --out {text}", "{text}"),
+    ("demo --out {under_file}", "{under_file}"),
+    # extract
+    ("extract", "--out"),
+    ("extract {video}", "--out"),
+    ("extract {video} --out {root}/x --decoder nope", "--decoder"),
+    ("extract {video} --out {root}/x --transform nope", "--transform"),
+    ("extract {video} --out {root}/x --fps -2", "--fps"),
+    ("extract {video} --out {root}/x --input-size 0", "--input-size"),
+    ("extract {video} --out {root}/x --batch-size -1", "--batch-size"),
+    ("extract {video} --out {root}/x --start -1", "--start"),
+    ("extract {video} --out {root}/x --duration 0", "--duration"),
+    ("extract {video} --out {root}/x --name ../elsewhere", "--name"),
+    ("extract {video} --out {root}/x --device nope " + FAST, "--device"),
+    ("extract {video} --out {root}/x --backbone nope --weights none --no-progress", "nope"),
+    ("extract {missing} --out {root}/x " + FAST, "{missing}"),
+    ("extract {text} --out {root}/x " + FAST, "{text}"),
+    ("extract {textmkv} --out {root}/x " + FAST, "{textmkv}"),
+    ("extract {empty} --out {root}/x " + FAST, "{empty}"),
+    ("extract {emptydir} --out {root}/x " + FAST, "{emptydir}"),
+    ("extract {video} --out {text} " + FAST, "{text}"),
+    ("extract {video} --out {under_file} " + FAST, "{under_file}"),
+    ("extract {video} --out {root}/x --backbone resnet18 --weights {missing} --no-progress", "{missing}"),
+    ("extract {video} --out {root}/x --pca {missing} " + FAST, "{missing}"),
+    ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
+    # spot
+    ("spot {features}", "--model"),
+    ("spot {features} --model {model} --nms nope", "--nms"),
+    ("spot {features} --model {model} --nms-window -3", "--nms-window"),
+    ("spot {features} --model {model} --threshold 2", "--threshold"),
+    ("spot {features} --model {model} --window -5", "--window"),
+    ("spot {features} --model {model} --method nope", "--method"),
+    ("spot {features} --model {missing}", "{missing}"),
+    ("spot {features} --model {emptydir}", "{emptydir}"),
+    ("spot {features} --model {text_model}", "{text_model}"),
+    ("spot {features} --model {text}", "{text}"),
+    ("spot {features} --model {empty}", "{empty}"),
+    ("spot {missing} --model {model}", "{missing}"),
+    ("spot {bad_game} --model {model} --features toy", "{bad_game}"),
+    ("spot {textmkv} --model {video_model}", "{textmkv}"),
+    ("spot {empty} --model {video_model}", "{empty}"),
+    ("spot {video} --model {video_model} --out {under_file}", "{under_file}"),
+    ("spot {features} --model {model} --out {under_file}", "{under_file}"),
+    # train
+    ("train", "--features-root"),
+    ("train --features-root {features}", "--features"),
+    ("train --features-root {features} --features toy --preset nope", "--preset"),
+    ("train --features-root {features} --features toy --epochs -1", "--epochs"),
+    ("train --features-root {features} --features toy --lr -1", "--lr"),
+    ("train --features-root {features} --features toy --batch-size abc", "--batch-size"),
+    ("train --features-root {missing} --features toy", "{missing}"),
+    ("train --features-root {text} --features toy", "{text}"),
+    ("train --features-root {features} --features toy --train-split {missing}", "{missing}"),
+    ("train --features-root {features} --features toy --train-split {empty}", "{empty}"),
+    ("train --features-root {features} --features toy --train-split {text}", "{features}"),
+    ("train --features-root {features} --features toy --resume", "--resume"),
+    ("train --features-root {features} --features toy --train-split {games} --valid-split none --out {text}",
+     "{text}"),
+    ("train --features-root {features} --features toy --train-split {games} --valid-split none "
+     "--out {under_file}", "{text}"),
+    ("train --features-root {bad_features} --features toy --train-split all --valid-split none "
+     "--out {root}/run --no-progress", "{bad_features}"),
+    # evaluate
+    ("evaluate", "--labels"),
+    ("evaluate --labels {features} --predictions {features} --metric nope", "--metric"),
+    ("evaluate --labels {features} --predictions {features} --classes ,", "--classes"),
+    ("evaluate --labels {missing} --predictions {features}", "{missing}"),
+    ("evaluate --labels {text} --predictions {features}", "{text}"),
+    ("evaluate --labels {emptydir} --predictions {features}", "{emptydir}"),
+    ("evaluate --labels {features} --predictions {features} --split {missing}", "{missing}"),
+    ("evaluate --labels {features} --predictions {features} --split {empty}", "{empty}"),
+    ("evaluate --labels {features} --predictions {missing} --quiet", "{missing}"),
+    ("evaluate --labels {features} --predictions {text_predictions} --quiet", "{text_predictions}"),
+    ("evaluate --labels {features} --predictions {empty_predictions} --quiet", "{empty_predictions}"),
+    ("evaluate --labels {features} --predictions {list_predictions} --quiet", "{list_predictions}"),
+    ("evaluate --labels {features} --predictions {text_predictions} --json {text} --quiet", "{text}"),
+    # archive
+    ("archive {features}", "--model"),
+    ("archive {video} --model {model} --out {root}/a --jobs -1 --no-progress", "--jobs"),
+    ("archive {video} --model {model} --out {root}/a --engine nope", "--engine"),
+    ("archive {missing} --model {model} --out {root}/a --no-progress", "{missing}"),
+    ("archive {video} --model {missing} --out {root}/a --no-progress", "{missing}"),
+    ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
+    ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
+    ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+]
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def case_id(case: tuple[str, str]) -> str:
+    return case[0].replace(" " + FAST, "").replace("{", "").replace("}", "")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_exits_1_or_2_with_one_line_naming_the_file_or_flag(case, paths, capsys, monkeypatch, tmp_path):
+    command, named = case
+    if command.split()[0] not in command_modules():
+        pytest.skip(f"no soccerspot {command.split()[0]} command in this tree")
+    monkeypatch.chdir(tmp_path)  # a command's default output folder lands here
+    code, err = run_cli(shlex.split(command.format(**paths)), capsys)
+    assert code in (1, 2), (code, err)
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err
+    assert errors[0].startswith(f"soccerspot {command.split()[0]}: error: "), errors[0]
+    assert named.format(**paths) in errors[0], errors[0]
+
+
+def test_every_command_has_bad_input_cases():
+    covered = {case[0].split()[0] for case in CASES}
+    assert set(command_modules()) <= covered, set(command_modules()) - covered
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_out_folder_is_one_line(paths, capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code, err = run_cli(["demo", "--out", str(locked / "demo"), "--no-progress"], capsys)
+    finally:
+        locked.chmod(0o755)
+    assert code == 1 and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error:" in line] == [
+        f"soccerspot demo: error: {locked / 'demo'}: Permission denied"]
+
+
+def test_user_path_errors_are_reported_and_other_os_errors_are_not():
+    assert user_path_error(PermissionError(13, "Permission denied", "/a/b")) == "/a/b: Permission denied"
+    assert user_path_error(IsADirectoryError(21, "Is a directory", "/a")) == "/a: Is a directory"
+    assert user_path_error(OSError(28, "No space left on device", "/disk/f")) == "/disk/f: No space left on device"
+    assert user_path_error(PermissionError(13, "Permission denied")) is None  # no file named: a bug, not input
+    assert user_path_error(ConnectionResetError(104, "Connection reset by peer", "x")) is None
+    assert user_path_error(FileNotFoundError(2, "No such file or directory", "/a")) is None
