@@ -26,6 +26,7 @@ OFFICIAL_FEATURE_FPS: dict[str, float] = {
     "baidu_soccer_embeddings": 1.0,
 }
 HALVES = (1, 2)
+PRECISION_KEY = "precision"  # the one setting that is not part of the features' identity
 
 
 @dataclass
@@ -57,7 +58,8 @@ class FeatureMeta:
         return self.start + self.step * np.arange(self.num_frames, dtype=np.float64)
 
     def settings(self) -> dict:
-        """What must match for features to be interchangeable (what a model was trained on)."""
+        """How the features were made: their identity (`identity()`) and the precision they were computed
+        at. Extraction resume compares all of it; spotting compares only the identity."""
         return {
             "backbone": self.backbone,
             "weights": self.weights,
@@ -69,6 +71,10 @@ class FeatureMeta:
             "dim": self.dim,
         }
 
+    def identity(self) -> dict:
+        """What changes the meaning of the features (see `feature_identity`)."""
+        return feature_identity(self.settings())
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -76,6 +82,13 @@ class FeatureMeta:
     def from_json(cls, obj: dict) -> "FeatureMeta":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in known})
+
+
+def feature_identity(settings: dict) -> dict:
+    """The settings that change what features mean (backbone, weights identity, fps, transform, input size,
+    PCA, width), i.e. all but the numeric precision they were computed at: a head trained on fp32 features
+    scores bf16 or fp16 features of the same identity (the README gives the measured difference)."""
+    return {key: value for key, value in settings.items() if key != PRECISION_KEY}
 
 
 @dataclass
@@ -120,9 +133,34 @@ def load_features(game_dir: str | Path, half: int, name: str, mmap: bool = True)
             raise DataError(side, f"unreadable feature sidecar ({error})") from error
         if meta.num_frames != array.shape[0]:
             raise DataError(path, f"has {array.shape[0]} rows but its sidecar says {meta.num_frames}: incomplete or stale")
+        problem = sidecar_problem(meta)
+        if problem is not None:
+            raise DataError(side, f"invalid feature sidecar: {problem}")
     else:
         meta = official_meta(name, array)
     return HalfFeatures(array=array, meta=meta, path=path)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def sidecar_problem(meta: FeatureMeta) -> str | None:
+    """What makes a sidecar unusable (rows cannot be given a time, fields of the wrong type), or None."""
+    if not isinstance(meta.extra, dict):
+        return f"extra must be an object, got {type(meta.extra).__name__}"
+    if not _is_number(meta.fps) or meta.fps <= 0:
+        return f"fps must be a positive number, got {meta.fps!r}"
+    if meta.timestamps is None:
+        if not _is_number(meta.start) or not _is_number(meta.step) or meta.step <= 0:
+            return f"start and step must be numbers, step positive (got {meta.start!r}, {meta.step!r})"
+        return None
+    if not isinstance(meta.timestamps, list) or len(meta.timestamps) != meta.num_frames:
+        count = len(meta.timestamps) if isinstance(meta.timestamps, list) else meta.timestamps
+        return f"timestamps must list one time per row ({meta.num_frames}), got {count!r}"
+    if not all(_is_number(t) for t in meta.timestamps):
+        return "timestamps must be finite numbers"
+    return None
 
 
 def write_features(game_dir: str | Path, half: int, name: str, array: np.ndarray, meta: FeatureMeta) -> Path:

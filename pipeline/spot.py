@@ -12,10 +12,16 @@ An existing results file is never replaced silently: the game is *skipped* and r
 that was interrupted resumes where it stopped); `overwrite=True` replaces it.
 
 Checks before scoring, each a `DataError` naming the file: NaN/inf (first bad row), feature width
-different from the head's input, and — for our checkpoints — features made with other settings than the
-head was trained on (backbone, weights, fps, transform, PCA... `FeatureMeta.settings()`). Peer
-checkpoints carry no feature settings (they were trained on the official files) and skip that check.
-A batch goes on past a bad game and reports it.
+different from the head's input, and — for our checkpoints — features whose identity differs from the
+head's training features (backbone, weights, fps, transform, input size, PCA, width:
+`FeatureMeta.identity()`). The precision the features were computed at is not part of their identity: a
+head trained on fp32 features scores bf16 or fp16 ones (and the reverse) with a warning in
+`GameResult.warnings`. Peer checkpoints carry no feature settings (they were trained on the official
+files) and skip that check. A batch goes on past a bad game and reports it.
+
+With `SpotOptions.save_scores`, each half's per-frame class probabilities are written beside the game's
+results (`data.scores`: `<half>_scores.npy` + sidecar with the rows' timestamps), before the results file,
+so a game whose results exist has its scores too.
 
 `spot_features(head, game_dir, feature_name, ...)` spots one game and is what other front-ends (e.g.
 video input: extract first, then spot) call.
@@ -30,8 +36,17 @@ import numpy as np
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import HALVES, check_finite, feature_path, load_features
+from soccerspot.data.features import (
+    HALVES,
+    PRECISION_KEY,
+    FeatureMeta,
+    check_finite,
+    feature_identity,
+    feature_path,
+    load_features,
+)
 from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, Prediction, write_predictions
+from soccerspot.data.scores import SCORES_NAME, write_scores
 from soccerspot.pipeline.checkpoints import LoadedHead, NmsSettings
 from soccerspot.pipeline.infer import DEFAULT_BATCH, frame_scores
 from soccerspot.pipeline.postprocess import NMS_KINDS, scores_to_predictions, window_in_frames
@@ -49,6 +64,18 @@ class SpotOptions:
     overwrite: bool = False
     method: str = "auto"  # "auto" | "fast" | "per-window" (see pipeline.infer)
     batch_size: int = DEFAULT_BATCH
+    save_scores: bool = False  # also write each half's per-frame probabilities (data.scores)
+
+
+@dataclass
+class HalfSpots:
+    """One half scored: its spots, the per-frame probabilities they came from, and the features' metadata."""
+
+    half: int
+    predictions: list[Prediction]
+    scores: np.ndarray  # (frames, classes), before NMS
+    meta: FeatureMeta
+    warning: str | None = None  # e.g. features at another precision than the head's training features
 
 
 @dataclass
@@ -59,6 +86,7 @@ class GameResult:
     predictions: int = 0
     halves: list[int] = field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,8 +114,9 @@ def resolve_nms(head: LoadedHead, options: SpotOptions) -> NmsSettings:
     return nms
 
 
-def check_compatible(head: LoadedHead, array: np.ndarray, settings: dict, path: Path) -> None:
-    """Raise `DataError` when features cannot be scored by this head."""
+def check_compatible(head: LoadedHead, array: np.ndarray, settings: dict, path: Path) -> str | None:
+    """Raise `DataError` when features cannot be scored by this head; return a warning when they can but
+    were computed at another precision than the head's training features."""
     if array.shape[1] != head.config.input_dim:
         raise DataError(path, f"features are {array.shape[1]}-d but the head {head.path} expects "
                               f"{head.config.input_dim}-d inputs")
@@ -95,23 +124,37 @@ def check_compatible(head: LoadedHead, array: np.ndarray, settings: dict, path: 
     if fps is not None and abs(float(fps) - head.fps) > 1e-6:
         raise DataError(path, f"features are sampled at {fps} fps but the head {head.path} works on {head.fps} fps "
                               f"windows of {head.config.window_frames} rows")
-    if head.feature_settings is not None and settings != head.feature_settings:
-        differences = sorted(k for k in set(settings) | set(head.feature_settings)
-                             if settings.get(k) != head.feature_settings.get(k))
-        detail = "; ".join(f"{k}: features {settings.get(k)!r}, head {head.feature_settings.get(k)!r}" for k in differences)
+    if head.feature_settings is None:
+        return None
+    ours, theirs = feature_identity(settings), feature_identity(head.feature_settings)
+    if ours != theirs:
+        differences = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        detail = "; ".join(f"{k}: features {ours.get(k)!r}, head {theirs.get(k)!r}" for k in differences)
         raise DataError(path, f"features were made with other settings than the head {head.path} was trained on ({detail}); "
                               "extract them again with the head's settings, or use a head trained on these")
+    return precision_warning(head, settings.get(PRECISION_KEY))
+
+
+def precision_warning(head: LoadedHead, precision: object) -> str | None:
+    """The warning for features computed at another precision than the head's training features (the same
+    text for every half, so a batch reports it once)."""
+    trained = (head.feature_settings or {}).get(PRECISION_KEY)
+    if precision is None or trained is None or precision == trained:
+        return None
+    return (f"features computed at {precision} scored by the head {head.path}, trained on {trained} features: "
+            "spotted anyway (precision is not part of the features' identity; per-frame probabilities move "
+            "slightly, see the README's precision note)")
 
 
 def spot_half(head: LoadedHead, game_dir: Path, half: int, feature_name: str, nms: NmsSettings,
-              options: SpotOptions) -> list[Prediction]:
-    """One half's spots (all checks first)."""
+              options: SpotOptions) -> HalfSpots:
+    """One half's spots and per-frame scores (all checks first)."""
     features = load_features(game_dir, half, feature_name)
-    check_compatible(head, features.array, features.meta.settings(), features.path)
+    warning = check_compatible(head, features.array, features.meta.settings(), features.path)
     check_finite(features.array, features.path)
     scores = frame_scores(head.model, features.array, head.config.window_frames,
                           method=options.method, batch_size=options.batch_size)
-    return scores_to_predictions(
+    predictions = scores_to_predictions(
         scores,
         features.meta.frame_times(),
         head.classes,
@@ -120,6 +163,20 @@ def spot_half(head: LoadedHead, game_dir: Path, half: int, feature_name: str, nm
         window_frames=window_in_frames(nms.window_seconds, features.meta.fps),
         threshold=nms.threshold,
     )
+    return HalfSpots(half, predictions, scores, features.meta, warning)
+
+
+def write_game(head: LoadedHead, spotted: list[HalfSpots], out_path: Path, *, feature_name: str, url: str,
+               options: SpotOptions, game: str = ".") -> GameResult:
+    """Write the scores (when asked) then `results_spotting.json`, last: results on disk mean a finished game."""
+    if options.save_scores:
+        for half in spotted:
+            write_scores(out_path.parent, half.half, half.scores, half.meta, head.classes,
+                         feature_name=feature_name, model=str(head.path))
+    predictions = [p for half in spotted for p in half.predictions]
+    write_predictions(out_path, GamePredictions(url=url, predictions=predictions))
+    warnings = list(dict.fromkeys(half.warning for half in spotted if half.warning))
+    return GameResult(game, out_path, "spotted", len(predictions), [half.half for half in spotted], warnings=warnings)
 
 
 def spot_features(
@@ -143,17 +200,15 @@ def spot_features(
     if not halves:
         raise DataError(game_dir, f"no feature files {' or '.join(f'{h}_{feature_name}.npy' for h in HALVES)}")
     nms = resolve_nms(head, options)
-    predictions: list[Prediction] = []
-    for half in halves:
-        predictions += spot_half(head, game_dir, half, feature_name, nms, options)
-    write_predictions(out_path, GamePredictions(url=url if url is not None else game_dir.name, predictions=predictions))
-    return GameResult(game, out_path, "spotted", len(predictions), halves)
+    spotted = [spot_half(head, game_dir, half, feature_name, nms, options) for half in halves]
+    return write_game(head, spotted, out_path, feature_name=feature_name,
+                      url=url if url is not None else game_dir.name, options=options, game=game)
 
 
 def feature_names_in(game_dir: Path) -> list[str]:
     """Feature names present in a game folder (`1_<name>.npy` / `2_<name>.npy`)."""
     names = {m.group(2) for p in game_dir.glob("[12]_*.npy") if (m := _FEATURE_FILE.match(p.name))}
-    return sorted(names)
+    return sorted(names - {SCORES_NAME})
 
 
 def find_feature_games(root: Path, feature_name: str) -> list[Path]:
@@ -169,6 +224,8 @@ def resolve_input(path: str | Path, feature_name: str | None, head: LoadedHead) 
         match = _FEATURE_FILE.match(path.name)
         if not match:
             raise DataError(path, "not a feature file: expected <half>_<name>.npy (e.g. 1_ResNET_TF2_PCA512.npy)")
+        if match.group(2) == SCORES_NAME:
+            raise DataError(path, "a scores file written by --save-scores, not features")
         if feature_name and feature_name != match.group(2):
             raise DataError(path, f"file is feature {match.group(2)!r} but --features says {feature_name!r}")
         return path.parent, match.group(2), [path.parent], True

@@ -1,18 +1,25 @@
 """Spotting straight from raw video: extract the features a head was trained on, then spot them.
 
 `soccerspot spot MATCH.mkv --model CKPT` (or a game folder holding `1_224p.mkv` / `2_224p.mkv`) lands
-here. The checkpoint records the settings of its training features (`FeatureMeta.settings()`: backbone,
-weights identity, fps, transform, input size, precision, PCA, width); the extractor is configured from
-exactly those, so the features it writes are the ones the head expects. `spot` then checks them again.
+here. The checkpoint records the settings of its training features (`FeatureMeta.settings()`); the
+extractor is configured from their identity (backbone, weights identity, fps, transform, input size, PCA,
+width: `FeatureMeta.identity()`), so the features it writes mean what the head expects. The precision is
+this machine's choice, not the checkpoint's (`precision="auto"`: bf16 on CPUs with native bf16, fp32 on
+other CPUs, fp16 on CUDA): a head trained on fp16 GPU features spots on a CPU, and `spot` warns when the
+precision differs from the head's training features.
 
 Refusals, each a `DataError` naming the file:
 
 - a checkpoint without feature settings (the SoccerNet baselines' `model.pth.tar`, trained on the
   official feature files, which cannot be re-made from video here);
 - settings this machine cannot reproduce: weights from a file or a PCA whose file is not given (or
-  whose identity differs from the one recorded), a precision this device cannot run;
-- features already on disk under the same name made with other settings or from another video: they
+  whose identity differs from the one recorded);
+- features already on disk under the same name with another identity or from another video: they
   are never overwritten silently (remove them, or spot into another `--out`).
+
+Features already on disk that differ only in precision (complete, same identity, same video and
+trimming) are reused as they are, with a warning: re-extracting at another precision is the user's
+choice (`soccerspot extract --precision`), not a side effect of spotting.
 
 Where things go: a game folder keeps its features and `results_spotting.json` inside it (SoccerNet
 layout) unless `out_dir` is given; a lone `MATCH.mkv` uses `<its folder>/MATCH/` (what `soccerspot
@@ -20,16 +27,18 @@ extract` would make), a half-named `game/1_224p.mkv` uses `game/`.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import feature_path, sidecar_path
-from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, write_predictions
+from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
+from soccerspot.data.labels import PREDICTIONS_FILE
 from soccerspot.pipeline.checkpoints import LoadedHead
-from soccerspot.pipeline.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half
+from soccerspot.pipeline.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game
 
-SETTINGS_KEYS = ("backbone", "weights", "fps", "transform", "input_size", "precision", "pca", "dim")
+# the feature identity an extractor is configured from (the precision is this machine's choice)
+SETTINGS_KEYS = ("backbone", "weights", "fps", "transform", "input_size", "pca", "dim")
 
 
 @dataclass
@@ -83,9 +92,11 @@ def plan_video_input(path: Path, out_dir: Path | None) -> tuple[Path, list[Video
     return (out_dir or path.parent / path.stem), [VideoJob(path, 1)]
 
 
-def extract_config_for(head: LoadedHead, *, device: str = "auto", batch_size: int = 32,
-                       weights_file: str | None = None, pca_file: str | None = None, progress: bool = True):
-    """The `ExtractConfig` that re-makes the head's training features, or a `DataError` saying why not."""
+def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
+                       weights_file: str | None = None, pca_file: str | None = None, feature_name: str | None = None,
+                       progress: bool = True):
+    """The `ExtractConfig` that re-makes the identity of the head's training features at `precision`
+    (`auto`: this machine's best), or a `DataError` saying why it cannot."""
     from soccerspot.extract.extractor import ExtractConfig
 
     settings = head.feature_settings
@@ -108,30 +119,31 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", batch_size: in
     return ExtractConfig(
         backbone=str(settings["backbone"]), weights=weights, fps=float(settings["fps"]),
         transform=str(settings["transform"]), input_size=int(settings["input_size"]),
-        precision=str(settings["precision"]), pca=pca_file if pca else None, batch_size=batch_size,
-        device=device, progress=progress,
+        precision=precision, pca=pca_file if pca else None, batch_size=batch_size, device=device,
+        feature_name=feature_name, progress=progress,
     )
 
 
 def build_extractor(head: LoadedHead, config):
-    """An `Extractor` whose features match the head's settings exactly (else `DataError`)."""
+    """An `Extractor` whose features have the identity of the head's training features (else `DataError`)."""
     from soccerspot.extract.extractor import Extractor
     from soccerspot.models.backbones import BackboneWeightsError
 
     try:
         extractor = Extractor(config)
-    except (ValueError, BackboneWeightsError) as error:  # a precision this device cannot run, weights offline
+    except (ValueError, BackboneWeightsError) as error:  # a device or backbone unavailable here, weights offline
         raise DataError(head.path, f"cannot re-extract the head's features here: {error}") from error
-    wanted = extractor.meta_template().settings()
-    if wanted != head.feature_settings:
-        differences = "; ".join(f"{key}: extractor {wanted.get(key)!r}, head {head.feature_settings.get(key)!r}"
-                                for key in SETTINGS_KEYS if wanted.get(key) != head.feature_settings.get(key))
+    wanted = feature_identity(extractor.meta_template().settings())
+    recorded = feature_identity(head.feature_settings)
+    if wanted != recorded:
+        differences = "; ".join(f"{key}: extractor {wanted.get(key)!r}, head {recorded.get(key)!r}"
+                                for key in SETTINGS_KEYS if wanted.get(key) != recorded.get(key))
         raise DataError(head.path, f"the features extracted here would differ from the head's ({differences})")
     return extractor
 
 
 def check_no_conflict(extractor, video: Path, game_dir: Path, half: int) -> None:
-    """Refuse to overwrite features made differently (other settings or another video)."""
+    """Refuse to overwrite features made differently (other settings, precision included, or another video)."""
     if not sidecar_path(game_dir, half, extractor.name).is_file():
         return
     reason = extractor.stale_reason(video, game_dir, half)
@@ -140,28 +152,79 @@ def check_no_conflict(extractor, video: Path, game_dir: Path, half: int) -> None
                         f"already exists, {reason}; it is not overwritten: remove it or spot into another --out")
 
 
+def check_device(device: str, precision: str) -> None:
+    """`ValueError` (a usage error) for a device or precision this machine cannot run."""
+    from soccerspot.extract.extractor import resolve_device, resolve_precision
+
+    try:
+        resolved = resolve_device(device)
+    except RuntimeError as error:  # torch.device("nonsense")
+        raise ValueError(f"--device {device}: {error}") from None
+    resolve_precision(precision, resolved)
+
+
+def reusable_precision(extractor, video: Path, game_dir: Path, half: int) -> str | None:
+    """The precision of features on disk that this extractor would make, but at another precision
+    (complete, same identity, same video and trimming): those are reused. None when there are none
+    (extract, or the extractor skips features that are identical); `DataError` when the features there
+    were made differently and must not be overwritten."""
+    if not sidecar_path(game_dir, half, extractor.name).is_file():
+        return None
+    if extractor.stale_reason(video, game_dir, half) is None:
+        return None
+    try:
+        existing = load_features(game_dir, half, extractor.name).meta.precision
+    except DataError:
+        existing = None
+    if existing is not None and existing != extractor.precision:
+        # the extractor's own staleness test, asked as if it extracted at the precision on disk
+        at_their_precision = copy.copy(extractor)
+        at_their_precision.precision = existing
+        if at_their_precision.stale_reason(video, game_dir, half) is None:
+            return str(existing)
+    check_no_conflict(extractor, video, game_dir, half)
+    return None
+
+
+def extract_half(extractor, video: Path, game_dir: Path, half: int) -> None:
+    """Extract one half; decoder failures become a `DataError` naming the video."""
+    try:
+        extractor.extract(video, game_dir, half)
+    except (OSError, RuntimeError) as error:
+        raise DataError(video, f"cannot extract features ({type(error).__name__}: {error})") from error
+
+
 def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path | None = None,
-               options: SpotOptions | None = None, device: str = "auto", batch_size: int = 32,
-               weights_file: str | None = None, pca_file: str | None = None, progress: bool = True) -> SpotReport:
-    """Extract (or reuse, when complete and identical) the head's features for a video or game folder,
-    then spot those halves; results go to `<game folder>/results_spotting.json` (an existing one is
-    skipped unless `options.overwrite`)."""
+               options: SpotOptions | None = None, device: str = "auto", precision: str = "auto",
+               batch_size: int = 32, weights_file: str | None = None, pca_file: str | None = None,
+               feature_name: str | None = None, progress: bool = True) -> SpotReport:
+    """Extract (or reuse, when complete and of the same identity) the head's features for a video or game
+    folder, then spot those halves; results go to `<game folder>/results_spotting.json` (an existing one is
+    skipped unless `options.overwrite`). Raises `DataError` on bad input, `ValueError` on a device or
+    precision this machine cannot run."""
     input_path = Path(input_path)
     game_dir, jobs = plan_video_input(input_path, Path(out_dir) if out_dir is not None else None)
-    config = extract_config_for(head, device=device, batch_size=batch_size, weights_file=weights_file,
-                                pca_file=pca_file, progress=progress)
+    config = extract_config_for(head, device=device, precision=precision, batch_size=batch_size,
+                                weights_file=weights_file, pca_file=pca_file, feature_name=feature_name,
+                                progress=progress)
+    check_device(device, precision)
     extractor = build_extractor(head, config)
-    for job in jobs:
-        check_no_conflict(extractor, job.video, game_dir, job.half)
+    reused = {job.half: reusable_precision(extractor, job.video, game_dir, job.half) for job in jobs}
     out_path = game_dir / PREDICTIONS_FILE
     options = options or SpotOptions()
     if out_path.exists() and not options.overwrite:
         return SpotReport([GameResult(".", out_path, "skipped")])
     nms = resolve_nms(head, options)
+    warnings = []
     for job in jobs:
-        extractor.extract(job.video, game_dir, job.half)
-    predictions = []
-    for job in jobs:  # only the halves of this input, whatever else the folder holds
-        predictions += spot_half(head, game_dir, job.half, extractor.name, nms, options)
-    write_predictions(out_path, GamePredictions(url=input_path.name, predictions=predictions))
-    return SpotReport([GameResult(".", out_path, "spotted", len(predictions), [job.half for job in jobs])])
+        if reused[job.half] is None:
+            extract_half(extractor, job.video, game_dir, job.half)
+        else:
+            warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed at "
+                            f"{reused[job.half]} (this machine extracts at {extractor.precision}; remove it to "
+                            "extract again)")
+    # only the halves of this input, whatever else the folder holds
+    spotted = [spot_half(head, game_dir, job.half, extractor.name, nms, options) for job in jobs]
+    result = write_game(head, spotted, out_path, feature_name=extractor.name, url=input_path.name, options=options)
+    result.warnings = warnings + result.warnings
+    return SpotReport([result])
