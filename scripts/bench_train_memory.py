@@ -5,8 +5,8 @@ Builds 300 games x 2 halves x 45 min at 2 fps x 2048-d (float16 on disk, ~13 GB:
 then trains one epoch of the paper's recipe on it with `soccerspot.pipeline.train.train` (training windows only:
 no validation games, so the figure is the training loop's).
 
-The peers load every clip into RAM (per-window copies of the features: ~26 GB as float32 for this set, the
-reason their training runs out of memory at 32 GB); here windows are sliced from memory maps, so feature
+The peers load every clip into RAM (per-window copies of the features: ~26 GB as float32 for this set,
+300 x 2 x 5400 rows x 2048 x 4 bytes); here windows are sliced from memory maps, so feature
 pages are file-backed page cache, not the process's own memory. What is measured:
 
 - `peak_anon_mb`: peak of RssAnon in /proc/self/status (anonymous resident memory: what the process
