@@ -3,11 +3,13 @@
 Our format, a folder:
 
     model.pt      torch.save(model.state_dict())  -- tensors only, read with weights_only=True
-    config.json   {"format": "soccerspot-head", "format_version": 1, "head": HeadConfig, "classes": [...],
+    config.json   {"format": "soccerspot-head", "format_version": 1, "head": the head's family config
+                   (`PoolingHeadConfig` / `TransformerHeadConfig` JSON, with "kind"), "classes": [...],
                    "fps": 2.0, "window_seconds": 15.0, "feature_settings": FeatureMeta.settings() of the
                    training features, "nms": {"kind", "window_seconds", "threshold"}, "training": {...}}
 
 The weights are written first and the config last (both atomically), so a folder with a config is complete.
+Folders written before the family configs hold the flat `HeadConfig` JSON under "head"; they load unchanged.
 
 Peer checkpoints: the SoccerNet baselines' `model.pth.tar` (`{"state_dict": ..., "epoch": ...}`), read with
 `weights_only=True` and converted to our modules (`convert_peer_state_dict`). Supported: sn-spotting /
@@ -34,7 +36,9 @@ from torch import nn
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
-from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.models.heads import (
+    AnyHeadConfig, BaseHeadConfig, HeadConfig, PoolingHeadConfig, as_head_config, build_head, head_config_from_json,
+)
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -74,7 +78,7 @@ class LoadedHead:
     """A head ready for inference (eval mode, on CPU) and what it needs to be used correctly."""
 
     model: nn.Module
-    config: HeadConfig
+    config: AnyHeadConfig
     classes: list[str]
     fps: float
     feature_settings: dict | None  # None for peer checkpoints (official feature files, not checked)
@@ -95,7 +99,7 @@ class LoadedHead:
 def save_checkpoint(
     out_dir: str | Path,
     model: nn.Module,
-    head_config: HeadConfig,
+    head_config: BaseHeadConfig | HeadConfig,
     *,
     classes: list[str],
     feature_settings: dict | None,
@@ -104,8 +108,9 @@ def save_checkpoint(
     nms: NmsSettings | None = None,
 ) -> Path:
     """Write `out_dir/model.pt` (state_dict) then `out_dir/config.json`; returns `out_dir`.
-    `extra` is free-form training information (run id, epoch, losses, ...) stored under "training"."""
-    head_config.validate()
+    `extra` is free-form training information (run id, epoch, losses, ...) stored under "training".
+    A flat `HeadConfig` is stored as its family config."""
+    head_config = as_head_config(head_config)
     if len(classes) != head_config.num_classes:
         raise ValueError(f"{len(classes)} class names for a head with {head_config.num_classes} classes")
     out_dir = Path(out_dir)
@@ -198,7 +203,7 @@ def _load_ours(weights: Path) -> LoadedHead:
     if int(config.get("format_version", 0)) > FORMAT_VERSION:
         raise DataError(config_path, f"written by a newer soccerspot (format_version {config['format_version']})")
     try:
-        head_config = HeadConfig.from_json(config["head"])
+        head_config = head_config_from_json(config["head"])
         classes = [str(c) for c in config["classes"]]
         fps = float(config["fps"])
     except (KeyError, TypeError, ValueError) as error:
@@ -378,7 +383,7 @@ def load_peer_checkpoint(path: str | Path, *, window_frames: int | None = None, 
         seconds = _log_float(log, "window_size", 15.0)
         nms = NmsSettings("hard", _log_float(log, "NMS_window", 30.0), _log_float(log, "NMS_threshold", 0.0))
     frames = window_frames or int(round(seconds * fps))
-    head_config = HeadConfig(
+    head_config = PoolingHeadConfig(
         kind=peer.kind,
         input_dim=peer.input_dim,
         num_classes=peer.num_classes,

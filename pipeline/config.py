@@ -2,12 +2,16 @@
 
 A preset is a full `TrainConfig`; `soccerspot train --preset NAME --field value` replaces single fields.
 The run folder keeps the final config as `train_config.json`, so every run says exactly what it did.
+`head_config_for` turns a run's head settings into the head's family config (`models.heads`).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
+    from soccerspot.models.heads import AnyHeadConfig
 
 NETVLADPP_PAPER = (
     "Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer Broadcasts', "
@@ -29,7 +33,8 @@ class TrainConfig:
 
     preset: str = "custom"
     source: str = ""  # the paper/report the values come from, and what we chose ourselves
-    # head (maps onto models.heads.HeadConfig; `head_options` carries any further HeadConfig field)
+    # head (`head_config_for` maps these onto the head's family config; `head_options` carries any further
+    # field of that config, e.g. assignment_bias or model_dim)
     head: str = "netvlad++"
     projection_dim: int | None = 512  # learned linear projection before pooling; None = pool raw features
     clusters: int = 64
@@ -92,6 +97,34 @@ class TrainConfig:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(**values)
+
+
+# TrainConfig fields that are head settings, passed to the heads whose family config has them.
+HEAD_FIELDS = ("projection_dim", "clusters", "dropout")
+# Head config fields a run fixes from its data, never from head_options.
+DATA_HEAD_FIELDS = ("kind", "input_dim", "num_classes", "window_frames")
+
+
+def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "AnyHeadConfig":
+    """The config of the head `config` trains, on `input_dim`-d features, `num_classes` classes and windows
+    of `window_frames` rows: the head's registered defaults, then the run's head fields its family has
+    (`HEAD_FIELDS`), then `head_options`. Raises ValueError on a setting the head lacks or refuses."""
+    from soccerspot.models.heads import head_config, head_entry
+
+    entry = head_entry(config.head)
+    if not isinstance(config.head_options, dict):
+        raise ValueError(f"head_options must be a JSON object of head settings, got {config.head_options!r}")
+    names = {f.name for f in dataclasses.fields(entry.config_type)}
+    fixed = sorted(set(config.head_options) & set(DATA_HEAD_FIELDS))
+    if fixed:
+        raise ValueError(f"head_options cannot set {', '.join(fixed)}: the run takes them from its data and --head")
+    unknown = sorted(set(config.head_options) - names)
+    if unknown:
+        raise ValueError(f"head_options names settings the {config.head} head ({entry.config_type.__name__}) "
+                         f"does not have: {', '.join(unknown)}")
+    values = {name: getattr(config, name) for name in HEAD_FIELDS if name in names}
+    return head_config(config.head, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
+                       **{**values, **config.head_options})
 
 
 # The peers' VLAD layers assign frames with softmax(x . clusters), no bias (sn-spotting netvlad.py).

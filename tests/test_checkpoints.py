@@ -1,4 +1,5 @@
 """Our checkpoint format: state_dict + config.json, loaded with weights_only=True; pickled code refused."""
+import dataclasses
 import json
 import pickle
 
@@ -6,16 +7,23 @@ import pytest
 import torch
 
 from soccerspot.data.errors import DataError
-from soccerspot.models.heads import HeadConfig, build_head, head_kinds
+from soccerspot.models.heads import (
+    HeadConfig, PoolingHeadConfig, TransformerHeadConfig, build_head, head_config, head_kinds,
+)
 from soccerspot.pipeline.checkpoints import CONFIG_FILE, MODEL_FILE, NmsSettings, load_checkpoint, save_checkpoint
 
 SETTINGS = {"backbone": "resnet152", "weights": "imagenet:v1", "fps": 2.0, "transform": "resize224",
             "input_size": 224, "precision": "fp32", "pca": None, "dim": 16}
 
 
+def small_config(kind, **overrides):
+    family = dict(model_dim=8, num_heads=2, feedforward_dim=16) if kind == "transformer" else dict(clusters=4,
+                                                                                                   projection_dim=8)
+    return head_config(kind, input_dim=16, num_classes=3, window_frames=6, **{**family, **overrides})
+
+
 def save_small(tmp_path, kind="netvlad++", **overrides):
-    config = HeadConfig(kind=kind, input_dim=16, num_classes=3, window_frames=6, clusters=4, projection_dim=8,
-                        **overrides)
+    config = small_config(kind, **overrides)
     model = build_head(config)
     out = save_checkpoint(tmp_path / "ckpt", model, config, classes=["Goal", "Corner", "Foul"],
                           feature_settings=SETTINGS, fps=2.0, extra={"run": "test", "epoch": 3},
@@ -51,7 +59,7 @@ def test_config_records_everything_needed(tmp_path):
 
 
 def test_class_count_must_match(tmp_path):
-    config = HeadConfig(kind="maxpool", input_dim=4, num_classes=2, window_frames=4, projection_dim=None)
+    config = PoolingHeadConfig(kind="maxpool", input_dim=4, num_classes=2, window_frames=4, projection_dim=None)
     with pytest.raises(ValueError, match="1 class names"):
         save_checkpoint(tmp_path, build_head(config), config, classes=["Goal"], feature_settings=None, fps=2.0)
 
@@ -103,7 +111,7 @@ def test_garbage_and_missing_files(tmp_path):
 
 def test_weights_that_do_not_fit_the_config(tmp_path):
     out, _, config = save_small(tmp_path)
-    other = HeadConfig(**{**config.to_json(), "clusters": 8})
+    other = dataclasses.replace(config, clusters=8)
     torch.save(build_head(other).state_dict(), out / MODEL_FILE)
     with pytest.raises(DataError, match="do not fit the head"):
         load_checkpoint(out)
@@ -121,3 +129,45 @@ def test_bad_config_json(tmp_path):
     (out / CONFIG_FILE).write_text("{")
     with pytest.raises(DataError, match="unreadable checkpoint config"):
         load_checkpoint(out)
+
+
+# config.json "head" exactly as checkpoints stored it before the family configs (the flat HeadConfig, every
+# family's fields; from a demo run's best/config.json, with smaller sizes)
+LEGACY_HEADS = {
+    "netvlad++": {"kind": "netvlad++", "input_dim": 16, "num_classes": 3, "window_frames": 6, "clusters": 4,
+                  "projection_dim": 8, "dropout": 0.4, "assignment_bias": False, "normalize_input": True,
+                  "model_dim": 64, "num_layers": 3, "num_heads": 4, "feedforward_dim": 256,
+                  "attention_dropout": 0.1, "readout": "max"},
+    "transformer": {"kind": "transformer", "input_dim": 16, "num_classes": 3, "window_frames": 6, "clusters": 64,
+                    "projection_dim": None, "dropout": 0.1, "assignment_bias": True, "normalize_input": True,
+                    "model_dim": 8, "num_layers": 2, "num_heads": 2, "feedforward_dim": 16,
+                    "attention_dropout": 0.1, "readout": "mean"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LEGACY_HEADS))
+def test_checkpoints_with_the_flat_head_config_still_load(tmp_path, kind):
+    legacy = LEGACY_HEADS[kind]
+    out, _, _ = save_small(tmp_path, kind)
+    saved = json.loads((out / CONFIG_FILE).read_text())
+    (out / CONFIG_FILE).write_text(json.dumps({**saved, "head": legacy}))
+    torch.manual_seed(3)
+    model = build_head(HeadConfig(**legacy)).eval()  # the flat config builds the same module
+    torch.save(model.state_dict(), out / MODEL_FILE)
+    loaded = load_checkpoint(out)
+    family = PoolingHeadConfig if kind != "transformer" else TransformerHeadConfig
+    assert type(loaded.config) is family
+    assert {f: getattr(loaded.config, f) for f in loaded.config.to_json()} == {
+        f: legacy[f] for f in loaded.config.to_json()}  # every field of its family kept, the others dropped
+    x = torch.randn(2, 6, 16)
+    torch.testing.assert_close(loaded.model(x), model(x), rtol=0, atol=0)
+
+
+def test_a_flat_config_is_stored_as_its_family_config_that_the_flat_reader_still_reads(tmp_path):
+    flat = HeadConfig(kind="maxpool++", input_dim=16, num_classes=3, window_frames=6, projection_dim=None)
+    out = save_checkpoint(tmp_path / "ckpt", build_head(flat), flat, classes=["a", "b", "c"],
+                          feature_settings=None, fps=2.0)
+    stored = json.loads((out / CONFIG_FILE).read_text())["head"]
+    assert "model_dim" not in stored and stored["kind"] == "maxpool++" and stored["projection_dim"] is None
+    assert load_checkpoint(out).config == flat.resolve()
+    assert HeadConfig.from_json(stored).resolve() == flat.resolve()  # what an older soccerspot does with it

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from soccerspot.models.heads import head_kinds
-from soccerspot.pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset
-from soccerspot.pipeline.train import head_config_for, should_stop
+from soccerspot.models.heads import PoolingHeadConfig, TransformerHeadConfig, head_kinds
+from soccerspot.pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset, head_config_for
+from soccerspot.pipeline.train import should_stop
 
 
 def test_netvladpp_paper_preset_is_the_papers_recipe():
@@ -44,8 +44,23 @@ def test_overrides_parse_strings_into_field_types_and_reject_unknown_names():
         apply_overrides(c, {"learning_rate": "1"})
     with pytest.raises(ValueError, match="sampling must be one of chunks, events"):
         apply_overrides(c, {"sampling": "random"})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not have: not_a_field"):
         head_config_for(apply_overrides(c, {"head_options": {"not_a_field": 1}}), 512, 17, 30)
+
+
+def test_head_config_for_maps_the_run_onto_the_heads_family_config():
+    c = apply_overrides(get_preset("netvladpp-paper"), {"clusters": "16", "projection_dim": "none", "dropout": "0.2"})
+    head = head_config_for(c, 100, 3, 12)
+    assert head == PoolingHeadConfig(kind="netvlad++", input_dim=100, num_classes=3, window_frames=12, clusters=16,
+                                     projection_dim=None, dropout=0.2, assignment_bias=False)
+    baidu = apply_overrides(get_preset("baidu-transformer"), {"head_options": '{"num_layers": 2}'})
+    head = head_config_for(baidu, 64, 17, 7)
+    assert type(head) is TransformerHeadConfig and head.num_layers == 2 and head.dropout == baidu.dropout
+    # a setting of the other family, or one the run takes from its data, is refused
+    with pytest.raises(ValueError, match="TransformerHeadConfig.*does not have: clusters"):
+        head_config_for(apply_overrides(baidu, {"head_options": '{"clusters": 8}'}), 64, 17, 7)
+    with pytest.raises(ValueError, match="cannot set window_frames"):
+        head_config_for(apply_overrides(c, {"head_options": '{"window_frames": 8}'}), 64, 17, 7)
 
 
 def test_config_json_round_trip():

@@ -3,20 +3,22 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.models.heads import HeadConfig, build_head, head_kinds
+from soccerspot.models.heads import PoolingHeadConfig, build_head, head_config
+from soccerspot.models.pooling import pooling_names
 from soccerspot.pipeline.infer import (
     fast_probabilities, frame_scores, per_window_probabilities, window_indices, window_probabilities,
 )
 
-POOLING_KINDS = [k for k in head_kinds() if k != "transformer"]
+POOLING_KINDS = pooling_names()
 
 
 def sharp_head(kind: str, window_frames: int = 10, input_dim: int = 20, **overrides):
     """A head whose outputs spread over (0, 1): random init leaves everything near 0.5, which would
     hide differences between the two paths."""
     torch.manual_seed(0)
-    config = HeadConfig(kind=kind, input_dim=input_dim, num_classes=4, window_frames=window_frames, clusters=8,
-                        projection_dim=12, **overrides)
+    family = dict(model_dim=16, num_heads=4) if kind == "transformer" else dict(clusters=8, projection_dim=12)
+    config = head_config(kind, input_dim=input_dim, num_classes=4, window_frames=window_frames,
+                         **{**family, **overrides})
     head = build_head(config).eval()
     with torch.no_grad():
         head.fc.weight.mul_(40.0)
@@ -94,7 +96,7 @@ def test_empty_half_and_wrong_width():
 def test_inference_side_spots_a_hand_made_detector():
     """A head built by hand to fire on a feature bump: the score peaks at the bump's frame (odd window:
     centred exactly on the frame)."""
-    config = HeadConfig(kind="avgpool", input_dim=3, num_classes=2, window_frames=7, projection_dim=None)
+    config = PoolingHeadConfig(kind="avgpool", input_dim=3, num_classes=2, window_frames=7, projection_dim=None)
     head = build_head(config).eval()
     with torch.no_grad():
         head.fc.weight.copy_(torch.tensor([[0.0, 0, -5], [14.0, 0, 0], [0, 14.0, 0]]))
