@@ -1,0 +1,1 @@
+"""Batch spotting of a season archive (`soccerspot archive`): discovery, manifest, engines, summary."""

@@ -1,0 +1,72 @@
+"""The local engine: games run on this machine, one at a time in this process (`--jobs 1`) or in a pool
+of `jobs` processes, each with `threads` torch threads (threads x jobs <= cores by default).
+
+Pool processes are spawned (not forked: forking a process whose OpenMP pool is running can hang the
+child) and each loads the checkpoint and backbone once. A pool process that dies takes the games it was
+running with it: they are recorded as failed, a new pool takes the rest.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable
+
+from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
+
+OnStart = Callable[[ArchiveGame], None]
+OnDone = Callable[[ArchiveGame, GameOutcome], None]
+
+_worker: GameWorker | None = None  # one per pool process
+
+
+def run_local(games: list[ArchiveGame], out_dir: Path, settings: ArchiveSettings, jobs: int,
+              on_start: OnStart, on_done: OnDone, worker: GameWorker | None = None) -> None:
+    """Run `games`; `worker` (already built by the driver) is reused when `jobs == 1`."""
+    if jobs == 1:
+        worker = worker or GameWorker(settings)
+        for game in games:
+            on_start(game)
+            on_done(game, worker.run(game, out_dir / game.key))
+        return
+    remaining = list(games)
+    while remaining:
+        remaining = _run_pool(remaining, out_dir, settings, jobs, on_start, on_done)
+
+
+def _init_pool_process(settings: ArchiveSettings) -> None:
+    global _worker
+    _worker = GameWorker(settings)
+
+
+def _run_in_pool_process(game: ArchiveGame, game_dir: Path) -> GameOutcome:
+    assert _worker is not None, "pool process not initialised"
+    return _worker.run(game, game_dir)
+
+
+def _run_pool(games: list[ArchiveGame], out_dir: Path, settings: ArchiveSettings, jobs: int,
+              on_start: OnStart, on_done: OnDone) -> list[ArchiveGame]:
+    """Run games until all are done or the pool breaks; returns the games not yet started."""
+    queue = list(games)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_pool_process,
+                             initargs=(settings,)) as pool:
+        running: dict[Future, ArchiveGame] = {}
+        broken = False
+        while (queue and not broken) or running:
+            while queue and not broken and len(running) < jobs:  # no more in flight than processes
+                game = queue.pop(0)
+                on_start(game)
+                running[pool.submit(_run_in_pool_process, game, out_dir / game.key)] = game
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                game = running.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    outcome = GameOutcome("failed", error="the worker process running this game died")
+                on_done(game, outcome)
+    return queue

@@ -1,0 +1,94 @@
+"""The Ray engine: the same per-game work on a Ray cluster (a local one when no address is given).
+
+One actor per job slot holds the checkpoint and the backbone for many games (building a backbone costs
+more than a short game); each actor asks for `threads` CPUs, and one GPU where the cluster has GPUs
+(decoding stays on the actor's CPUs, in the extractor's producer thread). Actors compute a game in a
+scratch folder of their own node and return the files' bytes: the driver alone writes outputs and the
+manifest, so the cluster needs no shared writable folder (the videos must be readable from the nodes).
+
+An actor that dies mid-game is restarted by Ray; the driver gives the game to it again, up to
+`retries` more times, and records the attempts. Only then is the game recorded as failed.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.archive.local_engine import OnDone, OnStart
+from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
+
+INSTALL_HINT = "the ray engine needs the ray extra: pip install 'soccerspot[ray]'"
+
+
+class GameActor:
+    """Wrapped with `ray.remote` at run time (ray is an optional dependency)."""
+
+    def __init__(self, settings: ArchiveSettings):
+        self.worker = GameWorker(settings)
+
+    def process_game(self, game: ArchiveGame) -> GameOutcome:
+        with tempfile.TemporaryDirectory(prefix="soccerspot-archive-") as scratch:
+            game_dir = Path(scratch) / "game"
+            outcome = self.worker.run(game, game_dir)
+            if outcome.status == "done":
+                outcome.payload = [(name, (game_dir / name).read_bytes()) for name in outcome.files]
+        return outcome
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Connect to `address`, or start a local Ray instance; True when this call started or joined it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    return True
+
+
+def run_ray(games: list[ArchiveGame], settings: ArchiveSettings, jobs: int, on_start: OnStart, on_done: OnDone,
+            *, address: str | None = None, retries: int = 2) -> None:
+    import ray
+    from ray.exceptions import RayActorError, WorkerCrashedError
+
+    started = start_ray(address, num_cpus=max(jobs * settings.torch_threads, len(os.sched_getaffinity(0))))
+    gpus = 1 if settings.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    actor_class = ray.remote(num_cpus=settings.torch_threads, num_gpus=gpus, max_restarts=-1)(GameActor)
+    actors = [actor_class.remote(settings) for _ in range(jobs)]
+    queue: list[tuple[ArchiveGame, int]] = [(game, 1) for game in games]
+    idle = list(actors)
+    running: dict = {}  # object ref -> (actor, game, attempt)
+    try:
+        while queue or running:
+            while queue and idle:
+                game, attempt = queue.pop(0)
+                actor = idle.pop(0)
+                if attempt == 1:
+                    on_start(game)
+                running[actor.process_game.remote(game)] = (actor, game, attempt)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                actor, game, attempt = running.pop(ref)
+                idle.append(actor)
+                try:
+                    outcome = ray.get(ref)
+                except (RayActorError, WorkerCrashedError) as error:
+                    if attempt <= retries:
+                        queue.insert(0, (game, attempt + 1))
+                        continue
+                    outcome = GameOutcome("failed", error=f"the Ray worker died {attempt} times on this game "
+                                                          f"({type(error).__name__})")
+                outcome.attempts = attempt
+                on_done(game, outcome)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        if started:
+            ray.shutdown()

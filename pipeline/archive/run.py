@@ -1,0 +1,151 @@
+"""The archive driver: checks, planning against the manifest, an engine, the records, the summary.
+
+Everything that can be refused is refused before any game starts: an output folder that cannot be
+written, a root without videos, a checkpoint whose features this machine cannot re-make (or whose
+feature width does not match the extractor), a missing Ray. Then each game moves through the manifest
+(`started` -> `done` | `failed`); the driver is the only writer of the manifest and the summary.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.errors import DataError
+from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
+from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
+from soccerspot.pipeline.archive.summary import RunCounts, write_summary
+from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
+
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class ArchiveRequest:
+    root: Path
+    out: Path
+    settings: ArchiveSettings
+    jobs: int = 1
+    engine: str = "local"
+    address: str | None = None
+    retries: int = 2
+    progress: bool = True
+
+
+def check_writable(out: Path) -> None:
+    """Create `out` and write a probe file in it, or raise `DataError` saying why not."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise DataError(out, f"the output folder cannot be written ({error.strerror or error})") from None
+
+
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            from soccerspot.pipeline.archive.ray_engine import INSTALL_HINT
+
+            raise ValueError(INSTALL_HINT) from None
+
+
+def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_name: str) -> tuple[str, dict]:
+    files = sorted(p for p in ([head_path] if head_path.is_file() else head_path.iterdir()) if p.is_file())
+    described = {
+        "checkpoint": {p.name: file_digest(p) for p in files},
+        "features": feature_name,
+        "nms": settings.nms, "nms_window": settings.nms_window, "threshold": settings.threshold,
+        "features_only": settings.features_only,
+    }
+    return fingerprint(described), described
+
+
+def _write_payload(game_dir: Path, payload: list[tuple[str, bytes]]) -> None:
+    for name, data in payload:  # features before their sidecars, results last: the workers' order
+        with atomic_open(game_dir / name, "wb") as handle:
+            handle.write(data)
+
+
+def run_archive(request: ArchiveRequest) -> dict:
+    """Run the archive; returns the summary (also written to `<out>/archive_summary.json`)."""
+    check_engine(request.engine)
+    check_writable(request.out)
+    games, problems = discover_games(request.root)
+    head, extractor = load_head_and_extractor(request.settings)
+    manifest = Manifest(request.out)
+    current, described = settings_fingerprint(head.path, request.settings, extractor.name)
+    finished = manifest.finished(current)
+    counts = RunCounts()
+    for problem in problems:
+        counts.failed[str(problem.path)] = problem.reason
+    todo: list[ArchiveGame] = []
+    for game in games:
+        if game.key in finished:
+            counts.skipped.append(game.key)
+        else:
+            todo.append(game)
+    manifest.append({"type": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "root": str(request.root), "engine": request.engine, "jobs": request.jobs,
+                     "torch_threads": request.settings.torch_threads, "fingerprint": current, "settings": described,
+                     "feature_settings": head.feature_settings, "games": len(games), "to_do": len(todo)})
+    for key in counts.skipped:
+        manifest.add(GameRecord(key, "skipped", current, error="done by an earlier run with the same settings",
+                                engine=request.engine))
+    bar = tqdm(total=len(todo), desc="games", unit="game", disable=not request.progress)
+
+    def on_start(game: ArchiveGame) -> None:
+        manifest.add(GameRecord(game.key, "started", current, engine=request.engine))
+
+    def on_done(game: ArchiveGame, outcome: GameOutcome) -> None:
+        if outcome.status == "done" and outcome.payload is not None:
+            try:
+                _write_payload(request.out / game.key, outcome.payload)
+            except OSError as error:
+                outcome = GameOutcome("failed", error=f"writing the outputs failed: {error}", timings=outcome.timings)
+        record = GameRecord(game.key, outcome.status, current, error=outcome.error, attempts=outcome.attempts,
+                            frames=outcome.frames, video_seconds=outcome.video_seconds,
+                            predictions=outcome.predictions, timings=outcome.timings,
+                            files=[f"{game.key}/{name}" for name in outcome.files], engine=request.engine)
+        manifest.add(record)
+        if outcome.status == "done":
+            counts.done.append(game.key)
+            counts.video_seconds += outcome.video_seconds
+            counts.compute_seconds += outcome.timings.get("total", 0.0)
+        else:
+            counts.failed[game.key] = outcome.error or "failed"
+            bar.write(f"failed: {game.key}: {outcome.error}")
+        bar.update(1)
+
+    began = time.perf_counter()
+    try:
+        if request.engine == "ray":
+            from soccerspot.pipeline.archive.ray_engine import run_ray
+
+            run_ray(todo, request.settings, request.jobs, on_start, on_done, address=request.address,
+                    retries=request.retries)
+        else:
+            from soccerspot.pipeline.archive.local_engine import run_local
+
+            worker = GameWorker(request.settings, head, extractor) if request.jobs == 1 else None
+            run_local(todo, request.out, request.settings, request.jobs, on_start, on_done, worker=worker)
+    finally:
+        bar.close()
+    counts.wall_seconds = time.perf_counter() - began
+    finished_games = sorted(manifest.finished(current))
+    return write_summary(request.out, counts, finished_games, request.engine, request.jobs)
+
+
+def default_threads(jobs: int) -> int:
+    from soccerspot.pipeline.archive.worker import threads_per_job
+
+    return threads_per_job(jobs, len(os.sched_getaffinity(0)))

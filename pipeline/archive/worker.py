@@ -1,0 +1,127 @@
+"""One game of an archive, start to finish: extract the head's features (reusing complete ones), spot them.
+
+`GameWorker` holds the checkpoint and the extractor for many games; both engines run it (in this
+process, in pool processes, or in Ray actors). It writes into the game folder it is given and returns a
+`GameOutcome`; errors of a game become a `failed` outcome (a string, so the outcome pickles across
+processes) and never stop the archive.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import feature_path, load_features, sidecar_path
+from soccerspot.data.labels import PREDICTIONS_FILE
+from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.checkpoints import LoadedHead, load_checkpoint
+from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.video_spot import build_extractor, check_no_conflict, extract_config_for
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Everything a worker needs to rebuild the driver's checkpoint and extractor (picklable)."""
+
+    model: str
+    device: str = "auto"
+    batch_size: int = 32
+    weights_file: str | None = None
+    pca_file: str | None = None
+    nms: str | None = None
+    nms_window: float | None = None
+    threshold: float | None = None
+    features_only: bool = False
+    torch_threads: int = 1
+    progress: bool = False
+
+    def spot_options(self) -> SpotOptions:
+        # overwrite: a game that is not finished in the manifest is redone from a clean state
+        return SpotOptions(nms=self.nms, nms_window=self.nms_window, threshold=self.threshold, overwrite=True)
+
+
+@dataclass
+class GameOutcome:
+    status: str  # "done" | "failed"
+    error: str | None = None
+    frames: int = 0
+    video_seconds: float = 0.0
+    predictions: int = 0
+    timings: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # names inside the game folder, in the order written
+    attempts: int = 1
+    payload: list[tuple[str, bytes]] | None = None  # the files' bytes, when the driver must write them (Ray)
+
+
+def threads_per_job(jobs: int, cores: int | None = None) -> int:
+    """Torch threads for each of `jobs` concurrent games so that threads x jobs <= cores."""
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, cores // max(1, jobs))
+
+
+def load_head_and_extractor(settings: ArchiveSettings):
+    """(head, extractor) whose features are the ones the head was trained on, else `DataError`."""
+    head = load_checkpoint(settings.model)
+    config = extract_config_for(head, device=settings.device, batch_size=settings.batch_size,
+                                weights_file=settings.weights_file, pca_file=settings.pca_file,
+                                progress=settings.progress)
+    extractor = build_extractor(head, config)
+    if extractor.dim != head.config.input_dim:
+        raise DataError(head.path, f"the extractor gives {extractor.dim}-d features but the head expects "
+                                   f"{head.config.input_dim}-d inputs")
+    resolve_nms(head, settings.spot_options())  # bad NMS options fail before any work
+    return head, extractor
+
+
+def remove_leftovers(game_dir: Path) -> None:
+    """Temp files of atomic writes cut short by a kill (`.<name>.<random>.tmp`): a clean state to redo from."""
+    if game_dir.is_dir():
+        for leftover in game_dir.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
+class GameWorker:
+    def __init__(self, settings: ArchiveSettings, head: LoadedHead | None = None, extractor=None):
+        torch.set_num_threads(settings.torch_threads)
+        self.settings = settings
+        if head is None or extractor is None:
+            head, extractor = load_head_and_extractor(settings)
+        self.head, self.extractor = head, extractor
+
+    def run(self, game: ArchiveGame, game_dir: Path) -> GameOutcome:
+        began = time.perf_counter()
+        try:
+            outcome = self._run(game, game_dir)
+        except DataError as error:
+            outcome = GameOutcome("failed", error=str(error))
+        except Exception as error:  # a decoder or library failure on one game must not stop the archive
+            outcome = GameOutcome("failed", error=f"{type(error).__name__}: {error}")
+        outcome.timings["total"] = round(time.perf_counter() - began, 3)
+        return outcome
+
+    def _run(self, game: ArchiveGame, game_dir: Path) -> GameOutcome:
+        name = self.extractor.name
+        outcome = GameOutcome("done")
+        began = time.perf_counter()
+        remove_leftovers(game_dir)
+        for half in game.halves:
+            check_no_conflict(self.extractor, half.video, game_dir, half.half)
+            self.extractor.extract(half.video, game_dir, half.half)
+            meta = load_features(game_dir, half.half, name).meta
+            outcome.frames += meta.num_frames
+            outcome.video_seconds += meta.num_frames / meta.fps
+            outcome.files += [feature_path(game_dir, half.half, name).name, sidecar_path(game_dir, half.half, name).name]
+        outcome.timings["extract"] = round(time.perf_counter() - began, 3)
+        if not self.settings.features_only:
+            began = time.perf_counter()
+            result = spot_features(self.head, game_dir, name, game_dir / PREDICTIONS_FILE,
+                                   options=self.settings.spot_options(), url=game.key, game=game.key)
+            outcome.predictions = result.predictions
+            outcome.files.append(PREDICTIONS_FILE)
+            outcome.timings["spot"] = round(time.perf_counter() - began, 3)
+        outcome.video_seconds = round(outcome.video_seconds, 3)
+        return outcome

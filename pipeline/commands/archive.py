@@ -1,0 +1,78 @@
+"""`soccerspot archive`: spot a whole archive of match videos, resumably, on this machine or on Ray.
+
+ROOT is a SoccerNet tree (game folders holding 1_224p.mkv / 2_224p.mkv) or any tree of videos. Per game,
+the features the checkpoint was trained on are extracted (complete ones with the same settings are
+reused) and spotted into `<out>/<game>/results_spotting.json`. `<out>/archive_manifest.jsonl` records
+every game's status; a new run skips what is done and redoes what was interrupted or failed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", metavar="ROOT", help="a SoccerNet tree of game folders, a folder of videos, or one video")
+    parser.add_argument("--model", required=True, metavar="CKPT", help="checkpoint folder (model.pt + config.json)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder: <game>/ features + results_spotting.json, the manifest, the summary")
+    parser.add_argument("--jobs", type=int, default=1, help="games at a time (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per job (default: cores // jobs, so threads x jobs <= cores)")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="local processes, or Ray (needs soccerspot[ray]; a local Ray without --address)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: start Ray on this machine)")
+    parser.add_argument("--retries", type=int, default=2, help="Ray: times a game is retried after its worker died")
+    parser.add_argument("--features-only", action="store_true", help="extract features, do not spot")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    parser.add_argument("--batch-size", type=int, default=32, help="frames per backbone forward pass (default 32)")
+    parser.add_argument("--weights", default=None, metavar="FILE",
+                        help="the backbone weights file, for a head trained on features of weights from a file")
+    parser.add_argument("--pca", default=None, metavar="FILE", help="the PCA file, for a head trained on PCA features")
+    parser.add_argument("--nms", choices=["hard", "soft"], help="NMS kind (default: the checkpoint's)")
+    parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
+    parser.add_argument("--threshold", type=float, help="minimum confidence kept (default: the checkpoint's)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _usage_error(message: str) -> int:
+    print(f"soccerspot archive: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from soccerspot.pipeline.archive.run import ArchiveRequest, default_threads, run_archive
+    from soccerspot.pipeline.archive.worker import ArchiveSettings
+
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1) or args.batch_size < 1 or args.retries < 0:
+        return _usage_error("--jobs, --threads and --batch-size must be >= 1, --retries >= 0")
+    if args.address and args.engine != "ray":
+        return _usage_error("--address is for --engine ray")
+    multi_process = args.jobs > 1 or args.engine == "ray"
+    settings = ArchiveSettings(
+        model=args.model, device=args.device, batch_size=args.batch_size, weights_file=args.weights,
+        pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
+        features_only=args.features_only, torch_threads=args.threads or default_threads(args.jobs),
+        progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
+    )
+    request = ArchiveRequest(root=Path(args.root), out=Path(args.out), settings=settings, jobs=args.jobs,
+                             engine=args.engine, address=args.address, retries=args.retries,
+                             progress=not args.no_progress)
+    try:
+        summary = run_archive(request)
+    except ValueError as error:
+        if type(error) is not ValueError:
+            raise  # DataError: the CLI prints it and exits 1
+        return _usage_error(str(error))
+    print(f"archive: {summary['done']} done, {summary['failed']} failed, {summary['skipped']} skipped "
+          f"(done before); {summary['spots']} spots in {args.out}/archive_spots.csv")
+    if summary["video_hours_per_compute_hour"]:
+        print(f"  {summary['video_hours_per_compute_hour']:g} hours of video per hour of compute, "
+              f"{summary['games_per_hour']} games/hour")
+    for game, error in summary["failures"].items():
+        print(f"  failed: {game}: {error}")
+    return 1 if summary["failed"] else 0
