@@ -221,7 +221,7 @@ def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path 
             extract_half(extractor, job.video, game_dir, job.half)
         else:
             warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed at "
-                            f"{reused[job.half]} (this machine extracts at {extractor.precision}; remove it to "
+                            f"{reused[job.half]} (this run would extract at {extractor.precision}; remove it to "
                             "extract again)")
     # only the halves of this input, whatever else the folder holds
     spotted = [spot_half(head, game_dir, job.half, extractor.name, nms, options) for job in jobs]
