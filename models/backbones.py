@@ -1,5 +1,10 @@
 """Image backbones cut before their classifier: normalised (n, 3, h, w) float -> (n, feature_dim).
 
+Backbones are registered builders whose defaults are data (`BackboneEntry`: output width, input size,
+mean/std, the pretrained weights each name can load with their source and ImageNet accuracy, the paper),
+as torchvision's builders with their weight enums; `backbone_entry(name)` reads them, `backbone_names()`
+lists the registered ones, and a `timm:<name>` entry is made from timm's own pretrained config.
+
 - torchvision ResNets ``resnet18`` ... ``resnet152`` (He et al., "Deep Residual Learning for Image
   Recognition", 2016); ``resnet152``'s pooled penultimate layer (2048-d) is what SoccerNet's features use.
 - any timm image model as ``timm:<name>`` (e.g. ``timm:regnety_008``), its pooled features.
@@ -26,15 +31,16 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-TORCHVISION_RESNETS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
-TORCHVISION_IMAGENET_TAG = "IMAGENET1K_V1"  # the classic weights; "imagenet:IMAGENET1K_V2" picks the newer
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+RESNET_PAPER = "He et al., 'Deep Residual Learning for Image Recognition', CVPR 2016"
 NONE_SEED = 0
 # Keys a classification checkpoint carries that a pooled-feature backbone does not have.
 CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "last_linear.")
@@ -44,12 +50,45 @@ class BackboneWeightsError(RuntimeError):
     """The requested weights cannot be loaded (offline, missing or mismatched file); says how to fix it."""
 
 
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """One set of pretrained weights a backbone name can load (`weights="imagenet:<tag>"`)."""
+
+    tag: str  # e.g. "IMAGENET1K_V1"
+    source: str  # where the library's loader fetches them from
+    imagenet_top1: float | None = None  # published ImageNet-1K top-1 accuracy (%), as the library lists it
+
+
+@dataclass(frozen=True)
+class BackboneEntry:
+    """A backbone's defaults as data. The first of `weights` is what plain `weights="imagenet"` loads."""
+
+    name: str
+    library: str  # "torchvision" | "timm"
+    paper: str
+    feature_dim: int  # width of the pooled features `forward` returns
+    input_size: int = 224  # side of the square crop the weights were trained at
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    weights: tuple[PretrainedWeights, ...] = ()
+
+    def pretrained(self, tag: str | None = None) -> PretrainedWeights:
+        """The weights `tag` names (None: the default), or BackboneWeightsError listing the known tags."""
+        if not self.weights:
+            raise BackboneWeightsError(f"{self.name} has no pretrained weights")
+        for candidate in self.weights:
+            if tag is None or candidate.tag == tag:
+                return candidate
+        known = ", ".join(w.tag for w in self.weights)
+        raise BackboneWeightsError(f"{self.name} has no weights {tag!r}; known: {known}")
+
+
 class Backbone(nn.Module):
     """An image model without its classifier. `forward` takes normalised float images (see `mean`/`std`)."""
 
     def __init__(
         self, body: nn.Module, stages: list[list[str]], *, name: str, feature_dim: int, weights_id: str,
-        mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
+        mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD, input_size: int = 224,
     ):
         super().__init__()
         self.body = body
@@ -59,6 +98,7 @@ class Backbone(nn.Module):
         self.weights_id = weights_id
         self.mean = tuple(mean)
         self.std = tuple(std)
+        self.input_size = input_size
         self.trainable_stages = 0
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -100,43 +140,124 @@ class Backbone(nn.Module):
         return self
 
 
+# ---------------------------------------------------------------------------------------------- registry
+
+BodyBuilder = Callable[[], tuple[nn.Module, list[list[str]]]]  # () -> (model without classifier, its stages)
+_BACKBONES: dict[str, tuple[BackboneEntry, BodyBuilder]] = {}
+
+
+def register_backbone(name: str, **entry: Any) -> Callable[[BodyBuilder], BodyBuilder]:
+    """Register a builder of a classifier-less model and its stages under `name`, with the `BackboneEntry`
+    fields (`library`, `paper`, `feature_dim`, `weights`, ...) as data."""
+
+    def register(builder: BodyBuilder) -> BodyBuilder:
+        if name in _BACKBONES:
+            raise ValueError(f"backbone {name!r} is registered twice")
+        _BACKBONES[name] = (BackboneEntry(name=name, **entry), builder)
+        return builder
+
+    return register
+
+
+def backbone_names() -> list[str]:
+    """The registered backbones (any timm model is also available as "timm:<name>")."""
+    return list(_BACKBONES)
+
+
+def backbone_entry(name: str) -> BackboneEntry:
+    """The defaults of backbone `name`. A "timm:<model>" entry comes from timm's pretrained config and the
+    model's real output width (building the model once, without weights)."""
+    if name in _BACKBONES:
+        return _BACKBONES[name][0]
+    if name.startswith("timm:"):
+        return _timm_entry(name[len("timm:") :], _timm_body(name[len("timm:") :]))
+    raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)} or 'timm:<model name>'")
+
+
 def build_backbone(name: str = "resnet152", *, weights: str = "imagenet", trainable_stages: int = 0) -> Backbone:
-    """Build `name` ("resnet18".."resnet152" or "timm:<model>") with `weights` ("imagenet", "none" or a file)."""
-    if name in TORCHVISION_RESNETS:
-        backbone = _torchvision_resnet(name, weights)
+    """Build `name` (`backbone_names()` or "timm:<model>") with `weights` ("imagenet", "imagenet:<tag>",
+    "none" or a file)."""
+    if name in _BACKBONES:
+        backbone = _registered_backbone(*_BACKBONES[name], weights)
     elif name.startswith("timm:"):
         backbone = _timm_model(name[len("timm:") :], weights)
     else:
-        raise ValueError(
-            f"unknown backbone {name!r}: use one of {', '.join(TORCHVISION_RESNETS)} or 'timm:<model name>'"
-        )
+        raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)} or 'timm:<model name>'")
     backbone.set_trainable_stages(trainable_stages)
     return backbone
+
+
+def _registered_backbone(entry: BackboneEntry, builder: BodyBuilder, weights: str) -> Backbone:
+    body, stages = _seeded(builder)
+    weights_id = "none"
+    if _is_imagenet(weights):
+        pretrained = entry.pretrained(_imagenet_tag(weights))
+        body.load_state_dict(_PRETRAINED_LOADERS[entry.library](entry.name, pretrained.tag), strict=False)
+        weights_id = f"imagenet:{pretrained.tag}"
+    elif weights != "none":
+        weights_id = _load_file(body, weights)
+    return Backbone(body, stages, name=entry.name, feature_dim=entry.feature_dim, weights_id=weights_id,
+                    mean=entry.mean, std=entry.std, input_size=entry.input_size)
 
 
 # ---------------------------------------------------------------------------------------------- torchvision
 
 
-def _torchvision_resnet(name: str, weights: str) -> Backbone:
+def _resnet_weights(name: str, top1_v1: float, top1_v2: float | None = None) -> tuple[PretrainedWeights, ...]:
+    """torchvision's ResNet weights: V1 (the original recipe) and, for the deeper ones, V2 (its newer recipe)."""
+    enum = f"ResNet{name[len('resnet'):]}_Weights"
+    weights = [PretrainedWeights("IMAGENET1K_V1", f"torchvision {enum}.IMAGENET1K_V1 (torch hub cache)", top1_v1)]
+    if top1_v2 is not None:
+        weights.append(PretrainedWeights("IMAGENET1K_V2", f"torchvision {enum}.IMAGENET1K_V2 (torch hub cache)", top1_v2))
+    return tuple(weights)
+
+
+def _resnet_body(name: str) -> tuple[nn.Module, list[list[str]]]:
     import torchvision
 
-    builder = getattr(torchvision.models, name)
-    body = _seeded(lambda: builder(weights=None))
+    body = getattr(torchvision.models, name)(weights=None)
     body.fc = nn.Identity()
-    weights_id = "none"
-    if _is_imagenet(weights):
-        tag = _imagenet_tag(weights) or TORCHVISION_IMAGENET_TAG
-        enum = torchvision.models.get_model_weights(name)
-        try:
-            spec = enum[tag]
-        except KeyError:
-            raise BackboneWeightsError(f"{name} has no weights {tag!r}; known: {', '.join(enum.__members__)}") from None
-        body.load_state_dict(_torchvision_state_dict(name, spec), strict=False)
-        weights_id = f"imagenet:{tag}"
-    elif weights != "none":
-        weights_id = _load_file(body, weights)
-    stages = [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]]
-    return Backbone(body, stages, name=name, feature_dim=TORCHVISION_RESNETS[name], weights_id=weights_id)
+    return body, [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]]
+
+
+@register_backbone("resnet18", library="torchvision", paper=RESNET_PAPER, feature_dim=512,
+                   weights=_resnet_weights("resnet18", 69.758))
+def resnet18() -> tuple[nn.Module, list[list[str]]]:
+    return _resnet_body("resnet18")
+
+
+@register_backbone("resnet34", library="torchvision", paper=RESNET_PAPER, feature_dim=512,
+                   weights=_resnet_weights("resnet34", 73.314))
+def resnet34() -> tuple[nn.Module, list[list[str]]]:
+    return _resnet_body("resnet34")
+
+
+@register_backbone("resnet50", library="torchvision", paper=RESNET_PAPER, feature_dim=2048,
+                   weights=_resnet_weights("resnet50", 76.13, 80.858))
+def resnet50() -> tuple[nn.Module, list[list[str]]]:
+    return _resnet_body("resnet50")
+
+
+@register_backbone("resnet101", library="torchvision", paper=RESNET_PAPER, feature_dim=2048,
+                   weights=_resnet_weights("resnet101", 77.374, 81.886))
+def resnet101() -> tuple[nn.Module, list[list[str]]]:
+    return _resnet_body("resnet101")
+
+
+# SoccerNet's features: this model's pooled penultimate layer, ImageNet V1 weights.
+@register_backbone("resnet152", library="torchvision", paper=RESNET_PAPER, feature_dim=2048,
+                   weights=_resnet_weights("resnet152", 78.312, 82.284))
+def resnet152() -> tuple[nn.Module, list[list[str]]]:
+    return _resnet_body("resnet152")
+
+
+TORCHVISION_RESNETS = {name: entry.feature_dim for name, (entry, _) in _BACKBONES.items()}  # name -> width
+
+
+def _torchvision_pretrained(name: str, tag: str) -> dict:
+    import torchvision
+
+    return _torchvision_state_dict(name, torchvision.models.get_model_weights(name)[tag])
 
 
 def _torchvision_state_dict(name: str, spec) -> dict:
@@ -162,26 +283,41 @@ def _timm_output_dim(body: nn.Module) -> int:
     return int(getattr(body, "head_hidden_size", None) or body.num_features)
 
 
-def _timm_model(model_name: str, weights: str) -> Backbone:
+def _timm_body(model_name: str) -> nn.Module:
     import timm
 
     try:
-        body = _seeded(lambda: timm.create_model(model_name, pretrained=False, num_classes=0))
+        return _seeded(lambda: timm.create_model(model_name, pretrained=False, num_classes=0))
     except RuntimeError as error:  # timm's "Unknown model"
         raise ValueError(f"unknown timm model {model_name!r} ({error})") from error
+
+
+def _timm_entry(model_name: str, body: nn.Module) -> BackboneEntry:
+    """timm's pretrained config of the model, as a `BackboneEntry`."""
     cfg = body.pretrained_cfg or {}
+    hub_id = cfg.get("hf_hub_id")
+    size = cfg.get("input_size")
+    weights = (PretrainedWeights(f"timm/{hub_id or model_name}", f"Hugging Face hub {hub_id} (timm)"),) if hub_id else ()
+    return BackboneEntry(
+        name=f"timm:{model_name}", library="timm", paper=str(cfg.get("paper_ids") or cfg.get("paper_name") or ""),
+        feature_dim=_timm_output_dim(body), input_size=int(size[-1]) if size else 224,
+        mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)), weights=weights,
+    )
+
+
+def _timm_model(model_name: str, weights: str) -> Backbone:
+    body = _timm_body(model_name)
+    entry = _timm_entry(model_name, body)
     weights_id = "none"
     if _is_imagenet(weights):
-        weights_id = _load_timm_pretrained(body, model_name, cfg)
+        weights_id = _load_timm_pretrained(body, model_name, body.pretrained_cfg or {})
     elif weights != "none":
         weights_id = _load_file(body, weights)
     stages = [[info["module"]] for info in body.feature_info] if getattr(body, "feature_info", None) else []
     if not stages:
         stages = [[name] for name, module in body.named_children() if any(True for _ in module.parameters())]
-    return Backbone(
-        body, stages, name=f"timm:{model_name}", feature_dim=_timm_output_dim(body), weights_id=weights_id,
-        mean=tuple(cfg.get("mean", IMAGENET_MEAN)), std=tuple(cfg.get("std", IMAGENET_STD)),
-    )
+    return Backbone(body, stages, name=entry.name, feature_dim=entry.feature_dim, weights_id=weights_id,
+                    mean=entry.mean, std=entry.std, input_size=entry.input_size)
 
 
 def _load_timm_pretrained(body: nn.Module, model_name: str, cfg: dict) -> str:
@@ -314,3 +450,6 @@ def _seeded(make):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(NONE_SEED)
         return make()
+
+
+_PRETRAINED_LOADERS: dict[str, Callable[[str, str], dict]] = {"torchvision": _torchvision_pretrained}

@@ -6,7 +6,7 @@ import urllib.error
 import pytest
 import torch
 
-from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+from soccerspot.models.backbones import BackboneWeightsError, backbone_entry, backbone_names, build_backbone
 
 
 def test_resnet18_pooled_features_and_seeded_none_weights():
@@ -128,3 +128,49 @@ def test_timm_imagenet_offline_fails_fast_with_instructions(monkeypatch, tmp_pat
     with pytest.raises(BackboneWeightsError) as caught:
         build_backbone("timm:regnety_002", weights="imagenet")
     assert "hf download timm/regnety_002" in str(caught.value) and "--weights" in str(caught.value)
+
+
+# --- the registry's data against the libraries' own metadata and the built models -------------------------
+
+
+@pytest.mark.parametrize("name", backbone_names())
+def test_registered_entries_agree_with_torchvision(name):
+    import torchvision
+
+    entry = backbone_entry(name)
+    assert entry.library == "torchvision" and "He et al." in entry.paper
+    enum = torchvision.models.get_model_weights(name)
+    assert [w.tag for w in entry.weights] == [tag for tag in enum.__members__ if tag != "DEFAULT"]  # V1 first
+    for weights in entry.weights:
+        spec = enum[weights.tag]
+        transforms = spec.transforms()
+        assert weights.imagenet_top1 == spec.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+        assert list(entry.mean) == list(transforms.mean) and list(entry.std) == list(transforms.std)
+        assert [entry.input_size] == list(transforms.crop_size)
+        assert enum.__name__ in weights.source
+    assert entry.pretrained().tag == "IMAGENET1K_V1"  # what plain "imagenet" loads
+
+
+def test_registered_feature_width_is_what_the_model_returns():
+    for name in ("resnet18", "resnet50"):
+        backbone = build_backbone(name, weights="none").eval()
+        with torch.no_grad():
+            out = backbone(torch.randn(1, 3, 64, 64))
+        assert out.shape == (1, backbone_entry(name).feature_dim) and backbone.input_size == 224
+
+
+def test_timm_entry_comes_from_timms_pretrained_config():
+    import timm
+
+    entry = backbone_entry("timm:regnety_002")
+    cfg = timm.create_model("regnety_002", pretrained=False).pretrained_cfg
+    assert entry.library == "timm" and entry.input_size == cfg["input_size"][-1]
+    assert entry.mean == tuple(cfg["mean"]) and entry.feature_dim == 368
+    assert entry.weights[0].tag == f"timm/{cfg['hf_hub_id']}"
+
+
+def test_unknown_weight_tags_list_the_known_ones():
+    with pytest.raises(BackboneWeightsError, match="no weights 'IMAGENET1K_V2'; known: IMAGENET1K_V1"):
+        build_backbone("resnet18", weights="imagenet:IMAGENET1K_V2")
+    with pytest.raises(ValueError, match="unknown backbone"):
+        backbone_entry("vgg16")
