@@ -1,6 +1,6 @@
 """`soccerspot archive`: discovery, the manifest, the local engine, the summary and the faults.
 
-A small synthetic archive (three games of two 40 s halves, 160x96 video) spotted by a random avgpool head
+A small synthetic archive (three games of two 24 s halves, 160x96 video) spotted by a random avgpool head
 on resnet18 features (`--weights none`, 64 px: seeded, the same in every process).
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from video_helpers import constant_rate_times, write_video
 
 GAMES = ["league/2020/game-a", "league/2020/game-b", "league/2020/game-c"]
 CLASSES = ["Goal", "Corner", "Foul"]
-HALF_SECONDS = 40.0
+HALF_SECONDS = 24.0
 
 
 def make_archive(root: Path, games=GAMES) -> Path:
@@ -133,7 +133,7 @@ def test_local_run_writes_results_manifest_summary_and_csv(local_run):
         assert predictions.url == game and predictions.predictions
         assert (local_run / game / "1_resnet18.npy").is_file() and (local_run / game / "2_resnet18.json").is_file()
     done = [r for r in game_records(local_run) if r["status"] == "done"]
-    assert all(r["frames"] == 160 and r["video_seconds"] == pytest.approx(2 * HALF_SECONDS) for r in done)
+    assert all(r["frames"] == int(2 * 2 * HALF_SECONDS) and r["video_seconds"] == pytest.approx(2 * HALF_SECONDS) for r in done)
     assert all(f"{r['game']}/{PREDICTIONS_FILE}" in r["files"] and r["timings"]["total"] > 0 for r in done)
     summary = json.loads((local_run / SUMMARY_FILE).read_text())
     with open(local_run / SPOTS_FILE, newline="") as handle:

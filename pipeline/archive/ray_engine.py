@@ -6,8 +6,9 @@ more than a short game); each actor asks for `threads` CPUs, and one GPU where t
 scratch folder of their own node and return the files' bytes: the driver alone writes outputs and the
 manifest, so the cluster needs no shared writable folder (the videos must be readable from the nodes).
 
-An actor that dies mid-game is restarted by Ray; the driver gives the game to it again, up to
-`retries` more times, and records the attempts. Only then is the game recorded as failed.
+An actor that dies mid-game is replaced by a new one, which gets the game again, up to `retries` more
+times; the attempts are recorded. Only then is the game recorded as failed. (Ray's own actor restart was
+tried first: calls made while the actor restarts fail at once with `ActorUnavailableError`.)
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def run_ray(games: list[ArchiveGame], settings: ArchiveSettings, jobs: int, on_s
 
     started = start_ray(address, num_cpus=max(jobs * settings.torch_threads, len(os.sched_getaffinity(0))))
     gpus = 1 if settings.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    actor_class = ray.remote(num_cpus=settings.torch_threads, num_gpus=gpus, max_restarts=-1)(GameActor)
+    actor_class = ray.remote(num_cpus=settings.torch_threads, num_gpus=gpus)(GameActor)
     actors = [actor_class.remote(settings) for _ in range(jobs)]
     queue: list[tuple[ArchiveGame, int]] = [(game, 1) for game in games]
     idle = list(actors)
@@ -76,10 +77,13 @@ def run_ray(games: list[ArchiveGame], settings: ArchiveSettings, jobs: int, on_s
             ready, _ = ray.wait(list(running), num_returns=1)
             for ref in ready:
                 actor, game, attempt = running.pop(ref)
-                idle.append(actor)
                 try:
                     outcome = ray.get(ref)
+                    idle.append(actor)
                 except (RayActorError, WorkerCrashedError) as error:
+                    ray.kill(actor, no_restart=True)
+                    actors[actors.index(actor)] = replacement = actor_class.remote(settings)
+                    idle.append(replacement)
                     if attempt <= retries:
                         queue.insert(0, (game, attempt + 1))
                         continue
