@@ -13,15 +13,16 @@ Every layer is also *decomposable* for fast whole-half inference (`pipeline/infe
 contract that the inference code calls without knowing the layer's class:
 
 - `segments(window_frames)` says which layer pools which rows of a window (the "++" split);
-- `window_logits(rows, length, weight)` gives `layer(window) @ weight.T` for *every* window of a run of
-  rows at once. The default goes through the per-frame terms: a window's pooled vector is
+- `window_readout(weight)` gives a function `readout(rows, length)` that returns `layer(window) @ weight.T`
+  for *every* window of a run of rows at once (constants of the weights computed once, the runs scored
+  tile by tile). The default goes through the per-frame terms: a window's pooled vector is
   `finish_terms(reduce(frame_terms(x_t) for t in window), frames)` where `reduce` is a sum
   (`reduce == "sum"`: AvgPool — a window is a difference of prefix sums) or a max (`reduce == "max"`:
   MaxPool — a sliding-window max). NetVLAD and NetRVLAD override it with an exact shortcut that never
   forms the (clusters x dim) window vectors (`_vlad_window_logits`).
 
 A new pooling layer is a `WindowPooling` subclass with `forward`, `frame_terms` and `finish_terms` (or its
-own `window_logits`) plus a registered builder; nothing outside this file changes. `forward` never goes
+own `window_readout`) plus a registered builder; nothing outside this file changes. `forward` never goes
 through the per-frame terms: it uses the efficient matmul form, and tests check both agree.
 
 Flattened VLAD layout: cluster-major, `index = k * dim + d`. Peer checkpoints stored dimension-major are
@@ -32,6 +33,7 @@ Builders are registered by name (`build_pooling("netvlad++", dim, clusters=64)`)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -53,6 +55,10 @@ __all__ = [
     "pooling_paper",
     "split_point",
 ]
+
+
+# readout(rows, length) -> (rows - length + 1, outputs): see `WindowPooling.window_readout`
+WindowReadout = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def split_point(window_frames: int) -> int:
@@ -79,19 +85,28 @@ class WindowPooling(nn.Module):
         """Which layer pools which rows `[begin, end)` of a window; the outputs are concatenated."""
         return [(self, 0, window_frames)]
 
-    def window_logits(self, rows: torch.Tensor, length: int, weight: torch.Tensor) -> torch.Tensor:
-        """(count, outputs): `self(rows[j : j + length]) @ weight.T` for every window of the run of frames
-        `rows` (rows, dim), count = rows - length + 1; `weight` (outputs, out_dim) is a classifier's slice.
-        Inference only (call under `torch.no_grad()`).
+    def window_readout(self, weight: torch.Tensor) -> WindowReadout:
+        """`readout(rows, length)` -> (count, outputs): `self(rows[j : j + length]) @ weight.T` for every
+        window of a run of frames `rows` (rows, dim), count = rows - length + 1; `weight` (outputs, out_dim)
+        is a classifier's slice. What depends on the weights alone is computed here, once per half, not
+        once per run. Inference only (call under `torch.no_grad()`).
 
         This default reduces `frame_terms` over each window (prefix-sum differences in float64 for "sum", a
         sliding max for "max") and finishes them with `finish_terms`."""
-        terms = self.frame_terms(rows)
-        if self.reduce == "max":
-            reduced = window_maxima(terms, length)
-        else:
-            reduced = window_sums(terms, length).to(terms.dtype)
-        return self.finish_terms(reduced, length) @ weight.t()
+
+        def readout(rows: torch.Tensor, length: int) -> torch.Tensor:
+            terms = self.frame_terms(rows)
+            if self.reduce == "max":
+                reduced = window_maxima(terms, length)
+            else:
+                reduced = window_sums(terms, length).to(terms.dtype)
+            return self.finish_terms(reduced, length) @ weight.t()
+
+        return readout
+
+    def window_logits(self, rows: torch.Tensor, length: int, weight: torch.Tensor) -> torch.Tensor:
+        """`window_readout(weight)(rows, length)`, for a single run of rows."""
+        return self.window_readout(weight)(rows, length)
 
 
 def _intra_and_global_normalize(vlad: torch.Tensor) -> torch.Tensor:
@@ -124,8 +139,9 @@ class _SoftAssignmentPooling(WindowPooling):
             x = F.normalize(x, p=2, dim=-1)
         return x, F.softmax(self.assignment(x), dim=-1)
 
-    def window_logits(self, rows: torch.Tensor, length: int, weight: torch.Tensor) -> torch.Tensor:
-        return _vlad_window_logits(self, rows, length, weight)
+    def window_readout(self, weight: torch.Tensor) -> WindowReadout:
+        constants = _VladConstants.of(self, weight)
+        return lambda rows, length: _vlad_window_logits(self, rows, length, weight, constants)
 
 
 class NetVLAD(_SoftAssignmentPooling):
@@ -174,9 +190,27 @@ class NetRVLAD(_SoftAssignmentPooling):
         return _intra_and_global_normalize(reduced.unflatten(-1, (self.clusters, self.dim)))
 
 
-def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, length: int,
-                        weight: torch.Tensor) -> torch.Tensor:
-    """`layer.window_logits` for NetVLAD / NetRVLAD, without forming the (clusters x dim) window vectors.
+@dataclass
+class _VladConstants:
+    """What the VLAD shortcut needs from the weights alone."""
+
+    per_cluster: torch.Tensor  # (outputs, clusters, dim): the fc weights of each cluster's block
+    weight_dot_centres: torch.Tensor | None  # (outputs, clusters) float64: W_ok . c_k
+    centres_squared: torch.Tensor | None  # (clusters,) float64: |c_k|^2
+
+    @classmethod
+    def of(cls, layer: "_SoftAssignmentPooling", weight: torch.Tensor) -> "_VladConstants":
+        per_cluster = weight.reshape(weight.shape[0], layer.clusters, layer.dim)
+        centres = layer.residual_centres()
+        if centres is None:
+            return cls(per_cluster, None, None)
+        centres = centres.to(torch.float64)
+        return cls(per_cluster, (per_cluster.to(torch.float64) * centres).sum(-1), centres.square().sum(-1))
+
+
+def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, length: int, weight: torch.Tensor,
+                        constants: _VladConstants) -> torch.Tensor:
+    """The window readout of NetVLAD / NetRVLAD, without forming the (clusters x dim) window vectors.
 
     With v_k = S_k - m_k c_k (S_k = sum a_tk x_t, m_k = sum a_tk over the window; c_k = 0 for NetRVLAD)
     and n_k = |v_k|:
@@ -192,10 +226,9 @@ def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, lengt
     eps = 1e-12
     frames, clusters, outputs = rows.shape[0], layer.clusters, weight.shape[0]
     count = frames - length + 1
-    per_cluster = weight.reshape(outputs, clusters, layer.dim)  # the fc weights of each cluster's block
     centres = layer.residual_centres()
     x, assignment = layer.soft_assign(rows)  # (frames, dim), (frames, clusters)
-    projected = (x @ per_cluster.reshape(-1, layer.dim).t()).view(frames, outputs, clusters)
+    projected = (x @ constants.per_cluster.reshape(-1, layer.dim).t()).view(frames, outputs, clusters)
     terms = [assignment, (projected * assignment.unsqueeze(1)).flatten(1)]
     if centres is not None:
         terms.append(assignment * (x @ centres.t()))
@@ -208,11 +241,9 @@ def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, lengt
     window_assignment = assignment64.unfold(0, length, 1).transpose(1, 2)  # (count, length, clusters)
     squared = ((blocks @ window_assignment) * window_assignment).sum(dim=1)  # (count, clusters)
     if centres is not None:
-        centres64 = centres.to(torch.float64)
-        weight_dot_centres = (per_cluster.to(torch.float64) * centres64).sum(-1)  # (outputs, clusters)
         centred = sums[:, clusters + outputs * clusters :]  # sum a_tk (c_k . x_t)
-        numerator = numerator - mass.unsqueeze(1) * weight_dot_centres
-        squared = squared - 2 * mass * centred + mass.square() * centres64.square().sum(-1)
+        numerator = numerator - mass.unsqueeze(1) * constants.weight_dot_centres
+        squared = squared - 2 * mass * centred + mass.square() * constants.centres_squared
     squared = squared.clamp_min(0)
     norms = squared.sqrt().clamp_min(eps)
     global_norm = (squared / norms.square()).sum(-1).sqrt().clamp_min(eps)

@@ -17,7 +17,7 @@ Two ways to get the same numbers:
   - "++" heads: past and future segments (`WindowPooling.segments`) are done separately and their fc
     contributions added (the fc of a concatenation is the sum of each part times its slice of the weights);
   - each segment's layer scores every window of a tile at once through the pooling contract
-    `WindowPooling.window_logits(rows, length, weight)` (`models/pooling.py`): prefix-sum differences
+    `WindowPooling.window_readout(weight)` (`models/pooling.py`): prefix-sum differences
     of per-frame terms (AvgPool; NetVLAD / NetRVLAD without ever forming a window's clusters x dim VLAD
     vector, which is what makes a 45-minute half cost less than a second, `scripts/bench_head_infer.py`)
     or a sliding-window max (MaxPool). This file knows no concrete pooling class: a new pooling layer is
@@ -137,19 +137,18 @@ def fast_probabilities(
     # padded row p is frame p - offset (clamped); frame i's window is padded rows [i, i + window_frames)
     padded = _pad_replicate(embedded, offset, window_frames - offset)
     segments = model.pooling.segments(window_frames)
-    weights, column = [], 0
+    readouts, column = [], 0
     for layer, _, _ in segments:  # fc(concat(parts)) = sum over parts of the part times its weight slice
-        weights.append(model.fc.weight[:, column : column + layer.out_dim])
+        readouts.append(layer.window_readout(model.fc.weight[:, column : column + layer.out_dim]))
         column += layer.out_dim
     outputs = []
     starts = range(0, num_frames, tile_frames)
     for start in tqdm(starts, desc="tiles", unit="tile", disable=not progress, leave=False):
         count = min(tile_frames, num_frames - start)
         logits = model.fc.bias.expand(count, -1).clone()
-        for (layer, begin, end), weight in zip(segments, weights):
+        for (_, begin, end), readout in zip(segments, readouts):
             length = end - begin
-            rows = padded[start + begin : start + begin + count + length - 1]
-            logits += layer.window_logits(rows, length, weight)
+            logits += readout(padded[start + begin : start + begin + count + length - 1], length)
         outputs.append(torch.sigmoid(logits).float().cpu())
     return torch.cat(outputs).numpy()
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from soccerspot.models.heads import HeadConfig, build_head  # noqa: E402
+from soccerspot.models.heads import build_head, head_config  # noqa: E402
 from soccerspot.pipeline.infer import fast_probabilities, per_window_probabilities  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    config = HeadConfig(kind="netvlad++", input_dim=2048, num_classes=17, window_frames=30, clusters=64, projection_dim=512)
+    config = head_config("netvlad++", input_dim=2048, num_classes=17, window_frames=30)  # the paper's K=64, 512-d
     model = build_head(config).eval()
     with torch.no_grad():  # a trained head's fc is far from zero: make the outputs sensitive to the pooling
         model.fc.weight.mul_(50.0)
