@@ -264,15 +264,19 @@ def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> d
     return results
 
 
-def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path, half: int) -> dict:
-    """What `soccerspot spot VIDEO --model CKPT --out DIR` does (re-extract the checkpoint's features from
-    the video, spot them), then a comparison with the features path's spots of the same half."""
+def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path, half: int,
+                   precision: str = "fp32") -> dict:
+    """What `soccerspot spot VIDEO --model CKPT --out DIR --precision P` does (re-extract the checkpoint's
+    features from the video, spot them), then a comparison with the features path's spots of the same
+    half (equal when `precision` is the one the season's features were extracted at)."""
     from soccerspot.pipeline.checkpoints import load_checkpoint
     from soccerspot.pipeline.video_spot import spot_video
 
-    record: dict = {"command": f"soccerspot spot {video} --model {checkpoint} --out {out_dir}", "error": None}
+    record: dict = {"command": f"soccerspot spot {video} --model {checkpoint} --out {out_dir} --precision {precision}",
+                    "error": None}
     try:
-        report = spot_video(video, load_checkpoint(checkpoint), out_dir=out_dir, device="cpu", progress=False)
+        report = spot_video(video, load_checkpoint(checkpoint), out_dir=out_dir, device="cpu", precision=precision,
+                            progress=False)
     except DataError as error:
         record["error"] = str(error)
         return record
@@ -321,7 +325,7 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: bool 
         game = test_games[0]
         video_spot = timed("video_spot", lambda: spot_raw_video(
             checkpoint, season / game / VIDEO_NAME.format(half=1), out / VIDEO_SPOT_DIR,
-            out / PREDICTIONS_DIR / game / PREDICTIONS_FILE, half=1))
+            out / PREDICTIONS_DIR / game / PREDICTIONS_FILE, half=1, precision=config.precision))
     timings["total"] = round(time.perf_counter() - began, 2)
     summary = {
         "a_mAP_loose": scores["loose"]["a_mAP"],

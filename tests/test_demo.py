@@ -142,7 +142,7 @@ def test_spot_command_takes_a_game_folder_of_videos(demo, tmp_path):
     source = out / "season" / summary["games"]["test"][0]
     for half in (1, 2):
         shutil.copy(source / VIDEO_NAME.format(half=half), game / VIDEO_NAME.format(half=half))
-    assert main(["spot", str(game), "--model", summary["checkpoint"]]) == 0
+    assert main(["spot", str(game), "--model", summary["checkpoint"], "--precision", SMALL.precision]) == 0
     spotted = read_predictions(game / PREDICTIONS_FILE).predictions
     reference = read_predictions(out / "predictions" / summary["games"]["test"][0] / PREDICTIONS_FILE).predictions
     assert {p.half for p in spotted} == {1, 2}
