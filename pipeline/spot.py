@@ -143,7 +143,7 @@ def precision_warning(head: LoadedHead, precision: object) -> str | None:
         return None
     return (f"features computed at {precision} scored by the head {head.path}, trained on {trained} features: "
             "spotted anyway (precision is not part of the features' identity; per-frame probabilities move "
-            "slightly, see the README's precision note)")
+            "slightly: see 'Precision is not identity' in the README)")
 
 
 def spot_half(head: LoadedHead, game_dir: Path, half: int, feature_name: str, nms: NmsSettings,
