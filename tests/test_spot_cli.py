@@ -11,7 +11,7 @@ from soccerspot.data.labels import read_predictions
 from soccerspot.models.heads import HeadConfig, build_head
 from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.spot import SpotOptions, spot_features, spot_paths
+from soccerspot.pipeline.spot import spot_features, spot_paths
 from soccerspot.pipeline.checkpoints import load_checkpoint
 
 NAME = "toy"
