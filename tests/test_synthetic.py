@@ -13,10 +13,13 @@ from soccerspot.data.synthetic import (
     SYNTHETIC_CLASSES,
     BroadcastConfig,
     TimelineConfig,
+    game_is_complete,
     make_game,
+    plan_game,
     plan_shots,
     random_game_timeline,
     random_timeline,
+    render_games,
     render_half,
     script_span,
     timeline_from_labels,
@@ -237,3 +240,16 @@ def test_make_game_writes_soccernet_layout_with_audio(tmp_path):
         audio = container.streams.audio[0]
         samples = sum(frame.samples for frame in container.decode(audio))
     assert samples == pytest.approx(12.0 * config.audio_rate, rel=0.02)
+
+
+def test_games_rendered_in_parallel_equal_make_game_byte_for_byte(tmp_path):
+    config = BroadcastConfig(width=160, height=96, fps=10.0, duration_s=20.0)
+    make_game(tmp_path / "serial", seed=5, config=config)
+    plans = [plan_game(tmp_path / "parallel", seed=5, config=config), plan_game(tmp_path / "other", seed=6, config=config)]
+    assert not game_is_complete(tmp_path / "parallel")
+    render_games(plans, config, workers=2)
+    assert game_is_complete(tmp_path / "parallel") and game_is_complete(tmp_path / "other")
+    for name in ("1_224p.mkv", "2_224p.mkv", LABELS_FILE):
+        serial, parallel = (tmp_path / "serial" / name).read_bytes(), (tmp_path / "parallel" / name).read_bytes()
+        assert hashlib.sha256(serial).digest() == hashlib.sha256(parallel).digest(), name
+    assert (tmp_path / "other" / "1_224p.mkv").read_bytes() != (tmp_path / "parallel" / "1_224p.mkv").read_bytes()
