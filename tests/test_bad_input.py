@@ -54,6 +54,8 @@ def paths(tmp_path_factory) -> dict[str, str]:
     (root / "text_model").mkdir()
     (root / "text_model" / "model.pt").write_text("not weights\n")
     (root / "text_model" / "config.json").write_text("{not json")
+    (root / "bad_labels" / GAME).mkdir(parents=True)
+    (root / "bad_labels" / GAME / LABELS_FILE).write_text("not json")
     for kind, content in (("text_predictions", "not json"), ("empty_predictions", ""),
                           ("list_predictions", json.dumps([1, 2]))):
         (root / kind / GAME).mkdir(parents=True)
@@ -64,7 +66,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
         "features": features, "games": root / "games.txt", "bad_features": root / "bad_features",
         "bad_game": bad_features, "model": root / "model", "video_model": root / "video_model", "text_model": root / "text_model",
         "text_predictions": root / "text_predictions", "empty_predictions": root / "empty_predictions",
-        "list_predictions": root / "list_predictions", "under_file": root / "text.txt" / "sub",
+        "list_predictions": root / "list_predictions", "bad_labels": root / "bad_labels", "under_file": root / "text.txt" / "sub",
     }.items()}
 
 
@@ -139,6 +141,8 @@ CASES: list[tuple[str, str]] = [
      "--out {under_file}", "{text}"),
     ("train --features-root {bad_features} --features toy --train-split all --valid-split none "
      "--out {root}/run --no-progress", "{bad_features}"),
+    ("train --features-root {features} --features toy --labels-root {bad_labels} --train-split {games} "
+     "--valid-split none --out {root}/run2 --no-progress", "{bad_labels}"),
     # evaluate
     ("evaluate", "--labels"),
     ("evaluate --labels {features} --predictions {features} --metric nope", "--metric"),
@@ -149,6 +153,7 @@ CASES: list[tuple[str, str]] = [
     ("evaluate --labels {features} --predictions {features} --split {missing}", "{missing}"),
     ("evaluate --labels {features} --predictions {features} --split {empty}", "{empty}"),
     ("evaluate --labels {features} --predictions {missing} --quiet", "{missing}"),
+    ("evaluate --labels {bad_labels} --predictions {features} --allow-missing --quiet", "{bad_labels}"),
     ("evaluate --labels {features} --predictions {text_predictions} --quiet", "{text_predictions}"),
     ("evaluate --labels {features} --predictions {empty_predictions} --quiet", "{empty_predictions}"),
     ("evaluate --labels {features} --predictions {list_predictions} --quiet", "{list_predictions}"),
