@@ -7,7 +7,7 @@ import pytest
 
 from soccerspot.pipeline.cli import build_parser, main
 
-COMMANDS = {"demo", "evaluate", "extract", "spot", "train"}
+COMMANDS = {"archive", "demo", "evaluate", "extract", "spot", "train"}
 
 
 def test_help_lists_every_subcommand(capsys):
