@@ -81,8 +81,20 @@ class TrainConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        if self.mixup_alpha < 0 or self.eval_every < 0 or self.num_workers < 0:
-            raise ValueError("mixup_alpha, eval_every and num_workers must be >= 0")
+        for name in ("mixup_alpha", "eval_every", "num_workers", "adam_eps", "weight_decay", "stop_lr",
+                     "plateau_patience"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas: two values in [0, 1) are needed; got {self.betas}")
+        if not 0.0 < self.plateau_factor < 1.0:
+            raise ValueError(f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1); got {self.dropout}")
+        if not 0.0 <= self.nms_threshold <= 1.0:
+            raise ValueError(f"nms_threshold: a confidence in [0, 1] is needed; got {self.nms_threshold}")
+        if not isinstance(self.head_options, dict):
+            raise ValueError(f"head_options: a JSON object of head settings is needed; got {self.head_options!r}")
         return self
 
     def to_json(self) -> dict:

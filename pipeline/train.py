@@ -47,11 +47,12 @@ from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, EVENT_DICTIONARY_V1, EVENT_DICTIONARY_V2
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
 from soccerspot.data.errors import DataError
+from soccerspot.data.features import feature_identity
 from soccerspot.data.labels import (
     LABELS_FILE, LABELS_FILE_V1, GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels,
 )
-from soccerspot.models.heads import HeadConfig, build_head
-from soccerspot.pipeline.config import TrainConfig
+from soccerspot.models.heads import AnyHeadConfig, build_head
+from soccerspot.pipeline.config import TrainConfig, head_config_for
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -124,11 +125,12 @@ def load_train_data(
         root = Path(features_root if labels_root is None else labels_root)
         valid_labels = {game: read_labels(root / game / setup.labels_file) for game in valid_games}
     settings = train.tracks[0].features.meta.settings()
+    identity = feature_identity(settings)  # halves at another precision are the same features (see spot)
     for dataset in (train, valid):
         for track in dataset.tracks if dataset else ():
-            if track.features.meta.settings() != settings:
+            if track.features.meta.identity() != identity:
                 raise DataError(track.features.path, f"made with other feature settings than "
-                                f"{train.tracks[0].features.path}: {track.features.meta.settings()} vs {settings}")
+                                f"{train.tracks[0].features.path}: {track.features.meta.identity()} vs {identity}")
     fps = float(train.tracks[0].features.meta.fps)  # the settings (fps included) agree, checked above
     description = {
         "features_root": str(Path(features_root).resolve()), "features": features_name,
@@ -142,33 +144,13 @@ def load_train_data(
                      list(train_games), list(valid_games))
 
 
-def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> HeadConfig:
-    values = dict(kind=config.head, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
-                  clusters=config.clusters, projection_dim=config.projection_dim, dropout=config.dropout)
-    known = {f.name for f in dataclasses.fields(HeadConfig)}
-    unknown = sorted(set(config.head_options) - known)
-    if unknown:
-        raise ValueError(f"head_options names unknown HeadConfig fields: {', '.join(unknown)}")
-    values.update(config.head_options)
-    return HeadConfig(**values).validate()
-
-
 def check_loop_settings(config: TrainConfig) -> None:
-    """Settings the optimizer, scheduler and device need, beyond `TrainConfig.validate`."""
-    if len(config.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.betas):
-        raise SettingsError("betas", f"two values in [0, 1) are needed; got {config.betas}")
-    if not 0.0 < config.plateau_factor < 1.0:
-        raise SettingsError("plateau_factor", f"must lie in (0, 1) (the lr is multiplied by it); "
-                                              f"got {config.plateau_factor}")
-    for name in ("adam_eps", "weight_decay", "stop_lr", "plateau_patience"):
-        if not getattr(config, name) >= 0:
-            raise SettingsError(name, f"must be >= 0; got {getattr(config, name)}")
-    if not 0.0 <= config.dropout < 1.0:
-        raise SettingsError("dropout", f"must lie in [0, 1); got {config.dropout}")
-    if not 0.0 <= config.nms_threshold <= 1.0:
-        raise SettingsError("nms_threshold", f"a confidence in [0, 1] is needed; got {config.nms_threshold}")
-    if not isinstance(config.head_options, dict):
-        raise SettingsError("head_options", f"a JSON object of head settings is needed; got {config.head_options!r}")
+    """The settings' own rules (`TrainConfig.validate`) and the device this machine has."""
+    try:
+        config.validate()
+    except ValueError as error:
+        name = str(error).split()[0].rstrip(":")
+        raise SettingsError(name if hasattr(config, name) else None, str(error)) from None
     try:
         device = torch.device(config.device)
     except RuntimeError:
@@ -180,7 +162,7 @@ def check_loop_settings(config: TrainConfig) -> None:
 LONG_WINDOW_ROWS = 128
 
 
-def head_config_for_data(config: TrainConfig, data: TrainData) -> HeadConfig:
+def head_config_for_data(config: TrainConfig, data: TrainData) -> AnyHeadConfig:
     """The head's config with the real window length in rows (`window_seconds` x the features' fps).
 
     A head that cannot work with that length (a "++" head splits the window in two, so it needs 2 rows)
@@ -198,7 +180,7 @@ def head_config_for_data(config: TrainConfig, data: TrainData) -> HeadConfig:
                                               f"head: {error}") from None
 
 
-def build_model(config: TrainConfig, head_config: HeadConfig) -> nn.Module:
+def build_model(config: TrainConfig, head_config: AnyHeadConfig) -> nn.Module:
     try:
         return build_head(head_config).to(torch.device(config.device))
     except ValueError as error:
@@ -378,10 +360,11 @@ def data_differences(stored: dict, data: TrainData) -> list[str]:
                 differences.append(f"{split} games (same games, another order)")
         elif f"{split}_games" in before and before[f"{split}_games"] != len(current):
             differences.append(f"{split} games ({before[f'{split}_games']} -> {len(current)})")
-    if "feature_settings" in stored and stored["feature_settings"] != _as_json(data.feature_settings):
-        changed = sorted(k for k in set(stored["feature_settings"]) | set(data.feature_settings)
-                         if stored["feature_settings"].get(k) != _as_json(data.feature_settings.get(k)))
-        differences.append(f"feature settings ({', '.join(changed)})")
+    if "feature_settings" in stored:  # precision is not identity: a resume may read re-extracted features
+        then, current = feature_identity(stored["feature_settings"]), _as_json(feature_identity(data.feature_settings))
+        changed = sorted(k for k in set(then) | set(current) if then.get(k) != current.get(k))
+        if changed:
+            differences.append(f"feature settings ({', '.join(changed)})")
     return differences
 
 

@@ -58,15 +58,16 @@ def failure(capsys, args) -> tuple[int, str]:
     (["--window-seconds", "nan"], "--window-seconds nan: window_seconds must be > 0"),
     (["--window-seconds", "0.4"], "--window-seconds: 0.4 s at 2 fps is 1 feature row(s) per window, too short "
                                   "for the netvlad++ head: netvlad++ splits the window in two"),
-    (["--dropout", "1.5"], "--dropout 1.5: must lie in [0, 1)"),
-    (["--plateau-factor", "2"], "--plateau-factor 2: must lie in (0, 1)"),
-    (["--betas", "0.9"], "--betas 0.9: two values in [0, 1) are needed"),
+    (["--dropout", "1.5"], "--dropout 1.5: dropout must lie in [0, 1)"),
+    (["--plateau-factor", "2"], "--plateau-factor 2: plateau_factor must lie in (0, 1)"),
+    (["--betas", "0.9"], "--betas 0.9: betas: two values in [0, 1) are needed"),
     (["--clusters", "5"], "--clusters 5: netvlad++ gives K/2 clusters to each half: clusters must be even"),
     (["--head", "lstm"], "--head lstm: unknown head kind 'lstm'"),
-    (["--head-options", "[1]"], "--head-options [1]: a JSON object of head settings is needed"),
+    (["--head-options", "[1]"], "--head-options [1]: head_options: a JSON object of head settings is needed"),
     (["--head-options", "{"], "--head-options {: Expecting property name"),
     (["--head-options", '{"no_such_field": 1}'], "--head-options {\"no_such_field\": 1}: head_options names "
-                                                 "unknown HeadConfig fields: no_such_field"),
+                                                 "settings the netvlad++ head (PoolingHeadConfig) does not have: "
+                                                 "no_such_field"),
     (["--device", "gpu0"], "--device gpu0: not a torch device: 'gpu0'"),
     (["--sampling", "random"], "--sampling random: sampling must be one of chunks, events"),
     (["--select-on", "valid_a_mAP", "--valid-split", "none"], "--select-on: 'valid_a_mAP' needs validation games"),

@@ -193,3 +193,16 @@ def test_a_half_with_zero_feature_rows_is_skipped_with_a_warning(season, tmp_pat
     assert [(t.game, t.half) for t in data.train.tracks] == [(games[0], 1), (games[1], 1), (games[1], 2)]
     result = train(config, data, tmp_path / "run", progress=False, max_batches=2)
     assert "valid_a_mAP" in result.history[0] and np.isfinite(result.history[0]["valid_loss"])
+
+
+def test_precision_is_not_identity_for_training_and_resume(finished_run):
+    """Halves re-extracted at another precision are the same features: a run resumes on them, and a
+    training set may mix them; another backbone is still refused (above)."""
+    root, games, _config, out = finished_run
+    for half in (1, 2):  # game 0 (training) re-extracted at bf16, game 1 (validation) left at fp32
+        features = load_features(root / games[0], half, "synth", mmap=False)
+        meta = FeatureMeta(**{**features.meta.to_json(), "precision": "bf16"})
+        write_features(root / games[0], half, "synth", features.array, meta)
+    more = small_config(max_epochs=2)
+    data = load_train_data(more, root, "synth", games[:1], games[1:2])
+    assert train(more, data, out, resume=True, progress=False, max_batches=1).epochs == 2
