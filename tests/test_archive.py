@@ -223,3 +223,16 @@ def test_two_jobs_give_the_same_results_within_the_cores(archive, checkpoint, lo
     assert run["jobs"] == 2 and run["torch_threads"] * 2 <= max(2, len(os.sched_getaffinity(0)))
     for game in GAMES:
         assert (out / game / PREDICTIONS_FILE).read_bytes() == (local_run / game / PREDICTIONS_FILE).read_bytes()
+
+
+def test_features_made_differently_in_out_are_not_overwritten(archive, checkpoint, tmp_path):
+    from soccerspot.data.features import FeatureMeta, load_features, write_features
+
+    out = tmp_path / "out"
+    other = FeatureMeta(**{**extractor_settings(), "transform": "resize"})
+    write_features(out / GAMES[0], 1, "resnet18", torch.zeros(4, 512).numpy(), other)
+    assert main(["archive", str(archive), "--model", str(checkpoint), "--out", str(out), "--no-progress"]) == 1
+    failed = [r for r in game_records(out) if r["status"] == "failed"]
+    assert [r["game"] for r in failed] == [GAMES[0]] and "not overwritten" in failed[0]["error"]
+    assert statuses(out, "done") == GAMES[1:]
+    assert load_features(out / GAMES[0], 1, "resnet18").meta.transform == "resize"

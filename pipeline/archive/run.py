@@ -21,6 +21,7 @@ from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
+from soccerspot.pipeline.video_spot import check_no_conflict
 
 ENGINES = ("local", "ray")
 
@@ -70,6 +71,16 @@ def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_nam
     return fingerprint(described), described
 
 
+def _conflict(extractor, game: ArchiveGame, out: Path) -> str | None:
+    """Why the game's folder below `out` must not be written (features made differently), or None."""
+    try:
+        for half in game.halves:
+            check_no_conflict(extractor, half.video, out / game.key, half.half)
+    except DataError as error:
+        return str(error)
+    return None
+
+
 def _write_payload(game_dir: Path, payload: list[tuple[str, bytes]]) -> None:
     for name, data in payload:  # features before their sidecars, results last: the workers' order
         with atomic_open(game_dir / name, "wb") as handle:
@@ -89,9 +100,12 @@ def run_archive(request: ArchiveRequest) -> dict:
     for problem in problems:
         counts.failed[str(problem.path)] = problem.reason
     todo: list[ArchiveGame] = []
+    conflicts: dict[str, str] = {}
     for game in games:
         if game.key in finished:
             counts.skipped.append(game.key)
+        elif (conflict := _conflict(extractor, game, request.out)) is not None:
+            conflicts[game.key] = conflict
         else:
             todo.append(game)
     manifest.append({"type": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -101,6 +115,9 @@ def run_archive(request: ArchiveRequest) -> dict:
     for key in counts.skipped:
         manifest.add(GameRecord(key, "skipped", current, error="done by an earlier run with the same settings",
                                 engine=request.engine))
+    for key, error in conflicts.items():  # features made differently: never overwritten (Ray workers would)
+        manifest.add(GameRecord(key, "failed", current, error=error, engine=request.engine))
+        counts.failed[key] = error
     bar = tqdm(total=len(todo), desc="games", unit="game", disable=not request.progress)
 
     def on_start(game: ArchiveGame) -> None:
@@ -128,7 +145,9 @@ def run_archive(request: ArchiveRequest) -> dict:
 
     began = time.perf_counter()
     try:
-        if request.engine == "ray":
+        if not todo:
+            pass
+        elif request.engine == "ray":
             from soccerspot.pipeline.archive.ray_engine import run_ray
 
             run_ray(todo, request.settings, request.jobs, on_start, on_done, address=request.address,
