@@ -236,3 +236,15 @@ def test_features_made_differently_in_out_are_not_overwritten(archive, checkpoin
     assert [r["game"] for r in failed] == [GAMES[0]] and "not overwritten" in failed[0]["error"]
     assert statuses(out, "done") == GAMES[1:]
     assert load_features(out / GAMES[0], 1, "resnet18").meta.transform == "resize"
+
+
+def test_missing_ray_and_missing_root_are_refused_before_any_work(archive, checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees: ImportError
+    out = tmp_path / "out"
+    assert main(["archive", str(archive), "--model", str(checkpoint), "--out", str(out), "--engine", "ray"]) == 2
+    assert "pip install 'soccerspot[ray]'" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["archive", str(tmp_path / "nowhere"), "--model", str(checkpoint), "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert "nowhere" in error and "no such archive" in error
+    assert not (out / MANIFEST_FILE).exists()
