@@ -93,9 +93,10 @@ def chunk_starts(num_rows: int, length: int) -> np.ndarray:
     return np.arange(0, max(num_rows, 1), length, dtype=np.int64)[: max(1, math.ceil(num_rows / length))]
 
 
-def window_rows(start: int, length: int, num_rows: int) -> np.ndarray:
-    """Row indices of a window, edge rows replicated where it runs past the half."""
-    return np.clip(np.arange(start, start + length), 0, num_rows - 1)
+def window_rows(starts: int | np.ndarray, length: int, num_rows: int) -> np.ndarray:
+    """Row indices `(..., length)` of the windows starting at `starts` (rows may be negative), edge rows
+    replicated where a window runs past the half. Training windows and inference windows both use it."""
+    return np.clip(np.asarray(starts, dtype=np.int64)[..., None] + np.arange(length), 0, num_rows - 1)
 
 
 def slice_window(array: np.ndarray, start: int, length: int) -> np.ndarray:
@@ -219,12 +220,10 @@ class WindowDataset(Dataset):
         indices = np.asarray(indices, dtype=np.int64)
         out = np.empty((len(indices), self.length, self.feature_dim), dtype=np.float32)
         tracks, starts = self.window_track[indices], self.window_start[indices]
-        offsets = np.arange(self.length)
         for track_index in np.unique(tracks):
             chosen = np.flatnonzero(tracks == track_index)
             array = self.tracks[track_index].features.array
-            rows = np.clip(starts[chosen, None] + offsets, 0, array.shape[0] - 1)
-            out[chosen] = array[rows]
+            out[chosen] = array[window_rows(starts[chosen], self.length, array.shape[0])]
         return torch.from_numpy(out), torch.from_numpy(self.targets[indices])
 
 

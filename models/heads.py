@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from soccerspot.models.sliding import window_offset
 from soccerspot.models.pooling import TEMPORALLY_AWARE_PAPER, WindowPooling, build_pooling, pooling_paper
 
 __all__ = [
@@ -301,7 +302,7 @@ class TransformerHead(nn.Module):
         elif self.config.readout == "mean":
             pooled = hidden.mean(dim=-2)
         else:
-            pooled = hidden[..., frames // 2, :]
+            pooled = hidden[..., window_offset(frames), :]
         return torch.sigmoid(self.fc(self.dropout(pooled)))
 
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from soccerspot.models.sliding import window_grams, window_maxima, window_sums
+from soccerspot.models.sliding import window_grams, window_maxima, window_offset, window_sums
 
 __all__ = [
     "WindowPooling",
@@ -62,9 +62,9 @@ WindowReadout = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def split_point(window_frames: int) -> int:
-    """Rows `[0, split)` of a window are its past, `[split, window_frames)` its future (the centre frame
-    belongs to the future, as in the peers' `int(T / 2)` split)."""
-    return window_frames // 2
+    """Rows `[0, split)` of a window are its past, `[split, window_frames)` its future: the split is the
+    window's own frame (`window_offset`), which belongs to the future, as in the peers' `int(T / 2)` split."""
+    return window_offset(window_frames)
 
 
 class WindowPooling(nn.Module):

@@ -8,7 +8,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["window_count", "window_sums", "window_maxima", "window_grams"]
+__all__ = ["window_offset", "window_count", "window_sums", "window_maxima", "window_grams"]
+
+
+def window_offset(window_frames: int) -> int:
+    """Row of a window that is its own frame: frame `i`'s window covers frames `[i - offset, i - offset +
+    window_frames)` (the peers' `feats2clip(..., off=T // 2)`); a "++" pooling's future half starts there."""
+    return window_frames // 2
 
 
 def window_count(rows: int, length: int) -> int:

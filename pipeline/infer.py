@@ -34,24 +34,18 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from soccerspot.data.clips import window_rows
 from soccerspot.models.heads import PoolingHead
+from soccerspot.models.sliding import window_offset
 
 DEFAULT_BATCH = 256  # windows per forward pass on the per-window path
 DEFAULT_TILE = 256  # frames per tile on the fast path (bounds the memory of the per-frame terms)
 
 
-def window_offset(window_frames: int) -> int:
-    """Rows before frame `i` in its window."""
-    return window_frames // 2
-
-
 def window_indices(num_frames: int, window_frames: int, frames: np.ndarray | range | None = None) -> torch.Tensor:
     """(len(frames), window_frames) row indices of each frame's window, clamped to the half."""
-    if frames is None:
-        frames = range(num_frames)
-    centres = torch.as_tensor(np.asarray(frames), dtype=torch.long).unsqueeze(1)
-    offsets = torch.arange(window_frames, dtype=torch.long) - window_offset(window_frames)
-    return (centres + offsets).clamp_(0, num_frames - 1)
+    centres = np.arange(num_frames) if frames is None else np.asarray(frames, dtype=np.int64)
+    return torch.from_numpy(window_rows(centres - window_offset(window_frames), window_frames, num_frames))
 
 
 def _model_input(model: nn.Module, features: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
