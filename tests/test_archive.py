@@ -248,3 +248,16 @@ def test_missing_ray_and_missing_root_are_refused_before_any_work(archive, check
     error = capsys.readouterr().err
     assert "nowhere" in error and "no such archive" in error
     assert not (out / MANIFEST_FILE).exists()
+
+
+def test_features_only_then_a_full_run_reuses_the_features(archive, checkpoint, local_run, tmp_path):
+    out = tmp_path / "out"
+    base = ["archive", str(archive), "--model", str(checkpoint), "--out", str(out), "--no-progress"]
+    assert main(base + ["--features-only"]) == 0
+    assert statuses(out, "done") == GAMES and not list(out.rglob(PREDICTIONS_FILE))
+    sidecars = {p: p.stat().st_mtime_ns for p in out.rglob("*_resnet18.json")}
+    assert len(sidecars) == 2 * len(GAMES)
+    assert main(base) == 0  # other settings (spotting now): every game runs again, on the same features
+    assert {p: p.stat().st_mtime_ns for p in sidecars} == sidecars
+    for game in GAMES:
+        assert (out / game / PREDICTIONS_FILE).read_bytes() == (local_run / game / PREDICTIONS_FILE).read_bytes()
