@@ -25,7 +25,6 @@ never unpickle a file a user handed us.
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from torch import nn
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
+from soccerspot.data.weights_file import load_weights_only
 from soccerspot.models.heads import (
     AnyHeadConfig, BaseHeadConfig, HeadConfig, PoolingHeadConfig, as_head_config, build_head, head_config_from_json,
 )
@@ -134,29 +134,6 @@ def save_checkpoint(
 
 
 # --- loading ---------------------------------------------------------------------------------------------
-
-
-def load_weights_only(path: str | Path) -> object:
-    """`torch.load(weights_only=True)` with the errors turned into one clear `DataError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "checkpoint file not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        globals_named = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if globals_named is None:
-            raise DataError(path, "not a readable PyTorch checkpoint: the weights-only reader could not parse it "
-                                  "(corrupt or truncated, another kind of file, or a pickle holding more than "
-                                  "tensors); soccerspot loads only plain tensor checkpoints") from None
-        raise DataError(
-            path,
-            f"refused: the checkpoint holds pickled Python objects ({globals_named.group(1)}), not only tensors; "
-            "loading it could run code, and soccerspot only reads weights (torch.load weights_only=True). "
-            "Re-save it as a plain state_dict: torch.save(model.state_dict(), 'model.pt')",
-        ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as error:
-        raise DataError(path, f"not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, bool]:

@@ -48,6 +48,7 @@ from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, EVENT_DICTIO
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_identity
+from soccerspot.data.weights_file import load_weights_only
 from soccerspot.data.labels import (
     LABELS_FILE, LABELS_FILE_V1, GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels,
 )
@@ -422,11 +423,7 @@ STATE_KEYS = ("epoch", "best_value", "best_epoch", "model", "optimizer", "schedu
 
 
 def load_state(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise DataError(path, f"unreadable training state ({type(error).__name__}): damaged, or not written by "
-                              "soccerspot train") from None
+    state = load_weights_only(path, what="training state")
     missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise DataError(path, f"incomplete training state (no {', '.join(missing)})")
