@@ -57,7 +57,7 @@ from soccerspot.pipeline.config import TrainConfig, head_config_for
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "train_config.json"
+RUN_CONFIG_FILE = "train_config.json"
 BEST, LAST = "best", "last"
 
 
@@ -295,8 +295,8 @@ def check_run_folder(out_dir: Path, resume: bool) -> None:
         if not (out_dir / STATE_FILE).is_file():
             raise DataError(out_dir / STATE_FILE, "no training state to resume from (was the run started with "
                                                   "this --out?)")
-        if not (out_dir / CONFIG_FILE).is_file():
-            raise DataError(out_dir / CONFIG_FILE, "missing: the run's settings and data are unknown, so it "
+        if not (out_dir / RUN_CONFIG_FILE).is_file():
+            raise DataError(out_dir / RUN_CONFIG_FILE, "missing: the run's settings and data are unknown, so it "
                                                    "cannot be resumed")
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise DataError(out_dir, "already holds files (a previous run?): pass --resume to continue it, "
@@ -317,7 +317,7 @@ def make_run_folder(out_dir: Path) -> None:
 
 def read_run_config(out_dir: Path) -> dict:
     """The run's `train_config.json` (written at its start)."""
-    path = out_dir / CONFIG_FILE
+    path = out_dir / RUN_CONFIG_FILE
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -372,7 +372,7 @@ def data_differences(stored: dict, data: TrainData) -> list[str]:
 def check_same_data(out_dir: Path, data: TrainData) -> None:
     differences = data_differences(read_run_config(out_dir), data)
     if differences:
-        raise DataError(out_dir / CONFIG_FILE, "--resume continues a run on the data it started with; these "
+        raise DataError(out_dir / RUN_CONFIG_FILE, "--resume continues a run on the data it started with; these "
                                                f"differ: {'; '.join(differences)}")
 
 
@@ -499,7 +499,7 @@ def train(
         trim_metrics(out_dir / METRICS_FILE, start_epoch)
     else:
         make_run_folder(out_dir)
-        write_json_atomic(out_dir / CONFIG_FILE, {"config": config.to_json(), "data": data.description,
+        write_json_atomic(out_dir / RUN_CONFIG_FILE, {"config": config.to_json(), "data": data.description,
                                                   "games": {"train": data.train_games, "valid": data.valid_games},
                                                   "head": head_config.to_json(), "classes": data.classes,
                                                   "feature_settings": data.feature_settings, "fps": data.fps})

@@ -11,7 +11,7 @@ import pytest
 
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.train import CONFIG_FILE, METRICS_FILE
+from soccerspot.pipeline.train import RUN_CONFIG_FILE, METRICS_FILE
 from test_train import DIM, FPS, write_season
 
 FAST = ["--projection-dim", "8", "--clusters", "4", "--window-seconds", "4", "--batch-size", "64", "--epochs", "1",
@@ -144,7 +144,7 @@ def test_another_run_is_refused_without_resume_and_resumed_only_on_its_own_data(
     code, line = failure(capsys, command(season, out))
     assert code == 1 and "already holds files" in line and "nothing was overwritten" in line
     code, line = failure(capsys, command(season, out, "--resume", valid_split="train.txt"))
-    assert code == 1 and line.startswith(f"{out / CONFIG_FILE}: --resume continues a run on the data it started "
+    assert code == 1 and line.startswith(f"{out / RUN_CONFIG_FILE}: --resume continues a run on the data it started "
                                          f"with; these differ: valid games: 2 added")
     other = tmp_path / "other"
     for game in games:
@@ -155,12 +155,12 @@ def test_another_run_is_refused_without_resume_and_resumed_only_on_its_own_data(
     code, line = failure(capsys, command(season, out, "--resume", root=other))
     assert code == 1 and f"these differ: features root {root} -> {other}; labels root {root} -> {other}" in line
     code, line = failure(capsys, command(season, out, "--resume", "--lr", "0.5"))
-    assert code == 1 and line == f"{out / CONFIG_FILE}: --resume continues the run with its own settings; " \
+    assert code == 1 and line == f"{out / RUN_CONFIG_FILE}: --resume continues the run with its own settings; " \
                                  "these differ: lr"
-    (out / CONFIG_FILE).write_text("{")
+    (out / RUN_CONFIG_FILE).write_text("{")
     code, line = failure(capsys, command(season, out, "--resume"))
-    assert code == 1 and line.startswith(f"{out / CONFIG_FILE}: unreadable run settings")
-    (out / CONFIG_FILE).write_bytes(before[Path(CONFIG_FILE)])
+    assert code == 1 and line.startswith(f"{out / RUN_CONFIG_FILE}: unreadable run settings")
+    (out / RUN_CONFIG_FILE).write_bytes(before[Path(RUN_CONFIG_FILE)])
     assert folder_bytes(out) == before  # every refusal above left the run as it was
 
 
@@ -201,5 +201,5 @@ def test_a_half_without_rows_is_one_warning_line_and_training_goes_on(season, tm
     assert captured.err.strip().splitlines() == [
         f"warning: {empty}: no feature rows; half 1 of {games[1]!r} skipped (17 event(s) dropped)"]
     assert json.loads(captured.out.strip().splitlines()[-1])["epochs"] == 1
-    saved = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
+    saved = json.loads((tmp_path / "run" / RUN_CONFIG_FILE).read_text())
     assert saved["data"]["skipped_halves"] == [str(empty)]

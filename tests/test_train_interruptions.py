@@ -12,7 +12,7 @@ from soccerspot.data.clips import SkippedHalfWarning
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.pipeline.train import (
-    CONFIG_FILE, METRICS_FILE, STATE_FILE, SettingsError, load_train_data, read_metrics, train,
+    RUN_CONFIG_FILE, METRICS_FILE, STATE_FILE, SettingsError, load_train_data, read_metrics, train,
 )
 from test_train import DIM, FPS, small_config, write_season
 
@@ -84,7 +84,7 @@ def refused(config, data, out, match):
     before = run_folder_bytes(out)
     with pytest.raises(DataError, match=match) as info:
         train(config, data, out, resume=True, progress=False, max_batches=1)
-    assert info.value.path == str(out / CONFIG_FILE)
+    assert info.value.path == str(out / RUN_CONFIG_FILE)
     assert run_folder_bytes(out) == before  # nothing written
 
 
@@ -118,9 +118,9 @@ def test_resume_refuses_another_features_root_name_labels_root_or_settings(finis
             meta = FeatureMeta(**{**features.meta.to_json(), "backbone": "resnet18", "weights": "file:0123"})
             write_features(elsewhere / game, half, "synth", features.array, meta)
     shutil.copytree(out, tmp_path / "run2")
-    stored = json.loads((tmp_path / "run2" / CONFIG_FILE).read_text())
+    stored = json.loads((tmp_path / "run2" / RUN_CONFIG_FILE).read_text())
     stored["data"]["features_root"] = str(elsewhere)
-    (tmp_path / "run2" / CONFIG_FILE).write_text(json.dumps(stored))
+    (tmp_path / "run2" / RUN_CONFIG_FILE).write_text(json.dumps(stored))
     refused(more, load_train_data(more, elsewhere, "synth", games[:1], games[1:2]), tmp_path / "run2",
             r"feature settings \(backbone, weights\)$")
 
@@ -139,8 +139,8 @@ def test_resume_refuses_a_state_that_does_not_fit_and_a_run_without_its_settings
     data = load_train_data(wider, root, "synth", games[:1], games[1:2])
     with pytest.raises(DataError, match=rf"{STATE_FILE}: does not fit this head and settings \(.*size mismatch"):
         train(wider, data, out, resume=True, progress=False)
-    (out / CONFIG_FILE).unlink()
-    with pytest.raises(DataError, match=rf"{CONFIG_FILE}: missing: the run's settings and data are unknown"):
+    (out / RUN_CONFIG_FILE).unlink()
+    with pytest.raises(DataError, match=rf"{RUN_CONFIG_FILE}: missing: the run's settings and data are unknown"):
         train(small_config(max_epochs=2), data, out, resume=True, progress=False)
 
 

@@ -120,14 +120,14 @@ def stored_config(out: Path):
     """The TrainConfig a run in `out` started with."""
     from soccerspot.data.errors import DataError
     from soccerspot.pipeline.config import TrainConfig
-    from soccerspot.pipeline.train import CONFIG_FILE, read_run_config
+    from soccerspot.pipeline.train import RUN_CONFIG_FILE, read_run_config
 
     try:
         return TrainConfig.from_json(read_run_config(out)["config"]).validate()
     except (TypeError, ValueError) as error:
         if isinstance(error, DataError):
             raise
-        raise DataError(out / CONFIG_FILE, f"unreadable run settings ({error})") from None
+        raise DataError(out / RUN_CONFIG_FILE, f"unreadable run settings ({error})") from None
 
 
 def build_config(args: argparse.Namespace):
@@ -135,7 +135,8 @@ def build_config(args: argparse.Namespace):
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.data.errors import DataError
     from soccerspot.pipeline.config import apply_overrides, get_preset
-    from soccerspot.pipeline.train import CONFIG_FILE, STATE_FILE, check_loop_settings, head_config_for
+    from soccerspot.pipeline.config import head_config_for
+    from soccerspot.pipeline.train import RUN_CONFIG_FILE, STATE_FILE, check_loop_settings
 
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
@@ -143,7 +144,7 @@ def build_config(args: argparse.Namespace):
     if args.resume and args.out is not None and (args.out / STATE_FILE).is_file():
         stored = stored_config(args.out)
         if args.preset is not None and args.preset != stored.preset:
-            raise DataError(args.out / CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
+            raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
             differing = {k for k, v in overrides.items()
@@ -151,7 +152,7 @@ def build_config(args: argparse.Namespace):
         except (KeyError, ValueError, TypeError) as error:
             raise settings_failure(error, lambda one: apply_overrides(stored, one), overrides) from None
         if differing:
-            raise DataError(args.out / CONFIG_FILE, "--resume continues the run with its own settings; "
+            raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
                                                     f"these differ: {', '.join(sorted(differing))}")
         base, overrides = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}
     else:
