@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
@@ -40,6 +41,7 @@ from soccerspot.data.features import (
     HALVES,
     PRECISION_KEY,
     FeatureMeta,
+    HalfFeatures,
     check_finite,
     feature_identity,
     feature_path,
@@ -146,23 +148,25 @@ def precision_warning(head: LoadedHead, precision: object) -> str | None:
             "slightly: see 'Precision is not identity' in the README)")
 
 
+def half_spots(model: nn.Module, features: HalfFeatures, classes: list[str], half: int, nms: NmsSettings, *,
+               method: str = "auto", batch_size: int = DEFAULT_BATCH) -> tuple[np.ndarray, list[Prediction]]:
+    """The chain every spotting path shares (`spot`, training's validation Average-mAP): per-frame scores of
+    a whole half, then NMS, each spot at its row's own timestamp. Returns (scores, spots)."""
+    scores = frame_scores(model, features.array, model.config.window_frames, method=method, batch_size=batch_size)
+    predictions = scores_to_predictions(scores, features.meta.frame_times(), classes, half, kind=nms.kind,
+                                        window_frames=window_in_frames(nms.window_seconds, features.meta.fps),
+                                        threshold=nms.threshold)
+    return scores, predictions
+
+
 def spot_half(head: LoadedHead, game_dir: Path, half: int, feature_name: str, nms: NmsSettings,
               options: SpotOptions) -> HalfSpots:
     """One half's spots and per-frame scores (all checks first)."""
     features = load_features(game_dir, half, feature_name)
     warning = check_compatible(head, features.array, features.meta.settings(), features.path)
     check_finite(features.array, features.path)
-    scores = frame_scores(head.model, features.array, head.config.window_frames,
-                          method=options.method, batch_size=options.batch_size)
-    predictions = scores_to_predictions(
-        scores,
-        features.meta.frame_times(),
-        head.classes,
-        half,
-        kind=nms.kind,
-        window_frames=window_in_frames(nms.window_seconds, features.meta.fps),
-        threshold=nms.threshold,
-    )
+    scores, predictions = half_spots(head.model, features, head.classes, half, nms,
+                                     method=options.method, batch_size=options.batch_size)
     return HalfSpots(half, predictions, scores, features.meta, warning)
 
 

@@ -265,16 +265,13 @@ def validation_a_map(model: nn.Module, data: TrainData, config: TrainConfig) -> 
 def predict_tracks(model: nn.Module, tracks: Sequence[Track], classes: list[str], config: TrainConfig) -> dict:
     """Whole-half frame scores (the fast path where the head has one) -> NMS -> predictions per game, with
     one prediction per class per 0.5 s bin as `results_spotting.json` would hold them."""
-    from soccerspot.pipeline.infer import frame_scores
-    from soccerspot.pipeline.postprocess import scores_to_predictions, window_in_frames
+    from soccerspot.pipeline.checkpoints import NmsSettings
+    from soccerspot.pipeline.spot import half_spots
 
+    nms = NmsSettings(kind=config.nms, window_seconds=config.nms_window, threshold=config.nms_threshold)
     by_game: dict[str, list[Prediction]] = {}
     for track in tracks:
-        meta = track.features.meta
-        scores = frame_scores(model, track.features.array, model.config.window_frames)
-        by_game.setdefault(track.game, []).extend(scores_to_predictions(
-            scores, meta.frame_times(), classes, track.half, kind=config.nms,
-            window_frames=window_in_frames(config.nms_window, meta.fps), threshold=config.nms_threshold))
+        by_game.setdefault(track.game, []).extend(half_spots(model, track.features, classes, track.half, nms)[1])
     return {game: GamePredictions(url=game, predictions=deduplicate_bins(found)) for game, found in by_game.items()}
 
 
