@@ -26,6 +26,9 @@ SOCCERNET_V2_BASELINE = (
     "MAXPOOL_v2 checkpoint: PCA512, chunk 20 s, NMS 20 s, batch 256, Adam 1e-3, patience 10)"
 )
 
+SCHEDULERS = ("plateau", "none")
+SELECTIONS = ("valid_loss", "valid_a_mAP")
+
 
 @dataclass
 class TrainConfig:
@@ -71,9 +74,13 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first setting outside its allowed values."""
-        choices = {"sampling": ("chunks", "events"), "classes": ("v2", "v1"), "scheduler": ("plateau", "none"),
-                   "select_on": ("valid_loss", "valid_a_mAP"), "nms": ("hard", "soft"),
-                   "metric": ("loose", "tight", "at1", "at2", "at3", "at4", "at5")}
+        from soccerspot.data.clips import SAMPLINGS
+        from soccerspot.pipeline.evaluate import METRICS
+        from soccerspot.pipeline.postprocess import NMS_KINDS
+        from soccerspot.pipeline.train import CLASS_SETUPS  # train imports this module: import at call time
+
+        choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
+                   "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from soccerspot.pipeline.postprocess import NMS_KINDS
+
 HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"
 
 
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None, metavar="FILE",
                         help="the backbone weights file, for a head trained on features of weights from a file")
     parser.add_argument("--pca", default=None, metavar="FILE", help="the PCA file, for a head trained on PCA features")
-    parser.add_argument("--nms", choices=["hard", "soft"], help="NMS kind (default: the checkpoint's)")
+    parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's)")
     parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
     parser.add_argument("--threshold", type=float, help="minimum confidence kept (default: the checkpoint's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -10,8 +10,10 @@ import argparse
 import sys
 from collections import Counter
 
+from soccerspot.extract.extractor import PRECISIONS
+from soccerspot.pipeline.postprocess import NMS_KINDS
+
 HELP = "spot actions in frame features with a trained head (ours or a SoccerNet baseline's model.pth.tar)"
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 class UsageError(ValueError):
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for video input, the name of the feature files written")
     parser.add_argument("--out", metavar="DIR",
                         help="write results here (a tree keeps its layout); default: beside the features")
-    parser.add_argument("--nms", choices=["hard", "soft"], help="NMS kind (default: the checkpoint's, else hard)")
+    parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's, else hard)")
     parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
     parser.add_argument("--threshold", type=float,
                         help="minimum confidence kept by NMS, in [0, 1] (default: the checkpoint's)")
