@@ -47,9 +47,6 @@ PEER_LOG = "training.log"
 FORMAT = "soccerspot-head"
 FORMAT_VERSION = 1
 
-# The SoccerNet-v1 pooling baselines label windows with `"card" -> 0, "subs" -> 1, "soccer" -> 2` (their
-# dataset code), so their three outputs after background are in this order.
-PEER_CLASSES_V1 = CLASS_NAMES_V1  # the peers' v1 outputs: card, subs, soccer (official evaluator names)
 # sn-spotting `--pool` values -> our head kinds
 PEER_POOLS = {
     "MAX": "maxpool", "MAX++": "maxpool++", "AVG": "avgpool", "AVG++": "avgpool++",
@@ -324,8 +321,8 @@ def convert_peer_state_dict(state: dict[str, torch.Tensor], pool: str | None = N
 def _peer_classes(num_classes: int, path: Path) -> list[str]:
     if num_classes == len(CLASS_NAMES_V2):
         return list(CLASS_NAMES_V2)
-    if num_classes == len(PEER_CLASSES_V1):
-        return list(PEER_CLASSES_V1)
+    if num_classes == len(CLASS_NAMES_V1):  # v1 baselines label windows card -> 0, subs -> 1, soccer -> 2
+        return list(CLASS_NAMES_V1)
     raise DataError(path, f"peer checkpoint with {num_classes} classes: pass the class names explicitly "
                           "(soccerspot spot --classes NAME,NAME,...)")
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.pipeline.checkpoints import PEER_CLASSES_V1, load_checkpoint
+from soccerspot.pipeline.checkpoints import load_checkpoint
 from soccerspot.pipeline.infer import frame_scores
-from soccerspot.data.classes import CLASS_NAMES_V2
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 
 
 def peer_windows(features: np.ndarray, window: int) -> list[np.ndarray]:
@@ -164,7 +164,7 @@ def test_pooling_era_netvlad_and_maxpool(tmp_path):
             "fc.weight": torch.randn(4, 96, generator=g) * 3, "fc.bias": torch.randn(4, generator=g)}
     maxpool = {"fc.weight": torch.randn(18, 12, generator=g), "fc.bias": torch.randn(18, generator=g)}
     features = np.random.default_rng(2).standard_normal((45, 12)).astype(np.float32)
-    for name, state, classes in (("vlad", vlad, PEER_CLASSES_V1), ("max", maxpool, CLASS_NAMES_V2)):
+    for name, state, classes in (("vlad", vlad, CLASS_NAMES_V1), ("max", maxpool, CLASS_NAMES_V2)):
         head = load_checkpoint(write_peer(tmp_path / name, state, {"chunk_size": 4, "framerate": 2}))
         assert head.config.window_frames == 8 and head.classes == classes
         assert head.nms.window_seconds == 20.0  # their test loop's own NMS default: 40 frames
@@ -193,7 +193,7 @@ def test_unrecognised_peer_state_dict(tmp_path):
 
 @pytest.mark.real
 @pytest.mark.parametrize("name, kind, classes", [("MAXPOOL_v2", "maxpool", CLASS_NAMES_V2),
-                                                 ("NETVLAD_v1", "netvlad", PEER_CLASSES_V1)])
+                                                 ("NETVLAD_v1", "netvlad", CLASS_NAMES_V1)])
 def test_real_baseline_checkpoints(soccernet_data, name, kind, classes):
     path = soccernet_data / "checkpoints" / name / "model.pth.tar"
     head = load_checkpoint(path)
