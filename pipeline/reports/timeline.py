@@ -1,0 +1,202 @@
+"""Timeline plot of a half: class score curves over match time, the kept spots, and the ground truth.
+
+One panel per group of related classes (`class_groups.py`), so that 17 classes stay readable; the x axis
+is match time in mm:ss. Curves come from the per-frame scores `soccerspot spot --save-scores` writes
+(`<half>_scores.npy` beside `results_spotting.json`, `data/scores.py`); without them the kept spots are
+drawn as stems at their confidence. Ground truth (a `Labels-v2.json`) is drawn as triangles above the
+curves: filled when the action is shown, hollow when it is not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from soccerspot.data.classes import CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import (
+    HALVES, LABELS_FILE, PREDICTIONS_FILE, Event, Prediction, read_labels, read_predictions,
+)
+from soccerspot.data.scores import HalfScores, read_scores, scores_path
+from soccerspot.pipeline.reports.class_groups import group_classes
+from soccerspot.pipeline.reports.clock import set_match_time_axis
+
+DPI = 100
+WIDTH_IN = 16.0
+PANEL_HEIGHT_IN = 1.8
+HEADER_IN = 1.5  # title, key and x axis
+PANEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")  # one per class of a panel
+TRUTH_Y = 1.1  # ground-truth markers sit above the [0, 1] score range
+Y_TOP = 1.2
+HALF_NAMES = {1: "1st half", 2: "2nd half"}
+
+
+@dataclass
+class HalfTimeline:
+    """What one half's plot shows."""
+
+    half: int
+    duration: float  # seconds shown on the x axis
+    classes: list[str]
+    spots: list[Prediction]
+    scores: HalfScores | None = None
+    truth: list[Event] | None = None  # None: no labels given
+
+
+def panel_colors(panel: Sequence[str]) -> dict[str, str]:
+    return {name: PANEL_COLORS[i % len(PANEL_COLORS)] for i, name in enumerate(panel)}
+
+
+def figure_size(timeline: HalfTimeline) -> tuple[float, float]:
+    """Width and height in inches (times `DPI` gives the PNG's pixels)."""
+    return WIDTH_IN, HEADER_IN + PANEL_HEIGHT_IN * len(group_classes(timeline.classes))
+
+
+def _draw_panel(ax, timeline: HalfTimeline, title: str, panel: list[str]) -> None:
+    colors = panel_colors(panel)
+    for name in panel:
+        color = colors[name]
+        if timeline.scores is not None and name in timeline.scores.classes:
+            column = timeline.scores.classes.index(name)
+            ax.plot(timeline.scores.times, timeline.scores.probabilities[:, column], color=color, lw=1.1,
+                    label=name)
+        else:
+            ax.plot([], [], color=color, lw=1.1, label=name)
+        spots = [s for s in timeline.spots if s.label == name]
+        if spots:
+            times = [s.position_ms / 1000 for s in spots]
+            confidences = [s.confidence for s in spots]
+            if timeline.scores is None:
+                ax.vlines(times, 0, confidences, color=color, lw=1.5)
+            ax.scatter(times, confidences, s=40, color=color, edgecolors="black", linewidths=0.8, zorder=3)
+        if timeline.truth:
+            events = [e for e in timeline.truth if e.label == name]
+            shown = [e.seconds for e in events if e.shown]
+            unshown = [e.seconds for e in events if not e.shown]
+            ax.scatter(shown, [TRUTH_Y] * len(shown), marker="v", s=60, color=color, edgecolors="black",
+                       linewidths=0.6, zorder=3)
+            ax.scatter(unshown, [TRUTH_Y] * len(unshown), marker="v", s=60, facecolors="white",
+                       edgecolors=color, linewidths=1.2, zorder=3)
+    ax.set_ylim(0, Y_TOP)
+    ax.set_yticks([0, 0.5, 1])
+    ax.set_ylabel("score")
+    ax.axhline(1.0, color="#cccccc", lw=0.6)
+    ax.grid(axis="x", color="#e6e6e6", lw=0.6)
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=10, frameon=False, borderaxespad=0)
+
+
+def timeline_figure(timeline: HalfTimeline, title: str = ""):
+    """The figure (matplotlib, Agg) of one half; see the module docstring for what it shows."""
+    from matplotlib.figure import Figure
+
+    panels = group_classes(timeline.classes)
+    if not panels:
+        raise ValueError("nothing to plot: no classes")
+    width, height = figure_size(timeline)
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    bottom = 0.55 / height
+    top = 1 - 0.95 / height
+    figure.subplots_adjust(left=0.05, right=0.86, bottom=bottom, top=top, hspace=0.35)
+    for ax, (panel_title, panel) in zip(axes, panels):
+        _draw_panel(ax, timeline, panel_title, panel)
+    set_match_time_axis(axes[-1], timeline.duration)
+    key = "lines: per-frame scores; ● kept spots (at their confidence)"
+    if timeline.scores is None:
+        key = "● kept spots (at their confidence; no per-frame scores saved: spot --save-scores)"
+    if timeline.truth is not None:
+        key += "; ▼ ground truth (hollow: not shown)"
+    heading = f"{title} — {HALF_NAMES.get(timeline.half, f'half {timeline.half}')}" if title else \
+        HALF_NAMES.get(timeline.half, f"half {timeline.half}")
+    figure.suptitle(f"{heading}\n{key}", x=0.05, ha="left", y=1 - 0.1 / height, va="top", fontsize=11, linespacing=1.5)
+    return figure
+
+
+def write_timeline_plot(timeline: HalfTimeline, path: str | Path, title: str = "") -> Path:
+    """Write one half's timeline as a PNG, atomically."""
+    from soccerspot.data.atomic import atomic_open
+
+    figure = timeline_figure(timeline, title)
+    path = Path(path)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=DPI)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def resolve_results(path: str | Path) -> Path:
+    """A `results_spotting.json`, given itself or its game folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PREDICTIONS_FILE
+    if not path.is_file():
+        raise DataError(path, "predictions file not found (give a results_spotting.json or its game folder)")
+    return path
+
+
+def find_labels(labels: str | Path, game_dir: Path) -> Path:
+    """The game's `Labels-v2.json`: the file itself, a game folder, or a labels tree holding the game
+    under the same league/season/game names as its predictions."""
+    labels = Path(labels)
+    if labels.is_file():
+        return labels
+    parts = game_dir.resolve().parts
+    candidates = [labels / LABELS_FILE] + [labels.joinpath(*parts[-n:], LABELS_FILE) for n in (3, 2, 1)
+                                           if len(parts) >= n]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise DataError(labels, f"no {LABELS_FILE} for game {game_dir.name!r} here (give the file, its game folder, "
+                            "or a labels tree with the same <league>/<season>/<game> folders)")
+
+
+def _ordered_classes(names: set[str]) -> list[str]:
+    return [c for c in CLASS_NAMES_V2 if c in names] + sorted(names - set(CLASS_NAMES_V2))
+
+
+def half_duration(scores: HalfScores | None, spots: list[Prediction], truth: list[Event] | None) -> float:
+    """Seconds the x axis covers: the scored frames' span, else the last spot or label plus a margin."""
+    if scores is not None and scores.times.size:
+        step = float(np.median(np.diff(scores.times))) if scores.times.size > 1 else 0.5
+        return float(scores.times[-1] + step)
+    last = max([s.position_ms / 1000 for s in spots] + [e.seconds for e in truth or []] + [0.0])
+    return max(60.0, last + 30.0)
+
+
+def load_timelines(results: str | Path, labels: str | Path | None = None,
+                   scores_dir: str | Path | None = None) -> list[HalfTimeline]:
+    """One timeline per half that has spots, scores or labels."""
+    results = resolve_results(results)
+    game_dir = results.parent
+    predictions = read_predictions(results)
+    truth_all = read_labels(find_labels(labels, game_dir)).events if labels is not None else None
+    scores_dir = Path(scores_dir) if scores_dir is not None else game_dir
+    timelines = []
+    for half in HALVES:
+        scores = read_scores(scores_dir, half) if scores_path(scores_dir, half).is_file() else None
+        spots = [p for p in predictions.predictions if p.half == half]
+        truth = None if truth_all is None else [e for e in truth_all if e.half == half]
+        if scores is None and not spots and not truth:
+            continue
+        names = {s.label for s in spots} | {e.label for e in truth or []}
+        classes = list(scores.classes) if scores is not None else _ordered_classes(names)
+        classes += _ordered_classes(names - set(classes))
+        timelines.append(HalfTimeline(half, half_duration(scores, spots, truth), classes, spots, scores, truth))
+    if not timelines:
+        raise DataError(results, "holds no predictions, and no scores or labels were found: nothing to plot")
+    return timelines
+
+
+def write_timeline_plots(results: str | Path, out_dir: str | Path | None = None, *, labels: str | Path | None = None,
+                         scores_dir: str | Path | None = None) -> list[Path]:
+    """Write `<out_dir>/<half>_timeline.png` per half (out_dir: the results' folder); returns the paths."""
+    results = resolve_results(results)
+    out_dir = Path(out_dir) if out_dir is not None else results.parent
+    title = results.parent.name
+    return [write_timeline_plot(t, out_dir / f"{t.half}_timeline.png", title)
+            for t in load_timelines(results, labels, scores_dir)]
