@@ -261,3 +261,20 @@ def test_features_only_then_a_full_run_reuses_the_features(archive, checkpoint, 
     assert {p: p.stat().st_mtime_ns for p in sidecars} == sidecars
     for game in GAMES:
         assert (out / game / PREDICTIONS_FILE).read_bytes() == (local_run / game / PREDICTIONS_FILE).read_bytes()
+
+
+def test_features_at_another_precision_in_out_are_reused_not_refused(archive, checkpoint, tmp_path):
+    """Precision is not identity: features an earlier run made at bf16 are spotted by an fp32 run as they are."""
+    from soccerspot.data.features import load_features
+
+    out = tmp_path / "out"
+    base = ["archive", str(archive), "--model", str(checkpoint), "--out", str(out), "--no-progress"]
+    assert main(base + ["--features-only", "--precision", "bf16"]) == 0
+    sidecars = {p: p.stat().st_mtime_ns for p in out.rglob("*_resnet18.json")}
+    assert len(sidecars) == 2 * len(GAMES)
+    assert main(base + ["--precision", "fp32"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in sidecars} == sidecars  # nothing re-extracted
+    assert statuses(out, "done") == sorted(GAMES * 2) and not statuses(out, "failed")  # features-only, then spot
+    for game in GAMES:
+        assert load_features(out / game, 1, "resnet18").meta.precision == "bf16"
+        assert read_predictions(out / game / PREDICTIONS_FILE).predictions

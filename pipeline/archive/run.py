@@ -21,7 +21,7 @@ from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
-from soccerspot.pipeline.video_spot import check_no_conflict
+from soccerspot.pipeline.video_spot import reusable_precision
 
 ENGINES = ("local", "ray")
 
@@ -75,7 +75,7 @@ def _conflict(extractor, game: ArchiveGame, out: Path) -> str | None:
     """Why the game's folder below `out` must not be written (features made differently), or None."""
     try:
         for half in game.halves:
-            check_no_conflict(extractor, half.video, out / game.key, half.half)
+            reusable_precision(extractor, half.video, out / game.key, half.half)  # DataError: made differently
     except DataError as error:
         return str(error)
     return None

@@ -20,7 +20,7 @@ from soccerspot.data.labels import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
 from soccerspot.pipeline.checkpoints import LoadedHead, load_checkpoint
 from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
-from soccerspot.pipeline.video_spot import build_extractor, check_no_conflict, extract_config_for
+from soccerspot.pipeline.video_spot import build_extractor, extract_config_for, reusable_precision
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ArchiveSettings:
 
     model: str
     device: str = "auto"
+    precision: str = "auto"  # of features extracted here; features on disk at another precision are reused
     batch_size: int = 32
     weights_file: str | None = None
     pca_file: str | None = None
@@ -66,7 +67,8 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
 def load_head_and_extractor(settings: ArchiveSettings):
     """(head, extractor) whose features are the ones the head was trained on, else `DataError`."""
     head = load_checkpoint(settings.model)
-    config = extract_config_for(head, device=settings.device, batch_size=settings.batch_size,
+    config = extract_config_for(head, device=settings.device, precision=settings.precision,
+                                batch_size=settings.batch_size,
                                 weights_file=settings.weights_file, pca_file=settings.pca_file,
                                 progress=settings.progress)
     extractor = build_extractor(head, config)
@@ -109,8 +111,8 @@ class GameWorker:
         began = time.perf_counter()
         remove_leftovers(game_dir)
         for half in game.halves:
-            check_no_conflict(self.extractor, half.video, game_dir, half.half)
-            self.extractor.extract(half.video, game_dir, half.half)
+            if reusable_precision(self.extractor, half.video, game_dir, half.half) is None:
+                self.extractor.extract(half.video, game_dir, half.half)  # skips identical complete features
             meta = load_features(game_dir, half.half, name).meta
             outcome.frames += meta.num_frames
             outcome.video_seconds += meta.num_frames / meta.fps

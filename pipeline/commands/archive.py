@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from soccerspot.extract.extractor import PRECISIONS
 from soccerspot.pipeline.postprocess import NMS_KINDS
 
 HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=2, help="Ray: times a game is retried after its worker died")
     parser.add_argument("--features-only", action="store_true", help="extract features, do not spot")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="of the features extracted (default auto: this machine's best); features already "
+                             "in --out at another precision are reused")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per backbone forward pass (default 32)")
     parser.add_argument("--weights", default=None, metavar="FILE",
                         help="the backbone weights file, for a head trained on features of weights from a file")
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("--address is for --engine ray")
     multi_process = args.jobs > 1 or args.engine == "ray"
     settings = ArchiveSettings(
-        model=args.model, device=args.device, batch_size=args.batch_size, weights_file=args.weights,
+        model=args.model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=args.weights,
         pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
         features_only=args.features_only, torch_threads=args.threads or default_threads(args.jobs),
         progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
