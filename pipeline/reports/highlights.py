@@ -129,12 +129,12 @@ def check_output(path: str | Path, inputs: Sequence[Path]) -> Path:
         raise ValueError(f"{path}: is a folder; give the reel's file name (e.g. {path / 'reel.mp4'})")
     if any(path.resolve() == Path(source).resolve() for source in inputs):
         raise ValueError(f"{path}: would overwrite an input video")
-    folder = path.parent.resolve()
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: cannot write here ({existing} is not a writable folder)")
+    try:  # write a file there: permission bits alone do not tell (root, read-only mounts, /proc)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ValueError(f"{path}: cannot write in {path.parent} ({error.strerror or error})") from None
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"{path}: exists and is not writable")
     return path

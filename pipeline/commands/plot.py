@@ -1,0 +1,27 @@
+"""`soccerspot plot`: a timeline PNG per half of one game's results (scores, spots, ground truth)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "plot a game's spots over match time, per half (score curves, kept spots, ground truth)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULTS_OR_GAME", type=Path,
+                        help="a results_spotting.json, or the game folder holding it")
+    parser.add_argument("--labels", metavar="ROOT", type=Path,
+                        help="ground truth: a Labels-v2.json, its game folder, or a labels tree with the same "
+                             "<league>/<season>/<game> folders")
+    parser.add_argument("--scores", metavar="DIR", type=Path,
+                        help="folder holding <half>_scores.npy from spot --save-scores (default: the results' folder)")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="where <half>_timeline.png go (default: the results' folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from soccerspot.pipeline.reports.timeline import write_timeline_plots
+
+    for path in write_timeline_plots(args.results, args.out, labels=args.labels, scores_dir=args.scores):
+        print(f"wrote {path}")
+    return 0
