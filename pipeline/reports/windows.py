@@ -17,6 +17,8 @@ class HighlightOptions:
     after_s: float = 20.0
 
     def __post_init__(self) -> None:
+        if self.classes is not None and not self.classes:
+            raise ValueError("--classes names no class")
         if self.before_s < 0 or self.after_s < 0 or self.before_s + self.after_s <= 0:
             raise ValueError(f"--before and --after must be >= 0 and not both 0 (got {self.before_s}, {self.after_s})")
         if not 0.0 <= self.min_confidence <= 1.0:
