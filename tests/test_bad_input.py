@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 
 from soccerspot.data.features import FeatureMeta, write_features
-from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.labels import (
+    LABELS_FILE,
+    PREDICTIONS_FILE,
+    Event,
+    GameLabels,
+    GamePredictions,
+    Prediction,
+    write_labels,
+    write_predictions,
+)
 from soccerspot.models.heads import HeadConfig, build_head
 from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import command_modules, main, user_path_error
@@ -54,6 +63,8 @@ def paths(tmp_path_factory) -> dict[str, str]:
     (root / "text_model").mkdir()
     (root / "text_model" / "model.pt").write_text("not weights\n")
     (root / "text_model" / "config.json").write_text("{not json")
+    write_predictions(root / "spots" / PREDICTIONS_FILE,
+                      GamePredictions(url=GAME, predictions=[Prediction(1, 500, "Goal", 0.9)]))
     (root / "bad_labels" / GAME).mkdir(parents=True)
     (root / "bad_labels" / GAME / LABELS_FILE).write_text("not json")
     for kind, content in (("text_predictions", "not json"), ("empty_predictions", ""),
@@ -66,7 +77,8 @@ def paths(tmp_path_factory) -> dict[str, str]:
         "features": features, "games": root / "games.txt", "bad_features": root / "bad_features",
         "bad_game": bad_features, "model": root / "model", "video_model": root / "video_model", "text_model": root / "text_model",
         "text_predictions": root / "text_predictions", "empty_predictions": root / "empty_predictions",
-        "list_predictions": root / "list_predictions", "bad_labels": root / "bad_labels", "under_file": root / "text.txt" / "sub",
+        "list_predictions": root / "list_predictions", "bad_labels": root / "bad_labels",
+        "spots": root / "spots" / PREDICTIONS_FILE, "under_file": root / "text.txt" / "sub",
     }.items()}
 
 
@@ -158,6 +170,23 @@ CASES: list[tuple[str, str]] = [
     ("evaluate --labels {features} --predictions {empty_predictions} --quiet", "{empty_predictions}"),
     ("evaluate --labels {features} --predictions {list_predictions} --quiet", "{list_predictions}"),
     ("evaluate --labels {features} --predictions {text_predictions} --json {text} --quiet", "{text}"),
+    # highlights
+    ("highlights {video}", "--out"),
+    ("highlights {video} --predictions {spots} -o {root}/r.mp4 --min-confidence 2 --quiet", "--min-confidence"),
+    ("highlights {video} --predictions {spots} -o {root}/r.mp4 --before -5 --quiet", "--before"),
+    ("highlights {missing} --predictions {spots} -o {root}/r.mp4 --quiet", "{missing}"),
+    ("highlights {video} --predictions {missing} -o {root}/r.mp4 --quiet", "{missing}"),
+    ("highlights {video} --predictions {text} -o {root}/r.mp4 --quiet", "{text}"),
+    ("highlights {textmkv} --predictions {spots} -o {root}/r.mp4 --quiet", "{textmkv}"),
+    ("highlights {empty} --predictions {spots} -o {root}/r.mp4 --quiet", "{empty}"),
+    ("highlights {video} --predictions {spots} -o {under_file}/r.mp4 --quiet", "{text}"),
+    # plot
+    ("plot {missing}", "{missing}"),
+    ("plot {text}", "{text}"),
+    ("plot {text_predictions}/league/2015/game", "{text_predictions}"),
+    ("plot {spots} --labels {missing}", "{missing}"),
+    ("plot {spots} --labels {text}", "{text}"),
+    ("plot {spots} --out {under_file}", "{text}"),
     # archive
     ("archive {features}", "--model"),
     ("archive {video} --model {model} --out {root}/a --jobs -1 --no-progress", "--jobs"),
