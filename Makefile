@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# glibc's default allocator page-faults millions of times per forward pass (see DESIGN.md).
+# glibc's default allocator page-faults millions of times per forward pass (see docs/design.md).
 export MALLOC_MMAP_MAX_ := 0
 export MALLOC_TRIM_THRESHOLD_ := 68719476736
 

@@ -31,5 +31,6 @@ def load_weights_only(path: str | Path, what: str = "checkpoint") -> object:
             "loading it could run code, and soccerspot only reads weights (torch.load weights_only=True). "
             "Re-save it as a plain state_dict: torch.save(model.state_dict(), 'model.pt')",
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as error:
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as error:
+        # junk bytes reach torch's zip/pickle readers as any of these (b'hello' gives KeyError: 101)
         raise DataError(path, f"not a readable PyTorch {what} ({type(error).__name__}: {error})") from None

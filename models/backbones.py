@@ -16,8 +16,8 @@ Weights (``weights=``):
   hub download). Offline they load only when cached; otherwise `BackboneWeightsError` says how to supply
   them.
 - a local checkpoint file: a state dict (``torch.load(weights_only=True)``, or ``.safetensors``) of the
-  torchvision/timm model, of this `Backbone`, or of a model holding it as ``backbone`` (what
-  ``soccerspot finetune`` writes); classifier weights in it are ignored.
+  torchvision/timm model, of this `Backbone`, or of a model holding it as ``backbone`` (a backbone + head model's state dict); classifier weights in it
+  are ignored.
 - ``"none"``: random initialisation, seeded so it is the same every run.
 
 `Backbone.weights_id` records which weights were used ("imagenet:IMAGENET1K_V1", "none",
@@ -402,8 +402,9 @@ def _read_state_dict(file: Path) -> dict[str, torch.Tensor]:
             obj = load_file(str(file))
         else:
             obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise BackboneWeightsError(f"{file}: not a loadable weights file ({error})") from error
+    except Exception as error:  # torch's messages run to several lines of advice: one line of ours instead
+        raise BackboneWeightsError(f"{file}: not a readable weights file (corrupt, truncated, or not a PyTorch or "
+                                   f"safetensors state dict; {type(error).__name__})") from None
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

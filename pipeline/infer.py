@@ -27,8 +27,6 @@ Two ways to get the same numbers:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn

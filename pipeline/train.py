@@ -28,7 +28,6 @@ Interruptions: each epoch appends its metrics line, then saves the state. A kill
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os

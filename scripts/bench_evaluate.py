@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from soccerspot.data.shared_data import soccernet_root  # noqa: E402
-from soccerspot.pipeline.evaluate import RESULT_KEYS, evaluate_folders  # noqa: E402
+from soccerspot.data.shared_data import soccernet_root
+from soccerspot.pipeline.evaluate import RESULT_KEYS, evaluate_folders
 
 METRICS = ("loose", "tight")
 

@@ -15,17 +15,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from soccerspot.models.heads import build_head, head_config  # noqa: E402
-from soccerspot.pipeline.infer import fast_probabilities, per_window_probabilities  # noqa: E402
+from soccerspot.models.heads import build_head, head_config
+from soccerspot.pipeline.infer import fast_probabilities, per_window_probabilities
 
 
 def timed(function) -> tuple[float, object]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from soccerspot.pipeline.demo import (  # noqa: E402
+from soccerspot.pipeline.demo import (
     DemoConfig,
     evaluate_season,
     extract_season,

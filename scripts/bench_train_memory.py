@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import shutil
 import sys
@@ -36,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from soccerspot.data.classes import CLASS_NAMES_V2  # noqa: E402
-from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels  # noqa: E402
+from soccerspot.data.classes import CLASS_NAMES_V2
+from soccerspot.data.features import HALVES
+from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
 
 FEATURES = "ResNET_TF2"
 FPS = 2
@@ -83,7 +82,7 @@ def build_feature_set(root: Path, games: int, minutes: float, dim: int, seed: in
         game = f"league/season/game {g:03d}"
         folder = root / game
         folder.mkdir(parents=True, exist_ok=True)
-        for half in (1, 2):
+        for half in HALVES:
             out = np.lib.format.open_memmap(folder / f"{half}_{FEATURES}.npy", mode="w+", dtype=np.float16,
                                             shape=(rows, dim))
             out[:] = np.roll(blocks[(g + half) % len(blocks)], g, axis=0)

@@ -103,7 +103,7 @@ def test_bad_checkpoint_files_are_refused(tmp_path):
         build_backbone("resnet18", weights=str(tmp_path / "missing.pt"))
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"definitely not a checkpoint")
-    with pytest.raises(BackboneWeightsError, match="not a loadable weights file"):
+    with pytest.raises(BackboneWeightsError, match="not a readable weights file"):
         build_backbone("resnet18", weights=str(garbage))
 
 

@@ -38,6 +38,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
     """Every file the cases name, good and bad, by placeholder."""
     root = tmp_path_factory.mktemp("bad_input")
     (root / "text.txt").write_text("not what you expected\n")
+    (root / "hello.pt").write_text("hello\n")  # torch's weights-only reader fails on it with KeyError: 101
     (root / "empty.mkv").write_bytes(b"")
     (root / "text.mkv").write_text("not a video\n")
     (root / "emptydir").mkdir()
@@ -72,7 +73,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
         (root / kind / GAME).mkdir(parents=True)
         (root / kind / GAME / PREDICTIONS_FILE).write_text(content)
     return {name: str(path) for name, path in {
-        "root": root, "text": root / "text.txt", "empty": root / "empty.mkv", "textmkv": root / "text.mkv",
+        "root": root, "text": root / "text.txt", "hello": root / "hello.pt", "empty": root / "empty.mkv", "textmkv": root / "text.mkv",
         "emptydir": root / "emptydir", "video": root / "video.mkv", "missing": root / "missing",
         "features": features, "games": root / "games.txt", "bad_features": root / "bad_features",
         "bad_game": bad_features, "model": root / "model", "video_model": root / "video_model", "text_model": root / "text_model",
@@ -115,6 +116,8 @@ CASES: list[tuple[str, str]] = [
     ("extract {video} --out {under_file} " + FAST, "{under_file}"),
     ("extract {video} --out {root}/x --backbone resnet18 --weights {missing} --no-progress", "{missing}"),
     ("extract {video} --out {root}/x --pca {missing} " + FAST, "{missing}"),
+    ("extract {video} --out {root}/x --backbone resnet18 --weights {hello} --no-progress", "{hello}"),
+    ("extract {video} --out {root}/x --backbone resnet18 --weights {text} --no-progress", "{text}"),
     ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
     # spot
     ("spot {features}", "--model"),
@@ -127,6 +130,7 @@ CASES: list[tuple[str, str]] = [
     ("spot {features} --model {emptydir}", "{emptydir}"),
     ("spot {features} --model {text_model}", "{text_model}"),
     ("spot {features} --model {text}", "{text}"),
+    ("spot {features} --model {hello}", "{hello}"),
     ("spot {features} --model {empty}", "{empty}"),
     ("spot {missing} --model {model}", "{missing}"),
     ("spot {bad_game} --model {model} --features toy", "{bad_game}"),
@@ -191,6 +195,7 @@ CASES: list[tuple[str, str]] = [
     ("archive {features}", "--model"),
     ("archive {video} --model {model} --out {root}/a --jobs -1 --no-progress", "--jobs"),
     ("archive {video} --model {model} --out {root}/a --engine nope", "--engine"),
+    ("archive {video} --model {hello} --out {root}/a --no-progress", "{hello}"),
     ("archive {missing} --model {model} --out {root}/a --no-progress", "{missing}"),
     ("archive {video} --model {missing} --out {root}/a --no-progress", "{missing}"),
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),

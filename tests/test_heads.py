@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from soccerspot.models.heads import (
-    HeadConfig, PoolingHead, PoolingHeadConfig, TransformerHead, TransformerHeadConfig, build_head, head_config,
+    HeadConfig, PoolingHeadConfig, TransformerHead, TransformerHeadConfig, build_head, head_config,
     head_config_from_json, head_entry, head_kinds, sinusoidal_encoding,
 )
 from soccerspot.models.pooling import pooling_names

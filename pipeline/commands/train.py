@@ -78,8 +78,9 @@ def feature_names_in(folder: Path) -> list[str]:
 
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
     from soccerspot.data.errors import DataError
+    from soccerspot.data.features import HALVES
 
-    missing = [g for g in games if not all((features_root / g / f"{h}_{features_name}.npy").is_file() for h in (1, 2))]
+    missing = [g for g in games if not all((features_root / g / f"{h}_{features_name}.npy").is_file() for h in HALVES)]
     if missing:
         shown = "; ".join(missing[:5]) + (f"; … ({len(missing) - 5} more)" if len(missing) > 5 else "")
         present = feature_names_in(features_root / missing[0])
