@@ -118,3 +118,19 @@ def test_scores_keep_the_feature_settings(tmp_path):
     assert main(["spot", str(tree / "g"), "--model", str(model), "--out", str(tmp_path / "r"), "--save-scores"]) == 0
     saved = read_scores(tmp_path / "r", 1)
     assert (saved.meta.backbone, saved.meta.weights, saved.meta.fps) == ("toy", "none", 2.0)
+
+
+def test_spot_plots_draws_each_half_from_its_saved_scores_with_the_ground_truth(tmp_path, capsys):
+    from PIL import Image
+
+    from soccerspot.pipeline.reports.timeline import load_timelines
+
+    tree = make_tree(tmp_path / "features", {("g", 1): [("Goal", 60)], ("g", 2): [("Corner", 30)]})
+    model = make_detector(tmp_path / "model")
+    assert main(["spot", str(tree / "g"), "--model", str(model), "--plots", "--no-progress"]) == 0
+    assert "drew 2 timeline plot(s)" in capsys.readouterr().out
+    for half in (1, 2):
+        assert scores_path(tree / "g", half).is_file()  # --plots implies --save-scores
+        image = np.asarray(Image.open(tree / "g" / f"{half}_timeline.png").convert("L"))
+        assert image.shape[1] > 800 and image.std() > 10
+    assert [t.scores is not None for t in load_timelines(tree / "g")] == [True, True]

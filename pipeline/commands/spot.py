@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-scores", action="store_true",
                         help="also write each half's per-frame class probabilities beside its results "
                              "(<half>_scores.npy + <half>_scores.json with the rows' timestamps)")
+    parser.add_argument("--plots", action="store_true",
+                        help="also draw each half's timeline (<half>_timeline.png beside its results: score curves, "
+                             "spots, and the ground truth where the game folder holds Labels-v2.json); implies "
+                             "--save-scores")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     peer = parser.add_argument_group("peer checkpoints (SoccerNet baselines' model.pth.tar)")
     peer.add_argument("--window", type=int, metavar="FRAMES",
@@ -165,7 +169,7 @@ def spot(args: argparse.Namespace) -> int:
                          "use --method auto or per-window")
     head.model.to(device)
     options = SpotOptions(nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
-                          overwrite=args.overwrite, method=args.method, save_scores=args.save_scores,
+                          overwrite=args.overwrite, method=args.method, save_scores=args.save_scores or args.plots,
                           batch_size=args.batch_size or DEFAULT_BATCH)
     progress = not args.no_progress
     if video:
@@ -177,7 +181,28 @@ def spot(args: argparse.Namespace) -> int:
         report = spot_paths(args.input, head, feature_name=args.features, out_dir=args.out, options=options,
                             progress=progress)
     print_report(report)
+    if args.plots:
+        plot_results(report)
     return 1 if report.errors else 0
+
+
+def plot_results(report) -> None:
+    """Timeline plots of every game spotted now; a game that cannot be drawn is one warning, not a failure."""
+    from soccerspot.data.errors import DataError
+    from soccerspot.data.labels import LABELS_FILE
+    from soccerspot.pipeline.reports.timeline import write_timeline_plots
+
+    drawn = 0
+    for result in report.results:
+        if result.status != "spotted":
+            continue
+        game_dir = result.output.parent
+        labels = game_dir / LABELS_FILE if (game_dir / LABELS_FILE).is_file() else None
+        try:
+            drawn += len(write_timeline_plots(result.output, labels=labels))
+        except DataError as error:
+            print(f"soccerspot spot: warning: no timeline plot: {error}", file=sys.stderr)
+    print(f"drew {drawn} timeline plot(s) (<half>_timeline.png beside each results_spotting.json)")
 
 
 def print_report(report) -> None:
