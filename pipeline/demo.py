@@ -43,7 +43,10 @@ from soccerspot.data.synthetic import (
 
 MARKER_FILE = ".soccerspot-demo.json"
 SUMMARY_FILE = "summary.json"
-SEASON_DIR, MODEL_DIR, PREDICTIONS_DIR, VIDEO_SPOT_DIR = "season", "model", "predictions", "video_spot"
+SEASON_DIR, MODEL_DIR, PREDICTIONS_DIR, VIDEO_SPOT_DIR, REPORT_DIR = "season", "model", "predictions", "video_spot", "report"
+# The reel of the demo's held-out game: the big moments, a few seconds around each.
+REEL_CLASSES = ("Goal", "Penalty", "Red card", "Yellow card")
+REEL_BEFORE_S, REEL_AFTER_S, REEL_MIN_CONFIDENCE = 6.0, 8.0, 0.5
 
 
 @dataclass
@@ -75,6 +78,7 @@ class DemoConfig:
     shuffle_labels: bool = False
     workers: int = 2  # processes rendering halves in parallel
     spot_video: bool = True
+    report: bool = True  # timeline plots and a highlight reel of the first held-out game
 
     def generation(self) -> dict:
         """What the season's videos and labels depend on: reused only when it is unchanged (features are
@@ -242,7 +246,7 @@ def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[st
     head = load_checkpoint(checkpoint)
     for game in games:
         spot_features(head, season / game, feature_name, out_root / game / PREDICTIONS_FILE,
-                      options=SpotOptions(overwrite=True), url=game, game=game)
+                      options=SpotOptions(overwrite=True, save_scores=True), url=game, game=game)
 
 
 def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> dict:
@@ -294,6 +298,24 @@ def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path
 # ------------------------------------------------------------------------------------------------ run
 
 
+def write_report(season: Path, game: str, results: Path, out_dir: Path, progress: bool = True) -> dict:
+    """Timeline plots (score curves, spots, ground truth) and a highlight reel of one held-out game."""
+    from soccerspot.pipeline.reports.highlights import make_highlight_reel
+    from soccerspot.pipeline.reports.timeline import write_timeline_plots
+    from soccerspot.pipeline.reports.windows import HighlightOptions
+
+    plots = write_timeline_plots(results, out_dir, labels=season / game)
+    options = HighlightOptions(classes=REEL_CLASSES, min_confidence=REEL_MIN_CONFIDENCE,
+                               before_s=REEL_BEFORE_S, after_s=REEL_AFTER_S)
+    report = {"game": game, "timeline_plots": [str(p) for p in plots]}
+    try:
+        reel = make_highlight_reel(season / game, results, out_dir / "highlights.mp4", options, progress=progress)
+    except DataError as error:  # e.g. a head that spotted none of the reel's classes: the demo still reports
+        return {**report, "reel": None, "reel_error": str(error)}
+    return {**report, "reel": str(reel.path), "reel_seconds": round(reel.duration, 2),
+            "reel_chapters": str(reel.chapters_text)}
+
+
 def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: bool = True) -> dict:
     """Run every stage; returns (and writes to `summary.json`) the results and timings."""
     import torch
@@ -326,6 +348,11 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: bool 
         video_spot = timed("video_spot", lambda: spot_raw_video(
             checkpoint, season / game / VIDEO_NAME.format(half=1), out / VIDEO_SPOT_DIR,
             out / PREDICTIONS_DIR / game / PREDICTIONS_FILE, half=1, precision=config.precision))
+    report = None
+    if config.report:
+        game = test_games[0]
+        report = timed("report", lambda: write_report(season, game, out / PREDICTIONS_DIR / game / PREDICTIONS_FILE,
+                                                      out / REPORT_DIR, progress))
     timings["total"] = round(time.perf_counter() - began, 2)
     summary = {
         "a_mAP_loose": scores["loose"]["a_mAP"],
@@ -340,6 +367,7 @@ def run_demo(out: str | Path, config: DemoConfig = DemoConfig(), progress: bool 
         "checkpoint": str(checkpoint),
         "predictions": str(out / PREDICTIONS_DIR),
         "video_spot": video_spot,
+        "report": report,
         "timings_s": timings,
         "config": dataclasses.asdict(config),
     }
@@ -365,6 +393,11 @@ def format_summary(summary: dict, out: Path) -> str:
         outcome = (f"error: {video['error']}" if video["error"] else
                    f"{video['predictions']} spots, identical to the features path: {same}")
         lines.append(f"  raw video: {video['command']} -> {outcome}")
+    report = summary.get("report")
+    if report:
+        lines.append(f"  timeline plots: {', '.join(report['timeline_plots'])}")
+        lines.append(f"  highlight reel: {report['reel']} ({report['reel_seconds']:.0f} s; chapters "
+                     f"{report['reel_chapters']})" if report["reel"] else f"  no highlight reel: {report['reel_error']}")
     lines.append(f"  summary: {out / SUMMARY_FILE}")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +67,24 @@ def test_held_out_map_far_above_shuffled_label_control(demo, tmp_path):
     spot_games(checkpoint, season, summary["feature_name"], test_games, tmp_path / "predictions")
     control = evaluate_season(season, tmp_path / "predictions", test_games)["loose"]["a_mAP"]
     assert summary["a_mAP_loose"] - control >= 0.25, (summary["a_mAP_loose"], control)
+
+
+def test_demo_reports_a_held_out_game_with_timeline_plots_and_a_reel(demo):
+    import av
+    from PIL import Image
+
+    out, summary = demo
+    report = summary["report"]
+    assert report["game"] == summary["games"]["test"][0]
+    assert [Path(p).name for p in report["timeline_plots"]] == ["1_timeline.png", "2_timeline.png"]
+    for plot in report["timeline_plots"]:
+        assert Image.open(plot).size[0] > 800
+    if report["reel"] is None:  # the head spotted none of the reel's classes: said, not hidden
+        assert "no spot" in report["reel_error"]
+    else:
+        with av.open(report["reel"]) as reel:
+            assert reel.duration / 1e6 == pytest.approx(report["reel_seconds"], abs=0.2)
+        assert Path(report["reel_chapters"]).read_text().strip()
 
 
 def test_raw_video_one_command_spot_matches_the_features_path(demo):

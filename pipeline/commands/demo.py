@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"spotting head, trained from its preset (default {defaults.head})")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes rendering video")
     parser.add_argument("--no-video-spot", action="store_true", help="skip spotting a raw video at the end")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip the held-out game's timeline plots and highlight reel")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         DemoConfig(), seed=args.seed, train_games=args.train_games, test_games=args.test_games,
         half_seconds=args.half_seconds, epochs=args.epochs, backbone=args.backbone, head=args.head,
-        workers=args.workers, spot_video=not args.no_video_spot,
+        workers=args.workers, spot_video=not args.no_video_spot, report=not args.no_report,
     )
     problems = config.problems()
     if problems:
