@@ -23,9 +23,8 @@ hyper-parameters from that paper as data (`head_entry(kind)`); `head_config(kind
 num_classes=..., window_frames=...)` fills a config from them and `build_head(config)` builds it.
 
 A config is stored as JSON beside the weights (`to_json`, read back with `head_config_from_json`).
-`HeadConfig` is the older flat form (every family's fields in one class): it is still accepted by
-`build_head`, and checkpoints that stored it load unchanged (`head_config_from_json` drops the other
-family's fields).
+Checkpoints written before the family configs stored one flat object holding every family's fields;
+`head_config_from_json` still reads them (it keeps the fields of the head's family).
 """
 from __future__ import annotations
 
@@ -44,7 +43,6 @@ __all__ = [
     "BaseHeadConfig",
     "PoolingHeadConfig",
     "TransformerHeadConfig",
-    "HeadConfig",
     "AnyHeadConfig",
     "HeadEntry",
     "PoolingHead",
@@ -159,73 +157,28 @@ class TransformerHeadConfig(BaseHeadConfig):
 AnyHeadConfig = PoolingHeadConfig | TransformerHeadConfig
 
 
-@dataclass
-class HeadConfig:
-    """The flat form: every family's fields in one class, as checkpoints stored it before the family
-    configs. `resolve()` gives the family config; `build_head` accepts either."""
-
-    kind: str = "netvlad++"
-    input_dim: int = 2048
-    num_classes: int = 17
-    window_frames: int = 30
-    # pooling family
-    clusters: int = 64
-    projection_dim: int | None = 512
-    dropout: float = 0.4
-    assignment_bias: bool = True
-    normalize_input: bool = True
-    # transformer
-    model_dim: int = 64
-    num_layers: int = 3
-    num_heads: int = 4
-    feedforward_dim: int = 256
-    attention_dropout: float = 0.1
-    readout: str = "max"
-
-    def resolve(self) -> AnyHeadConfig:
-        """The family config of `kind`, with this config's values of that family's fields (validated)."""
-        config_type = head_entry(self.kind).config_type
-        return config_type(**{f.name: getattr(self, f.name) for f in dataclasses.fields(config_type)}).validate()
-
-    def validate(self) -> "HeadConfig":
-        self.resolve()
-        return self
-
-    @property
-    def pooled_dim(self) -> int:
-        return self.projection_dim or self.input_dim
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "HeadConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(obj) - known)
-        if unknown:
-            raise ValueError(f"unknown head config fields: {', '.join(unknown)}")
-        return cls(**obj).validate()
+def _family_fields() -> set[str]:
+    """Every field of every registered family config: checkpoints written before the family configs stored
+    one flat object with all of them (`head_config_from_json` reads it, keeping its family's fields)."""
+    return {f.name for entry in _HEADS.values() for f in dataclasses.fields(entry.config_type)}
 
 
-def as_head_config(config: BaseHeadConfig | HeadConfig) -> AnyHeadConfig:
-    """A family config, validated (a flat `HeadConfig` is resolved)."""
-    if isinstance(config, HeadConfig):
-        return config.resolve()
+def as_head_config(config: BaseHeadConfig) -> AnyHeadConfig:
+    """A family config, validated."""
     if not isinstance(config, BaseHeadConfig):
         raise TypeError(f"not a head config: {type(config).__name__}")
     return config.validate()
 
 
 def head_config_from_json(obj: Mapping[str, Any]) -> AnyHeadConfig:
-    """A stored head config: a family config's JSON, or the flat `HeadConfig` JSON of older checkpoints
-    (whose other family's fields are dropped). Unknown fields raise ValueError."""
+    """A stored head config: a family config's JSON, or the flat JSON of older checkpoints (every family's
+    fields in one object; the other families' are dropped). Unknown fields raise ValueError."""
     if not isinstance(obj, Mapping):
         raise ValueError(f"a head config is a JSON object, got {type(obj).__name__}")
-    kind = obj.get("kind", HeadConfig.kind)
+    kind = obj.get("kind", BaseHeadConfig.kind)
     config_type = head_entry(kind).config_type
     own = {f.name for f in dataclasses.fields(config_type)}
-    flat = {f.name for f in dataclasses.fields(HeadConfig)}
-    unknown = sorted(set(obj) - own - flat)
+    unknown = sorted(set(obj) - own - _family_fields())
     if unknown:
         raise ValueError(f"unknown head config fields: {', '.join(unknown)}")
     return config_type(**{name: value for name, value in obj.items() if name in own}).validate()
@@ -362,7 +315,7 @@ def head_config(kind: str, *, input_dim: int, num_classes: int, window_frames: i
                              **values).validate()
 
 
-def build_head(config: BaseHeadConfig | HeadConfig) -> nn.Module:
+def build_head(config: BaseHeadConfig) -> nn.Module:
     """The head described by `config` (randomly initialised; load weights with `load_state_dict`)."""
     config = as_head_config(config)
     return head_entry(config.kind).builder(config)

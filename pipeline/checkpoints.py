@@ -9,7 +9,8 @@ Our format, a folder:
                    training features, "nms": {"kind", "window_seconds", "threshold"}, "training": {...}}
 
 The weights are written first and the config last (both atomically), so a folder with a config is complete.
-Folders written before the family configs hold the flat `HeadConfig` JSON under "head"; they load unchanged.
+Folders written before the family configs hold one flat object of every family's fields under "head"; they
+load unchanged.
 
 Peer checkpoints: the SoccerNet baselines' `model.pth.tar` (`{"state_dict": ..., "epoch": ...}`), read with
 `weights_only=True` and converted to our modules (`convert_peer_state_dict`). Supported: sn-spotting /
@@ -37,7 +38,7 @@ from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
 from soccerspot.data.weights_file import load_weights_only
 from soccerspot.models.heads import (
-    AnyHeadConfig, BaseHeadConfig, HeadConfig, PoolingHeadConfig, as_head_config, build_head, head_config_from_json,
+    AnyHeadConfig, BaseHeadConfig, PoolingHeadConfig, as_head_config, build_head, head_config_from_json,
 )
 
 MODEL_FILE = "model.pt"
@@ -96,7 +97,7 @@ class LoadedHead:
 def save_checkpoint(
     out_dir: str | Path,
     model: nn.Module,
-    head_config: BaseHeadConfig | HeadConfig,
+    head_config: BaseHeadConfig,
     *,
     classes: list[str],
     feature_settings: dict | None,
@@ -105,8 +106,7 @@ def save_checkpoint(
     nms: NmsSettings | None = None,
 ) -> Path:
     """Write `out_dir/model.pt` (state_dict) then `out_dir/config.json`; returns `out_dir`.
-    `extra` is free-form training information (run id, epoch, losses, ...) stored under "training".
-    A flat `HeadConfig` is stored as its family config."""
+    `extra` is free-form training information (run id, epoch, losses, ...) stored under "training"."""
     head_config = as_head_config(head_config)
     if len(classes) != head_config.num_classes:
         raise ValueError(f"{len(classes)} class names for a head with {head_config.num_classes} classes")

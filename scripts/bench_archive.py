@@ -33,13 +33,13 @@ def make_checkpoint(out: Path, backbone: str, input_size: int) -> Path:
     import torch
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor
-    from soccerspot.models.heads import HeadConfig, build_head
+    from soccerspot.models.heads import PoolingHeadConfig, build_head
     from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 
     extractor = Extractor(ExtractConfig(backbone=backbone, weights="none", input_size=input_size, precision="fp32",
                                         progress=False))
     torch.manual_seed(0)
-    config = HeadConfig(kind="netvlad++", input_dim=extractor.dim, num_classes=17, window_frames=30)
+    config = PoolingHeadConfig(kind="netvlad++", input_dim=extractor.dim, num_classes=17, window_frames=30)
     from soccerspot.data.classes import EVENT_DICTIONARY_V2
 
     classes = sorted(EVENT_DICTIONARY_V2, key=EVENT_DICTIONARY_V2.get)

@@ -20,7 +20,7 @@ import torch
 from soccerspot.data.errors import DataError
 from soccerspot.data.labels import PREDICTIONS_FILE, read_predictions
 from soccerspot.extract.extractor import ExtractConfig, Extractor
-from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.models.heads import PoolingHeadConfig, build_head
 from soccerspot.pipeline.archive.discover import discover_games
 from soccerspot.pipeline.archive.manifest import MANIFEST_FILE, Manifest
 from soccerspot.pipeline.archive.summary import SPOTS_COLUMNS, SPOTS_FILE, SUMMARY_FILE
@@ -50,7 +50,7 @@ def extractor_settings(**overrides) -> dict:
 
 def make_checkpoint(out: Path, input_dim: int = 512, **setting_overrides) -> Path:
     torch.manual_seed(0)
-    config = HeadConfig(kind="avgpool", input_dim=input_dim, num_classes=len(CLASSES), window_frames=6,
+    config = PoolingHeadConfig(kind="avgpool", input_dim=input_dim, num_classes=len(CLASSES), window_frames=6,
                         projection_dim=None)
     head = build_head(config)
     return save_checkpoint(out, head, config, classes=CLASSES, feature_settings=extractor_settings(**setting_overrides),

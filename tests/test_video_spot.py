@@ -13,7 +13,7 @@ from soccerspot.data.labels import read_predictions
 from soccerspot.data.scores import read_scores
 from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_precision
 from soccerspot.extract.pca import PCA, save_pca
-from soccerspot.models.heads import HeadConfig, build_head
+from soccerspot.models.heads import PoolingHeadConfig, build_head
 from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
 
@@ -34,7 +34,7 @@ def make_head(out, *, precision: str = "fp32", weights: str = "none", pca: str |
     settings = Extractor(extract_config(weights=weights, pca=pca)).meta_template().settings()
     settings["precision"] = precision
     torch.manual_seed(0)
-    config = HeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=2, window_frames=4, projection_dim=None)
+    config = PoolingHeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=2, window_frames=4, projection_dim=None)
     return save_checkpoint(out, build_head(config), config, classes=CLASSES, feature_settings=settings, fps=2.0,
                            nms=NmsSettings("hard", 4.0, 0.0), extra={"features": FEATURES})
 
