@@ -63,6 +63,7 @@ class GameLabels:
     url: str
     events: list[Event] = field(default_factory=list)
     path: Path | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many entries a non-strict read skipped
 
 
 @dataclass
@@ -70,6 +71,7 @@ class GamePredictions:
     url: str
     predictions: list[Prediction] = field(default_factory=list)
     path: Path | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> how many entries a non-strict read skipped
 
 
 def game_time(half: int, position_ms: int) -> str:
@@ -95,6 +97,11 @@ def _read_json(path: Path, key: str) -> dict:
 _HALF_VALUES = {1: 1, 2: 2, "1": 1, "2": 2}
 
 
+class OutsideScoredSet(DataError):
+    """An entry the official evaluator silently skips (a label outside the class dictionary, a half other than
+    1 or 2): skipped and counted unless the reader is strict."""
+
+
 def _half_of(entry: dict, path: Path, index: int, from_game_time: bool = False) -> int:
     """The half: the `half` field, else gameTime's "H - ". Labels (`from_game_time`) take gameTime first,
     as the official evaluator does."""
@@ -111,8 +118,10 @@ def _half_of(entry: dict, path: Path, index: int, from_game_time: bool = False) 
         half = int(str(raw).strip())
     except (TypeError, ValueError):
         half = None
-    if half not in HALVES:
+    if half is None:
         raise DataError(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})")
+    if half not in HALVES:
+        raise OutsideScoredSet(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})")
     return half
 
 
@@ -158,7 +167,8 @@ def _check_label(label: object, path: Path, index: int, entry: dict, valid: _Lab
     if not isinstance(label, str):
         raise DataError(path, f"entry {index} has no string 'label' (entry: {entry})")
     if valid.lookup is not None and label not in valid.lookup:
-        raise DataError(path, f"entry {index} has unknown label {label!r}; valid labels: {', '.join(valid.names)}")
+        raise OutsideScoredSet(path, f"entry {index} has unknown label {label!r}; valid labels: "
+                                     f"{', '.join(valid.names)}")
     return label
 
 
@@ -166,25 +176,36 @@ def _url_of(obj: dict, path: Path) -> str:
     return str(obj.get("UrlLocal") or obj.get("Url") or "")
 
 
-def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None) -> GameLabels:
-    """Read a `Labels-v2.json`. Duplicated annotations are kept (the evaluator collapses them)."""
+def _skip_reason(error: OutsideScoredSet) -> str:
+    return "unknown label" if "unknown label" in error.reason else "half not 1 or 2"
+
+
+def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None, *, strict: bool = True) -> GameLabels:
+    """Read a `Labels-v2.json`. Duplicated annotations are kept (the evaluator collapses them).
+    `strict=False` skips, as the official evaluator does, annotations whose label is not in `valid_labels` or
+    whose half is not 1 or 2, and counts them in `skipped`."""
     path = Path(path)
     obj = _read_json(path, "annotations")
     valid = _Labels(valid_labels)
-    events = []
+    events, skipped = [], {}
     for index, entry in enumerate(obj["annotations"]):
         if not isinstance(entry, dict):
             raise DataError(path, f"annotation {index} is not an object")
-        events.append(
-            Event(
-                half=_half_of(entry, path, index, from_game_time=True),
-                position_ms=_position_of(entry, path, index),
-                label=_check_label(entry.get("label"), path, index, entry, valid),
-                team=str(entry.get("team", "")),
-                visibility=str(entry.get("visibility", VISIBILITY_SHOWN)),
+        try:
+            events.append(
+                Event(
+                    half=_half_of(entry, path, index, from_game_time=True),
+                    position_ms=_position_of(entry, path, index),
+                    label=_check_label(entry.get("label"), path, index, entry, valid),
+                    team=str(entry.get("team", "")),
+                    visibility=str(entry.get("visibility", VISIBILITY_SHOWN)),
+                )
             )
-        )
-    return GameLabels(url=_url_of(obj, path), events=events, path=path)
+        except OutsideScoredSet as error:
+            if strict:
+                raise
+            skipped[_skip_reason(error)] = skipped.get(_skip_reason(error), 0) + 1
+    return GameLabels(url=_url_of(obj, path), events=events, path=path, skipped=skipped)
 
 
 def write_labels(path: str | Path, labels: GameLabels) -> None:
@@ -201,29 +222,33 @@ def write_labels(path: str | Path, labels: GameLabels) -> None:
     write_json_atomic(path, {"UrlLocal": labels.url, "UrlYoutube": "", "annotations": annotations})
 
 
-def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None) -> GamePredictions:
+def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None, *,
+                     strict: bool = True) -> GamePredictions:
     """Read a `results_spotting.json`: values may be strings or numbers, `gameTime` unpadded,
-    `Url` instead of `UrlLocal`."""
+    `Url` instead of `UrlLocal`. `strict=False` skips, as the official evaluator does, predictions whose
+    label is not in `valid_labels` or whose half is not 1 or 2, and counts them in `skipped`."""
     path = Path(path)
     obj = _read_json(path, "predictions")
     valid = _Labels(valid_labels)
-    predictions = []
+    predictions, skipped = [], {}
     for index, entry in enumerate(obj["predictions"]):
         if not isinstance(entry, dict):
             raise DataError(path, f"prediction {index} is not an object")
         try:
+            half = _half_of(entry, path, index)
+            position = _position_of(entry, path, index)
+            label = _check_label(entry.get("label"), path, index, entry, valid)
+        except OutsideScoredSet as error:
+            if strict:
+                raise
+            skipped[_skip_reason(error)] = skipped.get(_skip_reason(error), 0) + 1
+            continue
+        try:
             confidence = float(entry.get("confidence"))
         except (TypeError, ValueError):
             raise DataError(path, f"prediction {index} has no numeric 'confidence' (entry: {entry})") from None
-        predictions.append(
-            Prediction(
-                half=_half_of(entry, path, index),
-                position_ms=_position_of(entry, path, index),
-                label=_check_label(entry.get("label"), path, index, entry, valid),
-                confidence=confidence,
-            )
-        )
-    return GamePredictions(url=_url_of(obj, path), predictions=predictions, path=path)
+        predictions.append(Prediction(half=half, position_ms=position, label=label, confidence=confidence))
+    return GamePredictions(url=_url_of(obj, path), predictions=predictions, path=path, skipped=skipped)
 
 
 def deduplicate_bins(predictions: Iterable[Prediction], bin_ms: int = EVALUATION_BIN_MS) -> list[Prediction]:

@@ -77,7 +77,17 @@ class SparseSpots:
     value: np.ndarray
 
 
-def deltas_for(metric: str, framerate: int = FRAMERATE) -> np.ndarray:
+Metric = str | Sequence[int]  # a metric's name (loose, tight, atN), or its tolerances in seconds
+
+
+def deltas_for(metric: Metric, framerate: int = FRAMERATE) -> np.ndarray:
+    """The tolerances of `metric` in frames: a name's official tolerances, or the given seconds (a tolerance
+    curve scores each one alone)."""
+    if not isinstance(metric, str):
+        seconds = [int(t) for t in metric]
+        if not seconds or min(seconds) < 1:
+            raise ValueError(f"tolerances must be whole seconds >= 1, got {list(metric)}")
+        return np.asarray(seconds, dtype=np.int64) * framerate
     if metric not in METRIC_DELTAS_S:
         raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
     return np.asarray(METRIC_DELTAS_S[metric], dtype=np.int64) * framerate
@@ -194,7 +204,7 @@ def _trapezoid(values: list) -> object:
     return integral / (len(values) - 1)
 
 
-def average_map_sparse(labels: SparseSpots, predictions: SparseSpots, num_classes: int, metric: str = "loose",
+def average_map_sparse(labels: SparseSpots, predictions: SparseSpots, num_classes: int, metric: Metric = "loose",
                        framerate: int = FRAMERATE, *, num_frames: int | None = None) -> dict:
     """The official results dictionary from sparse labels and predictions (see `make_sparse`).
 
@@ -305,7 +315,7 @@ def _bad_entry(entry: Event | Prediction, index: int, kind: str, where: str) -> 
 
 
 def evaluate_games(labels: Mapping[str, GameLabels], predictions: Mapping[str, GamePredictions],
-                   classes: Sequence[str] | Mapping[str, int] = CLASS_NAMES_V2, metric: str = "loose", *,
+                   classes: Sequence[str] | Mapping[str, int] = CLASS_NAMES_V2, metric: Metric = "loose", *,
                    framerate: int = FRAMERATE, allow_missing: bool = False, version: int = 2) -> dict:
     """Score in-memory predictions against labels; the games are the keys of `labels`.
 
@@ -372,6 +382,11 @@ class FolderGames:
     predictions: dict[str, GamePredictions]
     missing_predictions: list[str]
 
+    def skipped_entries(self) -> list[tuple[Path, dict[str, int]]]:
+        """(file, why -> count) for each file whose entries were skipped as the official evaluator skips them."""
+        read = [*self.labels.values(), *self.predictions.values()]
+        return [(found.path, found.skipped) for found in read if found.skipped]
+
 
 def _list_problem(count_of: str, items: list[str], limit: int = 10) -> str:
     shown = "; ".join(items[:limit])
@@ -382,8 +397,10 @@ def _list_problem(count_of: str, items: list[str], limit: int = 10) -> str:
 def load_folders(labels_root: str | Path, predictions_root: str | Path, games: Iterable[str], *,
                  classes: Sequence[str] | Mapping[str, int] = CLASS_NAMES_V2, labels_file: str = LABELS_FILE,
                  prediction_file: str = PREDICTIONS_FILE, allow_missing: bool = False, version: int = 2,
-                 progress: bool = True) -> FolderGames:
-    """Read every game's labels and predictions. Bad files are all collected, then reported at once."""
+                 progress: bool = True, strict: bool = False) -> FolderGames:
+    """Read every game's labels and predictions. Bad files are all collected, then reported at once.
+    Entries the official evaluator skips (a label outside `classes`, a half other than 1 or 2) are skipped and
+    counted (`FolderGames.skipped_entries`), or, with `strict`, bad files too."""
     from tqdm import tqdm
 
     labels_root, predictions_root = Path(labels_root), Path(predictions_root)
@@ -405,13 +422,14 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
     errors: list[DataError] = []
     for game in tqdm(games, desc="reading", unit="game", disable=not progress, leave=False):
         try:
-            result.labels[game] = read_labels(labels_root / game / labels_file, label_names)
+            result.labels[game] = read_labels(labels_root / game / labels_file, label_names, strict=strict)
         except DataError as error:
             errors.append(error)
         if game in missing:
             continue
         try:
-            result.predictions[game] = read_predictions(predictions_root / game / prediction_file, list(class_index))
+            result.predictions[game] = read_predictions(predictions_root / game / prediction_file, list(class_index),
+                                                       strict=strict)
         except DataError as error:
             errors.append(error)
     if len(errors) == 1:

@@ -164,6 +164,7 @@ CASES: list[tuple[str, str]] = [
     ("evaluate --labels {features} --predictions {features} --metric nope", "--metric"),
     ("evaluate --labels {features} --predictions {features} --classes ,", "--classes"),
     ("evaluate --labels {missing} --predictions {features}", "{missing}"),
+    ("evaluate --labels {features} --predictions {features} --plots {under_file}", "{under_file}"),
     ("evaluate --labels {text} --predictions {features}", "{text}"),
     ("evaluate --labels {emptydir} --predictions {features}", "{emptydir}"),
     ("evaluate --labels {features} --predictions {features} --split {missing}", "{missing}"),

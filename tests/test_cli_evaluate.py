@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from soccerspot.pipeline.cli import main
@@ -100,13 +101,19 @@ def test_malformed_json_names_the_file_and_the_reason(season, capsys):
     ({"label": "Gaol"}, ["unknown label 'Gaol'", "valid labels: Penalty, Kick-off"]),
     ({"half": "3", "gameTime": "3 - 1:00"}, ["half '3'", "valid halves are 1 and 2"]),
 ])
-def test_unknown_label_or_half_names_file_entry_and_valid_values(season, capsys, entry, words):
+def test_unknown_label_or_half_is_skipped_with_a_warning_or_with_strict_names_file_and_entry(
+        season, capsys, entry, words):
     labels, predictions = season
     path = predictions / GAMES[0] / "results_spotting.json"
+    code, before, _ = run(capsys, "--labels", labels, "--predictions", predictions)
+    assert code == 0
     obj = json.loads(path.read_text())
     obj["predictions"].append(dict(prediction(1, 10, "Goal", 0.5), **entry))
     path.write_text(json.dumps(obj))
-    code, _, err = run(capsys, "--labels", labels, "--predictions", predictions)
+    code, out, err = run(capsys, "--labels", labels, "--predictions", predictions)
+    assert code == 0 and out == before  # skipped, as the official scorer skips it
+    assert err.count("warning:") == 1 and str(path) in err and "skipped 1 entries" in err
+    code, _, err = run(capsys, "--labels", labels, "--predictions", predictions, "--strict")
     assert code == 1 and str(path) in err and "entry 3" in err
     for word in words:
         assert word in err
@@ -147,3 +154,16 @@ def test_real_test_split_from_the_command_line(soccernet_data, capsys):
     code, out, _ = run(capsys, "--labels", soccernet_data / "labels", "--predictions", predictions,
                        "--split", "test", "--metric", "tight")
     assert code == 0 and "Average-mAP (tight): 0.04222" in out and "100 games" in out
+
+
+def test_plots_draws_the_tolerance_curve_and_per_class_bars(season, tmp_path, capsys):
+    from PIL import Image
+
+    labels, predictions = season
+    code, out, _ = run(capsys, "--labels", labels, "--predictions", predictions, "--plots", tmp_path / "plots")
+    assert code == 0
+    written = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert written == ["average_map_tolerance.png", "per_class_ap_loose.png", "per_class_ap_tight.png"]
+    for name in written:
+        assert name in out
+        assert np.asarray(Image.open(tmp_path / "plots" / name).convert("L")).std() > 10  # not blank

@@ -269,3 +269,42 @@ def test_real_test_split_matches_the_published_baseline_and_the_official_scorer(
     # The official scorer once per session (tight is its cheaper metric): every field must agree.
     official = evaluate(str(labels_root), str(predictions_root), split="test", metric="tight")
     assert max_abs_diff(tight, official) <= 1e-6
+
+
+def add_untidy_entries(labels_root: Path, predictions_root: Path) -> None:
+    """What the official scorer silently skips: classes outside the dictionary, halves other than 1 and 2."""
+    for game in sorted(p.parent.relative_to(labels_root) for p in labels_root.rglob("Labels-v2.json")):
+        labels_file, predictions_file = labels_root / game / "Labels-v2.json", predictions_root / game / "results_spotting.json"
+        labels, predictions = json.loads(labels_file.read_text()), json.loads(predictions_file.read_text())
+        labels["annotations"] += [
+            {"gameTime": "1 - 02:00", "label": "Dive", "position": "120000", "team": "home", "visibility": "visible"},
+            {"gameTime": "3 - 00:30", "label": "Goal", "position": "30000", "team": "away", "visibility": "visible"},
+        ]
+        predictions["predictions"] += [
+            {"gameTime": "1 - 02:00", "label": "Dive", "position": 120000, "half": 1, "confidence": 0.9},
+            {"gameTime": "3 - 00:30", "label": "Goal", "position": "30000", "half": "3", "confidence": "0.8"},
+            {"gameTime": "0 - 00:30", "label": "Goal", "position": 30000, "half": 0, "confidence": 0.7},
+        ]
+        labels_file.write_text(json.dumps(labels))
+        predictions_file.write_text(json.dumps(predictions))
+
+
+@pytest.mark.parametrize("metric", ["loose", "tight"])
+def test_equals_official_on_untidy_files_and_strict_refuses_them(tmp_path, metric):
+    from SoccerNet.Evaluation.utils import EVENT_DICTIONARY_V2
+
+    from soccerspot.pipeline.evaluate import load_folders
+
+    labels_root, predictions_root = write_random_season(tmp_path, 4, CLASS_NAMES_V2)
+    add_untidy_entries(labels_root, predictions_root)
+    ours = evaluate_folders(labels_root, predictions_root, None, metric, progress=False)
+    official = official_evaluate(labels_root, predictions_root, metric, EVENT_DICTIONARY_V2)
+    assert max_abs_diff(ours, official) <= 1e-6
+    games = sorted(str(p.parent.relative_to(labels_root)) for p in labels_root.rglob("Labels-v2.json"))
+    loaded = load_folders(labels_root, predictions_root, games, progress=False)
+    skipped = {path.name: counts for path, counts in loaded.skipped_entries()}
+    assert len(loaded.skipped_entries()) == 2 * len(games)
+    assert skipped["Labels-v2.json"] == {"unknown label": 1, "half not 1 or 2": 1}
+    assert skipped["results_spotting.json"] == {"unknown label": 1, "half not 1 or 2": 2}
+    with pytest.raises(DataError, match="unknown label 'Dive'|valid halves are 1 and 2"):
+        load_folders(labels_root, predictions_root, games, progress=False, strict=True)

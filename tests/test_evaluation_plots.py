@@ -27,7 +27,9 @@ def test_tolerance_curve_steps_where_the_error_fits():
     # 8 s off needs |error| <= tolerance / 2: found from 20 s on; Goal AP 1, Corner 0 -> mAP 0.5
     assert curve.map_all == [0.0, 0.0, 0.0] + [0.5] * 9
     assert curve.average_map == evaluate.evaluate_games(labels, predictions, CLASSES, "loose")["a_mAP"]
-    assert "at10" not in evaluate.METRIC_DELTAS_S  # the temporary metrics are gone
+    tight = tolerance_curve(labels, predictions, CLASSES, "tight")  # each point is the named atN metric
+    assert tight.map_all == [evaluate.evaluate_games(labels, predictions, CLASSES, f"at{t}")["a_mAP"]
+                             for t in (1, 2, 3, 4, 5)]
 
 
 def test_plots_written_with_bars(tmp_path):

@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     parser.add_argument("--allow-missing", action="store_true",
                         help="score games without a predictions file as having no predictions")
+    parser.add_argument("--strict", action="store_true",
+                        help="a label outside the classes or a half other than 1 or 2 is an error (default: "
+                             "skipped, as the official evaluator skips it, with one warning per file)")
+    parser.add_argument("--plots", type=Path, metavar="DIR",
+                        help="also draw Average-mAP against tolerance and per-class AP bars (PNG) into DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -51,6 +56,19 @@ def format_table(results: dict, classes: list[str], metric: str) -> str:
     return "\n".join(lines)
 
 
+def check_writable_folder(folder: Path) -> None:
+    """Before any work: `DataError` when plots cannot be written into `folder`."""
+    from soccerspot.data.errors import DataError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".soccerspot-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise DataError(folder, f"cannot write plots here (--plots): {error.strerror or error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from soccerspot.data.atomic import write_json_atomic
     from soccerspot.data.classes import CLASS_NAMES_V2
@@ -67,10 +85,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"soccerspot evaluate: error: {args.json} exists (add --force to overwrite it)", file=sys.stderr)
         return 2
     deltas_for(args.metric)
+    if args.plots is not None:
+        check_writable_folder(args.plots)
     games = resolve_games(args.labels, args.split)
     loaded = load_folders(args.labels, args.predictions, games, classes=classes,
                           prediction_file=args.prediction_file, allow_missing=args.allow_missing,
-                          progress=not args.quiet)
+                          progress=not args.quiet, strict=args.strict)
+    for path, skipped in loaded.skipped_entries():
+        reasons = ", ".join(f"{count} with {why}" for why, count in sorted(skipped.items()))
+        print(f"warning: {path}: skipped {sum(skipped.values())} entries as the official evaluator does ({reasons}); "
+              "--strict makes this an error", file=sys.stderr)
     if loaded.missing_predictions:
         print(f"warning: {len(loaded.missing_predictions)} of {len(games)} games have no {args.prediction_file}; "
               "scored as having no predictions", file=sys.stderr)
@@ -81,4 +105,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json_atomic(args.json, results)
         print(f"wrote {args.json}")
+    if args.plots is not None:
+        from soccerspot.data.labels import GamePredictions
+        from soccerspot.pipeline.reports.evaluation_plots import write_evaluation_plots
+
+        predictions = {game: loaded.predictions.get(game, GamePredictions(url=game)) for game in loaded.labels}
+        for path in write_evaluation_plots(loaded.labels, predictions, classes, args.plots):
+            print(f"wrote {path}")
     return 0

@@ -1,16 +1,13 @@
 """mAP at each tolerance of an Average-mAP: the points under the curve that Average-mAP integrates.
 
-`pipeline/evaluate.py` scores a metric's tolerances together and returns their trapezoidal mean only;
-its single-tolerance metrics (`at1` ... `at5`) give the points of the tight curve. For the loose
-tolerances (10 ... 60 s) it has no public entry yet, so `_single_tolerance_metrics` registers
-`atN` metrics for the duration of the call (to be replaced by a per-tolerance function of
-`pipeline.evaluate` once it has one).
+`pipeline.evaluate` scores a metric's tolerances together and returns their trapezoidal mean; given one
+tolerance in seconds as the metric (`evaluate_games(..., metric=(10,))`) it scores that tolerance alone:
+the points of the curve.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from soccerspot.data.labels import GameLabels, GamePredictions
 from soccerspot.pipeline import evaluate
@@ -32,18 +29,6 @@ class ToleranceCurve:
         return self.results["a_mAP"]
 
 
-@contextlib.contextmanager
-def _single_tolerance_metrics(tolerances_s: Sequence[int]) -> Iterator[None]:
-    added = [f"at{t}" for t in tolerances_s if f"at{t}" not in evaluate.METRIC_DELTAS_S]
-    for name in added:
-        evaluate.METRIC_DELTAS_S[name] = (int(name[2:]),)
-    try:
-        yield
-    finally:
-        for name in added:
-            evaluate.METRIC_DELTAS_S.pop(name, None)
-
-
 def tolerance_curve(labels: Mapping[str, GameLabels], predictions: Mapping[str, GamePredictions],
                     classes: Sequence[str], metric: str = "loose", *, version: int = 2) -> ToleranceCurve:
     """Score each tolerance of `metric` alone (mAP over `classes`), and the metric's Average-mAP."""
@@ -51,10 +36,7 @@ def tolerance_curve(labels: Mapping[str, GameLabels], predictions: Mapping[str, 
     if tolerances is None:
         raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(evaluate.METRICS)}")
     overall = evaluate.evaluate_games(labels, predictions, classes, metric, allow_missing=True, version=version)
-    points = []
-    with _single_tolerance_metrics(tolerances):
-        for tolerance in tolerances:
-            points.append(evaluate.evaluate_games(labels, predictions, classes, f"at{tolerance}",
-                                                  allow_missing=True, version=version))
+    points = [evaluate.evaluate_games(labels, predictions, classes, (tolerance,), allow_missing=True, version=version)
+              for tolerance in tolerances]
     return ToleranceCurve(metric, tolerances, [p["a_mAP"] for p in points], [p["a_mAP_visible"] for p in points],
                           [p["a_mAP_unshown"] for p in points], overall)
