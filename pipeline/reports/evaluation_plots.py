@@ -85,10 +85,10 @@ def per_class_figure(results: dict, classes: Sequence[str], metric: str):
     ax.invert_yaxis()
     ax.set_xlim(0, 128)  # room right of a 100 % bar for its value and the legend
     ax.set_xticks(range(0, 101, 20))
-    ax.set_xlabel(f"Average-mAP, % ({METRIC_NAMES.get(metric, metric)} tolerances)")
+    ax.set_xlabel(f"Average-mAP, % (tolerances: {METRIC_NAMES.get(metric, metric)})")
     ax.grid(axis="x", color="#e6e6e6", lw=0.6)
     ax.legend(loc="lower right", fontsize=10)
-    ax.set_title(f"Average-mAP per class ({METRIC_NAMES.get(metric, metric)}); all classes: "
+    ax.set_title(f"Average-mAP per class, {METRIC_NAMES.get(metric, metric)}; all classes: "
                  f"{100 * results['a_mAP']:.1f} %", fontsize=12)
     return figure
 
