@@ -89,6 +89,10 @@ def _read_json(path: Path, key: str) -> dict:
         raise DataError(path, f"not UTF-8 text ({error})") from error
     except json.JSONDecodeError as error:
         raise DataError(path, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
+    except OSError as error:
+        raise DataError(path, f"cannot read the file ({error.strerror or error})") from None
+    except (ValueError, RecursionError) as error:  # integers past Python's digit limit, absurd nesting
+        raise DataError(path, f"not a usable JSON file ({type(error).__name__}: {str(error)[:120]})") from None
     if not isinstance(obj, dict) or not isinstance(obj.get(key), list):
         raise DataError(path, f'expected a JSON object with a list "{key}"')
     return obj

@@ -51,6 +51,8 @@ def read_games_file(path: str | Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as error:
         raise DataError(path, f"not UTF-8 text ({error})") from error
+    except OSError as error:
+        raise DataError(path, f"cannot read the games file ({error.strerror or error})") from None
     games: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):

@@ -79,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
         if not classes:
             print("soccerspot evaluate: error: --classes names no class", file=sys.stderr)
             return 2
+        if len(set(classes)) != len(classes):
+            print(f"soccerspot evaluate: error: --classes names a class twice: {args.classes}", file=sys.stderr)
+            return 2
     else:
         classes = list(CLASS_NAMES_V2)
     if args.json is not None and args.json.exists() and not args.force:
         print(f"soccerspot evaluate: error: {args.json} exists (add --force to overwrite it)", file=sys.stderr)
+        return 2
+    if args.json is not None and (args.json.is_dir() or any(p.exists() and not p.is_dir() for p in args.json.parents)):
+        print(f"soccerspot evaluate: error: --json {args.json}: not a file path that can be written", file=sys.stderr)
         return 2
     deltas_for(args.metric)
     if args.plots is not None:
