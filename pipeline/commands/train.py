@@ -48,8 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            .replace(" ", ""), help=f"({field.type})")
 
 
-def resolve_games(spec: str, features_root: Path, features_name: str) -> list[str]:
-    """Game paths relative to `features_root` named by a split, a games file or a folder."""
+def games_with_features(spec: str, features_root: Path, features_name: str) -> list[str]:
+    """Training games (paths relative to `features_root`) named by a split, a games file, a folder, "all"
+    (every game with `1_<features_name>.npy`) or "none"; `pipeline.evaluate.resolve_games` is the
+    labels-side counterpart."""
     from soccerspot.data.errors import DataError
     from soccerspot.data.layout import find_games, split_games
 
@@ -228,8 +230,8 @@ def train_command(args: argparse.Namespace) -> int:
     config = build_config(args)
     if args.out is None:
         args.out = Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    train_games = resolve_games(args.train_split, args.features_root, args.features)
-    valid_games = resolve_games(args.valid_split, args.features_root, args.features)
+    train_games = games_with_features(args.train_split, args.features_root, args.features)
+    valid_games = games_with_features(args.valid_split, args.features_root, args.features)
     if not train_games:
         raise DataError(args.features_root, f"no training games (--train-split {args.train_split})")
     check_features_present(train_games, args.features_root, args.features, "training")
