@@ -103,7 +103,11 @@ _HALF_VALUES = {1: 1, 2: 2, "1": 1, "2": 2}
 
 class OutsideScoredSet(DataError):
     """An entry the official evaluator silently skips (a label outside the class dictionary, a half other than
-    1 or 2): skipped and counted unless the reader is strict."""
+    1 or 2): skipped and counted under `why` unless the reader is strict."""
+
+    def __init__(self, path: str | Path, reason: str, why: str):
+        self.why = why
+        super().__init__(path, reason)
 
 
 def _half_of(entry: dict, path: Path, index: int, from_game_time: bool = False) -> int:
@@ -125,7 +129,8 @@ def _half_of(entry: dict, path: Path, index: int, from_game_time: bool = False) 
     if half is None:
         raise DataError(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})")
     if half not in HALVES:
-        raise OutsideScoredSet(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})")
+        raise OutsideScoredSet(path, f"entry {index} has half {raw!r}; valid halves are 1 and 2 (entry: {entry})",
+                               "half not 1 or 2")
     return half
 
 
@@ -172,16 +177,12 @@ def _check_label(label: object, path: Path, index: int, entry: dict, valid: _Lab
         raise DataError(path, f"entry {index} has no string 'label' (entry: {entry})")
     if valid.lookup is not None and label not in valid.lookup:
         raise OutsideScoredSet(path, f"entry {index} has unknown label {label!r}; valid labels: "
-                                     f"{', '.join(valid.names)}")
+                                     f"{', '.join(valid.names)}", "unknown label")
     return label
 
 
 def _url_of(obj: dict, path: Path) -> str:
     return str(obj.get("UrlLocal") or obj.get("Url") or "")
-
-
-def _skip_reason(error: OutsideScoredSet) -> str:
-    return "unknown label" if "unknown label" in error.reason else "half not 1 or 2"
 
 
 def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None, *, strict: bool = True) -> GameLabels:
@@ -208,7 +209,7 @@ def read_labels(path: str | Path, valid_labels: Iterable[str] | None = None, *, 
         except OutsideScoredSet as error:
             if strict:
                 raise
-            skipped[_skip_reason(error)] = skipped.get(_skip_reason(error), 0) + 1
+            skipped[error.why] = skipped.get(error.why, 0) + 1
     return GameLabels(url=_url_of(obj, path), events=events, path=path, skipped=skipped)
 
 
@@ -245,7 +246,7 @@ def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None
         except OutsideScoredSet as error:
             if strict:
                 raise
-            skipped[_skip_reason(error)] = skipped.get(_skip_reason(error), 0) + 1
+            skipped[error.why] = skipped.get(error.why, 0) + 1
             continue
         try:
             confidence = float(entry.get("confidence"))

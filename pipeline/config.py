@@ -30,6 +30,14 @@ SCHEDULERS = ("plateau", "none")
 SELECTIONS = ("valid_loss", "valid_a_mAP")
 
 
+class InvalidSetting(ValueError):
+    """A `TrainConfig` value outside its allowed values; `setting` names the field."""
+
+    def __init__(self, setting: str, message: str):
+        self.setting = setting
+        super().__init__(message)
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run depends on. Times are in seconds; rows come from the features' fps."""
@@ -83,25 +91,25 @@ class TrainConfig:
                    "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+                raise InvalidSetting(name, f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         positive = ("window_seconds", "batch_size", "lr", "max_epochs", "nms_window")
         for name in positive:
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+                raise InvalidSetting(name, f"{name} must be > 0; got {getattr(self, name)!r}")
         for name in ("mixup_alpha", "eval_every", "num_workers", "adam_eps", "weight_decay", "stop_lr",
                      "plateau_patience"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+                raise InvalidSetting(name, f"{name} must be >= 0; got {getattr(self, name)!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"betas: two values in [0, 1) are needed; got {self.betas}")
+            raise InvalidSetting("betas", f"betas: two values in [0, 1) are needed; got {self.betas}")
         if not 0.0 < self.plateau_factor < 1.0:
-            raise ValueError(f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
+            raise InvalidSetting("plateau_factor", f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1); got {self.dropout}")
+            raise InvalidSetting("dropout", f"dropout must lie in [0, 1); got {self.dropout}")
         if not 0.0 <= self.nms_threshold <= 1.0:
-            raise ValueError(f"nms_threshold: a confidence in [0, 1] is needed; got {self.nms_threshold}")
+            raise InvalidSetting("nms_threshold", f"nms_threshold: a confidence in [0, 1] is needed; got {self.nms_threshold}")
         if not isinstance(self.head_options, dict):
-            raise ValueError(f"head_options: a JSON object of head settings is needed; got {self.head_options!r}")
+            raise InvalidSetting("head_options", f"head_options: a JSON object of head settings is needed; got {self.head_options!r}")
         return self
 
     def to_json(self) -> dict:

@@ -52,7 +52,7 @@ from soccerspot.data.labels import (
     LABELS_FILE, LABELS_FILE_V1, GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels,
 )
 from soccerspot.models.heads import AnyHeadConfig, build_head
-from soccerspot.pipeline.config import TrainConfig, head_config_for
+from soccerspot.pipeline.config import InvalidSetting, TrainConfig, head_config_for
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -148,9 +148,8 @@ def check_loop_settings(config: TrainConfig) -> None:
     """The settings' own rules (`TrainConfig.validate`) and the device this machine has."""
     try:
         config.validate()
-    except ValueError as error:
-        name = str(error).split()[0].rstrip(":")
-        raise SettingsError(name if hasattr(config, name) else None, str(error)) from None
+    except InvalidSetting as error:
+        raise SettingsError(error.setting, str(error)) from None
     try:
         device = torch.device(config.device)
     except RuntimeError:
