@@ -27,6 +27,8 @@ SOCCERNET_V2_BASELINE = (
 )
 
 SCHEDULERS = ("plateau", "none")
+OPTIMIZERS = ("adam", "sgd")
+TRAINING_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 SELECTIONS = ("valid_loss", "valid_a_mAP")
 
 
@@ -57,7 +59,9 @@ class TrainConfig:
     classes: str = "v2"  # "v2" (17 classes) | "v1" (3 classes)
     # optimisation
     batch_size: int = 256
+    optimizer: str = "adam"  # "adam" | "sgd" (with `momentum`)
     lr: float = 1e-3
+    momentum: float = 0.9  # SGD only
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     weight_decay: float = 0.0
@@ -79,6 +83,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # autocast: fp32 | bf16 | fp16 (CUDA) | auto (bf16 where native)
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first setting outside its allowed values."""
@@ -88,7 +93,8 @@ class TrainConfig:
         from soccerspot.pipeline.train import CLASS_SETUPS  # train imports this module: import at call time
 
         choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
-                   "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS}
+                   "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS,
+                   "optimizer": OPTIMIZERS, "precision": TRAINING_PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise InvalidSetting(name, f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
@@ -104,6 +110,8 @@ class TrainConfig:
             raise InvalidSetting("betas", f"betas: two values in [0, 1) are needed; got {self.betas}")
         if not 0.0 < self.plateau_factor < 1.0:
             raise InvalidSetting("plateau_factor", f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise InvalidSetting("momentum", f"momentum must lie in [0, 1); got {self.momentum}")
         if not 0.0 <= self.dropout < 1.0:
             raise InvalidSetting("dropout", f"dropout must lie in [0, 1); got {self.dropout}")
         if not 0.0 <= self.nms_threshold <= 1.0:

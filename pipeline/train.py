@@ -34,7 +34,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -214,11 +214,26 @@ def mixup(features: torch.Tensor, targets: torch.Tensor, alpha: float) -> tuple[
     return lam * features + (1 - lam) * features[order], lam * targets + (1 - lam) * targets[order]
 
 
+@dataclass
+class EpochStep:
+    """How one batch becomes a loss: the criterion, the device, autocast and the fp16 gradient scaler."""
+
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    device: torch.device
+    precision: str = "fp32"
+    scaler: torch.amp.GradScaler | None = None
+
+    def loss(self, model: nn.Module, inputs: object, targets: torch.Tensor) -> torch.Tensor:
+        dtype = AUTOCAST_DTYPES.get(self.precision)
+        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            outputs = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+        return self.criterion(outputs.float(), targets)
+
+
 def run_epoch(
     model: nn.Module,
-    loader: DataLoader,
-    criterion: nn.Module,
-    device: torch.device,
+    loader: Batches,
+    step: EpochStep,
     optimizer: torch.optim.Optimizer | None = None,
     mixup_alpha: float = 0.0,
     max_batches: int | None = None,
@@ -230,21 +245,28 @@ def run_epoch(
     model.train(training)
     total, count = 0.0, 0
     batches = len(loader) if max_batches is None else min(len(loader), max_batches)
+    scaler = step.scaler if step.scaler is not None and step.scaler.is_enabled() else None
     with torch.set_grad_enabled(training), tqdm(total=batches, desc=description, disable=not progress,
                                                 leave=False, unit="batch") as bar:
-        for index, (features, targets) in enumerate(loader):
+        for index, (inputs, targets) in enumerate(loader):
             if index >= batches:
                 break
-            features, targets = features.to(device), targets.to(device)
+            inputs, targets = to_device(inputs, step.device), targets.to(step.device, non_blocking=True)
             if training and mixup_alpha > 0:
-                features, targets = mixup(features, targets, mixup_alpha)
-            loss = criterion(model(features), targets)
+                inputs, targets = mixup(inputs, targets, mixup_alpha)
+            loss = step.loss(model, inputs, targets)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            total += float(loss.detach()) * features.shape[0]
-            count += features.shape[0]
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
+            size = targets.shape[0]
+            total += float(loss.detach()) * size
+            count += size
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.4f}")
     return (total / count if count else float("nan")), count
@@ -364,13 +386,6 @@ def data_differences(stored: dict, data: TrainData) -> list[str]:
     return differences
 
 
-def check_same_data(out_dir: Path, data: TrainData) -> None:
-    differences = data_differences(read_run_config(out_dir), data)
-    if differences:
-        raise DataError(out_dir / RUN_CONFIG_FILE, "--resume continues a run on the data it started with; these "
-                                               f"differ: {'; '.join(differences)}")
-
-
 def read_metrics(path: Path) -> list[dict]:
     """The epoch records of `metrics.jsonl`. A torn last line (a kill mid-write; its epoch's state was never
     saved) is left out; an unreadable line before it is a `DataError`."""
@@ -450,6 +465,190 @@ class TrainResult:
     history: list[dict]
 
 
+Batches = Iterable[tuple[object, torch.Tensor]]
+
+
+@dataclass
+class LoopTask:
+    """What the one training loop (`fit`) needs from a kind of training: heads on features (`train`),
+    a backbone's last stage with a head on video clips (`pipeline.finetune`), …
+
+    `train_batches(epoch)` and `valid_batches()` give sized iterables of (inputs, targets); inputs are a
+    tensor or a tuple of tensors, moved to the device by the loop. `validate()` returns extra validation
+    metrics (Average-mAP) with the model in eval mode and no autograd. `save_checkpoint(folder, epoch,
+    record)` writes a best/last checkpoint. `run_record` is written as the run's `train_config.json`;
+    `resume_differences(stored)` lists what differs between a stored record and this run's data."""
+
+    model: nn.Module
+    train_batches: Callable[[int], Batches]
+    save_checkpoint: Callable[[Path, int, dict], None]
+    run_record: dict
+    resume_differences: Callable[[dict], list[str]]
+    valid_batches: Callable[[], Batches] | None = None
+    validate: Callable[[], dict] | None = None
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = field(default_factory=nn.BCELoss)
+
+
+def build_optimizer(config: TrainConfig, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """Adam (the NetVLAD++ recipe) or SGD with momentum, over the parameters that train."""
+    trainable = [parameter for parameter in parameters if parameter.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(trainable, lr=config.lr, betas=tuple(config.betas), eps=config.adam_eps,
+                            weight_decay=config.weight_decay)
+
+
+def training_precision(precision: str, device: torch.device) -> str:
+    """fp32, bf16 or fp16 for `precision` on `device`; "auto" is bf16 where it is native (CUDA with bf16,
+    CPUs with AVX-512-BF16/AMX; `extract.extractor.cpu_has_native_bf16`), fp16 on older GPUs, else fp32."""
+    from soccerspot.extract.extractor import cpu_has_native_bf16
+
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise SettingsError("precision", "fp16 training is for CUDA; on CPU use bf16 or fp32")
+    return precision
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def to_device(inputs: object, device: torch.device) -> object:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device, non_blocking=True)
+    return tuple(to_device(part, device) for part in inputs)
+
+
+def fit(
+    config: TrainConfig,
+    task: LoopTask,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    max_batches: int | None = None,
+    progress: bool = True,
+    epoch_bar: bool = False,
+) -> TrainResult:
+    """The training loop: epochs of `task.train_batches`, validation loss and metrics, best/last
+    checkpoints, metrics lines, the plateau scheduler and its stop, and an exact `--resume` from
+    `state.pt`. The run folder must have passed `check_run_folder`; `task.model` is on `config.device`."""
+    out_dir = Path(out_dir)
+    device = torch.device(config.device)
+    model = task.model
+    optimizer = build_optimizer(config, model.parameters())
+    # eps=0: every plateau really multiplies lr by the factor; stopping is decided by `should_stop`.
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", factor=config.plateau_factor,
+                                                           patience=config.plateau_patience, eps=0.0)
+    precision = training_precision(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    start_epoch, best_value, best_epoch = 0, math.inf, 0
+    select_max = config.select_on == "valid_a_mAP"
+    if select_max:
+        best_value = -math.inf
+    if resume:
+        state = load_state(out_dir / STATE_FILE)
+        restore_state(out_dir / STATE_FILE, state, model, optimizer, scheduler)
+        start_epoch, best_value, best_epoch = int(state["epoch"]), float(state["best_value"]), int(state["best_epoch"])
+        if "scaler" in state and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
+        trim_metrics(out_dir / METRICS_FILE, start_epoch)
+    else:
+        make_run_folder(out_dir)
+        write_json_atomic(out_dir / RUN_CONFIG_FILE, task.run_record)
+
+    history: list[dict] = []
+    stop_reason = "max_epochs"
+    epoch = start_epoch
+    if resume and should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
+        return TrainResult(out_dir, epoch, best_epoch, best_value, "lr_floor", history)  # resumed a finished run
+    epochs = tqdm(range(start_epoch + 1, config.max_epochs + 1), desc="training", unit="epoch",
+                  disable=not epoch_bar, leave=False)
+    progress = progress and not epoch_bar
+    step = EpochStep(task.criterion, device, precision, scaler)
+    for epoch in epochs:
+        started = time.perf_counter()
+        train_loss, windows = run_epoch(model, task.train_batches(epoch), step, optimizer, config.mixup_alpha,
+                                        max_batches, f"epoch {epoch} train", progress)
+        record = {"epoch": epoch, "train_loss": train_loss, "train_windows": windows,
+                  "lr": optimizer.param_groups[0]["lr"]}
+        if task.valid_batches is not None:
+            record["valid_loss"], _ = run_epoch(model, task.valid_batches(), step,
+                                                description=f"epoch {epoch} valid", progress=progress)
+            if task.validate is not None and config.eval_every and epoch % config.eval_every == 0:
+                model.eval()
+                with torch.no_grad():
+                    record.update({f"valid_{k}": v for k, v in task.validate().items()})
+        record["epoch_s"] = round(time.perf_counter() - started, 3)
+
+        value = selection_value(config, record)
+        improved = value is not None and (value > best_value if select_max else value < best_value)
+        if improved:
+            best_value, best_epoch = float(value), epoch
+            task.save_checkpoint(out_dir / BEST, epoch, record)
+        record["best_epoch"] = best_epoch
+        task.save_checkpoint(out_dir / LAST, epoch, record)
+        if config.scheduler == "plateau":
+            scheduler.step(record.get("valid_loss", train_loss))
+        append_metrics(out_dir / METRICS_FILE, record)
+        history.append(record)
+        save_state(out_dir / STATE_FILE, {
+            "epoch": epoch, "best_value": best_value, "best_epoch": best_epoch,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+            **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
+            **({"cuda_rng": torch.cuda.get_rng_state_all()} if device.type == "cuda" else {}),
+        })
+        epochs.set_postfix(loss=round(train_loss, 4))
+        if progress:
+            shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in record.items()}
+            tqdm.write(json.dumps(shown))
+        if should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
+            stop_reason = "lr_floor"
+            break
+    epochs.close()
+    return TrainResult(out_dir, epoch, best_epoch, best_value, stop_reason, history)
+
+
+def feature_task(config: TrainConfig, data: TrainData, head_config: AnyHeadConfig, out_dir: Path) -> LoopTask:
+    """A head trained on windows of memory-mapped features (`soccerspot train`)."""
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+
+    model = build_model(config, head_config)
+
+    def train_batches(epoch: int) -> DataLoader:
+        data.train.set_epoch(epoch)
+        shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        return batch_loader(data.train, config.batch_size, config.num_workers, shuffle)
+
+    def checkpoint(folder: Path, epoch: int, record: dict) -> None:
+        save_checkpoint(folder, model, head_config, classes=data.classes,
+                        feature_settings=data.feature_settings, fps=data.fps,
+                        nms=NmsSettings(config.nms, config.nms_window, config.nms_threshold),
+                        extra={"epoch": epoch, "metrics": record, "train_config": config.to_json(),
+                               "run": str(out_dir), "features": data.description.get("features")})
+
+    return LoopTask(
+        model=model, train_batches=train_batches, save_checkpoint=checkpoint,
+        run_record={"config": config.to_json(), "data": data.description,
+                    "games": {"train": data.train_games, "valid": data.valid_games},
+                    "head": head_config.to_json(), "classes": data.classes,
+                    "feature_settings": data.feature_settings, "fps": data.fps},
+        resume_differences=lambda stored: data_differences(stored, data),
+        valid_batches=None if data.valid is None else
+        (lambda: batch_loader(data.valid, config.batch_size, config.num_workers)),
+        validate=None if data.valid is None else (lambda: validation_a_map(model, data, config)),
+    )
+
+
+def check_resumable(out_dir: Path, task: LoopTask) -> None:
+    differences = task.resume_differences(read_run_config(out_dir))
+    if differences:
+        raise DataError(out_dir / RUN_CONFIG_FILE, "--resume continues a run on the data it started with; these "
+                                                   f"differ: {'; '.join(differences)}")
+
+
 def train(
     config: TrainConfig,
     data: TrainData,
@@ -464,97 +663,15 @@ def train(
 
     `progress` shows a bar per epoch and prints each epoch's metrics (long epochs: `soccerspot train`);
     `epoch_bar` instead shows one bar over all epochs (many short epochs: the demo)."""
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
-
     if data.valid is None and config.select_on == "valid_a_mAP":
         raise SettingsError("select_on", "'valid_a_mAP' needs validation games")
     check_loop_settings(config)
     head_config = head_config_for_data(config, data)
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)
-    if resume:
-        check_same_data(out_dir, data)
-    device = torch.device(config.device)
     seed_everything(config.seed)
-    model = build_model(config, head_config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas),
-                                 eps=config.adam_eps, weight_decay=config.weight_decay)
-    # eps=0: every plateau really multiplies lr by the factor; stopping is decided by `should_stop`.
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min", factor=config.plateau_factor,
-                                                           patience=config.plateau_patience, eps=0.0)
-    criterion = nn.BCELoss()
-    start_epoch, best_value, best_epoch = 0, math.inf, 0
-    select_max = config.select_on == "valid_a_mAP"
-    if select_max:
-        best_value = -math.inf
+    task = feature_task(config, data, head_config, out_dir)
     if resume:
-        state = load_state(out_dir / STATE_FILE)
-        restore_state(out_dir / STATE_FILE, state, model, optimizer, scheduler)
-        start_epoch, best_value, best_epoch = int(state["epoch"]), float(state["best_value"]), int(state["best_epoch"])
-        trim_metrics(out_dir / METRICS_FILE, start_epoch)
-    else:
-        make_run_folder(out_dir)
-        write_json_atomic(out_dir / RUN_CONFIG_FILE, {"config": config.to_json(), "data": data.description,
-                                                  "games": {"train": data.train_games, "valid": data.valid_games},
-                                                  "head": head_config.to_json(), "classes": data.classes,
-                                                  "feature_settings": data.feature_settings, "fps": data.fps})
-
-    def checkpoint(name: str, epoch: int, record: dict) -> None:
-        save_checkpoint(out_dir / name, model, head_config, classes=data.classes,
-                        feature_settings=data.feature_settings, fps=data.fps,
-                        nms=NmsSettings(config.nms, config.nms_window, config.nms_threshold),
-                        extra={"epoch": epoch, "metrics": record, "train_config": config.to_json(),
-                               "run": str(out_dir), "features": data.description.get("features")})
-
-    history: list[dict] = []
-    stop_reason = "max_epochs"
-    epoch = start_epoch
-    if resume and should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
-        return TrainResult(out_dir, epoch, best_epoch, best_value, "lr_floor", history)  # resumed a finished run
-    epochs = tqdm(range(start_epoch + 1, config.max_epochs + 1), desc="training", unit="epoch",
-                  disable=not epoch_bar, leave=False)
-    progress = progress and not epoch_bar
-    for epoch in epochs:
-        started = time.perf_counter()
-        data.train.set_epoch(epoch)
-        shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        loader = batch_loader(data.train, config.batch_size, config.num_workers, shuffle)
-        train_loss, windows = run_epoch(model, loader, criterion, device, optimizer, config.mixup_alpha,
-                                        max_batches, f"epoch {epoch} train", progress)
-        record = {"epoch": epoch, "train_loss": train_loss, "train_windows": windows,
-                  "lr": optimizer.param_groups[0]["lr"]}
-        if data.valid is not None:
-            valid_loader = batch_loader(data.valid, config.batch_size, config.num_workers)
-            record["valid_loss"], _ = run_epoch(model, valid_loader, criterion, device,
-                                                description=f"epoch {epoch} valid", progress=progress)
-            if config.eval_every and epoch % config.eval_every == 0:
-                with torch.no_grad():
-                    record.update({f"valid_{k}": v for k, v in validation_a_map(model, data, config).items()})
-        record["epoch_s"] = round(time.perf_counter() - started, 3)
-
-        value = selection_value(config, record)
-        improved = value is not None and (value > best_value if select_max else value < best_value)
-        if improved:
-            best_value, best_epoch = float(value), epoch
-            checkpoint(BEST, epoch, record)
-        record["best_epoch"] = best_epoch
-        checkpoint(LAST, epoch, record)
-        if config.scheduler == "plateau":
-            scheduler.step(record.get("valid_loss", train_loss))
-        append_metrics(out_dir / METRICS_FILE, record)
-        history.append(record)
-        save_state(out_dir / STATE_FILE, {
-            "epoch": epoch, "best_value": best_value, "best_epoch": best_epoch,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-            **({"cuda_rng": torch.cuda.get_rng_state_all()} if device.type == "cuda" else {}),
-        })
-        epochs.set_postfix(loss=round(train_loss, 4))
-        if progress:
-            shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in record.items()}
-            tqdm.write(json.dumps(shown))
-        if should_stop(config, optimizer.param_groups[0]["lr"], scheduler.num_bad_epochs):
-            stop_reason = "lr_floor"
-            break
-    epochs.close()
-    return TrainResult(out_dir, epoch, best_epoch, best_value, stop_reason, history)
+        check_resumable(out_dir, task)
+    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress,
+               epoch_bar=epoch_bar)
