@@ -149,6 +149,12 @@ def supports_fast_path(model: nn.Module) -> bool:
     return isinstance(model, PoolingHead)
 
 
+def has_own_inference(model: nn.Module) -> bool:
+    """A head whose outputs are not one window's probabilities (CALF's chunks, RMS-Net's offsets) scores a
+    whole half itself: `model.half_probabilities(features (frames, dim) float32) -> (frames, C + 1)`."""
+    return callable(getattr(model, "half_probabilities", None))
+
+
 def window_probabilities(
     model: nn.Module,
     features: np.ndarray | torch.Tensor,
@@ -160,7 +166,8 @@ def window_probabilities(
     progress: bool = False,
 ) -> np.ndarray:
     """(frames, classes + 1) probabilities, column 0 = background. `method`: "auto" (fast where the head
-    allows it), "fast" or "per-window". The model is put in eval mode for the call."""
+    allows it), "fast" or "per-window"; a head with its own whole-half inference (`has_own_inference`)
+    always uses it. The model is put in eval mode for the call."""
     if window_frames is None:
         window_frames = model.config.window_frames
     if method not in ("auto", "fast", "per-window"):
@@ -170,6 +177,10 @@ def window_probabilities(
     was_training = model.training
     model.eval()
     try:
+        if has_own_inference(model):
+            with torch.no_grad():
+                x = _model_input(model, features, _device_of(model))
+                return model.half_probabilities(x).float().cpu().numpy()
         if method != "per-window" and supports_fast_path(model):
             return fast_probabilities(model, features, window_frames, tile_frames=tile_frames, progress=progress)
         return per_window_probabilities(model, features, window_frames, batch_size=batch_size, progress=progress)

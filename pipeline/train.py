@@ -642,6 +642,17 @@ def feature_task(config: TrainConfig, data: TrainData, head_config: AnyHeadConfi
     )
 
 
+TaskBuilder = Callable[[TrainConfig, TrainData, AnyHeadConfig, Path], LoopTask]
+
+
+def task_builder(head_kind: str) -> TaskBuilder:
+    """How a head of `head_kind` trains on features: its registered task (`pipeline.tasks`: heads with
+    their own targets and loss, e.g. CALF, RMS-Net), or windows with the BCE loss (`feature_task`)."""
+    from soccerspot.pipeline.tasks import registered_task
+
+    return registered_task(head_kind) or feature_task
+
+
 def check_resumable(out_dir: Path, task: LoopTask) -> None:
     differences = task.resume_differences(read_run_config(out_dir))
     if differences:
@@ -670,7 +681,7 @@ def train(
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)
     seed_everything(config.seed)
-    task = feature_task(config, data, head_config, out_dir)
+    task = task_builder(config.head)(config, data, head_config, out_dir)
     if resume:
         check_resumable(out_dir, task)
     return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress,
