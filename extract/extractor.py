@@ -43,8 +43,8 @@ from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
-from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize
-from soccerspot.models.backbones import Backbone, build_backbone
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor
+from soccerspot.models.backbones import Backbone, build_backbone, normalize_images
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -275,7 +275,7 @@ class Extractor:
         """uint8 (n, 3, h, w) -> float32 (n, feature_dim), left on the compute device."""
         with torch.inference_mode():
             images = images.to(self.device, non_blocking=True)
-            inputs = normalize(images, self.backbone.mean, self.backbone.std)
+            inputs = normalize_images(images, self.backbone.mean, self.backbone.std)
             inputs = inputs.contiguous(memory_format=torch.channels_last)
             dtype = AUTOCAST_DTYPES.get(self.precision)
             with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as F
 
-from soccerspot.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 TRANSFORMS = ("crop", "resize", "short-side")
 
@@ -54,12 +53,3 @@ def _resize(batch: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     if tuple(batch.shape[-2:]) == tuple(hw):
         return batch
     return F.resize(batch, list(hw), antialias=True)
-
-
-def normalize(
-    batch: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """uint8 (n, 3, h, w) -> float `dtype`, scaled to [0, 1] then standardised per channel."""
-    mean_t = torch.tensor(mean, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
-    inv_std = 1.0 / (torch.tensor(std, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0)
-    return (batch.to(dtype) - mean_t) * inv_std

@@ -46,6 +46,16 @@ NONE_SEED = 0
 CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "last_linear.")
 
 
+def normalize_images(
+    batch: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """uint8 (n, 3, h, w) -> float `dtype`, scaled to [0, 1] then standardised per channel (extraction and
+    fine-tuning both feed a backbone through this)."""
+    mean_t = torch.tensor(mean, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
+    inv_std = 1.0 / (torch.tensor(std, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0)
+    return (batch.to(dtype) - mean_t) * inv_std
+
+
 class BackboneWeightsError(RuntimeError):
     """The requested weights cannot be loaded (offline, missing or mismatched file); says how to fix it."""
 

@@ -16,7 +16,8 @@ from soccerspot.data.features import load_features
 from soccerspot.extract.decode import iter_frames
 from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths, extract_video
 from soccerspot.extract.pca import fit_pca, save_pca
-from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor
+from soccerspot.models.backbones import normalize_images as normalize
 from soccerspot.pipeline.cli import main
 from video_helpers import constant_rate_times, variable_rate_times, write_audio_only, write_video
 

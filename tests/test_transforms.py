@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.extract.transforms import apply_transform, frames_to_tensor, normalize, output_size
+from soccerspot.extract.transforms import apply_transform, frames_to_tensor, output_size
+from soccerspot.models.backbones import normalize_images as normalize
 
 
 def column_coded_frames(height: int, width: int, count: int = 2) -> np.ndarray:
