@@ -401,7 +401,12 @@ def _load_file(body: nn.Module, path: str) -> str:
                 f"{file}: {key} has shape {tuple(value.shape)}, this backbone expects {tuple(expected[key].shape)}"
             )
     body.load_state_dict({key: value for key, value in state.items() if key in expected})
-    return f"file:{_sha256(file)[:16]}"
+    return weights_file_id(file)
+
+
+def weights_file_id(file: str | Path) -> str:
+    """The identity features made with the weights in `file` record: "file:<sha256 prefix>"."""
+    return f"file:{_sha256(Path(file))[:16]}"
 
 
 def _read_state_dict(file: Path) -> dict[str, torch.Tensor]:

@@ -21,6 +21,9 @@ BAIDU_REPORT = (
     "Zhou et al., 'Feature Combination Meets Attention: Baidu Soccer Embeddings and Transformer based "
     "Temporal Detection', technical report 2021 (arXiv 2106.14447)"
 )
+RMSNET_PAPER = (
+    "Tomei et al., 'RMS-Net: Regression and Masking for Soccer Event Spotting', ICPR 2020 (arXiv 2102.07624)"
+)
 SOCCERNET_V2_BASELINE = (
     "Deliège et al., 'SoccerNet-v2', CVPR-W 2021: published MaxPool baseline (training log of the "
     "MAXPOOL_v2 checkpoint: PCA512, chunk 20 s, NMS 20 s, batch 256, Adam 1e-3, patience 10)"
@@ -220,6 +223,31 @@ PRESETS: dict[str, TrainConfig] = {
 for _head in ("netvlad", "netrvlad", "netrvlad++", "maxpool", "maxpool++", "avgpool", "avgpool++"):
     _preset = _pooling_preset(_head)
     PRESETS[_preset.preset] = _preset
+
+
+# Fine-tuning a backbone's last stage with a head (`soccerspot finetune`).
+PRESETS["rmsnet-finetune"] = TrainConfig(
+    preset="rmsnet-finetune",
+    source=(
+        f"{RMSNET_PAPER}. Paper: ResNet-152 with only its last block (layer4) trained together with the head, "
+        "frames at 2 fps, the whole 398x224 picture (no centre crop, no spatial augmentation), 20 s clips "
+        "(T = 41 rows there; 40 here: window_seconds x fps), batch 24 clips, base lr 0.025, class-balanced "
+        "sampling of foreground clips with the event at a uniform offset and background clips nF/C. Our "
+        "choices (not given there or not ours to copy): the NetVLAD++ head instead of RMS-Net's own, SGD "
+        "momentum 0.9 for the lr 0.025, ReduceLROnPlateau x0.1 patience 3 on the validation loss, 30 epochs "
+        "at most, bf16 autocast where native, validation Average-mAP every 5 epochs."
+    ),
+    window_seconds=20.0,
+    batch_size=24,
+    optimizer="sgd",
+    lr=0.025,
+    momentum=0.9,
+    plateau_patience=3,
+    max_epochs=30,
+    eval_every=5,
+    precision="auto",
+    head_options=dict(PEER_VLAD),
+)
 
 
 def get_preset(name: str) -> TrainConfig:

@@ -92,6 +92,13 @@ def plan_video_input(path: Path, out_dir: Path | None) -> tuple[Path, list[Video
     return (out_dir or path.parent / path.stem), [VideoJob(path, 1)]
 
 
+def fine_tuned_backbone(head: LoadedHead) -> str | None:
+    """The backbone a `soccerspot finetune` checkpoint carries beside its head (`backbone.pt`), if any."""
+    folder = head.path if head.path.is_dir() else head.path.parent
+    backbone = folder / str(head.training.get("backbone_file", ""))
+    return str(backbone) if head.training.get("backbone_file") and backbone.is_file() else None
+
+
 def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
                        weights_file: str | None = None, pca_file: str | None = None, feature_name: str | None = None,
                        progress: bool = True):
@@ -107,6 +114,8 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     if missing:
         raise DataError(head.path, f"the checkpoint's feature settings lack {', '.join(missing)}; cannot re-extract")
     weights = str(settings["weights"])
+    if weights.startswith("file:") and not weights_file:
+        weights_file = fine_tuned_backbone(head)
     if weights.startswith("file:"):
         if not weights_file:
             raise DataError(head.path, f"the head was trained on features of backbone weights from a file ({weights}); "

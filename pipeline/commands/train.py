@@ -20,7 +20,7 @@ SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file li
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.config import PRESETS, override_fields
+    from soccerspot.pipeline.config import PRESETS
 
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="the recipe to start from (default netvladpp-paper; with --resume: the run's own)")
@@ -39,10 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop each training epoch after this many batches (smoke tests, benchmarks)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_setting_arguments(parser)
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...] = ()) -> None:
+    """One flag per `TrainConfig` field (`--lr 1e-4`), overriding the preset; `taken` flags are left out."""
+    from soccerspot.pipeline.config import override_fields
+
     group = parser.add_argument_group("settings", "override single fields of the preset")
     for field in override_fields():
         flag = "--" + field.name.replace("_", "-")
-        if flag in ("--max-epochs",):
+        if flag in ("--max-epochs", *taken):
             continue
         group.add_argument(flag, dest=f"setting_{field.name}", default=None, metavar=str(field.type).upper()
                            .replace(" ", ""), help=f"({field.type})")
@@ -133,7 +140,7 @@ def stored_config(out: Path):
         raise DataError(out / RUN_CONFIG_FILE, f"unreadable run settings ({error})") from None
 
 
-def build_config(args: argparse.Namespace):
+def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-paper"):
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.data.errors import DataError
@@ -159,7 +166,7 @@ def build_config(args: argparse.Namespace):
                                                     f"these differ: {', '.join(sorted(differing))}")
         base, overrides = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}
     else:
-        base = get_preset(args.preset or "netvladpp-paper")
+        base = get_preset(args.preset or default_preset)
 
     def check(chosen: dict) -> None:  # stand-in sizes: the real window length is checked on the data
         config = apply_overrides(base, chosen)
