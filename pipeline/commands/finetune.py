@@ -1,0 +1,145 @@
+"""`soccerspot finetune`: train a backbone's last stage end to end with a spotting head on labelled videos.
+
+    soccerspot finetune --videos ROOT [--labels ROOT] --train-split train --valid-split valid \\
+        --backbone resnet152 --weights imagenet --trainable-stages 1 --head netvlad++ \\
+        --preset rmsnet-finetune --out RUN
+
+RUN/best/backbone.pt is then what `soccerspot extract --weights RUN/best/backbone.pt --transform short-side`
+re-extracts the archive with, and `soccerspot spot MATCH.mkv --model RUN/best` spots raw video with the
+fine-tuned backbone and head. Exit codes as `soccerspot train`: 1 for bad data, 2 for a flag that cannot work.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HELP = "fine-tune a backbone's last stage with a spotting head on labelled match videos (RMS-Net's recipe)"
+SPLIT_HELP = "an official split (train, valid, test, challenge), a text file listing game paths, 'all' or 'none'"
+FINETUNE_FLAGS = ("--backbone", "--weights", "--trainable-stages", "--fps", "--transform", "--input-size",
+                  "--decoder", "--gradient-checkpointing", "--no-balance", "--flip", "--color-jitter")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from soccerspot.extract.decode import DECODERS
+    from soccerspot.extract.transforms import TRANSFORMS
+    from soccerspot.pipeline.commands.train import add_setting_arguments
+    from soccerspot.pipeline.config import PRESETS
+
+    parser.add_argument("--videos", required=True, type=Path,
+                        help="root of the SoccerNet-layout tree holding <game>/1_224p.mkv and 2_224p.mkv")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="where <game>/Labels-v2.json live (default: beside the videos)")
+    parser.add_argument("--train-split", default="train", help=f"training games: {SPLIT_HELP}")
+    parser.add_argument("--valid-split", default="valid", help=f"validation games: {SPLIT_HELP}")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="the recipe to start from (default rmsnet-finetune; with --resume: the run's own)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (default runs/finetune-<date>); never overwritten without --resume")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="frame caches (uint8, ~270 kB per 398x224 frame: ~1.4 GB per 45-min half at 2 fps); "
+                             "default: frame-cache/ beside the run folder, shared by the runs there, so each video "
+                             "is decoded once")
+    parser.add_argument("--backbone", default="resnet152", help="resnet18..resnet152 or timm:<model>")
+    parser.add_argument("--weights", default="imagenet", help="imagenet[:TAG] | none | a checkpoint FILE")
+    parser.add_argument("--trainable-stages", type=int, default=1,
+                        help="how many last stages train (1: ResNet's layer4, as RMS-Net; 0: the head only)")
+    parser.add_argument("--fps", type=float, default=2.0, help="frames per second of the clips (default 2)")
+    parser.add_argument("--transform", default="short-side", choices=TRANSFORMS,
+                        help="frame geometry (default short-side: the whole 398x224 frame, as RMS-Net)")
+    parser.add_argument("--input-size", type=int, default=224, help="short side / crop size (default 224)")
+    parser.add_argument("--decoder", default="pyav", choices=DECODERS,
+                        help="decoder filling the frame caches (default pyav: one sequential pass per half)")
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="recompute the trainable blocks' activations in the backward pass (less memory)")
+    parser.add_argument("--no-balance", action="store_true", help="shuffled batches instead of class-balanced ones")
+    parser.add_argument("--flip", action="store_true", help="random horizontal flips of whole clips")
+    parser.add_argument("--color-jitter", type=float, default=0.0, help="brightness/contrast jitter strength (0: off)")
+    parser.add_argument("--epochs", type=int, default=None, help="maximum number of epochs (max_epochs)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="stop each training epoch after this many batches (smoke tests, benchmarks)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_setting_arguments(parser, taken=FINETUNE_FLAGS)
+
+
+def settings_from(args: argparse.Namespace):
+    from soccerspot.pipeline.finetune import FineTuneSettings
+
+    return FineTuneSettings(
+        backbone=args.backbone, weights=args.weights, trainable_stages=args.trainable_stages, fps=args.fps,
+        transform=args.transform, input_size=args.input_size, decoder=args.decoder,
+        gradient_checkpointing=args.gradient_checkpointing, balanced=not args.no_balance, flip=args.flip,
+        color_jitter=args.color_jitter,
+    ).validate()
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.commands.train import UsageError
+    from soccerspot.pipeline.train import check_run_folder
+
+    if args.max_batches is not None and args.max_batches < 1:
+        raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out (the run folder to continue)")
+    for flag, folder in (("--videos", args.videos), ("--labels", args.labels)):
+        if folder is not None and not folder.is_dir():
+            raise DataError(folder, f"{'not a folder' if folder.exists() else 'folder not found'} ({flag})")
+    if args.out is not None:
+        check_run_folder(args.out, args.resume)
+
+
+def check_backbone(name: str) -> None:
+    """An unknown backbone is a usage error before any video is decoded."""
+    from soccerspot.models.backbones import backbone_entry
+    from soccerspot.pipeline.commands.train import UsageError
+
+    try:
+        backbone_entry(name)
+    except ValueError as error:
+        raise UsageError(f"--backbone {name}: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from soccerspot.pipeline.commands.train import UsageError, flag_of
+    from soccerspot.pipeline.train import SettingsError
+
+    try:
+        return finetune_command(args)
+    except (UsageError, SettingsError) as error:
+        if isinstance(error, SettingsError) and error.setting:
+            error = UsageError(f"{flag_of(error.setting)}: {error.reason}")
+        print(f"soccerspot finetune: error: {error}", file=sys.stderr)
+        return 2
+
+
+def finetune_command(args: argparse.Namespace) -> int:
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.commands.train import build_config
+    from soccerspot.pipeline.finetune import BACKBONE_FILE, finetune, load_finetune_data, videos_games
+
+    check_inputs(args)
+    config = build_config(args, default_preset="rmsnet-finetune")
+    settings = settings_from(args)
+    check_backbone(settings.backbone)
+    if args.out is None:
+        args.out = Path("runs") / f"finetune-{time.strftime('%Y%m%d-%H%M%S')}"
+    labels_root = args.labels or args.videos
+    train_games = videos_games(args.train_split, args.videos)
+    valid_games = videos_games(args.valid_split, args.videos)
+    if not train_games:
+        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    data = load_finetune_data(config, settings, args.videos, labels_root, train_games, valid_games,
+                              args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
+    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) with {config.head} "
+          f"({config.preset}) on {len(train_games)} games; validation {len(valid_games)} games; run folder {args.out}")
+    result = finetune(config, settings, data, args.out, resume=args.resume, max_batches=args.max_batches,
+                      progress=not args.no_progress)
+    last = result.history[-1] if result.history else {}
+    print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
+                      "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
+                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
+    return 0

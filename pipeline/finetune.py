@@ -1,0 +1,371 @@
+"""Fine-tune a backbone's last stage end to end with a spotting head, on clips of frames from the videos.
+
+The first stage of the two-stage paradigm (RMS-Net, Tomei et al., ICPR 2020; Baidu's fine-tuned extractors,
+Zhou et al. 2021): train ResNet-152's `layer4` together with a spotting head on labelled matches, export
+the backbone, re-extract the archive with it (`soccerspot extract --weights RUN/best/backbone.pt`), then
+train any head on those features (`soccerspot train`) and spot.
+
+Data: each half video is decoded once, sequentially, into a frame cache at the feature rate
+(`extract.frame_store`, same sample times and geometry as `soccerspot extract`); clips of T rows are cut
+from the memory-mapped caches (`data.video_clips`): one foreground clip per event at a uniformly drawn
+offset, background clips from event-free stretches, class-balanced batches.
+
+Model: `models.finetune.BackboneHeadModel` (frozen stages in eval mode and without autograd).
+
+Loop: `pipeline.train.fit`, the loop every head trains with (optimizer, plateau scheduler, best/last
+checkpoints, metrics lines, exact `--resume`). Validation: the loss on held-out clips, and every
+`eval_every` epochs the Average-mAP of the held-out halves through the inference path `spot` uses (the
+backbone over every cached frame of a half, then the head's whole-half scores and NMS).
+
+A run folder holds, beside `train_config.json`, `metrics.jsonl` and `state.pt`, two checkpoints `best/`
+and `last/`, each a head checkpoint (`model.pt` + `config.json`, whose feature settings name the
+fine-tuned weights) plus `backbone.pt`: the backbone's state dict, loadable by
+`soccerspot extract --weights`, whose identity (`file:<sha256 prefix>`) the head's feature settings record,
+so `soccerspot spot MATCH.mkv --model RUN/best` extracts with it and spots.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.errors import DataError
+from soccerspot.data.features import FeatureMeta, HalfFeatures
+from soccerspot.data.labels import GameLabels, read_labels
+from soccerspot.pipeline.config import TrainConfig, head_config_for
+from soccerspot.pipeline.train import (
+    AUTOCAST_DTYPES, BEST, LoopTask, TrainResult, check_loop_settings, check_resumable, check_run_folder,
+    class_setup, fit, predict_tracks, seed_everything, training_precision, SettingsError,
+)
+
+BACKBONE_FILE = "backbone.pt"
+
+
+@dataclass
+class FineTuneSettings:
+    """What fine-tuning adds to a `TrainConfig`: the backbone, its frames and the clips' augmentation."""
+
+    backbone: str = "resnet152"
+    weights: str = "imagenet"
+    trainable_stages: int = 1
+    fps: float = 2.0
+    transform: str = "short-side"  # at 224: the whole 398x224 broadcast frame, as RMS-Net
+    input_size: int = 224
+    decoder: str = "pyav"
+    gradient_checkpointing: bool = False
+    balanced: bool = True  # class-balanced batches (RMS-Net's data balancing)
+    flip: bool = False
+    color_jitter: float = 0.0
+
+    def validate(self) -> "FineTuneSettings":
+        from soccerspot.extract.decode import DECODERS
+        from soccerspot.extract.transforms import TRANSFORMS
+
+        if self.transform not in TRANSFORMS:
+            raise SettingsError("transform", f"must be one of {', '.join(TRANSFORMS)}; got {self.transform!r}")
+        if self.decoder not in DECODERS:
+            raise SettingsError("decoder", f"must be one of {', '.join(DECODERS)}; got {self.decoder!r}")
+        if self.trainable_stages < 0:
+            raise SettingsError("trainable_stages", f"must be >= 0; got {self.trainable_stages}")
+        if not self.fps > 0:
+            raise SettingsError("fps", f"must be > 0; got {self.fps}")
+        if self.input_size < 16:
+            raise SettingsError("input_size", f"must be >= 16 pixels; got {self.input_size}")
+        if not 0.0 <= self.color_jitter <= 1.0:
+            raise SettingsError("color_jitter", f"must lie in [0, 1]; got {self.color_jitter}")
+        return self
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "FineTuneSettings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in obj.items() if key in known})
+
+
+@dataclass
+class VideoHalf:
+    game: str
+    half: int
+    video: Path
+
+
+@dataclass
+class FineTuneData:
+    """The cached halves of the training and validation games and their labels."""
+
+    train: list  # data.video_clips.FrameTrack
+    valid: list
+    valid_labels: dict[str, GameLabels]
+    classes: list[str]
+    description: dict = field(default_factory=dict)
+    train_games: list[str] = field(default_factory=list)
+    valid_games: list[str] = field(default_factory=list)
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def video_halves(videos_root: Path, games: Sequence[str]) -> list[VideoHalf]:
+    """The half videos of `games` below `videos_root` (SoccerNet layout, `224p` preferred, as `extract`)."""
+    from soccerspot.pipeline.archive.discover import discover_games
+
+    found, _problems = discover_games(videos_root)
+    by_key = {game.key: game for game in found}
+    halves = []
+    for game in games:
+        if game not in by_key:
+            raise DataError(videos_root / game, "no half videos for this game (expected 1_224p.mkv / 2_224p.mkv "
+                                                "or other 1_*/2_* videos)")
+        halves.extend(VideoHalf(game, half.half, half.video) for half in by_key[game].halves)
+    return halves
+
+
+def videos_games(spec: str, videos_root: Path) -> list[str]:
+    """Games named by an official split, a games file, "all" (every game with half videos) or "none"."""
+    from soccerspot.data.layout import split_games
+    from soccerspot.pipeline.archive.discover import discover_games
+
+    if spec.lower() == "none":
+        return []
+    if spec == "all":
+        return [game.key for game in discover_games(videos_root)[0]]
+    return split_games(spec)
+
+
+def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTuneSettings, *,
+                 progress: bool = True) -> tuple[list, list[str]]:
+    """A frame cache per half (decoded once, reused after); a half whose video cannot be decoded is left
+    out with a warning and listed in the second value."""
+    from soccerspot.data.frame_store import frame_cache_path
+    from soccerspot.extract.frame_store import ensure_frame_cache
+
+    caches, failed = [], []
+    for half in halves:
+        path = frame_cache_path(cache_root, half.game, half.half, settings.fps, settings.transform,
+                                settings.input_size)
+        try:
+            cache = ensure_frame_cache(half.video, path, fps=settings.fps, transform=settings.transform,
+                                       input_size=settings.input_size, decoder=settings.decoder, progress=progress)
+        except DataError as error:
+            print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
+            failed.append(str(half.video))
+            continue
+        caches.append((half, cache))
+    return caches, failed
+
+
+def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_root: Path, labels_root: Path,
+                       train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
+                       progress: bool = True) -> FineTuneData:
+    """Cache every half of both game lists and map their labels to frame rows."""
+    from soccerspot.data.video_clips import frame_track
+
+    setup = class_setup(config.classes)
+    labels = {}
+    for game in [*train_games, *valid_games]:
+        path = labels_root / game / setup.labels_file
+        if not path.is_file():
+            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
+        labels[game] = read_labels(path)
+    tracks: dict[str, list] = {}
+    failed: list[str] = []
+    for split, games in (("train", train_games), ("valid", valid_games)):
+        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, progress=progress)
+        failed += lost
+        tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
+                         for half, cache in caches]
+    if not tracks["train"]:
+        raise DataError(videos_root, "no training half could be decoded: nothing to fine-tune on")
+    description = {
+        "videos_root": str(videos_root.resolve()), "labels_root": str(labels_root.resolve()),
+        "cache_root": str(cache_root.resolve()), "train_games": len(train_games), "valid_games": len(valid_games),
+        "train_halves": len(tracks["train"]), "valid_halves": len(tracks["valid"]), "failed_videos": failed,
+    }
+    return FineTuneData(tracks["train"], tracks["valid"], {g: labels[g] for g in valid_games}, setup.names,
+                        description, list(train_games), list(valid_games))
+
+
+# --- model and checkpoints -------------------------------------------------------------------------------
+
+
+def clip_frames(config: TrainConfig, settings: FineTuneSettings) -> int:
+    return max(1, int(round(config.window_seconds * settings.fps)))
+
+
+def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
+    """`BackboneHeadModel` on `config.device`; `SettingsError` for a head that cannot take the clips."""
+    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.finetune import BackboneHeadModel
+    from soccerspot.models.heads import build_head
+
+    try:
+        backbone = build_backbone(settings.backbone, weights=settings.weights,
+                                  trainable_stages=settings.trainable_stages)
+    except BackboneWeightsError as error:
+        raise DataError(Path(settings.weights), str(error)) from None
+    except ValueError as error:
+        raise SettingsError("backbone", str(error)) from None
+    try:
+        head_config = head_config_for(config, backbone.feature_dim, num_classes, clip_frames(config, settings))
+        head = build_head(head_config)
+    except (ValueError, TypeError) as error:
+        raise SettingsError(None, f"invalid head settings: {error}") from None
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    return model.to(torch.device(config.device), memory_format=torch.channels_last), head_config
+
+
+def feature_settings(model, settings: FineTuneSettings, weights_id: str, precision: str) -> dict:
+    """The settings (`FeatureMeta.settings()`) of the features `soccerspot extract --weights backbone.pt`
+    makes with this backbone: what the exported head expects."""
+    return FeatureMeta(backbone=model.backbone.name, weights=weights_id, fps=float(settings.fps),
+                       transform=settings.transform, input_size=settings.input_size, precision=precision, pca=None,
+                       dim=model.backbone.feature_dim).settings()
+
+
+def save_backbone(folder: Path, model) -> str:
+    """Write `folder/backbone.pt` (the backbone's state dict, as `extract --weights` reads it); returns the
+    identity `extract` gives features made with it."""
+    from soccerspot.models.backbones import weights_file_id
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.backbone.body.state_dict().items()}
+    with atomic_open(folder / BACKBONE_FILE, "wb") as handle:
+        torch.save(state, handle)
+    return weights_file_id(folder / BACKBONE_FILE)
+
+
+# --- validation ------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def half_features(model, track, device: torch.device, precision: str, batch_frames: int = 64) -> HalfFeatures:
+    """The backbone over every cached frame of a half: the features `extract` would write for it."""
+    dtype = AUTOCAST_DTYPES.get(precision)
+    frames = track.cache.array
+    outputs = []
+    for start in range(0, len(frames), batch_frames):
+        images = torch.from_numpy(np.array(frames[start:start + batch_frames])).permute(0, 3, 1, 2)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            outputs.append(model.features(images.to(device, non_blocking=True)).float().cpu())
+    width = model.backbone.feature_dim
+    array = torch.cat(outputs).numpy() if outputs else np.zeros((0, width), dtype=np.float32)
+    times = [float(t) for t in track.cache.meta.timestamps]
+    meta = FeatureMeta(backbone=model.backbone.name, fps=float(track.cache.meta.fps), timestamps=times,
+                       num_frames=len(times), dim=width)
+    return HalfFeatures(array, meta, track.cache.path)
+
+
+@dataclass
+class FeatureTrack:
+    """What `pipeline.train.predict_tracks` reads of a half: its game, half and features."""
+
+    game: str
+    half: int
+    features: HalfFeatures
+
+
+def validation_a_map(model, data: FineTuneData, config: TrainConfig, precision: str) -> dict:
+    from soccerspot.pipeline.evaluate import evaluate_games
+
+    device = torch.device(config.device)
+    model.eval()
+    tracks = [FeatureTrack(t.game, t.half, half_features(model, t, device, precision)) for t in data.valid]
+    predictions = predict_tracks(model.head, tracks, data.classes, config)
+    results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
+                             version=1 if config.classes == "v1" else 2)
+    return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
+
+
+# --- the task --------------------------------------------------------------------------------------------
+
+
+def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> DataLoader:
+    """Whole batches cut by the dataset (`get_batch`), pinned for non-blocking copies on CUDA."""
+    return DataLoader(dataset, sampler=batches, batch_size=None, num_workers=config.num_workers,
+                      pin_memory=torch.device(config.device).type == "cuda")
+
+
+def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
+    from soccerspot.data.video_clips import FrameClipDataset, class_balanced_batches, shuffled_batches
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+
+    model, head_config = build_finetune_model(config, settings, len(data.classes))
+    length = clip_frames(config, settings)
+    precision = training_precision(config.precision, torch.device(config.device))
+    train_clips = FrameClipDataset(data.train, length, len(data.classes), seed=config.seed, flip=settings.flip,
+                                   color_jitter=settings.color_jitter)
+    valid_clips = FrameClipDataset(data.valid, length, len(data.classes), seed=config.seed) if data.valid else None
+
+    def train_batches(epoch: int) -> DataLoader:
+        train_clips.set_epoch(epoch)
+        make = class_balanced_batches if settings.balanced else shuffled_batches
+        return clip_loader(train_clips, make(train_clips, config.batch_size, seed=config.seed, epoch=epoch), config)
+
+    def valid_batches() -> DataLoader:
+        valid_clips.set_epoch(0)  # the same held-out clips every epoch
+        order = list(range(len(valid_clips)))
+        return clip_loader(valid_clips, [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)],
+                           config)
+
+    def checkpoint(folder: Path, epoch: int, record: dict) -> None:
+        weights_id = save_backbone(folder, model)
+        save_checkpoint(folder, model.head, head_config, classes=data.classes,
+                        feature_settings=feature_settings(model, settings, weights_id, precision), fps=settings.fps,
+                        nms=NmsSettings(config.nms, config.nms_window, config.nms_threshold),
+                        extra={"epoch": epoch, "metrics": record, "train_config": config.to_json(),
+                               "finetune": settings.to_json(), "run": str(out_dir), "backbone_file": BACKBONE_FILE})
+
+    run_record = {"config": config.to_json(), "finetune": settings.to_json(), "data": data.description,
+                  "games": {"train": data.train_games, "valid": data.valid_games}, "head": head_config.to_json(),
+                  "classes": data.classes}
+    return LoopTask(
+        model=model, train_batches=train_batches, save_checkpoint=checkpoint, run_record=run_record,
+        resume_differences=lambda stored: run_differences(stored, run_record),
+        valid_batches=valid_batches if valid_clips is not None and len(valid_clips) else None,
+        validate=(lambda: validation_a_map(model, data, config, precision)) if data.valid else None,
+    )
+
+
+def run_differences(stored: dict, current: dict) -> list[str]:
+    """What differs between the run a `--resume` continues and this one (games, folders, settings)."""
+    differences = []
+    for split in ("train", "valid"):
+        if stored.get("games", {}).get(split) != current["games"][split]:
+            differences.append(f"{split} games")
+    for key in ("videos_root", "labels_root"):
+        if stored.get("data", {}).get(key) != current["data"][key]:
+            differences.append(f"{key.replace('_', ' ')} {stored.get('data', {}).get(key)} -> {current['data'][key]}")
+    then, now = stored.get("finetune", {}), current["finetune"]
+    changed = sorted(key for key in now if then.get(key) != now[key])
+    if changed:
+        differences.append(f"fine-tuning settings ({', '.join(changed)})")
+    return differences
+
+
+def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: str | Path, *,
+             resume: bool = False, max_batches: int | None = None, progress: bool = True) -> TrainResult:
+    """Fine-tune `settings.backbone`'s last stages with `config.head` on `data`, writing the run to `out_dir`."""
+    if not data.valid and config.select_on == "valid_a_mAP":
+        raise SettingsError("select_on", "'valid_a_mAP' needs validation games")
+    check_loop_settings(config)
+    settings.validate()
+    out_dir = Path(out_dir)
+    check_run_folder(out_dir, resume)
+    seed_everything(config.seed)
+    task = finetune_task(config, settings, data, out_dir)
+    if resume:
+        check_resumable(out_dir, task)
+    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress)
+
+
+def best_backbone(out_dir: Path) -> Path:
+    return Path(out_dir) / BEST / BACKBONE_FILE
