@@ -66,6 +66,14 @@ def paths(tmp_path_factory) -> dict[str, str]:
     (root / "text_model" / "config.json").write_text("{not json")
     write_predictions(root / "spots" / PREDICTIONS_FILE,
                       GamePredictions(url=GAME, predictions=[Prediction(1, 500, "Goal", 0.9)]))
+    bad_videos = root / "bad_videos" / GAME  # half videos that are not videos, with labels
+    bad_videos.mkdir(parents=True)
+    (bad_videos / "1_224p.mkv").write_text("not a video\n")
+    (bad_videos / "2_224p.mkv").write_bytes(b"")
+    write_labels(bad_videos / LABELS_FILE, GameLabels(url=GAME, events=[Event(1, 500, "Goal", "home")]))
+    unlabelled = root / "unlabelled" / GAME  # a real video without labels
+    unlabelled.mkdir(parents=True)
+    write_video(unlabelled / "1_224p.mkv", constant_rate_times(25, 1.0))
     (root / "bad_labels" / GAME).mkdir(parents=True)
     (root / "bad_labels" / GAME / LABELS_FILE).write_text("not json")
     for kind, content in (("text_predictions", "not json"), ("empty_predictions", ""),
@@ -80,6 +88,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
         "text_predictions": root / "text_predictions", "empty_predictions": root / "empty_predictions",
         "list_predictions": root / "list_predictions", "bad_labels": root / "bad_labels",
         "spots": root / "spots" / PREDICTIONS_FILE, "under_file": root / "text.txt" / "sub",
+        "bad_videos": root / "bad_videos", "unlabelled": root / "unlabelled",
     }.items()}
 
 
@@ -159,6 +168,26 @@ CASES: list[tuple[str, str]] = [
      "--out {root}/run --no-progress", "{bad_features}"),
     ("train --features-root {features} --features toy --labels-root {bad_labels} --train-split {games} "
      "--valid-split none --out {root}/run2 --no-progress", "{bad_labels}"),
+    # finetune
+    ("finetune", "--videos"),
+    ("finetune --videos {missing}", "{missing}"),
+    ("finetune --videos {text}", "{text}"),
+    ("finetune --videos {unlabelled} --preset nope", "--preset"),
+    ("finetune --videos {unlabelled} --transform nope", "--transform"),
+    ("finetune --videos {unlabelled} --trainable-stages -1 --out {root}/f", "--trainable-stages"),
+    ("finetune --videos {unlabelled} --color-jitter 3 --out {root}/f", "--color-jitter"),
+    ("finetune --videos {unlabelled} --fps 0 --out {root}/f", "--fps"),
+    ("finetune --videos {unlabelled} --lr -1 --out {root}/f", "--lr"),
+    ("finetune --videos {unlabelled} --optimizer nope --out {root}/f", "--optimizer"),
+    ("finetune --videos {unlabelled} --backbone nope --out {root}/f", "--backbone"),
+    ("finetune --videos {unlabelled} --resume", "--resume"),
+    ("finetune --videos {unlabelled} --out {text}", "{text}"),
+    ("finetune --videos {unlabelled} --train-split {missing} --out {root}/f", "{missing}"),
+    ("finetune --videos {emptydir} --train-split all --valid-split none --out {root}/f", "{emptydir}"),
+    ("finetune --videos {unlabelled} --train-split all --valid-split none --out {root}/f --no-progress", GAME),
+    ("finetune --videos {bad_videos} --train-split all --valid-split none --out {root}/f --no-progress",
+     "{bad_videos}"),
+    ("finetune --videos {unlabelled} --labels {text} --train-split all --out {root}/f", "{text}"),
     # evaluate
     ("evaluate", "--labels"),
     ("evaluate --labels {features} --predictions {features} --metric nope", "--metric"),
