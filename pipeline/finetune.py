@@ -361,6 +361,10 @@ def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)
     seed_everything(config.seed)
+    if torch.device(config.device).type == "cpu":
+        from soccerspot.extract.allocator import tune_glibc_allocator
+
+        tune_glibc_allocator()  # glibc's defaults page-fault through every forward pass (docs/design.md)
     task = finetune_task(config, settings, data, out_dir)
     if resume:
         check_resumable(out_dir, task)

@@ -52,6 +52,10 @@ def measure(side: str, args: dict, results) -> None:
         def step() -> None:
             extractor.forward(images).cpu()
     else:
+        from soccerspot.extract.allocator import tune_glibc_allocator
+
+        if device.type == "cpu":
+            tune_glibc_allocator()  # as the Extractor does on its side, and pipeline.finetune on CPU
         backbone = build_backbone(args["backbone"], weights="none", trainable_stages=1)
         head = build_head(head_config("netvlad++", input_dim=backbone.feature_dim, num_classes=17,
                                       window_frames=frames))
@@ -73,7 +77,8 @@ def measure(side: str, args: dict, results) -> None:
             optimizer.step()
             float(loss.detach())
 
-    step()  # warm-up (allocator, oneDNN/cuDNN kernels)
+    for _ in range(2):  # warm-up: allocator, oneDNN/cuDNN primitives, the optimizer's momentum buffers
+        step()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
