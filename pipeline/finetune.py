@@ -210,8 +210,8 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
     try:
         backbone = build_backbone(settings.backbone, weights=settings.weights,
                                   trainable_stages=settings.trainable_stages)
-    except BackboneWeightsError as error:
-        raise DataError(Path(settings.weights), str(error)) from None
+    except BackboneWeightsError as error:  # offline ImageNet weights, a missing or mismatched file
+        raise DataError(None, str(error)) from None
     except ValueError as error:
         raise SettingsError("backbone", str(error)) from None
     try:

@@ -103,6 +103,17 @@ def check_backbone(name: str) -> None:
         raise UsageError(f"--backbone {name}: {error}") from None
 
 
+def check_weights(settings) -> None:
+    """Weights that cannot load (offline, a bad file) are refused before hours of decoding."""
+    from soccerspot.data.errors import DataError
+    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+
+    try:
+        build_backbone(settings.backbone, weights=settings.weights)
+    except BackboneWeightsError as error:
+        raise DataError(None, str(error)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.commands.train import UsageError, flag_of
     from soccerspot.pipeline.train import SettingsError
@@ -125,6 +136,7 @@ def finetune_command(args: argparse.Namespace) -> int:
     config = build_config(args, default_preset="rmsnet-finetune")
     settings = settings_from(args)
     check_backbone(settings.backbone)
+    check_weights(settings)
     if args.out is None:
         args.out = Path("runs") / f"finetune-{time.strftime('%Y%m%d-%H%M%S')}"
     labels_root = args.labels or args.videos
