@@ -374,3 +374,6 @@ def avgpool(config: PoolingHeadConfig) -> PoolingHead:
                model_dim=64, num_layers=3, num_heads=4, feedforward_dim=256, attention_dropout=0.1, readout="max")
 def transformer(config: TransformerHeadConfig) -> TransformerHead:
     return TransformerHead(config)
+
+
+from soccerspot.models import rmsnet as _rmsnet  # noqa: E402,F401  registers the rmsnet head

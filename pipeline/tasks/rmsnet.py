@@ -1,0 +1,35 @@
+"""RMS-Net's training on features: offset windows with masking (`data.offset_windows`), CE + lambda MSE
+(`models.rmsnet.RMSNetLoss`); validation Average-mAP through the head's own whole-half inference."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from soccerspot.data.offset_windows import OffsetWindowDataset
+from soccerspot.pipeline.config import TrainConfig
+from soccerspot.pipeline.tasks import register_task
+
+
+@register_task("rmsnet")
+def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
+    from soccerspot.models.rmsnet import RMSNetLoss
+    from soccerspot.pipeline.train import batch_loader, feature_task
+
+    task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
+    train = OffsetWindowDataset(data.train.tracks, data.train.length, len(data.classes), seed=config.seed,
+                                mask_probability=head_config.mask_probability)
+    valid = None if data.valid is None else OffsetWindowDataset(data.valid.tracks, data.train.length,
+                                                                len(data.classes), seed=config.seed)
+
+    def train_batches(epoch: int) -> DataLoader:
+        train.set_epoch(epoch)
+        shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        return batch_loader(train, config.batch_size, config.num_workers, shuffle)
+
+    task.train_batches = train_batches
+    task.valid_batches = None if valid is None else (lambda: batch_loader(valid, config.batch_size,
+                                                                          config.num_workers))
+    task.criterion = RMSNetLoss(head_config.offset_weight)
+    return task

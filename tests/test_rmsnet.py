@@ -1,0 +1,105 @@
+"""RMS-Net on features: offsets -> rows, the loss, masking, sampling, whole-half votes, checkpoints."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from soccerspot.data.clips import Track
+from soccerspot.data.features import FeatureMeta, HalfFeatures
+from soccerspot.data.offset_windows import OffsetWindowDataset, mask_before
+from soccerspot.models.heads import build_head, head_config
+from soccerspot.models.rmsnet import RMSNetLoss, offset_rows
+from soccerspot.pipeline.checkpoints import load_checkpoint, save_checkpoint
+
+
+def track(rows: int = 120, dim: int = 5, events=((20, 0), (60, 1), (62, 2))) -> Track:
+    array = np.arange(rows * dim, dtype=np.float32).reshape(rows, dim)  # row r starts with r * dim
+    features = HalfFeatures(array, FeatureMeta(num_frames=rows, dim=dim), Path("f.npy"))
+    return Track("g", 1, features, np.array([e[0] for e in events]), np.array([e[1] for e in events]))
+
+
+def test_offsets_point_at_rows():
+    starts = torch.tensor([10, -5, 0])
+    offsets = torch.tensor([0.5, 0.0, 1.0])
+    assert offset_rows(starts, offsets, 41).tolist() == [30, -5, 40]
+
+
+def test_loss_is_cross_entropy_plus_ten_mse_on_foreground_only():
+    outputs = torch.tensor([[2.0, 0.0, -1.0, 0.3], [0.5, 1.5, 0.0, -2.0]])  # 2 classes + background, offset
+    targets = torch.tensor([[1.0, 0.25], [0.0, 0.0]])
+    by_hand_ce = 0.0
+    for row, label in zip(outputs[:, :3].tolist(), [1, 0]):
+        by_hand_ce += -(row[label] - math.log(sum(math.exp(v) for v in row)))
+    by_hand_ce /= 2
+    offset = 1 / (1 + math.exp(-0.3))
+    expected = by_hand_ce + 10 * (offset - 0.25) ** 2
+    assert RMSNetLoss(10.0)(outputs, targets).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_masking_replaces_only_the_rows_before_the_event():
+    window, background = np.ones((6, 2)), np.zeros((6, 2))
+    assert mask_before(window, background, 3)[:, 0].tolist() == [0, 0, 0, 1, 1, 1]
+    assert mask_before(window, background, 0)[:, 0].tolist() == [1] * 6  # event first: nothing before it
+    assert window[:, 0].tolist() == [1] * 6  # the input is not changed
+
+
+def test_sampling_targets_background_and_masked_windows():
+    dataset = OffsetWindowDataset([track()], length=10, num_classes=3, seed=0, mask_probability=0.5)
+    seen_offsets, masked_any = set(), False
+    for epoch in range(40):
+        dataset.set_epoch(epoch)
+        foreground = dataset.event_offset >= 0
+        assert foreground.sum() == 3 and (~foreground).sum() == 1  # round(3 / 3)
+        for index in range(len(dataset)):
+            start, offset = dataset.window_start[index], dataset.event_offset[index]
+            window = dataset.window(index)
+            if offset < 0:
+                assert dataset.targets[index].tolist() == [0.0, 0.0]
+                assert not ((track().event_rows >= start) & (track().event_rows < start + 10)).any()
+                continue
+            event = start + offset
+            label = int(track().event_classes[list(track().event_rows).index(event)])
+            assert dataset.targets[index][0] == label + 1
+            assert dataset.targets[index][1] == pytest.approx(offset / 9)
+            seen_offsets.add(int(offset))
+            rows = np.clip(np.arange(start, start + 10), 0, 119)
+            np.testing.assert_array_equal(window[offset:, 0], rows[offset:] * 5.0)  # the event and after: as is
+            if dataset.mask_source[index][0] >= 0 and offset > 0:
+                masked_any = True
+                source = dataset.mask_source[index][1]
+                np.testing.assert_array_equal(window[:offset, 0], np.arange(source, source + offset) * 5.0)
+    assert seen_offsets == set(range(10)) and masked_any
+
+
+def rmsnet(window: int = 8, dim: int = 5, classes: int = 3):
+    torch.manual_seed(0)
+    return build_head(head_config("rmsnet", input_dim=dim, num_classes=classes, window_frames=window,
+                                  hidden_dim=16, fc_dim=8)).eval()
+
+
+def test_half_probabilities_equal_a_loop_over_windows():
+    model, features = rmsnet(), torch.randn(30, 5)
+    got = model.half_probabilities(features, batch_size=7)
+    expected = torch.zeros(30, 3)
+    for start in range(-7, 30):
+        rows = [min(max(start + i, 0), 29) for i in range(8)]
+        out = model(features[rows][None])[0]
+        probabilities = torch.softmax(out[:4], 0)[1:]
+        row = start + int(torch.round(torch.sigmoid(out[4]) * 7))
+        if 0 <= row < 30:
+            expected[row] = torch.maximum(expected[row], probabilities)
+    torch.testing.assert_close(got[:, 1:], expected)
+    torch.testing.assert_close(got[:, 0], 1 - expected.max(dim=1).values)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = rmsnet()
+    save_checkpoint(tmp_path / "ckpt", model, model.config, classes=["A", "B", "C"], fps=2.0, feature_settings=None)
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    features = torch.randn(20, 5)
+    torch.testing.assert_close(loaded.model.half_probabilities(features), model.half_probabilities(features))
+    assert loaded.config.mask_probability == 0.5 and loaded.config.offset_weight == 10.0
