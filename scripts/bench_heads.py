@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -55,6 +56,7 @@ def main() -> int:
         for seed in range(args.seeds):
             config = dataclasses.replace(demo, head=head, seed=seed)
             folder = work / "runs" / f"{head.replace('+', 'p')}-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)  # this benchmark's own runs of an earlier invocation
             began = time.perf_counter()
             checkpoint = train_head(season, name, train_games, folder / "model", config, progress=False)
             seconds = time.perf_counter() - began
