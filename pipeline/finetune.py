@@ -351,12 +351,23 @@ def run_differences(stored: dict, current: dict) -> list[str]:
     return differences
 
 
+def check_finetune_head(kind: str) -> None:
+    """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer); a head
+    with its own targets and loss (`pipeline.tasks`: RMS-Net) is not wired to frame clips yet."""
+    from soccerspot.pipeline.tasks import registered_task
+
+    if registered_task(kind) is not None:
+        raise SettingsError("head", f"{kind!r} trains with its own targets, which fine-tuning on frame clips does "
+                                    "not provide yet; fine-tune with a pooling head or the transformer")
+
+
 def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: str | Path, *,
              resume: bool = False, max_batches: int | None = None, progress: bool = True) -> TrainResult:
     """Fine-tune `settings.backbone`'s last stages with `config.head` on `data`, writing the run to `out_dir`."""
     if not data.valid and config.select_on == "valid_a_mAP":
         raise SettingsError("select_on", "'valid_a_mAP' needs validation games")
     check_loop_settings(config)
+    check_finetune_head(config.head)
     settings.validate()
     out_dir = Path(out_dir)
     check_run_folder(out_dir, resume)

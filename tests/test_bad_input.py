@@ -181,6 +181,7 @@ CASES: list[tuple[str, str]] = [
     ("finetune --videos {unlabelled} --optimizer nope --out {root}/f", "--optimizer"),
     ("finetune --videos {unlabelled} --backbone nope --out {root}/f", "--backbone"),
     ("finetune --videos {unlabelled} --resume", "--resume"),
+    ("finetune --videos {unlabelled} --head rmsnet --out {root}/f", "--head"),
     ("finetune --videos {unlabelled} --backbone resnet18 --weights {hello} --out {root}/f", "{hello}"),
     ("finetune --videos {unlabelled} --backbone resnet18 --weights {missing} --out {root}/f", "{missing}"),
     ("finetune --videos {unlabelled} --out {text}", "{text}"),

@@ -130,12 +130,15 @@ def run(args: argparse.Namespace) -> int:
 def finetune_command(args: argparse.Namespace) -> int:
     from soccerspot.data.errors import DataError
     from soccerspot.pipeline.commands.train import build_config
-    from soccerspot.pipeline.finetune import BACKBONE_FILE, finetune, load_finetune_data, videos_games
+    from soccerspot.pipeline.finetune import (
+        BACKBONE_FILE, check_finetune_head, finetune, load_finetune_data, videos_games,
+    )
 
     check_inputs(args)
     config = build_config(args, default_preset="rmsnet-finetune")
     settings = settings_from(args)
     check_backbone(settings.backbone)
+    check_finetune_head(config.head)
     check_weights(settings)
     if args.out is None:
         args.out = Path("runs") / f"finetune-{time.strftime('%Y%m%d-%H%M%S')}"
