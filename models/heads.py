@@ -3,7 +3,9 @@
 
 Output convention (the peers' and ours): column 0 is *background* ("no action in this window"), column
 `1 + c` is class `c` in the checkpoint's class order; every column is an independent sigmoid probability
-(multi-label: several actions can share a window). Inference drops column 0.
+(multi-label: several actions can share a window). Inference drops column 0. A head that scores a whole
+half itself (`half_probabilities`, e.g. RMS-Net in `models.rmsnet`) may return other outputs per window;
+its `half_probabilities` keeps this convention per row.
 
 Two families, one config type each:
 

@@ -17,8 +17,8 @@ SETTINGS = {"backbone": "resnet152", "weights": "imagenet:v1", "fps": 2.0, "tran
 
 
 def small_config(kind, **overrides):
-    family = dict(model_dim=8, num_heads=2, feedforward_dim=16) if kind == "transformer" else dict(clusters=4,
-                                                                                                   projection_dim=8)
+    families = {"transformer": dict(model_dim=8, num_heads=2, feedforward_dim=16), "rmsnet": dict(hidden_dim=8, fc_dim=4)}
+    family = families.get(kind, dict(clusters=4, projection_dim=8))
     return head_config(kind, input_dim=16, num_classes=3, window_frames=6, **{**family, **overrides})
 
 

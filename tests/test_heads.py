@@ -15,6 +15,8 @@ from soccerspot.models.pooling import pooling_names
 def small_config(kind: str, **overrides):
     if kind == "transformer":
         family = dict(model_dim=16, num_layers=2, num_heads=4, feedforward_dim=32)
+    elif kind == "rmsnet":
+        family = dict(hidden_dim=16, fc_dim=8)
     else:
         family = dict(clusters=4, projection_dim=16)
     return head_config(kind, input_dim=24, num_classes=5, window_frames=8, **{**family, **overrides})
@@ -23,8 +25,13 @@ def small_config(kind: str, **overrides):
 @pytest.mark.parametrize("kind", head_kinds())
 def test_every_head_maps_windows_to_class_probabilities(kind):
     head = build_head(small_config(kind)).eval()
-    out = head(torch.randn(3, 8, 24))
-    assert out.shape == (3, 6)  # background + 5 classes
+    if hasattr(head, "half_probabilities"):  # its outputs are not one window's probabilities (RMS-Net)
+        out = head.half_probabilities(torch.randn(20, 24))
+        assert out.shape == (20, 6)
+        torch.testing.assert_close(out[:, 0], 1 - out[:, 1:].max(dim=1).values)
+    else:
+        out = head(torch.randn(3, 8, 24))
+        assert out.shape == (3, 6)  # background + 5 classes
     assert torch.all((out >= 0) & (out <= 1))
 
 
@@ -144,13 +151,15 @@ def test_sinusoidal_encoding_formula():
 # --- registry and configs -----------------------------------------------------------------------------------
 
 
-def test_registry_holds_every_pooling_head_and_the_transformer_each_naming_its_paper():
-    assert head_kinds() == sorted(pooling_names() + ["transformer"])
+def test_registry_holds_every_pooling_head_the_transformer_and_rmsnet_each_naming_its_paper():
+    from soccerspot.models.rmsnet import RMSNetHeadConfig
+
+    assert head_kinds() == sorted(pooling_names() + ["transformer", "rmsnet"])
+    families = {"transformer": TransformerHeadConfig, "rmsnet": RMSNetHeadConfig}
     for kind in head_kinds():
         entry = head_entry(kind)
         assert entry.kind == kind and "20" in entry.paper  # a year: a citation
-        expected = TransformerHeadConfig if kind == "transformer" else PoolingHeadConfig
-        assert entry.config_type is expected
+        assert entry.config_type is families.get(kind, PoolingHeadConfig)
     assert "Temporally-Aware" in head_entry("netvlad++").paper and "Baidu" in head_entry("transformer").paper
 
 
