@@ -379,3 +379,4 @@ def transformer(config: TransformerHeadConfig) -> TransformerHead:
 
 
 from soccerspot.models import rmsnet as _rmsnet  # noqa: E402,F401  registers the rmsnet head
+from soccerspot.models import calf as _calf  # noqa: E402,F401  registers the calf head

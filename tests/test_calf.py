@@ -1,0 +1,205 @@
+"""CALF (Cioppa et al., CVPR 2020): time-shift encoding, context-aware loss, slot matching, chunks, head."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from soccerspot.data.calf_targets import (
+    background_stretches,
+    chunk_anchors,
+    class_shifts,
+    default_slicing,
+    detection_targets,
+    draw_chunk_starts,
+    foreground_start,
+    neighbour_shifts,
+    time_shift_encoding,
+)
+from soccerspot.models.calf import SpottingLoss, chunk_starts_for, match_slots, segmentation_loss
+
+K = (-20.0, -10.0, 10.0, 30.0)
+
+
+# --- time-shift encoding ----------------------------------------------------------------------------------
+
+
+def test_paper_example_past_and_future_shifts():
+    past, future = neighbour_shifts(np.array([9, 42]), 60, K[0], K[3])
+    assert past[29] == 20 and future[29] == -13
+
+
+def shift_at(actions: list[int], rows: int, row: int) -> float:
+    return float(class_shifts(np.array(actions), rows, K)[row])
+
+
+def test_just_after_the_past_action_keeps_the_past_shift():
+    assert shift_at([9, 42], 60, 15) == 6  # s1 = 6 < K3
+
+
+def test_past_zone_with_a_far_future_action_keeps_the_past_shift():
+    assert shift_at([0, 50], 80, 20) == 20  # K3 <= s1 = 20 < K4, s2 = -30 <= K1
+
+
+def test_between_two_close_actions_the_relatively_deeper_shift_wins():
+    # row 29: s1 = 20 is (20 - 10) / (30 - 10) = 0.5 into its zone, s2 = -13 is (-10 + 13) / 10 = 0.3 -> s2
+    assert shift_at([9, 42], 60, 29) == -13
+    # row 25: s1 = 16 -> 0.3, s2 = -17 -> 0.7 -> s1
+    assert shift_at([9, 42], 60, 25) == 16
+
+
+def test_far_past_action_gives_the_future_shift():
+    assert shift_at([0, 50], 80, 35) == -15  # s1 = 35 >= K4
+
+
+def test_rows_without_a_past_or_future_action_land_in_the_far_zones():
+    assert shift_at([30], 100, 5) == -25  # no past action: the future shift
+    assert shift_at([0], 100, 80) <= K[0]  # past action far, no future one: far before a virtual action
+    assert shift_at([0], 100, 5) == 5
+    np.testing.assert_array_equal(class_shifts(np.array([], dtype=np.int64), 7, K), np.full(7, K[0]))
+
+
+def test_encoding_has_one_column_per_class():
+    slicing = np.array([K, K])
+    shifts = time_shift_encoding(np.array([3, 10]), np.array([1, 1]), 20, slicing)
+    assert shifts.shape == (20, 2) and shifts.dtype == np.float32
+    np.testing.assert_array_equal(shifts[:, 0], np.full(20, K[0]))
+    assert shifts[3, 1] == 0 and shifts[10, 1] == 0 and shifts[2, 1] == -1
+
+
+def test_default_slicing_is_ordered_and_scaled_to_the_chunk():
+    k = default_slicing(240, 3)
+    assert k.shape == (3, 4)
+    np.testing.assert_array_equal(k[0], [-120, -60, 60, 120])
+
+
+# --- context-aware segmentation loss ----------------------------------------------------------------------
+
+
+def reference_loss(p: float, s: float, k=K, tau_min: float = 0.1, tau_max: float = 0.9) -> float:
+    """The paper's six cases, written out one by one."""
+    k1, k2, k3, k4 = k
+    if s <= k1:
+        value = -math.log(1 - p) - (-math.log(1 - tau_min))
+    elif s < k2:
+        value = -math.log(1 - (k2 - s) / (k2 - k1) * p) - (-math.log(1 - tau_min))
+    elif s < 0:
+        value = 0.0
+    elif s < k3:
+        value = -math.log(s / k3 + (1 - s / k3) * p) - (-math.log(tau_max))
+    elif s < k4:
+        value = -math.log(1 - (s - k3) / (k4 - k3) * p) - (-math.log(1 - tau_min))
+    else:
+        value = -math.log(1 - p) - (-math.log(1 - tau_min))
+    return max(0.0, value)
+
+
+HAND = [  # (p, s, value computed by hand with K = (-20, -10, 10, 30), tau_min 0.1, tau_max 0.9)
+    (0.5, -40, math.log(2) + math.log(0.9)),  # far before
+    (0.5, -20, math.log(2) + math.log(0.9)),  # at K1: full negative weight
+    (0.5, -15, -math.log(0.75) + math.log(0.9)),  # halfway down the K1..K2 ramp: weight 1/2
+    (0.99, -10, 0.0),  # at K2: nothing
+    (0.99, -1, 0.0),  # ambiguous zone
+    (0.5, 0, math.log(2) + math.log(0.9)),  # at the action: must be high
+    (0.95, 0, 0.0),  # above tau_max: free
+    (0.2, 5, -math.log(0.6) + math.log(0.9)),  # halfway to K3: g = 1/2, 1/2 + 1/2 x 0.2 = 0.6
+    (0.5, 10, 0.0),  # at K3: weight 0 either way
+    (0.5, 20, -math.log(0.75) + math.log(0.9)),  # halfway up K3..K4
+    (0.5, 30, math.log(2) + math.log(0.9)),  # at K4
+    (0.1, -40, 0.0),  # exactly at tau_min
+    (0.05, 100, 0.0),  # below tau_min
+]
+
+
+@pytest.mark.parametrize("p, s, expected", HAND)
+def test_segmentation_loss_at_zone_boundaries(p, s, expected):
+    got = segmentation_loss(torch.tensor([[p]]), torch.tensor([[float(s)]]), torch.tensor([K]))
+    assert float(got) == pytest.approx(expected, abs=1e-5)
+    assert float(got) == pytest.approx(reference_loss(p, s), abs=1e-5)
+
+
+def test_segmentation_loss_matches_the_cases_on_a_grid_and_per_class():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.99, size=(200, 2))
+    s = rng.integers(-50, 50, size=(200, 2)).astype(float)
+    k2 = (-30.0, -5.0, 4.0, 40.0)
+    got = segmentation_loss(torch.tensor(p), torch.tensor(s), torch.tensor([K, k2])).numpy()
+    want = np.array([[reference_loss(p[i, 0], s[i, 0], K), reference_loss(p[i, 1], s[i, 1], k2)]
+                     for i in range(200)])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+# --- slots: targets, matching, spotting loss --------------------------------------------------------------
+
+
+def test_detection_targets_hold_the_chunks_actions_in_row_order():
+    targets = detection_targets(np.array([150, 10, 105]), np.array([1, 0, 0]), start=100, length=61,
+                                num_detections=3, num_classes=2)
+    np.testing.assert_allclose(targets, [[1, 5 / 60, 1, 0], [1, 50 / 60, 0, 1], [0, 0, 0, 0]])
+
+
+def test_matching_takes_nearest_predictions_one_to_one():
+    # action 0 (0.5): predictions 1 and 2 tie at 0.25, the lower index wins; action 1 (0.95) takes prediction 0
+    assert match_slots([0.5, 0.95, 0.0], [True, True, False], [0.9, 0.25, 0.75]) == [1, 0, 2]
+    # both actions want prediction 0; it takes the nearer (0.5); the other action gets the next nearest free
+    assert match_slots([0.62, 0.5, 0.0], [True, True, False], [0.55, 0.9, 0.0]) == [1, 0, 2]
+    assert match_slots([0.0, 0.0], [False, False], [0.3, 0.1]) == [0, 1]
+
+
+def test_spotting_loss_on_a_small_example():
+    targets = torch.tensor([[[1.0, 0.5, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]])
+    slots = torch.tensor([[[0.9, 0.1, 0.5, 0.5], [0.8, 0.45, 0.3, 0.7]]])
+    # matched: the action with prediction 1: 5 x 0.05^2 + 0.2^2 + 0.3^2 + 0.3^2 = 0.2325; empty slot with
+    # prediction 0: 0.5 x 0.9^2 = 0.405
+    assert float(SpottingLoss(5.0, 0.5)(slots, targets)) == pytest.approx(0.6375)
+
+
+# --- chunks -----------------------------------------------------------------------------------------------
+
+
+def test_foreground_chunks_put_the_action_away_from_the_borders():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        start = foreground_start(500, 2000, 240, 80, rng)
+        assert 80 <= 500 - start < 160
+    assert foreground_start(3, 2000, 240, 80, rng) == 0  # kept inside the half
+    assert foreground_start(1990, 2000, 240, 80, rng) == 1760
+    assert foreground_start(10, 100, 240, 80, rng) == 0  # half shorter than a chunk
+
+
+def test_background_stretches_are_long_far_zones():
+    slicing = np.array([K])
+    shifts = class_shifts(np.array([100]), 300, K)[:, None]
+    # far before: rows <= 80; far after: rows >= 130
+    assert background_stretches(shifts, slicing, 50) == [(0, 81), (130, 300)]
+    assert background_stretches(shifts, slicing, 100) == [(130, 300)]
+
+
+def test_chunk_draws_are_class_balanced_reproducible_and_inside_their_anchor():
+    slicing = np.array([K, K])
+    events = [(np.array([100, 400]), np.array([0, 0])), (np.array([250]), np.array([1]))]
+    shifts = [time_shift_encoding(r, c, 600, slicing) for r, c in events]
+    anchors = chunk_anchors(events, shifts, slicing, 60, 2)
+    assert [len(a) for a in anchors] == [2, 1, len(anchors[2])] and anchors[2]
+    draws = draw_chunk_starts(anchors, [600, 600], 3000, 60, 20, np.random.default_rng(5))
+    assert draws == draw_chunk_starts(anchors, [600, 600], 3000, 60, 20, np.random.default_rng(5))
+    holding = {0: 0, 1: 0, "bg": 0}
+    for track, start in draws:
+        assert 0 <= start <= 540
+        rows, classes = events[track]
+        inside = (rows >= start) & (rows < start + 60)
+        if inside.any():
+            holding[int(classes[inside][0])] += 1
+        else:
+            holding["bg"] += 1
+            far = ((shifts[track][start:start + 60] <= -20) | (shifts[track][start:start + 60] >= 30)).all()
+            assert far
+    assert all(abs(n / 3000 - 1 / 3) < 0.04 for n in holding.values())
+
+
+def test_inference_chunks_overlap_by_the_receptive_field_and_end_at_the_half_end():
+    assert chunk_starts_for(100, 240, 80) == [0]
+    assert chunk_starts_for(600, 240, 80) == [0, 160, 320, 360]
+    assert chunk_starts_for(240, 240, 80) == [0]
