@@ -25,8 +25,10 @@ each action in the chunk fills one slot with confidence 1, location row / (L - 1
 the other slots are zeros. Location row / (L - 1) (ours; the released code divides by L) makes location 1
 the chunk's last row, the inverse of the inference's round(location x (L - 1)).
 
-Chunks. Foreground chunks hold one chosen action at a random row in [receptive, L - receptive) (the
-released code's placement: away from the chunk's borders, where the convolutions see padding); background
+Chunks. Foreground chunks hold one chosen action at a random row in [R/2, L - R/2), R the receptive field
+in rows: away from the chunk's borders, where the convolutions see padding, and exactly the rows the
+inference keeps of each chunk (`models.calf.kept_rows`). (Ours: the released code trains on [R, L - R) and
+keeps [R/2, L - R/2) at inference.) Background
 chunks lie inside stretches of at least L rows where every class's shift is in a far zone. A sample first
 draws a class uniformly among the C classes and background, then one of its anchors (the released
 SoccerNet-v2 code's class-balanced draw).
@@ -169,9 +171,9 @@ def chunk_anchors(tracks_events: Sequence[tuple[np.ndarray, np.ndarray]], tracks
 
 
 def foreground_start(row: int, num_rows: int, length: int, receptive: int, rng: np.random.Generator) -> int:
-    """A chunk start putting `row` at a random position in [receptive, length - receptive) of the chunk
-    (anywhere when that range is empty), kept inside the half where the half is long enough."""
-    low, high = receptive, length - receptive
+    """A chunk start putting `row` at a random position in [receptive // 2, length - receptive // 2) of the
+    chunk (anywhere when that range is empty), kept inside the half where the half is long enough."""
+    low, high = receptive // 2, length - receptive // 2
     position = int(rng.integers(low, high)) if high > low else int(rng.integers(0, length))
     start = row - position
     return int(min(max(start, 0), max(num_rows - length, 0)))

@@ -33,8 +33,9 @@ batch too).
 `forward(chunks (batch, L, dim))` returns one tensor (batch, L x C + D x (2 + C)): the segmentation scores
 row by row, then the slots (`split_outputs` takes it apart). `half_probabilities` scores a whole half over
 chunks overlapping by R rows (the last one ends at the half's end; a half shorter than L is padded with its
-last row): each slot puts its confidence at its row and class, a row keeps the maximum over slots and
-chunks, and column 0 is 1 - the row's largest class score.
+last row): each slot puts its confidence at its row and class when that row lies in the chunk's central
+rows [R/2, L - R/2) (where training puts actions; the released code's inference keeps the same rows), a
+row keeps the maximum over slots and chunks, and column 0 is 1 - the row's largest class score.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from torch.nn import functional as F
 from soccerspot.models.heads import BaseHeadConfig, register_head
 
 __all__ = ["CALF_PAPER", "CALFHeadConfig", "CALFHead", "CALFLoss", "SpottingLoss", "segmentation_loss",
-           "match_slots", "split_outputs", "pooled_length", "chunk_starts_for"]
+           "match_slots", "split_outputs", "pooled_length", "chunk_starts_for", "kept_rows"]
 
 CALF_PAPER = ("Cioppa et al., 'A Context-Aware Loss Function for Action Spotting in Soccer Videos', CVPR 2020 "
               "(arXiv 1912.01326)")
@@ -180,13 +181,25 @@ class CALFHead(nn.Module):
             chunk = starts[begin:begin + batch_size]
             rows = (chunk[:, None] + offsets).clamp(0, frames - 1)
             _, slots = self.segment_and_spot(features[rows].float())
-            target = chunk[:, None] + torch.round(slots[:, :, 1] * (length - 1)).long()  # (chunks, D)
+            position = torch.round(slots[:, :, 1] * (length - 1)).long()  # (chunks, D)
+            target = chunk[:, None] + position
             cls = slots[:, :, 2:].argmax(dim=2)
-            inside = target < frames
+            low, high = kept_rows(chunk, frames, length, config.receptive)
+            inside = (target < frames) & (position >= low[:, None]) & (position < high[:, None])
             flat = target[inside] * classes + cls[inside]
             scores.view(-1).scatter_reduce_(0, flat, slots[:, :, 0][inside], reduce="amax")
         background = 1.0 - scores.amax(dim=1, keepdim=True)
         return torch.cat([background, scores], dim=1)
+
+
+def kept_rows(starts: torch.Tensor, frames: int, length: int, receptive: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[low, high) positions of each inference chunk whose slots count: the central rows [R/2, L - R/2),
+    from 0 in a chunk starting the half and to L in one ending it (its borders see padding or are seen
+    by no other chunk)."""
+    half = receptive // 2
+    low = torch.where(starts <= 0, 0, half)
+    high = torch.where(starts + length >= frames, length, length - half)
+    return low, high
 
 
 def chunk_starts_for(frames: int, length: int, receptive: int) -> list[int]:
