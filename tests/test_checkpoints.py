@@ -17,9 +17,11 @@ SETTINGS = {"backbone": "resnet152", "weights": "imagenet:v1", "fps": 2.0, "tran
 
 
 def small_config(kind, **overrides):
-    families = {"transformer": dict(model_dim=8, num_heads=2, feedforward_dim=16), "rmsnet": dict(hidden_dim=8, fc_dim=4)}
+    families = {"transformer": dict(model_dim=8, num_heads=2, feedforward_dim=16), "rmsnet": dict(hidden_dim=8, fc_dim=4),
+                "calf": dict(frame_hidden=8, frame_reduced=4, capsule_dim=4, num_detections=2)}
     family = families.get(kind, dict(clusters=4, projection_dim=8))
-    return head_config(kind, input_dim=16, num_classes=3, window_frames=6, **{**family, **overrides})
+    window = 16 if kind == "calf" else 6  # CALF pools a chunk three times
+    return head_config(kind, input_dim=16, num_classes=3, window_frames=window, **{**family, **overrides})
 
 
 def save_small(tmp_path, kind="netvlad++", **overrides):
@@ -36,7 +38,7 @@ def test_round_trip_gives_the_same_outputs(tmp_path, kind):
     out, model, config = save_small(tmp_path, kind)
     loaded = load_checkpoint(out)
     assert loaded.config == config and not loaded.model.training
-    x = torch.randn(2, 6, 16)
+    x = torch.randn(2, config.window_frames, 16)
     torch.testing.assert_close(loaded.model(x), model.eval()(x), rtol=0, atol=0)
     # the weights file alone also works, the config being beside it
     torch.testing.assert_close(load_checkpoint(out / MODEL_FILE).model(x), model(x), rtol=0, atol=0)

@@ -17,9 +17,12 @@ def small_config(kind: str, **overrides):
         family = dict(model_dim=16, num_layers=2, num_heads=4, feedforward_dim=32)
     elif kind == "rmsnet":
         family = dict(hidden_dim=16, fc_dim=8)
+    elif kind == "calf":
+        family = dict(frame_hidden=16, frame_reduced=8, capsule_dim=4, num_detections=3)
     else:
         family = dict(clusters=4, projection_dim=16)
-    return head_config(kind, input_dim=24, num_classes=5, window_frames=8, **{**family, **overrides})
+    window = 16 if kind == "calf" else 8  # CALF pools a chunk three times
+    return head_config(kind, input_dim=24, num_classes=5, window_frames=window, **{**family, **overrides})
 
 
 @pytest.mark.parametrize("kind", head_kinds())
@@ -151,11 +154,12 @@ def test_sinusoidal_encoding_formula():
 # --- registry and configs -----------------------------------------------------------------------------------
 
 
-def test_registry_holds_every_pooling_head_the_transformer_and_rmsnet_each_naming_its_paper():
+def test_registry_holds_every_pooling_head_the_transformer_rmsnet_and_calf_each_naming_its_paper():
+    from soccerspot.models.calf import CALFHeadConfig
     from soccerspot.models.rmsnet import RMSNetHeadConfig
 
-    assert head_kinds() == sorted(pooling_names() + ["transformer", "rmsnet"])
-    families = {"transformer": TransformerHeadConfig, "rmsnet": RMSNetHeadConfig}
+    assert head_kinds() == sorted(pooling_names() + ["transformer", "rmsnet", "calf"])
+    families = {"transformer": TransformerHeadConfig, "rmsnet": RMSNetHeadConfig, "calf": CALFHeadConfig}
     for kind in head_kinds():
         entry = head_entry(kind)
         assert entry.kind == kind and "20" in entry.paper  # a year: a citation
