@@ -14,7 +14,9 @@ after the anchor carries different meaning.
   the open-play run.
 - Yellow and Red card share the foul before and differ in the card shown; Substitution shows the LED
   board; Throw-in, Corner and Kick-off show their restart formations after the ball went out (or after
-  the players walked back).
+  the players walked back); the kick-off's kick is its anchor.
+- Every class cuts to its own scene at its anchor, so the two 2 fps rows around it differ clearly
+  (tests/test_synthetic_anchors.py measures it).
 
 Timelines are drawn at random (seeded, class mix chosen by weights) or taken from a real
 `Labels-v2.json` (its classes, spacing and teams; unsupported classes and events whose scripts would

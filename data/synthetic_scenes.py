@@ -500,15 +500,22 @@ def scene_corner_setup(look: Look, shot: Shot, s: float) -> np.ndarray:
 
 
 def scene_kickoff(look: Look, shot: Shot, s: float) -> np.ndarray:
-    """The centre circle, both teams lined up in their own halves, the ball on the spot."""
-    frame, left, top = crop_view(look.zoom, look.width, look.height, PITCH_LENGTH / 2, PITCH_WIDTH / 2)
-    players = []
-    for k, (hx, hy) in enumerate(FORMATION[1:]):
-        depth = 0.35 * hx
-        players.append((PITCH_LENGTH / 2 - 2 - depth, hy * 0.6 + 13.6, "home", False))
-        players.append((PITCH_LENGTH / 2 + 2 + depth, hy * 0.6 + 13.6, "away", False))
-    ball = (PITCH_LENGTH / 2 + (0.0 if s < 1.0 else 1.5 * (s - 1.0)), PITCH_WIDTH / 2)
-    draw_field_view(frame, look.zoom, left, top, look, players, ball)
+    """Close on the centre spot: the halfway line and circle, the two takers over the ball, the
+    opponents waiting beyond the circle. The kick is the anchor (the shot's first frame): from s = 0 the
+    ball rolls back to a team-mate and the takers break forward."""
+    frame = background(look.grass, look, 0.3 * s, shot.params.get("seed", 0))
+    h, w = look.height, look.width
+    fill_rect(frame, w * 0.49, 0, w * 0.51, h, WHITE)  # halfway line
+    draw_ring(frame, w * 0.5, h * 0.62, w * 0.34, h * 0.3, 6, WHITE)  # centre circle
+    takers = look.team(shot.params.get("team", "home"))
+    opponents = look.away if takers == look.home else look.home
+    for k in range(5):  # the other team waits outside the circle
+        draw_player(frame, w * (0.06 + 0.22 * k), h * 0.3, h * 0.26, opponents)
+    run = min(s, 2.0) * w * 0.12
+    draw_player(frame, w * 0.4 + run, h * 1.05, h * 0.8, takers, stride=h * 0.03 * math.sin(8 * s))
+    draw_player(frame, w * 0.62 + run, h * 1.05, h * 0.8, takers, stride=h * 0.03 * math.sin(8 * s + 1))
+    ball_x = w * 0.5 - min(s, 1.2) * w * 0.3
+    fill_circle(frame, ball_x, h * (0.66 + 0.1 * min(s, 1.2)), h * 0.045, WHITE)
     return frame
 
 
