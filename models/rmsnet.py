@@ -9,9 +9,11 @@ C + 1 (column 0 background) and a sigmoid regressor of the event's relative posi
 
 `forward` returns (batch, C + 2): the C + 1 class logits, then the offset logit; `RMSNetLoss` reads that.
 Whole halves are scored by `half_probabilities`: one window starting at every row, each votes its class
-probabilities at the row its offset points to (row = start + offset x (T - 1), rounded), and each row keeps
-the maximum vote per class (column 0 = 1 - the largest class score). Max rather than sum: a sum would
-favour events many windows see, not the ones they agree on.
+probabilities at the row its offset points to (row = start + offset x (T - 1), rounded). `vote="sum"` (the
+default) scores a row by the sum of its votes divided by T (at most T windows contain a row, so the score
+stays in [0, 1]); `vote="max"` keeps the largest vote. Column 0 = 1 - the largest class score. Sum is our
+choice, measured: on the bench_heads synthetic season (2 held-out games, two seeds' checkpoints, NMS 10 s)
+tight Average-mAP 0.904 / 0.943 with max, 0.961 / 0.966 with sum; loose within 0.006.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from soccerspot.models.heads import BaseHeadConfig, register_head
 
 __all__ = ["RMSNetHeadConfig", "RMSNetHead", "RMSNetLoss", "offset_rows", "RMSNET_PAPER"]
 
+VOTES = ("sum", "max")
 RMSNET_PAPER = ("Tomei et al., 'RMS-Net: Regression and Masking for Soccer Event Spotting', ICPR 2020 "
                 "(arXiv 2102.07624)")
 
@@ -39,6 +42,7 @@ class RMSNetHeadConfig(BaseHeadConfig):
     # training settings of the family, kept with the head so a run records them
     offset_weight: float = 10.0  # lambda of the loss (the paper's 10)
     mask_probability: float = 0.5  # share of foreground windows masked each epoch (ours)
+    vote: str = "sum"  # how a row gathers the windows' votes: "sum" (/ T) or "max" (ours; see the module doc)
 
     def _validate_family(self) -> None:
         if not 0.0 <= self.mask_probability <= 1.0:
@@ -46,6 +50,8 @@ class RMSNetHeadConfig(BaseHeadConfig):
         for name in ("hidden_dim", "kernel_size", "fc_dim"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.vote not in VOTES:
+            raise ValueError(f"vote must be one of {VOTES}, got {self.vote!r}")
         if self.window_frames < 2:
             raise ValueError("rmsnet regresses a position inside the window: window_frames must be >= 2")
 
@@ -93,7 +99,9 @@ class RMSNetHead(nn.Module):
             target = offset_rows(chunk, torch.sigmoid(outputs[:, -1]), length)
             inside = (target >= 0) & (target < frames)
             index = target[inside][:, None].expand(-1, classes)
-            scores.scatter_reduce_(0, index, probabilities[inside], reduce="amax")
+            scores.scatter_reduce_(0, index, probabilities[inside], reduce="sum" if self.config.vote == "sum" else "amax")
+        if self.config.vote == "sum":
+            scores = scores / length
         background = 1.0 - scores.amax(dim=1, keepdim=True)
         return torch.cat([background, scores], dim=1)
 

@@ -253,16 +253,17 @@ PRESETS["rmsnet-finetune"] = TrainConfig(
 PRESETS["rmsnet-paper"] = TrainConfig(
     preset="rmsnet-paper",
     source=(
-        f"{RMSNET_PAPER}. Paper: windows of T = 41 rows (20 s at 2 fps; here window_seconds x fps = 40), FC "
+        f"{RMSNET_PAPER}. Paper: windows of T = 41 rows (20 s at 2 fps, both ends counted; here window_seconds "
+        "20.5 x 2 fps = 41), FC "
         "to 256, two temporal convolutions of kernel 9, max over time, FC 64, softmax over C+1 and a sigmoid "
         "offset regressor, loss CE + 10 x MSE, uniform-offset foreground windows with background at nF/C, "
         "masking of the frames before the event. Our choices: Adam 1e-3, batch 256, masking probability 0.5, "
-        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s."
+        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.rmsnet)."
     ),
     head="rmsnet",
     projection_dim=None,
     dropout=0.0,
-    window_seconds=20.0,
+    window_seconds=20.5,
     nms_window=10.0,
 )
 

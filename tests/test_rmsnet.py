@@ -75,25 +75,35 @@ def test_sampling_targets_background_and_masked_windows():
     assert seen_offsets == set(range(10)) and masked_any
 
 
-def rmsnet(window: int = 8, dim: int = 5, classes: int = 3):
+def rmsnet(window: int = 8, dim: int = 5, classes: int = 3, **overrides):
     torch.manual_seed(0)
     return build_head(head_config("rmsnet", input_dim=dim, num_classes=classes, window_frames=window,
-                                  hidden_dim=16, fc_dim=8)).eval()
+                                  hidden_dim=16, fc_dim=8, **overrides)).eval()
 
 
-def test_half_probabilities_equal_a_loop_over_windows():
-    model, features = rmsnet(), torch.randn(30, 5)
+@pytest.mark.parametrize("vote", ["sum", "max"])
+def test_half_probabilities_equal_a_loop_over_windows(vote):
+    model, features = rmsnet(vote=vote), torch.randn(30, 5)
     got = model.half_probabilities(features, batch_size=7)
-    expected = torch.zeros(30, 3)
+    votes: dict[int, list[torch.Tensor]] = {}
     for start in range(-7, 30):
         rows = [min(max(start + i, 0), 29) for i in range(8)]
         out = model(features[rows][None])[0]
         probabilities = torch.softmax(out[:4], 0)[1:]
         row = start + int(torch.round(torch.sigmoid(out[4]) * 7))
         if 0 <= row < 30:
-            expected[row] = torch.maximum(expected[row], probabilities)
+            votes.setdefault(row, []).append(probabilities)
+    expected = torch.zeros(30, 3)
+    for row, received in votes.items():
+        stacked = torch.stack(received)
+        expected[row] = stacked.sum(0) / 8 if vote == "sum" else stacked.max(0).values
     torch.testing.assert_close(got[:, 1:], expected)
     torch.testing.assert_close(got[:, 0], 1 - expected.max(dim=1).values)
+
+
+def test_unknown_vote_is_refused():
+    with pytest.raises(ValueError, match="vote"):
+        rmsnet(vote="mean")
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -103,3 +113,4 @@ def test_checkpoint_round_trip(tmp_path):
     features = torch.randn(20, 5)
     torch.testing.assert_close(loaded.model.half_probabilities(features), model.half_probabilities(features))
     assert loaded.config.mask_probability == 0.5 and loaded.config.offset_weight == 10.0
+    assert loaded.config.vote == "sum"
