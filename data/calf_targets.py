@@ -53,6 +53,7 @@ __all__ = [
     "chunk_anchors",
     "foreground_start",
     "draw_chunk_starts",
+    "anchor_chunk_starts",
 ]
 
 # Per-class (K1, K2, K3, K4) in seconds, SoccerNet-v2 class order (data.classes.EVENT_DICTIONARY_V2), from the
@@ -179,6 +180,21 @@ def foreground_start(row: int, num_rows: int, length: int, receptive: int, rng: 
     return int(min(max(start, 0), max(num_rows - length, 0)))
 
 
+def anchor_chunk(anchor: ChunkAnchor, num_rows: Sequence[int], length: int, receptive: int,
+                 rng: np.random.Generator, background: int) -> tuple[int, int]:
+    """(track, start) of a chunk from `anchor`; `background` is the background class index (C)."""
+    if anchor.cls == background:
+        return anchor.track, int(rng.integers(anchor.row, anchor.end - length + 1))
+    return anchor.track, foreground_start(anchor.row, num_rows[anchor.track], length, receptive, rng)
+
+
+def anchor_chunk_starts(anchors: list[list[ChunkAnchor]], num_rows: Sequence[int], length: int, receptive: int,
+                        rng: np.random.Generator) -> list[tuple[int, int]]:
+    """One chunk per anchor (every action, every background stretch), in anchor order."""
+    return [anchor_chunk(anchor, num_rows, length, receptive, rng, len(anchors) - 1)
+            for found in anchors for anchor in found]
+
+
 def draw_chunk_starts(anchors: list[list[ChunkAnchor]], num_rows: Sequence[int], count: int, length: int,
                       receptive: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """`count` chunks as (track, start): a class drawn uniformly among those with anchors (background
@@ -187,12 +203,7 @@ def draw_chunk_starts(anchors: list[list[ChunkAnchor]], num_rows: Sequence[int],
     if not available:
         return []
     chunks = []
-    background = len(anchors) - 1
     for cls in rng.choice(available, size=count):
         anchor = anchors[cls][int(rng.integers(len(anchors[cls])))]
-        if anchor.cls == background:
-            start = int(rng.integers(anchor.row, anchor.end - length + 1))
-        else:
-            start = foreground_start(anchor.row, num_rows[anchor.track], length, receptive, rng)
-        chunks.append((anchor.track, start))
+        chunks.append(anchor_chunk(anchor, num_rows, length, receptive, rng, len(anchors) - 1))
     return chunks

@@ -13,6 +13,7 @@ from soccerspot.data.calf_targets import (
     class_shifts,
     default_slicing,
     detection_targets,
+    anchor_chunk_starts,
     draw_chunk_starts,
     foreground_start,
     neighbour_shifts,
@@ -197,6 +198,33 @@ def test_chunk_draws_are_class_balanced_reproducible_and_inside_their_anchor():
             far = ((shifts[track][start:start + 60] <= -20) | (shifts[track][start:start + 60] >= 30)).all()
             assert far
     assert all(abs(n / 3000 - 1 / 3) < 0.04 for n in holding.values())
+
+
+def test_validation_has_one_chunk_per_anchor():
+    slicing = np.array([K])
+    events = [(np.array([100, 400]), np.array([0, 0]))]
+    shifts = [time_shift_encoding(*events[0], 600, slicing)]
+    anchors = chunk_anchors(events, shifts, slicing, 60, 1)
+    starts = anchor_chunk_starts(anchors, [600], 60, 20, np.random.default_rng(0))
+    assert len(starts) == sum(len(a) for a in anchors)
+    assert 10 <= 100 - starts[0][1] < 50 and 10 <= 400 - starts[1][1] < 50
+
+
+def test_chunk_batches_pack_features_shifts_and_slots():
+    from soccerspot.models.calf import split_outputs
+    from soccerspot.pipeline.tasks.calf import ChunkBatches
+
+    track = planted_track(3)
+    shifts = time_shift_encoding(track.event_rows, track.event_classes, 300, np.array([K] * 3))
+    batches = ChunkBatches([track], [shifts], [(0, 0), (0, 270)], 48, 3, 4, batch_size=5)
+    (features, targets), = list(batches)
+    assert len(batches) == 1 and features.shape == (2, 48, 8)
+    np.testing.assert_array_equal(features[1, :30].numpy(), track.features.array[270:300])
+    np.testing.assert_array_equal(features[1, 30:].numpy(), np.repeat(track.features.array[299:], 18, axis=0))
+    got_shifts, got_slots = split_outputs(targets, 48, 3, 4)
+    np.testing.assert_array_equal(got_shifts[0].numpy(), shifts[:48])
+    expected = detection_targets(track.event_rows, track.event_classes, 270, 48, 4, 3)
+    np.testing.assert_array_equal(got_slots[1].numpy(), expected)
 
 
 def test_inference_chunks_overlap_by_the_receptive_field_and_end_at_the_half_end():

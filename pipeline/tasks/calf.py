@@ -3,23 +3,21 @@ chunk's time shifts and slot targets packed as `models.calf.CALFLoss` reads them
 through the head's own whole-half inference (`CALFHead.half_probabilities`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
-from soccerspot.data.calf_targets import chunk_anchors, default_slicing, detection_targets, draw_chunk_starts, \
-    time_shift_encoding
+from soccerspot.data.calf_targets import anchor_chunk_starts, chunk_anchors, default_slicing, detection_targets, \
+    draw_chunk_starts, time_shift_encoding
 from soccerspot.data.clips import Track
 from soccerspot.pipeline.config import TrainConfig
 from soccerspot.pipeline.tasks import register_task
 
-# Validation chunks per epoch, as a share of the training chunks (ours); drawn the same way every epoch
-# (from the generator of a epoch number training never reaches).
-VALID_SHARE = 0.25
-VALID_EPOCH = 2**31 - 1
+# Validation: one chunk per validation action and background stretch (ours), the same chunks every epoch.
+VALID_SEED = 2**31 - 1
 
 
 def slicing_rows(head_config, fps: float) -> np.ndarray:
@@ -32,28 +30,18 @@ def slicing_rows(head_config, fps: float) -> np.ndarray:
 @dataclass
 class ChunkBatches:
     """Sized iterable of (chunks (batch, L, dim) float32, packed targets (batch, L x C + D x (2 + C))) over
-    `count` chunks drawn from `tracks` with the generator seeded by (seed, epoch)."""
+    the chunks (track index, start) of `tracks` listed in `starts`."""
 
     tracks: Sequence[Track]
     shifts: Sequence[np.ndarray]
-    anchors: list
+    starts: list[tuple[int, int]]
     length: int
-    receptive: int
     num_classes: int
     num_detections: int
-    count: int
     batch_size: int
-    seed: int
-    epoch: int = 0
-    _starts: list = field(default_factory=list, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        rows = [track.num_rows for track in self.tracks]
-        self._starts = draw_chunk_starts(self.anchors, rows, self.count, self.length, self.receptive, rng)
 
     def __len__(self) -> int:
-        return -(-len(self._starts) // self.batch_size)
+        return -(-len(self.starts) // self.batch_size)
 
     def chunk(self, track_index: int, start: int) -> tuple[np.ndarray, np.ndarray]:
         track = self.tracks[track_index]
@@ -65,8 +53,8 @@ class ChunkBatches:
         return features, targets
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for begin in range(0, len(self._starts), self.batch_size):
-            pairs = [self.chunk(t, s) for t, s in self._starts[begin:begin + self.batch_size]]
+        for begin in range(0, len(self.starts), self.batch_size):
+            pairs = [self.chunk(t, s) for t, s in self.starts[begin:begin + self.batch_size]]
             yield (torch.from_numpy(np.stack([p[0] for p in pairs])),
                    torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.float32)))
 
@@ -87,16 +75,24 @@ def calf_task(config: TrainConfig, data, head_config, out_dir: Path):
     task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
     slicing = slicing_rows(head_config, data.fps)
 
-    def batches(tracks: Sequence[Track], source: tuple[list, list], count: int, epoch: int) -> ChunkBatches:
-        return ChunkBatches(tracks, source[0], source[1], head_config.window_frames, head_config.receptive,
-                            head_config.num_classes, head_config.num_detections, count, config.batch_size,
-                            config.seed, epoch)
+    def batches(tracks: Sequence[Track], shifts: list, starts: list[tuple[int, int]]) -> ChunkBatches:
+        return ChunkBatches(tracks, shifts, starts, head_config.window_frames, head_config.num_classes,
+                            head_config.num_detections, config.batch_size)
 
-    train = chunk_source(data.train.tracks, head_config, slicing)
-    task.train_batches = lambda epoch: batches(data.train.tracks, train, head_config.chunks_per_epoch, epoch)
+    def train_batches(epoch: int) -> ChunkBatches:
+        rng = np.random.default_rng([config.seed, epoch])
+        starts = draw_chunk_starts(train_anchors, train_rows, head_config.chunks_per_epoch,
+                                   head_config.window_frames, head_config.receptive, rng)
+        return batches(data.train.tracks, train_shifts, starts)
+
+    train_shifts, train_anchors = chunk_source(data.train.tracks, head_config, slicing)
+    train_rows = [track.num_rows for track in data.train.tracks]
+    task.train_batches = train_batches
     if data.valid is not None:
-        valid = chunk_source(data.valid.tracks, head_config, slicing)
-        count = max(1, int(head_config.chunks_per_epoch * VALID_SHARE))
-        task.valid_batches = lambda: batches(data.valid.tracks, valid, count, VALID_EPOCH)
+        valid_shifts, valid_anchors = chunk_source(data.valid.tracks, head_config, slicing)
+        valid_starts = anchor_chunk_starts(valid_anchors, [t.num_rows for t in data.valid.tracks],
+                                           head_config.window_frames, head_config.receptive,
+                                           np.random.default_rng([config.seed, VALID_SEED]))
+        task.valid_batches = lambda: batches(data.valid.tracks, valid_shifts, valid_starts)
     task.criterion = CALFLoss(head_config, torch.as_tensor(slicing, dtype=torch.float32))
     return task
