@@ -322,8 +322,8 @@ def _calf_paper() -> TrainConfig:
             "slicing K1..K4 of that code (seconds, SoccerNet-v2 class order), margins 0.1 / 0.9, loss "
             "0.000367 x segmentation + 1 x spotting with lambda_coord 5 and lambda_noobj 0.5, 18000 "
             "class-balanced chunks per epoch, batch 32, Adam lr 1e-3 eps 1e-7, ReduceLROnPlateau patience 25 "
-            "down to 1e-6, validation Average-mAP every 20 epochs. Our choices: x0.1 plateau factor and "
-            "stop as the other presets, NMS 30 s threshold 0, best checkpoint on validation loss."
+            "down to 1e-6. Our choices: x0.1 plateau factor and stop as the other presets, validation "
+            "Average-mAP every 20 epochs, NMS 30 s threshold 0, best checkpoint on validation loss."
         ),
         head="calf",
         projection_dim=None,
