@@ -14,7 +14,10 @@ its supplementary material; sizes as in the authors' released SoccerNet-v2 code 
   stride 2) -> conv 3 to 32 -> max-pool -> conv 3 to 16 -> max-pool -> flatten -> `num_detections` (15)
   slots of a sigmoid confidence and location in the chunk (0 = first row, 1 = last) and a softmax class.
 
-Our choices: batch normalisation over the capsule channels with PyTorch's default momentum (the released
+Our choices: inputs standardised per dimension with the training features' mean and std (stored with
+the weights; the paper's features are PCA-reduced, hence centred, and raw features of a backbone can vary
+little over time: on the demo's synthetic features CALF did not learn without it), batch normalisation
+over the capsule channels with PyTorch's default momentum (the released
 code normalises over the chunk's rows with momentum 0.01), dropout (default 0) before the slot layers, and
 scores fed to the spotting module as they are (the released code feeds 1 - its score).
 
@@ -132,6 +135,10 @@ class CALFHead(nn.Module):
         super().__init__()
         self.config = config
         c, cap, r = config.num_classes, config.capsule_dim, config.receptive
+        # Per-dimension standardisation of the input, set from the training features (`set_input_statistics`)
+        # and saved with the weights: the paper's features are PCA-reduced, i.e. centred; ours may not be.
+        self.register_buffer("input_mean", torch.zeros(config.input_dim))
+        self.register_buffer("input_scale", torch.ones(config.input_dim))
         self.frames = nn.Sequential(nn.Linear(config.input_dim, config.frame_hidden), nn.ReLU(),
                                     nn.Linear(config.frame_hidden, config.frame_reduced), nn.ReLU())
         kernels = (math.ceil(r / 7), math.ceil(r / 3), math.ceil(r / 2), r)
@@ -147,11 +154,17 @@ class CALFHead(nn.Module):
         self.slots = nn.Linear(flat, config.num_detections * 2)
         self.classes = nn.Linear(flat, config.num_detections * c)
 
+    @torch.no_grad()
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise inputs with these per-dimension statistics (std below 1e-6 counts as 1e-6)."""
+        self.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.input_scale.copy_(1.0 / torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
+
     def segment_and_spot(self, chunks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, L, dim) -> segmentation scores (batch, L, C), slots (batch, D, 2 + C)."""
         config = self.config
         batch, length = chunks.shape[:2]
-        x = self.frames(chunks).transpose(1, 2)  # (batch, 32, L)
+        x = self.frames((chunks - self.input_mean) * self.input_scale).transpose(1, 2)  # (batch, 32, L)
         x = torch.cat([x] + [F.relu(conv(x)) for conv in self.pyramid], dim=1)
         capsules = self.segment(x)  # (batch, C x cap, L), capsule-major: class c is rows c*cap .. c*cap+cap-1
         unit = torch.sigmoid(self.norm(capsules)).view(batch, config.num_classes, config.capsule_dim, length)

@@ -285,11 +285,31 @@ def test_config_refuses_bad_settings():
 
 def test_checkpoint_round_trip(tmp_path):
     model = small_calf(slicing_seconds=[[-20, -10, 10, 20]] * 3).eval()
+    model.set_input_statistics(torch.arange(8.0), torch.full((8,), 2.0))
     save_checkpoint(tmp_path / "ckpt", model, model.config, classes=["A", "B", "C"], fps=2.0, feature_settings=None)
     loaded = load_checkpoint(tmp_path / "ckpt")
     features = torch.randn(130, 8)
     torch.testing.assert_close(loaded.model.half_probabilities(features), model.half_probabilities(features))
     assert loaded.config.slicing_seconds == [[-20, -10, 10, 20]] * 3 and loaded.config.receptive == 16
+    torch.testing.assert_close(loaded.model.input_scale, torch.full((8,), 0.5))
+
+
+def test_inputs_are_standardised_with_the_training_statistics():
+    from soccerspot.pipeline.tasks.calf import input_statistics
+
+    tracks = [planted_track(0), planted_track(1)]
+    mean, std = input_statistics(tracks)
+    rows = np.concatenate([t.features.array for t in tracks]).astype(np.float64)
+    np.testing.assert_allclose(mean, rows.mean(axis=0))
+    np.testing.assert_allclose(std, rows.std(axis=0))
+    mean, _ = input_statistics(tracks, max_rows=100)  # every 6th row of the 600
+    sampled = np.concatenate([t.features.array[::6] for t in tracks]).astype(np.float64)
+    np.testing.assert_allclose(mean, sampled.mean(axis=0))
+    model = small_calf().eval()
+    x = torch.randn(1, 48, 8)
+    expected = model.segment_and_spot(x)[0]
+    model.set_input_statistics(torch.full((8,), 3.0), torch.full((8,), 0.1))
+    torch.testing.assert_close(model.segment_and_spot(x * 0.1 + 3.0)[0], expected)
 
 
 def test_calf_learns_a_planted_pattern_far_above_chance(tmp_path):

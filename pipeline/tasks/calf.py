@@ -59,6 +59,20 @@ class ChunkBatches:
                    torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.float32)))
 
 
+# Rows read for the input statistics (ours): evenly spaced over the training halves, enough for a stable
+# mean and std without reading a SoccerNet-sized training set in full.
+STATISTICS_ROWS = 100_000
+
+
+def input_statistics(tracks: Sequence[Track], max_rows: int = STATISTICS_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std of the training features (float64), over at most `max_rows` rows."""
+    total = sum(track.num_rows for track in tracks)
+    step = max(1, -(-total // max_rows))
+    parts = [np.asarray(track.features.array[::step], dtype=np.float64) for track in tracks if track.num_rows]
+    rows = np.concatenate(parts)
+    return rows.mean(axis=0), rows.std(axis=0)
+
+
 def chunk_source(tracks: Sequence[Track], head_config, slicing: np.ndarray) -> tuple[list, list]:
     """Each half's time-shift encoding and the anchors of its chunks."""
     shifts = [time_shift_encoding(t.event_rows, t.event_classes, t.num_rows, slicing) for t in tracks]
@@ -74,6 +88,7 @@ def calf_task(config: TrainConfig, data, head_config, out_dir: Path):
 
     task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
     slicing = slicing_rows(head_config, data.fps)
+    task.model.set_input_statistics(*(torch.from_numpy(v) for v in input_statistics(data.train.tracks)))
 
     def batches(tracks: Sequence[Track], shifts: list, starts: list[tuple[int, int]]) -> ChunkBatches:
         return ChunkBatches(tracks, shifts, starts, head_config.window_frames, head_config.num_classes,
