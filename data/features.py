@@ -50,6 +50,9 @@ class FeatureMeta:
     source_size: int | None = None
     version: str = ""
     extra: dict = field(default_factory=dict)
+    # Video backbones: each row is the clip of `clip_frames` frames at `clip_fps` centred on its time.
+    clip_frames: int | None = None
+    clip_fps: float | None = None
 
     def frame_times(self) -> np.ndarray:
         """Seconds from the start of the half for each row."""
@@ -60,7 +63,7 @@ class FeatureMeta:
     def settings(self) -> dict:
         """How the features were made: their identity (`identity()`) and the precision they were computed
         at. Extraction resume compares all of it; spotting compares only the identity."""
-        return {
+        settings = {
             "backbone": self.backbone,
             "weights": self.weights,
             "fps": self.fps,
@@ -70,6 +73,9 @@ class FeatureMeta:
             "pca": self.pca,
             "dim": self.dim,
         }
+        if self.clip_frames is not None:  # only video features carry them: image features keep their identity
+            settings.update(clip_frames=self.clip_frames, clip_fps=self.clip_fps)
+        return settings
 
     def identity(self) -> dict:
         """What changes the meaning of the features (see `feature_identity`)."""

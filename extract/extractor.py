@@ -44,7 +44,9 @@ from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, it
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
+from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.models.backbones import Backbone, build_backbone, normalize_images
+from soccerspot.models.video_backbones import VideoBackbone, clip_input
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -57,7 +59,7 @@ class ExtractConfig:
     weights: str = "imagenet"
     fps: float = 2.0
     transform: str = "crop"
-    input_size: int = 224
+    input_size: int | None = 224  # None: the backbone's own (112 for the R(2+1)D family, 224 for ResNets)
     batch_size: int = 32
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
@@ -74,6 +76,8 @@ class ExtractConfig:
         weights are checked when the extractor is built."""
         found = []
         for name in ("fps", "input_size", "batch_size", "queue_batches"):
+            if name == "input_size" and self.input_size is None:
+                continue
             if not getattr(self, name) > 0:
                 found.append((name, f"must be > 0, got {getattr(self, name)}"))
         if not self.start >= 0:
@@ -163,13 +167,31 @@ class Extractor:
         self.precision = resolve_precision(config.precision, self.device)
         self.pca = load_pca(config.pca) if config.pca else None
         self.backbone = backbone if backbone is not None else build_backbone(config.backbone, weights=config.weights)
+        self.input_size = config.input_size or self.backbone.input_size
+        self.is_clip = isinstance(self.backbone, VideoBackbone)
+        if self.is_clip:
+            self._check_clip_settings()
+        self.memory_format = torch.channels_last_3d if self.is_clip else torch.channels_last
+        self.clip_stats = ClipStats()
         self.backbone.eval().requires_grad_(False)
-        self.backbone.to(self.device, memory_format=torch.channels_last)
+        self.backbone.to(self.device, memory_format=self.memory_format)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         if self.pca is not None and self.pca.input_dim != self.backbone.feature_dim:
             raise DataError(config.pca, f"PCA expects {self.pca.input_dim}-d features, {self.backbone.name} gives {self.backbone.feature_dim}-d")
         self.name = config.feature_name or default_feature_name(self.backbone.name, self.pca)
+
+    def _check_clip_settings(self) -> None:
+        problem = self.backbone.entry.input_problem(self.backbone.clip_frames, self.input_size)
+        if problem:
+            raise ValueError(f"--input-size {self.input_size}: {problem}")
+        if self.config.decoder != "pyav":
+            raise ValueError("video backbones stream their clips with PyAV (each frame decoded once): use --decoder pyav")
+
+    @property
+    def clip_batch_size(self) -> int:
+        """Clips per forward pass: `batch_size` rows, capped so a batch holds at most 512 frames."""
+        return max(1, min(self.config.batch_size, 512 // self.backbone.clip_frames))
 
     # -------------------------------------------------------------------------------------------- metadata
 
@@ -182,9 +204,11 @@ class Extractor:
         return FeatureMeta(
             backbone=self.backbone.name, weights=self.backbone.weights_id, fps=float(config.fps),
             start=float(config.start), step=1.0 / config.fps, transform=config.transform,
-            input_size=config.input_size, precision=self.precision,
+            input_size=self.input_size, precision=self.precision,
             pca=self.pca.identity if self.pca is not None else None, dim=self.dim,
             version=soccerspot_version(),
+            clip_frames=self.backbone.clip_frames if self.is_clip else None,
+            clip_fps=self.backbone.clip_fps if self.is_clip else None,
         )
 
     def stale_reason(self, video: Path, game_dir: Path, half: int) -> str | None:
@@ -272,11 +296,14 @@ class Extractor:
         return features.astype(np.float32, copy=False), (np.concatenate(times) if times else np.zeros(0))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (n, 3, h, w) -> float32 (n, feature_dim), left on the compute device."""
+        """uint8 (n, 3, h, w) images, or (n, frames, 3, h, w) clips for a video backbone -> float32
+        (n, feature_dim), left on the compute device."""
         with torch.inference_mode():
             images = images.to(self.device, non_blocking=True)
             inputs = normalize_images(images, self.backbone.mean, self.backbone.std)
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
+            if inputs.dim() == 5:
+                inputs = clip_input(inputs)
+            inputs = inputs.contiguous(memory_format=self.memory_format)
             dtype = AUTOCAST_DTYPES.get(self.precision)
             with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 return self.backbone(inputs).float()
@@ -284,6 +311,9 @@ class Extractor:
     def _produce(self, info: VideoInfo, batches: queue.Queue, stop: threading.Event) -> None:
         config = self.config
         try:
+            if self.is_clip:
+                self._produce_clips(info, batches, stop)
+                return
             for batch in iter_frames(
                 info.path, fps=config.fps, start=config.start, duration=config.duration,
                 batch_size=config.batch_size, decoder=config.decoder, info=info,
@@ -294,8 +324,26 @@ class Extractor:
         except BaseException as error:  # handed to the consumer, which re-raises it
             _put(batches, error, stop)
 
+    def _produce_clips(self, info: VideoInfo, batches: queue.Queue, stop: threading.Event) -> None:
+        config = self.config
+        offsets = clip_offsets(self.backbone.clip_frames, self.backbone.clip_fps)
+        self.clip_stats = ClipStats()
+        for batch in iter_clips(
+            info, fps=config.fps, offsets=offsets, prepare=self._prepare_frame, start=config.start,
+            duration=config.duration, batch_size=self.clip_batch_size, stats=self.clip_stats,
+        ):
+            clips = batch.clips.pin_memory() if self.device.type == "cuda" else batch.clips
+            if not _put(batches, (clips, batch.times), stop):
+                return
+        _put(batches, _END, stop)
+
+    def _prepare_frame(self, frame) -> torch.Tensor:
+        """One decoded PyAV frame -> (3, h, w) uint8 after the transform."""
+        image = frames_to_tensor(frame.to_ndarray(format="rgb24")[None])
+        return apply_transform(image, self.config.transform, self.input_size)[0].contiguous()
+
     def _prepare(self, batch: FrameBatch) -> tuple[torch.Tensor, np.ndarray]:
-        images = apply_transform(frames_to_tensor(batch.frames), self.config.transform, self.config.input_size)
+        images = apply_transform(frames_to_tensor(batch.frames), self.config.transform, self.input_size)
         images = images.contiguous(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             images = images.pin_memory()

@@ -43,16 +43,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 RESNET_PAPER = "He et al., 'Deep Residual Learning for Image Recognition', CVPR 2016"
 NONE_SEED = 0
 # Keys a classification checkpoint carries that a pooled-feature backbone does not have.
-CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "last_linear.")
+CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "head.1.", "last_linear.")
 
 
 def normalize_images(
     batch: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """uint8 (n, 3, h, w) -> float `dtype`, scaled to [0, 1] then standardised per channel (extraction and
-    fine-tuning both feed a backbone through this)."""
-    mean_t = torch.tensor(mean, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
-    inv_std = 1.0 / (torch.tensor(std, device=batch.device, dtype=dtype).view(1, 3, 1, 1) * 255.0)
+    """uint8 (..., 3, h, w) images (n, 3, h, w) or clips (n, frames, 3, h, w) -> float `dtype`, scaled to [0, 1]
+    then standardised per channel (extraction and fine-tuning both feed a backbone through this)."""
+    mean_t = torch.tensor(mean, device=batch.device, dtype=dtype).view(3, 1, 1) * 255.0
+    inv_std = 1.0 / (torch.tensor(std, device=batch.device, dtype=dtype).view(3, 1, 1) * 255.0)
     return (batch.to(dtype) - mean_t) * inv_std
 
 
@@ -170,7 +170,8 @@ def register_backbone(name: str, **entry: Any) -> Callable[[BodyBuilder], BodyBu
 
 
 def backbone_names() -> list[str]:
-    """The registered backbones (any timm model is also available as "timm:<name>")."""
+    """The registered image backbones (any timm model is also available as "timm:<name>"; video models are
+    `models.video_backbones.video_backbone_names()`)."""
     return list(_BACKBONES)
 
 
@@ -181,20 +182,31 @@ def backbone_entry(name: str) -> BackboneEntry:
         return _BACKBONES[name][0]
     if name.startswith("timm:"):
         return _timm_entry(name[len("timm:") :], _timm_body(name[len("timm:") :]))
-    raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)} or 'timm:<model name>'")
+    if name.startswith("video:"):
+        from soccerspot.models.video_backbones import video_backbone_entry
+
+        return video_backbone_entry(name)
+    raise ValueError(f"unknown backbone {name!r}: {_KNOWN}")
 
 
 def build_backbone(name: str = "resnet152", *, weights: str = "imagenet", trainable_stages: int = 0) -> Backbone:
-    """Build `name` (`backbone_names()` or "timm:<model>") with `weights` ("imagenet", "imagenet:<tag>",
-    "none" or a file)."""
+    """Build `name` (`backbone_names()`, "timm:<model>" or "video:<model>", see `models.video_backbones`) with
+    `weights` ("imagenet", "imagenet:<tag>", "none" or a file; video models also "kinetics[:<tag>]")."""
     if name in _BACKBONES:
         backbone = _registered_backbone(*_BACKBONES[name], weights)
     elif name.startswith("timm:"):
         backbone = _timm_model(name[len("timm:") :], weights)
+    elif name.startswith("video:"):
+        from soccerspot.models.video_backbones import build_video_backbone
+
+        return build_video_backbone(name, weights=weights, trainable_stages=trainable_stages)
     else:
-        raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(_BACKBONES)} or 'timm:<model name>'")
+        raise ValueError(f"unknown backbone {name!r}: {_KNOWN}")
     backbone.set_trainable_stages(trainable_stages)
     return backbone
+
+
+_KNOWN = "use resnet18..resnet152, 'timm:<model name>' or 'video:<model>' (r3d_18, mc3_18, r2plus1d_18, s3d, mvit_v1_b, mvit_v2_s, swin3d_t/s/b)"
 
 
 def _registered_backbone(entry: BackboneEntry, builder: BodyBuilder, weights: str) -> Backbone:

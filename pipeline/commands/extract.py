@@ -19,11 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("paths", nargs="+", metavar="PATH", help="video files, folders of videos, or SoccerNet trees")
     parser.add_argument("--out", required=True, help="output folder (mirrors the input tree)")
-    parser.add_argument("--backbone", default="resnet152", help="resnet18..resnet152 or timm:<model> (default resnet152)")
-    parser.add_argument("--weights", default="imagenet", help="imagenet[:TAG] | none | a checkpoint FILE (default imagenet)")
+    parser.add_argument("--backbone", default="resnet152",
+                        help="resnet18..resnet152, timm:<model>, or a video model video:r3d_18|mc3_18|r2plus1d_18|s3d|"
+                             "mvit_v1_b|mvit_v2_s|swin3d_t|swin3d_s|swin3d_b (one clip per row; default resnet152)")
+    parser.add_argument("--weights", default="imagenet",
+                        help="imagenet[:TAG] (video models: kinetics[:TAG]) | none | a checkpoint FILE (default imagenet)")
     parser.add_argument("--fps", type=float, default=2.0, help="samples per second, by timestamp (default 2)")
     parser.add_argument("--transform", default="crop", choices=TRANSFORMS, help="frame geometry (default crop: SoccerNet's)")
-    parser.add_argument("--input-size", type=int, default=224, help="backbone input size (default 224)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="backbone input size (default: the backbone's own: 224 for ResNets, 112 for r3d_18...)")
     parser.add_argument("--pca", default=None, metavar="FILE", help="apply a PCA (.npz, or SoccerNet's pca_512_TF2.pkl)")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default 32)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
@@ -69,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(
         f"extracting {extractor.name}: {extractor.backbone.name} ({extractor.backbone.weights_id}), "
-        f"{config.fps:g} fps, {config.transform} {config.input_size}, {extractor.precision} on {extractor.device}",
+        f"{config.fps:g} fps, {config.transform} {extractor.input_size}, {extractor.precision} on {extractor.device}"
+        + (f", clips of {extractor.backbone.clip_frames} frames at {extractor.backbone.clip_fps:g} fps" if extractor.is_clip else ""),
         file=sys.stderr,
     )
     summary = extract_paths(args.paths, args.out, config, extractor=extractor, report=report)
