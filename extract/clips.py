@@ -9,8 +9,10 @@ elsewhere).
 
 `iter_clips` decodes the video once, sequentially (PyAV), through a ring buffer: it holds the decoded frames
 from the earliest sample an unfinished clip still needs up to the newest frame, converts a frame to RGB and
-applies the transform the first time a clip uses it (overlapping clips share it), and drops frames no
-future clip can use. Memory is bounded by the clip span (plus one batch of clips), whatever the video's
+applies the transform the first time a clip uses it (overlapping clips share it; the new frames of a clip
+go through `prepare` together), and drops frames no future clip can use. Clips and batches are assembled
+with numpy: small multi-threaded torch ops in the decode thread stall on a busy machine (measured: 2 ms
+per `torch.zeros` of one frame while other processes ran). Memory is bounded by the clip span (plus one batch of clips), whatever the video's
 length. `clip_indices` is the same rule on a list of frame times, for checking and for random access.
 """
 from __future__ import annotations
@@ -50,7 +52,7 @@ def clip_indices(frame_times: np.ndarray, row_times: np.ndarray, offsets: np.nda
 
 @dataclass
 class ClipBatch:
-    clips: torch.Tensor  # (n, frames, 3, h, w) uint8
+    clips: torch.Tensor  # (n, frames, 3, h, w) uint8 (a numpy array's memory)
     times: np.ndarray  # (n,) row times, seconds from the first frame
 
 
@@ -73,10 +75,11 @@ class _Buffered:
 
 
 def iter_clips(
-    info: VideoInfo, *, fps: float, offsets: np.ndarray, prepare: Callable[[Any], torch.Tensor],
+    info: VideoInfo, *, fps: float, offsets: np.ndarray, prepare: Callable[[list[Any]], torch.Tensor],
     start: float = 0.0, duration: float | None = None, batch_size: int = 8, stats: ClipStats | None = None,
 ) -> Iterator[ClipBatch]:
-    """Clips of `prepare(frame)` images ((3, h, w) uint8) for the rows sampled at `fps`, in batches."""
+    """Clips of the images `prepare(decoded frames)` makes ((k, 3, h, w) uint8) for the rows sampled at `fps`,
+    in batches."""
     stats = stats if stats is not None else ClipStats()
     stop = math.inf if duration is None else start + duration
     path = info.path
@@ -100,12 +103,12 @@ def iter_clips(
 
 def _ring_clips(
     frames: Iterator[tuple[float, Any]], fps: float, start: float, stop: float, average_fps: float | None,
-    offsets: np.ndarray, prepare: Callable[[Any], torch.Tensor], batch_size: int, stats: ClipStats,
+    offsets: np.ndarray, prepare: Callable[[list[Any]], torch.Tensor], batch_size: int, stats: ClipStats,
 ) -> Iterator[ClipBatch]:
     buffer: list[_Buffered] = []
     times: list[float] = []  # buffer's times, for bisection
     pending: list[float] = []  # rows whose clips are not made yet
-    batch: list[torch.Tensor] = []
+    batch: list[np.ndarray] = []
     batch_times: list[float] = []
     last_row: list[float] = []
 
@@ -118,17 +121,15 @@ def _ring_clips(
             stats.peak_buffered = max(stats.peak_buffered, len(buffer))
             yield time, item
 
-    def clip(row: float) -> torch.Tensor:
-        images = []
-        for sample in row + offsets:
-            slot = max(0, bisect_right(times, sample + TIME_EPS) - 1)
-            item = buffer[slot]
-            if item.image is None:
-                item.image = prepare(item.frame)
-                item.frame = None  # the decoded picture is no longer needed
-                stats.converted_frames += 1
-            images.append(item.image)
-        return torch.stack(images)
+    def clip(row: float) -> np.ndarray:
+        items = [buffer[max(0, bisect_right(times, sample + TIME_EPS) - 1)] for sample in row + offsets]
+        fresh = list({id(item): item for item in items if item.image is None}.values())
+        if fresh:
+            images = prepare([item.frame for item in fresh]).numpy()
+            for item, image in zip(fresh, images):
+                item.image, item.frame = image, None  # the decoded picture is no longer needed
+            stats.converted_frames += len(fresh)
+        return np.stack([item.image for item in items])
 
     def ready(final: bool) -> Iterator[ClipBatch]:
         while pending and (final or times[-1] > pending[0] + offsets[-1] + TIME_EPS):
@@ -136,7 +137,7 @@ def _ring_clips(
             batch.append(clip(row))
             batch_times.append(row)
             if len(batch) == batch_size:
-                yield ClipBatch(torch.stack(batch), np.array(batch_times, dtype=np.float64))
+                yield ClipBatch(torch.from_numpy(np.stack(batch)), np.array(batch_times, dtype=np.float64))
                 batch.clear()
                 batch_times.clear()
         anchor = pending[0] if pending else (last_row[0] if last_row else start - FIRST_ROW_SLACK_S)
@@ -157,4 +158,4 @@ def _ring_clips(
             break
     yield from ready(final=True)
     if batch:
-        yield ClipBatch(torch.stack(batch), np.array(batch_times, dtype=np.float64))
+        yield ClipBatch(torch.from_numpy(np.stack(batch)), np.array(batch_times, dtype=np.float64))

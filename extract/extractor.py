@@ -51,6 +51,7 @@ from soccerspot.models.video_backbones import VideoBackbone, clip_input
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _END = object()
+CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
 
 
 @dataclass
@@ -59,7 +60,7 @@ class ExtractConfig:
     weights: str = "imagenet"
     fps: float = 2.0
     transform: str = "crop"
-    input_size: int | None = 224  # None: the backbone's own (112 for the R(2+1)D family, 224 for ResNets)
+    input_size: int | None = None  # None: the backbone's own (112 for the R(2+1)D family, 224 for ResNets)
     batch_size: int = 32
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
@@ -190,8 +191,10 @@ class Extractor:
 
     @property
     def clip_batch_size(self) -> int:
-        """Clips per forward pass: `batch_size` rows, capped so a batch holds at most 512 frames."""
-        return max(1, min(self.config.batch_size, 512 // self.backbone.clip_frames))
+        """Clips per forward pass: `batch_size` rows, capped at 128 frames a batch on CPU (r3d_18 at 112 px, bf16:
+        8 clips 15.6 clips/s and 1.5 GB peak, 32 clips 16.3 clips/s and 3.0 GB) and 512 on CUDA."""
+        frames = CLIP_BATCH_FRAMES["cuda" if self.device.type == "cuda" else "cpu"]
+        return max(1, min(self.config.batch_size, frames // self.backbone.clip_frames))
 
     # -------------------------------------------------------------------------------------------- metadata
 
@@ -329,7 +332,7 @@ class Extractor:
         offsets = clip_offsets(self.backbone.clip_frames, self.backbone.clip_fps)
         self.clip_stats = ClipStats()
         for batch in iter_clips(
-            info, fps=config.fps, offsets=offsets, prepare=self._prepare_frame, start=config.start,
+            info, fps=config.fps, offsets=offsets, prepare=self._prepare_frames, start=config.start,
             duration=config.duration, batch_size=self.clip_batch_size, stats=self.clip_stats,
         ):
             clips = batch.clips.pin_memory() if self.device.type == "cuda" else batch.clips
@@ -337,10 +340,10 @@ class Extractor:
                 return
         _put(batches, _END, stop)
 
-    def _prepare_frame(self, frame) -> torch.Tensor:
-        """One decoded PyAV frame -> (3, h, w) uint8 after the transform."""
-        image = frames_to_tensor(frame.to_ndarray(format="rgb24")[None])
-        return apply_transform(image, self.config.transform, self.input_size)[0].contiguous()
+    def _prepare_frames(self, frames: list) -> torch.Tensor:
+        """Decoded PyAV frames -> (k, 3, h, w) uint8 after the transform, contiguous."""
+        images = frames_to_tensor(np.stack([frame.to_ndarray(format="rgb24") for frame in frames]))
+        return apply_transform(images, self.config.transform, self.input_size).contiguous()
 
     def _prepare(self, batch: FrameBatch) -> tuple[torch.Tensor, np.ndarray]:
         images = apply_transform(frames_to_tensor(batch.frames), self.config.transform, self.input_size)

@@ -9,13 +9,21 @@ backbone, precision and batch size in every phase:
       index, then run the backbone.
 
 Each phase runs in its own subprocess so `peak_rss_mb` / `naive_peak_rss_mb` are that phase's own peak
-(ru_maxrss). Also measured: how much CPU an open-but-idle decoder burns (`decord_idle_cpu`,
+(ru_maxrss).
+
+A video backbone (`--backbone video:r2plus1d_18`) gets one clip per 2 fps row (`extract.clips`): (a) is the
+backbone on those clips already in memory, (b) the full clip extraction (one sequential decode through the
+ring buffer), and instead of (c) the script counts frames: `decoded_frames` (what (b) decoded),
+`video_frames` (the video's frame count, from its packets) and `per_clip_decoded`, what decoding each clip
+on its own would decode (from the keyframe at or before its first sample to its last sample: the least a
+seek-per-clip reader must decode). `--rss-minutes 45` also runs (b) on a 45-minute video for its peak RSS. Also measured: how much CPU an open-but-idle decoder burns (`decord_idle_cpu`,
 `pyav_idle_cpu`, in cores), the reason PyAV is the streaming default; `--compare-decoders` repeats (b)
 with decord. Last line: one JSON object. Goal (issue 3): ratio = b / a >= 0.90 and peak_rss_mb < 2500
 with resnet152.
 
     python scripts/bench_extract.py --backbone resnet152 --minutes 10
     python scripts/bench_extract.py --backbone timm:regnety_008 --compare-decoders
+    python scripts/bench_extract.py --backbone video:r2plus1d_18 --minutes 2 --rss-minutes 45
 """
 from __future__ import annotations
 
@@ -89,18 +97,37 @@ def build(args):
         decoder=args.decoder, progress=False, device=args.device,
     )
     extractor = Extractor(config)
-    warm = np.zeros((args.batch_size, HEIGHT, WIDTH, 3), dtype=np.uint8)  # same warm-up in every phase
+    if extractor.is_clip:  # same warm-up in every phase
+        import torch
+
+        side = extractor.input_size
+        extractor.forward(torch.zeros((extractor.clip_batch_size, extractor.backbone.clip_frames, 3, side, side),
+                                      dtype=torch.uint8))
+        return extractor
+    warm = np.zeros((args.batch_size, HEIGHT, WIDTH, 3), dtype=np.uint8)
     from soccerspot.extract.decode import FrameBatch
 
     extractor.forward(extractor._prepare(FrameBatch(warm, np.zeros(args.batch_size)))[0])
     return extractor
 
 
+def clips_in_memory(extractor, video: str) -> list:
+    from soccerspot.extract.clips import clip_offsets, iter_clips
+    from soccerspot.extract.decode import probe
+
+    offsets = clip_offsets(extractor.backbone.clip_frames, extractor.backbone.clip_fps)
+    return [batch.clips for batch in iter_clips(probe(video), fps=2.0, offsets=offsets, prepare=extractor._prepare_frames,
+                                                batch_size=extractor.clip_batch_size)]
+
+
 def phase_backbone(args) -> dict:
     from soccerspot.extract.decode import iter_frames
 
     extractor = build(args)
-    prepared = [extractor._prepare(batch)[0] for batch in iter_frames(args.video, fps=2.0, batch_size=args.batch_size)]
+    if extractor.is_clip:
+        prepared = clips_in_memory(extractor, args.video)
+    else:
+        prepared = [extractor._prepare(batch)[0] for batch in iter_frames(args.video, fps=2.0, batch_size=args.batch_size)]
     frames = sum(len(images) for images in prepared)
     began, cpu = time.perf_counter(), time.process_time()
     for images in prepared:
@@ -118,8 +145,30 @@ def phase_extract(args) -> dict:
         began, cpu = time.perf_counter(), time.process_time()
         result = extractor.extract(args.video, Path(out), 1)
         seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    stats = extractor.clip_stats
     return {"frames": result.frames, "seconds": seconds, "fps": result.frames / seconds,
-            "cpu_s_per_frame": cpu / result.frames, "peak_rss_mb": peak_rss_mb()}
+            "cpu_s_per_frame": cpu / result.frames, "peak_rss_mb": peak_rss_mb(),
+            "decoded_frames": stats.decoded_frames, "converted_frames": stats.converted_frames,
+            "peak_buffered_frames": stats.peak_buffered}
+
+
+def decode_counts(video: str, backbone: str, rows: np.ndarray) -> dict:
+    """The video's frame count, and what decoding each row's clip on its own would decode."""
+    import av
+
+    from soccerspot.extract.clips import clip_indices, clip_offsets
+    from soccerspot.models.backbones import backbone_entry
+
+    with av.open(video) as container:
+        stream = container.streams.video[0]
+        packets = [(float(p.pts * p.time_base), p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
+    packets.sort()
+    times = np.array([t for t, _ in packets]) - packets[0][0]
+    keyframes = np.flatnonzero([key for _, key in packets])
+    entry = backbone_entry(backbone)
+    span = clip_indices(times, rows, clip_offsets(entry.clip_frames, entry.clip_fps))
+    first_key = keyframes[np.searchsorted(keyframes, span[:, 0], side="right") - 1]
+    return {"video_frames": len(times), "per_clip_decoded": int((span[:, -1] - first_key + 1).sum())}
 
 
 def phase_naive(args) -> dict:
@@ -205,6 +254,8 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--repeats", type=int, default=2,
                         help="alternate (a) and (b) this many times; medians are reported (the machine is shared)")
+    parser.add_argument("--rss-minutes", type=float, default=None,
+                        help="also run the full extraction once on a video this long, for its peak RSS")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -215,7 +266,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"bench_extract: {args.backbone}, batch {args.batch_size}, {args.video}; load average {load:.1f} "
           f"on {os.cpu_count()} cores", file=sys.stderr)
-    idle = run_phase("idle", args)
+    video_backbone = args.backbone.startswith("video:")
+    idle = {} if video_backbone else run_phase("idle", args)
     backbone_runs, extract_runs = [], []
     for _ in range(max(1, args.repeats)):  # alternated, so load changes hit both sides alike
         backbone_runs.append(run_phase("backbone", args))
@@ -245,10 +297,26 @@ def main() -> None:
         summary[f"extract_fps_{other}"] = round(compared["fps"], 2)
         summary[f"ratio_{other}"] = round(compared["fps"] / backbone_fps, 3)
         summary[f"peak_rss_mb_{other}"] = round(compared["peak_rss_mb"], 1)
-    if not args.skip_naive:
+    if video_backbone:
+        from soccerspot.extract.decode import iter_frames
+
+        rows = np.concatenate([b.times for b in iter_frames(args.video, fps=2.0)])
+        summary.update(decode_counts(args.video, args.backbone, rows))
+        summary.update({key: extract_runs[0][key] for key in ("decoded_frames", "converted_frames", "peak_buffered_frames")})
+        summary["clips_per_s"] = summary["extract_fps"]
+    elif not args.skip_naive:
         naive = run_phase("naive", args)
         summary.update({"naive_fps": round(naive["fps"], 2), "naive_peak_rss_mb": round(naive["peak_rss_mb"], 1),
                         "naive_decode_seconds": round(naive["decode_seconds"], 1)})
+    if args.rss_minutes:
+        long_video = make_video(Path(args.workdir) / f"synthetic_{args.rss_minutes:g}min_398x224.mkv", args.rss_minutes)
+        long_run = run_phase("extract", argparse.Namespace(**{**vars(args), "video": str(long_video)}))
+        summary.update({f"peak_rss_mb_{args.rss_minutes:g}min": round(long_run["peak_rss_mb"], 1),
+                        f"frames_{args.rss_minutes:g}min": long_run["frames"],
+                        f"extract_fps_{args.rss_minutes:g}min": round(long_run["fps"], 2)})
+        if video_backbone:
+            summary[f"decoded_frames_{args.rss_minutes:g}min"] = long_run["decoded_frames"]
+            summary[f"peak_buffered_frames_{args.rss_minutes:g}min"] = long_run["peak_buffered_frames"]
     summary.update(idle)
     summary["load_average_before"] = round(load, 2)
     summary["load_average_after"] = round(os.getloadavg()[0], 2)

@@ -14,13 +14,13 @@ from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from video_helpers import constant_rate_times, read_index, variable_rate_times, write_video
 
 
-def raw_image(frame) -> torch.Tensor:
-    return frames_to_tensor(frame.to_ndarray(format="rgb24")[None])[0].clone()
+def raw_images(frames) -> torch.Tensor:
+    return frames_to_tensor(np.stack([frame.to_ndarray(format="rgb24") for frame in frames])).contiguous()
 
 
 def streamed_clips(path, fps=2.0, frames=8, rate=15.0, batch_size=3, **trim):
     stats = ClipStats()
-    batches = list(iter_clips(probe(path), fps=fps, offsets=clip_offsets(frames, rate), prepare=raw_image,
+    batches = list(iter_clips(probe(path), fps=fps, offsets=clip_offsets(frames, rate), prepare=raw_images,
                               batch_size=batch_size, stats=stats, **trim))
     clips = torch.cat([b.clips for b in batches]) if batches else torch.zeros(0)
     times = np.concatenate([b.times for b in batches]) if batches else np.zeros(0)
@@ -104,8 +104,8 @@ def test_trimmed_clips_after_a_seek_still_see_the_true_frames(tmp_path):
 def test_ring_buffer_clips_equal_clips_decoded_one_by_one(tmp_path, decoder):
     path = write_video(tmp_path / "v.mkv", constant_rate_times(25, 6.0), width=192, height=108)
 
-    def prepare(frame):
-        return apply_transform(raw_image(frame)[None], "crop", 48)[0].contiguous()
+    def prepare(frames):
+        return apply_transform(raw_images(frames), "crop", 48).contiguous()
 
     offsets = clip_offsets(6, 7.5)
     batches = list(iter_clips(probe(path), fps=2.0, offsets=offsets, prepare=prepare, batch_size=4))
