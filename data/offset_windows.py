@@ -12,7 +12,8 @@ from `(seed, epoch)`:
   the event and what follows it stay).
 
 Rows outside a half repeat its edge rows (`data.clips.window_rows`). `get_batch(indices)` -> (float32
-(B, T, dim), float32 (B, 2)).
+(B, T, dim), float32 (B, 2)). `OffsetClipDataset` gives the same targets on clips of frames, for
+fine-tuning a backbone with the RMS-Net head (`soccerspot finetune --head rmsnet`).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from soccerspot.data.clips import Track, window_rows
-from soccerspot.data.video_clips import event_free_starts
+from soccerspot.data.video_clips import BACKGROUND, FrameClipDataset, FrameTrack, event_free_starts
 
 
 def mask_before(window: np.ndarray, background: np.ndarray, event_row: int) -> np.ndarray:
@@ -101,3 +102,54 @@ class OffsetWindowDataset(Dataset):
         for slot, index in enumerate(indices):
             out[slot] = self.window(int(index))
         return torch.from_numpy(out), torch.from_numpy(self.targets[indices])
+
+
+class OffsetClipDataset(FrameClipDataset):
+    """RMS-Net's clips of frames for fine-tuning: `FrameClipDataset`'s clips (one per event at a uniform
+    offset, background clips nF/C, redrawn every epoch) with RMS-Net's targets, (class + 1, o / (T - 1))
+    for the clip's own event at row `o` and (0, 0) for background, and the same masking as
+    `OffsetWindowDataset`: with probability `mask_probability` a foreground clip's frames before its event
+    come from an event-free clip. `get_batch(indices)` -> (uint8 (B, T, 3, H, W), float32 (B, 2))."""
+
+    def __init__(self, tracks: Sequence[FrameTrack], length: int, num_classes: int, *, seed: int = 0,
+                 mask_probability: float = 0.0, flip: bool = False, color_jitter: float = 0.0):
+        if length < 2:
+            raise ValueError(f"an offset needs clips of >= 2 rows, got {length}")
+        if not 0.0 <= mask_probability <= 1.0:
+            raise ValueError(f"mask_probability must lie in [0, 1], got {mask_probability}")
+        self.mask_probability = mask_probability
+        super().__init__(tracks, length, num_classes, seed=seed, flip=flip, color_jitter=color_jitter)
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        # the parent lists one foreground clip per event, half by half in event order, then the background
+        rows = np.concatenate([t.event_rows for t in self.tracks]).astype(np.int64)
+        classes = np.concatenate([t.event_classes for t in self.tracks]).astype(np.int64)
+        foreground = len(rows)
+        if not (np.array_equal(self.clip_class[:foreground], classes)
+                and (self.clip_class[foreground:] == BACKGROUND).all()):
+            raise RuntimeError("FrameClipDataset no longer lists its foreground clips in event order")
+        self.event_offset = np.full(len(self.clip_start), -1, dtype=np.int64)  # -1: background
+        self.event_offset[:foreground] = rows - self.clip_start[:foreground]
+        self.offset_targets = np.zeros((len(self.clip_start), 2), dtype=np.float32)
+        self.offset_targets[:foreground, 0] = classes + 1
+        self.offset_targets[:foreground, 1] = self.event_offset[:foreground] / (self.length - 1)
+        rng = np.random.default_rng([self.seed, epoch, 3])
+        free = [event_free_starts(track, self.length) for track in self.tracks]
+        pool = np.array([(i, s) for i, f in enumerate(free) for s in f.tolist()], dtype=np.int64).reshape(-1, 2)
+        masked = (self.event_offset >= 0) & (rng.random(len(self.event_offset)) < self.mask_probability)
+        self.mask_source = np.full((len(masked), 2), -1, dtype=np.int64)
+        if masked.any() and len(pool):
+            self.mask_source[masked] = pool[rng.integers(0, len(pool), size=int(masked.sum()))]
+
+    def get_batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = np.asarray(indices, dtype=np.int64)
+        clips, _ = super().get_batch(indices)
+        for slot, index in enumerate(indices.tolist()):
+            source_track, source_start = self.mask_source[index]
+            if source_track >= 0:
+                track = self.tracks[int(source_track)]
+                background = track.cache.array[window_rows(int(source_start), self.length, track.num_rows)]
+                event = int(self.event_offset[index])
+                clips[slot, :event] = torch.from_numpy(np.ascontiguousarray(background[:event])).permute(0, 3, 1, 2)
+        return clips, torch.from_numpy(self.offset_targets[indices])

@@ -10,7 +10,10 @@ Data: each half video is decoded once, sequentially, into a frame cache at the f
 from the memory-mapped caches (`data.video_clips`): one foreground clip per event at a uniformly drawn
 offset, background clips from event-free stretches, class-balanced batches.
 
-Model: `models.finetune.BackboneHeadModel` (frozen stages in eval mode and without autograd).
+Model: `models.finetune.BackboneHeadModel` (frozen stages in eval mode and without autograd). Heads: the
+pooling heads and the transformer learn each clip's classes (BCE); `--head rmsnet` learns RMS-Net's class
+and offset of the clip's own event, with its masking and loss (`data.offset_windows.OffsetClipDataset`,
+`clip_targets`), as in its paper.
 
 Loop: `pipeline.train.fit`, the loop every head trains with (optimizer, plateau scheduler, best/last
 checkpoints, metrics lines, exact `--resume`). Validation: the loss on held-out clips, and every
@@ -295,15 +298,16 @@ def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> DataL
 
 
 def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
-    from soccerspot.data.video_clips import FrameClipDataset, class_balanced_batches, shuffled_batches
+    from soccerspot.data.video_clips import class_balanced_batches, shuffled_batches
     from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
 
     model, head_config = build_finetune_model(config, settings, len(data.classes))
     length = clip_frames(config, settings)
     precision = training_precision(config.precision, torch.device(config.device))
-    train_clips = FrameClipDataset(data.train, length, len(data.classes), seed=config.seed, flip=settings.flip,
-                                   color_jitter=settings.color_jitter)
-    valid_clips = FrameClipDataset(data.valid, length, len(data.classes), seed=config.seed) if data.valid else None
+    clips_for, criterion = clip_targets(config.head, head_config)
+    train_clips = clips_for(data.train, length, len(data.classes), seed=config.seed, flip=settings.flip,
+                            color_jitter=settings.color_jitter, train=True)
+    valid_clips = clips_for(data.valid, length, len(data.classes), seed=config.seed) if data.valid else None
 
     def train_batches(epoch: int) -> DataLoader:
         train_clips.set_epoch(epoch)
@@ -332,6 +336,7 @@ def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTun
         resume_differences=lambda stored: run_differences(stored, run_record),
         valid_batches=valid_batches if valid_clips is not None and len(valid_clips) else None,
         validate=(lambda: validation_a_map(model, data, config, precision)) if data.valid else None,
+        **({} if criterion is None else {"criterion": criterion}),
     )
 
 
@@ -351,14 +356,40 @@ def run_differences(stored: dict, current: dict) -> list[str]:
     return differences
 
 
+def clip_targets(kind: str, head_config):
+    """(clip dataset factory, criterion or None for the loop's BCE) of a head: a window's classes for the
+    pooling heads and the transformer; RMS-Net's (class, offset) with its masking and loss for `rmsnet`."""
+    from soccerspot.data.video_clips import FrameClipDataset
+
+    if kind == "rmsnet":
+        from soccerspot.data.offset_windows import OffsetClipDataset
+        from soccerspot.models.rmsnet import RMSNetLoss
+
+        def offset_clips(tracks, length, num_classes, *, train: bool = False, **options):
+            return OffsetClipDataset(tracks, length, num_classes,
+                                     mask_probability=head_config.mask_probability if train else 0.0, **options)
+
+        return offset_clips, RMSNetLoss(head_config.offset_weight)
+
+    def window_clips(tracks, length, num_classes, *, train: bool = False, **options):
+        return FrameClipDataset(tracks, length, num_classes, **options)
+
+    return window_clips, None
+
+
+# Heads with their own training task (`pipeline.tasks`) whose targets fine-tuning also cuts from frame clips.
+FINETUNE_OWN_TARGETS = ("rmsnet",)
+
+
 def check_finetune_head(kind: str) -> None:
-    """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer); a head
-    with its own targets and loss (`pipeline.tasks`: RMS-Net) is not wired to frame clips yet."""
+    """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer) and
+    RMS-Net (class + offset of the clip's event, `clip_targets`); another head with its own targets and
+    loss (`pipeline.tasks`: CALF's chunks) is not wired to frame clips."""
     from soccerspot.pipeline.tasks import registered_task
 
-    if registered_task(kind) is not None:
+    if registered_task(kind) is not None and kind not in FINETUNE_OWN_TARGETS:
         raise SettingsError("head", f"{kind!r} trains with its own targets, which fine-tuning on frame clips does "
-                                    "not provide yet; fine-tune with a pooling head or the transformer")
+                                    "not provide; fine-tune with a pooling head, the transformer or rmsnet")
 
 
 def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: str | Path, *,

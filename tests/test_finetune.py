@@ -107,3 +107,31 @@ def test_resume_refuses_other_settings(season, tmp_path, capsys):
     args[args.index("--input-size") + 1] = "80"
     assert main(args) == 1
     assert "input_size" in capsys.readouterr().err
+
+
+def test_finetune_rmsnet_head_trains_exports_and_spots_video(season, tmp_path, capsys):
+    """RMS-Net as the fine-tuning head (its paper's recipe): (class, offset) targets on frame clips, its
+    loss, backbone.pt exported, and `spot VIDEO --model RUN/best` through the head's own inference."""
+    run = tmp_path / "run"
+    assert main(finetune_args(season, run, "--head", "rmsnet", "--epochs", "2", "--max-batches", "3")) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["epochs"] == 2
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(m["train_loss"] == m["train_loss"] and m["train_loss"] > 0 for m in metrics)  # finite, positive
+    assert all("valid_a_mAP" in m for m in metrics)
+    config = json.loads((run / "best" / "config.json").read_text())
+    assert config["head"]["kind"] == "rmsnet" and config["head"]["window_frames"] == 8
+    assert (run / "best" / "backbone.pt").is_file()
+    assert config["feature_settings"]["weights"].startswith("file:")
+    spotted = tmp_path / "spotted"
+    video = season / GAMES[2] / "1_224p.mkv"
+    assert main(["spot", str(video), "--model", str(run / "best"), "--out", str(spotted), "--no-progress",
+                 "--precision", "fp32"]) == 0
+    predictions = read_predictions(spotted / PREDICTIONS_FILE)
+    assert predictions.predictions, "the fine-tuned backbone + RMS-Net head spotted nothing"
+    assert load_features(spotted, 1, "resnet18").meta.weights == config["feature_settings"]["weights"]
+
+
+def test_finetune_refuses_calf(season, tmp_path, capsys):
+    assert main(finetune_args(season, tmp_path / "run", "--head", "calf", "--epochs", "1")) == 2
+    assert "calf" in capsys.readouterr().err

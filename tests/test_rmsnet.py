@@ -114,3 +114,48 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(loaded.model.half_probabilities(features), model.half_probabilities(features))
     assert loaded.config.mask_probability == 0.5 and loaded.config.offset_weight == 10.0
     assert loaded.config.vote == "sum"
+
+
+def frame_track(rows: int = 60, events=((10, 0), (30, 1), (33, 2)), half: int = 1):
+    """A half of tiny frames whose every pixel holds its row number (uint8), and its events."""
+    from types import SimpleNamespace
+
+    from soccerspot.data.video_clips import FrameTrack
+
+    array = np.broadcast_to(np.arange(rows, dtype=np.uint8)[:, None, None, None], (rows, 4, 6, 3)).copy()
+    cache = SimpleNamespace(array=array, path=Path(f"half{half}.cache"),
+                            meta=SimpleNamespace(timestamps=[r / 2 for r in range(rows)], fps=2.0))
+    return FrameTrack("g", half, cache, np.array([e[0] for e in events]), np.array([e[1] for e in events]))
+
+
+def test_offset_clips_target_their_own_event_and_mask_frames_before_it():
+    from soccerspot.data.offset_windows import OffsetClipDataset
+
+    tracks = [frame_track(), frame_track(events=((40, 1),), half=2)]
+    events = [(0, 10, 0), (0, 30, 1), (0, 33, 2), (1, 40, 1)]  # (track, row, class)
+    for mask in (0.0, 1.0):
+        clips = OffsetClipDataset(tracks, 8, 3, seed=3, mask_probability=mask)
+        for epoch in (0, 1):
+            clips.set_epoch(epoch)
+            batch, targets = clips.get_batch(list(range(len(clips))))
+            assert batch.shape == (len(clips), 8, 3, 4, 6) and batch.dtype == torch.uint8
+            foreground = targets[:, 0] > 0
+            assert int(foreground.sum()) == len(events)
+            for index, (track_index, row, cls) in enumerate(events):  # one clip per event, its own target
+                start = int(clips.clip_start[index])
+                offset = row - start
+                assert 0 <= offset < 8 and int(clips.clip_track[index]) == track_index
+                assert targets[index].tolist() == pytest.approx([cls + 1, offset / 7])
+                frames = batch[index, :, 0, 0, 0].tolist()  # each frame's row number (edges replicated)
+                expected = [min(max(start + k, 0), 59) for k in range(8)]
+                assert frames[offset:] == expected[offset:]  # the event and what follows it are kept
+                if mask == 0.0:
+                    assert frames == expected
+                else:  # the rows before the event come from an event-free clip of one of the halves
+                    source_track, source_start = clips.mask_source[index]
+                    assert frames[:offset] == [source_start + k for k in range(offset)]
+                    rows = np.arange(source_start, source_start + 8)
+                    assert not np.isin(tracks[source_track].event_rows, rows).any()
+            background = ~foreground
+            assert targets[background].abs().sum() == 0
+            assert (clips.mask_source[len(events):] == -1).all()  # background clips are never masked
