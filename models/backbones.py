@@ -282,14 +282,14 @@ def _torchvision_pretrained(name: str, tag: str) -> dict:
     return _torchvision_state_dict(name, torchvision.models.get_model_weights(name)[tag])
 
 
-def _torchvision_state_dict(name: str, spec) -> dict:
+def _torchvision_state_dict(name: str, spec, dataset: str = "ImageNet") -> dict:
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
     try:
         state = spec.get_state_dict(progress=False, check_hash=False)
     except Exception as error:  # URLError, socket errors, HTTP errors: all mean "not available here"
         filename = os.path.basename(spec.url)
         raise BackboneWeightsError(
-            f"cannot load ImageNet weights for {name} ({spec}): {error}. Offline? Download {spec.url} "
+            f"cannot load {dataset} weights for {name} ({spec}): {error}. Offline? Download {spec.url} "
             f"elsewhere and put it at {checkpoints / filename} (the torch hub cache; TORCH_HOME moves it), "
             f"or pass the file itself: --weights /path/to/{filename}"
         ) from error

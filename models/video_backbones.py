@@ -182,7 +182,7 @@ def _load_kinetics(body: nn.Module, entry: VideoBackboneEntry, tag: str) -> str:
     import torchvision
 
     spec = torchvision.models.get_model_weights(entry.torchvision_name)[tag]
-    state = _torchvision_state_dict(entry.name, spec)
+    state = _torchvision_state_dict(entry.name, spec, dataset="Kinetics-400")
     expected = body.state_dict()
     state = {key: value for key, value in state.items() if key in expected}
     missing = [key for key in expected if key not in state]

@@ -176,3 +176,13 @@ def test_video_backbone_defaults_to_its_own_input_size(small_video):
 def test_video_settings_a_model_cannot_take_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         Extractor(video_config(**overrides))
+
+
+def test_kinetics_weights_offline_say_where_to_put_the_file(monkeypatch, tmp_path):
+    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache
+    with pytest.raises(BackboneWeightsError) as caught:
+        build_backbone("video:r2plus1d_18", weights="kinetics")
+    message = str(caught.value)
+    assert "Kinetics-400 weights for video:r2plus1d_18" in message and "--weights /path/to/r2plus1d_18-" in message
