@@ -186,3 +186,23 @@ def test_kinetics_weights_offline_say_where_to_put_the_file(monkeypatch, tmp_pat
         build_backbone("video:r2plus1d_18", weights="kinetics")
     message = str(caught.value)
     assert "Kinetics-400 weights for video:r2plus1d_18" in message and "--weights /path/to/r2plus1d_18-" in message
+
+
+def test_a_batch_of_videos_goes_on_past_a_bad_one(tmp_path, capsys):
+    from soccerspot.pipeline.cli import main
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "good.mkv", constant_rate_times(25, 3.0), width=64, height=48)
+    (videos / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 not really a video" * 50)
+    truncated = write_video(videos / "truncated.mkv", constant_rate_times(25, 6.0), width=64, height=48)
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    code = main(["extract", str(videos), "--out", str(tmp_path / "out"), "--backbone", "video:r3d_18", "--weights",
+                 "none", "--input-size", "32", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert (tmp_path / "out" / "good" / "1_r3d_18.npy").is_file()
+    failed = [line for line in captured.out.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == 2 and any("broken.mkv" in line for line in failed)
+    assert any("truncated.mkv" in line for line in failed)
+    assert "Traceback" not in captured.err
