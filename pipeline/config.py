@@ -350,14 +350,15 @@ def _calf_short() -> TrainConfig:
         preset="calf-short",
         source=(
             f"{paper.source} | calf-short, our choices for small training sets (measured on bench_heads' "
-            "synthetic season of 8 training halves of 180 s): chunks of 20 s (40 rows at 2 fps, receptive field "
-            "13 rows) instead of 120 s, 1024 chunks per epoch, Adam lr 3e-3. With 120 s chunks a chunk holds "
-            "2/3 of a half, the 8 halves give few distinct chunks and the slot locations, regressed relative "
-            "to the chunk, need 6x finer precision per second: loose 0.21 / tight 0.04 after 650 s there, "
-            "loose 0.94 / tight 0.55 with these settings after 30 epochs (77 s, one thread)."
+            "synthetic season of 8 training halves of 180 s, one seed, one thread): chunks of 20 s (40 rows at "
+            "2 fps, receptive field 13 rows) instead of 120 s and 1024 chunks per epoch; the rest is calf-paper. "
+            "With 120 s chunks a chunk holds 2/3 of a half, the 8 halves give few distinct chunks and the slot "
+            "locations, regressed relative to the chunk, need 6x finer precision per second: held-out loose "
+            "0.21 / tight 0.04 there; with 20 s chunks loose 0.91 / tight 0.43 after 30 epochs (47 s) and "
+            "0.98 / 0.68 after 100 epochs (224 s). 10 s and 30 s chunks, lr 3e-3 and larger segmentation "
+            "weights (0.0022, 0.02) did no better."
         ),
         window_seconds=20.0,
-        lr=3e-3,
         head_options={**paper.head_options, "chunks_per_epoch": 1024},
     )
 
