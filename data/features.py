@@ -53,6 +53,9 @@ class FeatureMeta:
     # Video backbones: each row is the clip of `clip_frames` frames at `clip_fps` centred on its time.
     clip_frames: int | None = None
     clip_fps: float | None = None
+    # Combined features (`data.combined_features`): each part's identity, in column order, and how each was normalised.
+    components: list[dict] | None = None
+    normalize: str | None = None
 
     def frame_times(self) -> np.ndarray:
         """Seconds from the start of the half for each row."""
@@ -75,6 +78,8 @@ class FeatureMeta:
         }
         if self.clip_frames is not None:  # only video features carry them: image features keep their identity
             settings.update(clip_frames=self.clip_frames, clip_fps=self.clip_fps)
+        if self.components is not None:  # only combined features carry them: other features keep their identity
+            settings.update(components=self.components, normalize=self.normalize)
         return settings
 
     def identity(self) -> dict:
