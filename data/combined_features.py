@@ -20,6 +20,7 @@ Parts must be the same halves: identical row counts and row times (within `TIME_
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 from dataclasses import dataclass, field
@@ -118,16 +119,24 @@ def _version() -> str:
         return "0+unknown"
 
 
+def combined_template(metas: Sequence[FeatureMeta], normalize: str) -> FeatureMeta:
+    """How the combination of parts made as `metas` is made (settings, identity), before any rows exist."""
+    return FeatureMeta(
+        backbone=COMBINED_BACKBONE, weights=COMBINED_BACKBONE, fps=metas[0].fps, transform=COMBINED_BACKBONE,
+        input_size=0, precision=combined_precision(metas), pca=None, dim=sum(int(meta.dim) for meta in metas),
+        version=_version(), components=[component_identity(meta) for meta in metas], normalize=normalize,
+    )
+
+
 def combined_meta(parts: Sequence[HalfFeatures], names: Sequence[str], normalize: str) -> FeatureMeta:
-    """The sidecar of the combination of `parts` (already checked to be the same rows)."""
+    """The sidecar of the combination of `parts` (already checked to be the same rows): the first part's row
+    times and source."""
     first = parts[0].meta
     metas = [part.meta for part in parts]
-    return FeatureMeta(
-        backbone=COMBINED_BACKBONE, weights=COMBINED_BACKBONE, fps=first.fps, start=first.start, step=first.step,
+    return dataclasses.replace(
+        combined_template(metas, normalize), start=first.start, step=first.step,
         timestamps=None if first.timestamps is None else [float(t) for t in first.timestamps],
-        transform=COMBINED_BACKBONE, input_size=0, precision=combined_precision(metas), pca=None,
-        dim=sum(int(meta.dim) for meta in metas), source=first.source, source_size=first.source_size,
-        version=_version(), components=[component_identity(meta) for meta in metas], normalize=normalize,
+        source=first.source, source_size=first.source_size,
         extra={"parts": list(names), "part_precisions": [str(meta.precision) for meta in metas],
                "part_fingerprints": [fingerprint(part) for part in parts]},
     )

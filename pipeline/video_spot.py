@@ -17,6 +17,12 @@ Refusals, each a `DataError` naming the file:
 - features already on disk under the same name with another identity or from another video: they
   are never overwritten silently (remove them, or spot into another `--out`).
 
+A head trained on combined features (`soccerspot combine`: the sidecar lists its components) is served
+the same way, part by part: each component is extracted with its recorded identity (under its backbone's
+default feature name), then the parts are combined with the recorded normalisation into the head's feature
+name. The refusals above apply to each component, naming it; `--weights` / `--pca` go to every component
+that records weights from a file / a PCA (one whose identity then differs is refused).
+
 Features already on disk that differ only in precision (complete, same identity, same video and
 trimming) are reused as they are, with a warning: re-extracting at another precision is the user's
 choice (`soccerspot extract --precision`), not a side effect of spotting.
@@ -28,9 +34,11 @@ extract` would make), a half-named `game/1_224p.mkv` uses `game/`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
 from soccerspot.data.labels import PREDICTIONS_FILE
@@ -110,6 +118,9 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     if not settings:
         raise DataError(head.path, "this checkpoint records no feature settings (a SoccerNet baseline trained on the "
                                    "official feature files?): extract features yourself and spot those, not a video")
+    if is_combined(settings):
+        raise DataError(head.path, "the head was trained on combined features (soccerspot combine): they are re-made "
+                                   "part by part (pipeline.video_spot.plan_extraction), not by one extractor")
     missing = [key for key in SETTINGS_KEYS if key not in settings]
     if missing:
         raise DataError(head.path, f"the checkpoint's feature settings lack {', '.join(missing)}; cannot re-extract")
@@ -203,22 +214,109 @@ def extract_half(extractor, video: Path, game_dir: Path, half: int) -> None:
         raise DataError(video, f"cannot extract features ({type(error).__name__}: {error})") from error
 
 
+@dataclass
+class ExtractionPlan:
+    """What `spot VIDEO` makes for a head: the feature sets extracted from the video, and for a head
+    trained on combined features, how those sets become its features."""
+
+    extractors: list
+    combine: CombineConfig | None = None
+
+    @property
+    def name(self) -> str:
+        """The feature name the head spots."""
+        return self.combine.name if self.combine is not None else self.extractors[0].name
+
+
+def is_combined(settings: dict | None) -> bool:
+    return bool(settings) and settings.get("components") is not None
+
+
+def component_head(head: LoadedHead, index: int) -> LoadedHead:
+    """The head as if trained on its `index`-th component alone (for `extract_config_for`, `build_extractor`)."""
+    return dataclasses.replace(head, feature_settings=dict(head.feature_settings["components"][index]))
+
+
+def describe_component(settings: dict, index: int, count: int) -> str:
+    return f"component {index + 1} of {count} of the combined features ({settings.get('backbone')}, " \
+           f"weights {settings.get('weights')})"
+
+
+def component_names(extractors: list, combined_name: str) -> list[str]:
+    """Each component's feature name: its backbone's default, suffixed where two would share one (or take
+    the combined features' own name)."""
+    names = [extractor.name for extractor in extractors]
+    return [name if names.count(name) == 1 and name != combined_name else f"{name}_part{index + 1}"
+            for index, name in enumerate(names)]
+
+
+def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
+                    weights_file: str | None = None, pca_file: str | None = None, feature_name: str | None = None,
+                    progress: bool = True) -> ExtractionPlan:
+    """The extractors (and combination) that re-make the head's training features here, or a `DataError`
+    saying why they cannot be re-made (for combined features, naming the component)."""
+    options = dict(device=device, precision=precision, batch_size=batch_size, weights_file=weights_file,
+                   pca_file=pca_file, progress=progress)
+    if not is_combined(head.feature_settings):
+        config = extract_config_for(head, feature_name=feature_name, **options)
+        check_device(device, precision)
+        return ExtractionPlan([build_extractor(head, config)])
+    components = head.feature_settings["components"]
+    if not isinstance(components, list) or not components or not all(isinstance(c, dict) for c in components):
+        raise DataError(head.path, f"the checkpoint's combined feature settings list no components ({components!r})")
+    name = feature_name or str(head.training.get("features") or "combined")
+    extractors = []
+    for index in range(len(components)):
+        part = component_head(head, index)
+        try:
+            config = extract_config_for(part, **options)
+            check_device(device, precision)
+            extractors.append(build_extractor(part, config))
+        except DataError as error:
+            raise DataError(error.path, f"{describe_component(components[index], index, len(components))}: "
+                                        f"{error.reason}") from error
+    for extractor, part_name in zip(extractors, component_names(extractors, name)):
+        extractor.name = part_name
+    normalize = str(head.feature_settings.get("normalize"))
+    combine = CombineConfig([extractor.name for extractor in extractors], name, normalize)
+    problems = combine.problems()
+    if problems:
+        raise DataError(head.path, f"cannot combine the head's features: {problems[0][0]} {problems[0][1]}")
+    return ExtractionPlan(extractors, combine)
+
+
+def check_combined_conflict(plan: ExtractionPlan, game_dir: Path, half: int) -> None:
+    """Refuse to overwrite combined features of another identity already under the plan's name."""
+    if plan.combine is None or not sidecar_path(game_dir, half, plan.name).is_file():
+        return
+    try:
+        existing = load_features(game_dir, half, plan.name).meta.identity()
+    except DataError:
+        return  # incomplete: combining redoes it
+    wanted = combined_template([extractor.meta_template() for extractor in plan.extractors],
+                               plan.combine.normalize).identity()
+    if existing != wanted:
+        raise DataError(feature_path(game_dir, half, plan.name),
+                        "already exists, made from other parts or settings; it is not overwritten: remove it or "
+                        "spot into another --out")
+
+
 def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path | None = None,
                options: SpotOptions | None = None, device: str = "auto", precision: str = "auto",
                batch_size: int = 32, weights_file: str | None = None, pca_file: str | None = None,
                feature_name: str | None = None, progress: bool = True) -> SpotReport:
     """Extract (or reuse, when complete and of the same identity) the head's features for a video or game
-    folder, then spot those halves; results go to `<game folder>/results_spotting.json` (an existing one is
-    skipped unless `options.overwrite`). Raises `DataError` on bad input, `ValueError` on a device or
-    precision this machine cannot run."""
+    folder, combining components for a head trained on combined features, then spot those halves; results
+    go to `<game folder>/results_spotting.json` (an existing one is skipped unless `options.overwrite`).
+    Raises `DataError` on bad input, `ValueError` on a device or precision this machine cannot run."""
     input_path = Path(input_path)
     game_dir, jobs = plan_video_input(input_path, Path(out_dir) if out_dir is not None else None)
-    config = extract_config_for(head, device=device, precision=precision, batch_size=batch_size,
-                                weights_file=weights_file, pca_file=pca_file, feature_name=feature_name,
-                                progress=progress)
-    check_device(device, precision)
-    extractor = build_extractor(head, config)
-    reused = {job.half: reusable_precision(extractor, job.video, game_dir, job.half) for job in jobs}
+    plan = plan_extraction(head, device=device, precision=precision, batch_size=batch_size,
+                           weights_file=weights_file, pca_file=pca_file, feature_name=feature_name, progress=progress)
+    reused = {(index, job.half): reusable_precision(extractor, job.video, game_dir, job.half)
+              for index, extractor in enumerate(plan.extractors) for job in jobs}
+    for job in jobs:
+        check_combined_conflict(plan, game_dir, job.half)
     out_path = game_dir / PREDICTIONS_FILE
     options = options or SpotOptions()
     if out_path.exists() and not options.overwrite:
@@ -226,14 +324,18 @@ def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path 
     nms = resolve_nms(head, options)
     warnings = []
     for job in jobs:
-        if reused[job.half] is None:
-            extract_half(extractor, job.video, game_dir, job.half)
-        else:
-            warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed at "
-                            f"{reused[job.half]} (this run would extract at {extractor.precision}; remove it to "
-                            "extract again)")
+        for index, extractor in enumerate(plan.extractors):
+            precision_there = reused[index, job.half]
+            if precision_there is None:
+                extract_half(extractor, job.video, game_dir, job.half)
+            else:
+                warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed at "
+                                f"{precision_there} (this run would extract at {extractor.precision}; remove it to "
+                                "extract again)")
+        if plan.combine is not None:
+            combine_half(game_dir, job.half, plan.combine)
     # only the halves of this input, whatever else the folder holds
-    spotted = [spot_half(head, game_dir, job.half, extractor.name, nms, options) for job in jobs]
-    result = write_game(head, spotted, out_path, feature_name=extractor.name, url=input_path.name, options=options)
+    spotted = [spot_half(head, game_dir, job.half, plan.name, nms, options) for job in jobs]
+    result = write_game(head, spotted, out_path, feature_name=plan.name, url=input_path.name, options=options)
     result.warnings = warnings + result.warnings
     return SpotReport([result])

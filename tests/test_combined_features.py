@@ -206,3 +206,156 @@ def test_cli_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["combine", "--features", str(tmp_path / "nowhere"), "--parts", "a,b", "--name", "ab"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nowhere: --features: no such folder" in err[0]
+
+
+# --- training and spotting on combined features ------------------------------------------------------------
+
+HALF_ROWS = 240  # 2 minutes at 2 fps
+TRAIN_CLASSES = ("Goal", "Corner", "Foul")
+
+
+def write_two_part_season(root, games: int, seed: int = 0) -> list[str]:
+    """Noise parts `img` (6-d) and `vid` (4-d); around each event the class marker is in `img` for Goal and
+    Corner and in `vid` for Foul, so a head needs both parts."""
+    from soccerspot.data.classes import CLASS_NAMES_V2
+    from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+
+    rng = np.random.default_rng(seed)
+    names = []
+    for g in range(games):
+        game = f"league/2020-2021/game {g}"
+        events = []
+        for half in (1, 2):
+            img = rng.normal(0.0, 0.3, size=(HALF_ROWS, 6)).astype(np.float32) + 1.0
+            vid = rng.normal(0.0, 0.3, size=(HALF_ROWS, 4)).astype(np.float32) + 1.0
+            for slot, label in enumerate(TRAIN_CLASSES * 3):
+                row = 20 + 22 * slot + int(rng.integers(-3, 4))
+                column = TRAIN_CLASSES.index(label)
+                (img if label != "Foul" else vid)[row - 2: row + 3, column] += 4.0
+                events.append(Event(half, int(row * 500), label))
+            write_features(root / game, half, "img", img, meta("timm:synthetic_img"))
+            write_features(root / game, half, "vid", vid, meta("video:synthetic_vid", precision="bf16"))
+        assert all(event.label in CLASS_NAMES_V2 for event in events)
+        write_labels(root / game / LABELS_FILE, GameLabels(url=game, events=events))
+        names.append(game)
+    return names
+
+
+def test_train_and_spot_use_combined_features_like_any_feature_set(tmp_path, capsys):
+    from soccerspot.data.labels import read_predictions
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+
+    root = tmp_path / "season"
+    games = write_two_part_season(root, 3)
+    assert main(["combine", "--features", str(root), "--parts", "img,vid", "--name", "both", "--no-progress"]) == 0
+    (tmp_path / "train.txt").write_text("\n".join(games[:2]) + "\n")
+    (tmp_path / "valid.txt").write_text(games[2] + "\n")
+    run = tmp_path / "run"
+    assert main(["train", "--features-root", str(root), "--features", "both", "--train-split", str(tmp_path / "train.txt"),
+                 "--valid-split", str(tmp_path / "valid.txt"), "--out", str(run), "--no-progress", "--projection-dim", "8",
+                 "--clusters", "4", "--window-seconds", "4", "--batch-size", "64", "--epochs", "2",
+                 "--eval-every", "2"]) == 0
+    capsys.readouterr()
+    head = load_checkpoint(run / "best")
+    assert head.config.input_dim == 10
+    assert [c["backbone"] for c in head.feature_settings["components"]] == ["timm:synthetic_img", "video:synthetic_vid"]
+    assert head.feature_settings["normalize"] == "l2" and head.feature_settings["precision"] == "mixed:fp32+bf16"
+    out = tmp_path / "spotted"
+    assert main(["spot", str(root), "--model", str(run / "best"), "--features", "both", "--out", str(out),
+                 "--no-progress"]) == 0
+    for game in games:
+        predictions = read_predictions(out / game / "results_spotting.json").predictions
+        assert predictions and {p.label for p in predictions} <= set(head.classes)
+    # features combined another way are not what the head was trained on: refused, naming the file
+    game_dir = root / games[0]
+    assert main(["combine", "--features", str(game_dir), "--parts", "img,vid", "--name", "raw", "--normalize", "none",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["spot", str(game_dir / "1_raw.npy"), "--model", str(run / "best"), "--out", str(tmp_path / "x"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1_raw.npy" in err[0] and "normalize: features 'none', head 'l2'" in err[0]
+
+
+# --- spot VIDEO re-creates combined features ------------------------------------------------------------------
+
+BACKBONES = (["--backbone", "resnet18"], ["--backbone", "timm:regnety_002"])
+
+
+@pytest.fixture(scope="module")
+def combined_video(tmp_path_factory):
+    """A tiny video, its two image-backbone parts extracted and combined with the CLI, and a random head
+    whose recorded training features are that combination (as `soccerspot train` records them)."""
+    import torch
+
+    from soccerspot.models.heads import PoolingHeadConfig, build_head
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+
+    from video_helpers import constant_rate_times, write_video
+
+    base = tmp_path_factory.mktemp("combined_video")
+    video = write_video(base / "match.mp4", constant_rate_times(25, 6.0), gop=25)
+    made = base / "made"
+    for backbone in BACKBONES:
+        assert main(["extract", str(video), "--out", str(made), *backbone, "--weights", "none", "--input-size", "64",
+                     "--precision", "fp32", "--device", "cpu", "--no-progress"]) == 0
+    parts = sorted(path.name[2:-4] for path in (made / "match").glob("1_*.npy"))
+    assert main(["combine", "--features", str(made), "--parts", ",".join(parts), "--name", "both",
+                 "--no-progress"]) == 0
+    settings = load_features(made / "match", 1, "both").meta.settings()
+    torch.manual_seed(0)
+    config = PoolingHeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=2, window_frames=4,
+                               projection_dim=None)
+
+    def head(folder, feature_settings):
+        return save_checkpoint(base / folder, build_head(config), config, classes=["Goal", "Corner"],
+                               feature_settings=feature_settings, fps=2.0, nms=NmsSettings("hard", 4.0, 0.0),
+                               extra={"features": "both"})
+
+    return video, made / "match", settings, head
+
+
+def test_spot_video_recreates_combined_features(tmp_path, combined_video, capsys):
+    from soccerspot.data.labels import read_predictions
+
+    video, made, settings, head = combined_video
+    model = head("head", settings)
+    out = tmp_path / "out"
+    assert main(["spot", str(video), "--model", str(model), "--out", str(out), "--precision", "fp32", "--device", "cpu",
+                 "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    remade, original = load_features(out, 1, "both"), load_features(made, 1, "both")
+    assert remade.meta.identity() == original.meta.identity() and remade.array.shape == (12, 512 + 368)
+    np.testing.assert_allclose(remade.array, original.array, rtol=1e-5, atol=1e-6)
+    assert {path.name for path in out.glob("1_*.npy")} == {"1_both.npy", "1_resnet18.npy", "1_regnety_002.npy"}
+    assert read_predictions(out / "results_spotting.json").predictions
+    # a second run reuses everything: the results exist, and --overwrite spots again without re-extracting
+    stamp = (out / "1_both.npy").stat().st_mtime_ns
+    assert main(["spot", str(video), "--model", str(model), "--out", str(out), "--precision", "fp32", "--device", "cpu",
+                 "--no-progress", "--overwrite"]) == 0
+    assert (out / "1_both.npy").stat().st_mtime_ns == stamp
+
+
+def test_spot_video_refuses_a_component_it_cannot_remake_naming_it(tmp_path, combined_video, capsys):
+    video, _, settings, head = combined_video
+    from_file = json.loads(json.dumps(settings))
+    from_file["components"][1]["weights"] = "file:0123456789ab"
+    assert main(["spot", str(video), "--model", str(head("from_file", from_file)), "--out", str(tmp_path / "out"),
+                 "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    backbone = settings["components"][1]["backbone"]
+    assert len(err) == 1 and f"component 2 of 2 of the combined features ({backbone}, weights file:0123456789ab)" in err[0]
+    assert "pass that file (--weights FILE)" in err[0]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.npy"))
+
+
+def test_spot_video_never_overwrites_other_combined_features(tmp_path, combined_video, capsys):
+    video, made, settings, head = combined_video
+    out = tmp_path / "out"
+    other = load_features(made, 1, "both")
+    write_features(out, 1, "both", np.asarray(other.array),
+                   FeatureMeta.from_json({**other.meta.to_json(), "normalize": "none"}))
+    assert main(["spot", str(video), "--model", str(head("head2", settings)), "--out", str(out), "--precision", "fp32",
+                 "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1_both.npy: already exists, made from other parts or settings" in err[0]
