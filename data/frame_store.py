@@ -7,6 +7,12 @@ of `frames x height x width x 3` bytes read through `np.memmap`, plus a JSON sid
 and its size, the sampling and geometry settings, and each row's timestamp (the times `extract` gives its
 feature rows). A 45-minute half at 2 fps and 398x224 is 1.4 GB.
 
+Clip mode (video backbones, `clip_frames` set): a row is the clip of `clip_frames` frames at `clip_fps`
+centred on the row's time, exactly what `extract.clips.iter_clips` gives `soccerspot extract`; the raw file
+holds `rows x clip_frames` frames in the same format, the memory map is (rows, clip_frames, height, width,
+3), and the sidecar's `clip_frames`/`clip_fps` are part of its settings (a cache of another clip setting is
+stale). A clip cache is `clip_frames` times larger (frames shared by overlapping clips are stored again).
+
 The raw file is written first (streamed batch by batch, atomically: `data.atomic`), the sidecar last: a
 cache without sidecar is incomplete and is redone. This module only reads and writes the format;
 `extract.frame_store` fills a cache from a video.
@@ -40,15 +46,24 @@ class FrameCacheMeta:
     input_size: int = 224
     height: int = 0
     width: int = 0
-    frames: int = 0
+    frames: int = 0  # rows (in clip mode each row is a clip of clip_frames frames)
     timestamps: list[float] = field(default_factory=list)
     decoder: str = "pyav"
     version: str = ""
+    clip_frames: int | None = None  # clip mode: frames per row (None: one frame per row)
+    clip_fps: float | None = None  # clip mode: the clip's frame rate
 
     def settings(self) -> dict:
         """What must match for a cache to be reused."""
         return {"fps": float(self.fps), "start": float(self.start), "transform": self.transform,
-                "input_size": int(self.input_size), "source_size": int(self.source_size)}
+                "input_size": int(self.input_size), "source_size": int(self.source_size),
+                "clip_frames": None if self.clip_frames is None else int(self.clip_frames),
+                "clip_fps": None if self.clip_fps is None else float(self.clip_fps)}
+
+    def row_shape(self) -> tuple[int, ...]:
+        """One row's shape: (height, width, 3), or (clip_frames, height, width, 3) in clip mode."""
+        frame = (int(self.height), int(self.width), 3)
+        return frame if self.clip_frames is None else (int(self.clip_frames), *frame)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -61,7 +76,8 @@ class FrameCacheMeta:
 
 @dataclass
 class FrameCache:
-    """An opened cache: `array` is a read-only memory map (frames, height, width, 3) uint8."""
+    """An opened cache: `array` is a read-only memory map (rows, height, width, 3) uint8, or (rows,
+    clip_frames, height, width, 3) in clip mode."""
 
     array: np.ndarray
     meta: FrameCacheMeta
@@ -69,9 +85,11 @@ class FrameCache:
 
 
 def frame_cache_path(cache_root: str | Path, game: str, half: int, fps: float, transform: str,
-                     input_size: int) -> Path:
-    """`<cache_root>/<game>/<half>_frames_<transform>-<size>_<fps>fps.u8`."""
-    return Path(cache_root) / game / f"{half}_frames_{transform}-{input_size}_{fps:g}fps{FRAMES_SUFFIX}"
+                     input_size: int, clip_frames: int | None = None, clip_fps: float | None = None) -> Path:
+    """`<cache_root>/<game>/<half>_frames_<transform>-<size>_<fps>fps.u8`; clip caches end
+    `_clips<frames>x<clip_fps>fps.u8`."""
+    clip = "" if clip_frames is None else f"_clips{clip_frames}x{clip_fps:g}fps"
+    return Path(cache_root) / game / f"{half}_frames_{transform}-{input_size}_{fps:g}fps{clip}{FRAMES_SUFFIX}"
 
 
 def sidecar_of(path: str | Path) -> Path:
@@ -98,7 +116,9 @@ def open_frame_cache(path: str | Path) -> FrameCache:
     """Memory-map a complete cache, or raise `DataError` saying why it cannot be used."""
     path = Path(path)
     meta = read_frame_cache_meta(path)
-    shape = (int(meta.frames), int(meta.height), int(meta.width), 3)
+    if meta.clip_frames is not None and not int(meta.clip_frames) >= 1:
+        raise DataError(sidecar_of(path), f"clip_frames must be >= 1, got {meta.clip_frames}")
+    shape = (int(meta.frames), *meta.row_shape())
     if len(meta.timestamps) != meta.frames:
         raise DataError(sidecar_of(path), f"{len(meta.timestamps)} timestamps for {meta.frames} frames")
     try:
@@ -127,12 +147,13 @@ def stale_reason(path: str | Path, wanted: dict) -> str | None:
 
 
 class FrameCacheWriter:
-    """Streams uint8 (n, H, W, 3) batches into a new cache; `finish(meta)` writes the sidecar. Used as a
-    context manager: an exception leaves no file that looks complete (the raw file is atomic, and the
-    sidecar is never written)."""
+    """Streams uint8 (n, H, W, 3) batches (clip mode, `clip_frames` set: (n, clip_frames, H, W, 3) clips)
+    into a new cache; `finish(meta)` writes the sidecar. Used as a context manager: an exception leaves no
+    file that looks complete (the raw file is atomic, and the sidecar is never written)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, clip_frames: int | None = None):
         self.path = Path(path)
+        self.clip_frames = clip_frames
         self.frames = 0
         self.shape: tuple[int, int] | None = None
         self.timestamps: list[float] = []
@@ -148,12 +169,16 @@ class FrameCacheWriter:
         return self
 
     def write(self, frames: np.ndarray, times: np.ndarray) -> None:
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"frames must be uint8 (n, H, W, 3), got {frames.dtype} {frames.shape}")
+        clip = () if self.clip_frames is None else (self.clip_frames,)
+        if frames.dtype != np.uint8 or frames.ndim != 4 + len(clip) or frames.shape[-1] != 3 \
+                or tuple(frames.shape[1:1 + len(clip)]) != clip:
+            wanted = "(n, H, W, 3)" if not clip else f"(n, {self.clip_frames}, H, W, 3)"
+            raise ValueError(f"frames must be uint8 {wanted}, got {frames.dtype} {frames.shape}")
+        size = tuple(int(d) for d in frames.shape[-3:-1])
         if self.shape is None:
-            self.shape = (int(frames.shape[1]), int(frames.shape[2]))
-        elif tuple(frames.shape[1:3]) != self.shape:
-            raise ValueError(f"frames of {frames.shape[1:3]} after frames of {self.shape}")
+            self.shape = size
+        elif size != self.shape:
+            raise ValueError(f"frames of {size} after frames of {self.shape}")
         if len(times) != len(frames):
             raise ValueError(f"{len(times)} times for {len(frames)} frames")
         self._handle.write(np.ascontiguousarray(frames).tobytes())
@@ -166,7 +191,7 @@ class FrameCacheWriter:
         self._opened = None
         height, width = self.shape or (0, 0)
         meta = dataclasses.replace(meta, height=height, width=width, frames=self.frames,
-                                   timestamps=[round(t, 6) for t in self.timestamps])
+                                   timestamps=[round(t, 6) for t in self.timestamps], clip_frames=self.clip_frames)
         write_json_atomic(sidecar_of(self.path), meta.to_json(), indent=None)
         return meta
 

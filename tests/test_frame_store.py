@@ -91,3 +91,56 @@ def test_bad_videos_are_data_errors_and_leave_no_cache(tmp_path):
         cache_of(text, tmp_path)
     assert str(text) in str(caught.value)
     assert not list(tmp_path.rglob("*_frames_*"))  # neither a raw file nor a sidecar
+
+
+# --- clip mode (video backbones): a row is the clip extract.clips gives it ----------------------------------
+
+
+def clip_cache_of(video, tmp_path, clip_frames=4, clip_fps=5.0, **settings):
+    path = frame_cache_path(tmp_path / "cache", "league/game", 1, 2.0, "short-side", 54, clip_frames, clip_fps)
+    defaults = dict(fps=2.0, transform="short-side", input_size=54, progress=False)
+    return ensure_frame_cache(video, path, clip_frames=clip_frames, clip_fps=clip_fps, **{**defaults, **settings})
+
+
+def test_clip_cache_rows_are_the_clips_of_iter_clips(video, tmp_path):
+    from soccerspot.extract.clips import clip_offsets, iter_clips
+    from soccerspot.extract.decode import probe
+
+    cache = clip_cache_of(video, tmp_path)
+    assert cache.path.name.endswith("_clips4x5fps.u8")
+    assert cache.array.shape == (24, 4, 54, 96, 3) and cache.meta.clip_frames == 4 and cache.meta.clip_fps == 5.0
+    batches = list(iter_clips(probe(video), fps=2.0, offsets=clip_offsets(4, 5.0),
+                              prepare=frame_store.frame_preparer("short-side", 54)))
+    clips = np.concatenate([b.clips.numpy() for b in batches]).transpose(0, 1, 3, 4, 2)
+    np.testing.assert_array_equal(cache.array, clips)
+    np.testing.assert_allclose(cache.meta.timestamps, np.concatenate([b.times for b in batches]), atol=1e-6)
+    # the same row times as the image cache
+    np.testing.assert_allclose(cache.meta.timestamps, cache_of(video, tmp_path).meta.timestamps, atol=1e-6)
+
+
+def test_clip_cache_frames_are_the_frames_on_screen_at_the_clip_samples(tmp_path):
+    times = constant_rate_times(25, 6.0)
+    video = write_video(tmp_path / "1_224p.mkv", times, width=192, height=108)
+    cache = clip_cache_of(video, tmp_path, clip_frames=5, clip_fps=4.0, input_size=108)  # frames as decoded
+    offsets = (np.arange(5) - 2) / 4.0  # independent of extract.clips: 5 samples 0.25 s apart, centred
+    for row, t in enumerate(cache.meta.timestamps):
+        for sample, offset in enumerate(offsets):
+            wanted = min(max(t + offset, 0.0), times[-1] - times[0])  # edges replicated
+            shown = int(np.searchsorted(times - times[0], wanted + 1e-6, side="right") - 1)
+            assert read_index(cache.array[row, sample]) == shown, (row, sample)
+
+
+def test_a_clip_cache_of_other_clip_settings_is_stale(video, tmp_path, capsys):
+    from soccerspot.data.frame_store import stale_reason
+    from soccerspot.extract.frame_store import cache_settings
+
+    cache = clip_cache_of(video, tmp_path)
+    size = video.stat().st_size
+    assert stale_reason(cache.path, cache_settings(size, 2.0, 0.0, "short-side", 54, 4, 5.0)) is None
+    assert "clip_frames" in stale_reason(cache.path, cache_settings(size, 2.0, 0.0, "short-side", 54, 8, 5.0))
+    assert "clip_fps" in stale_reason(cache.path, cache_settings(size, 2.0, 0.0, "short-side", 54, 4, 15.0))
+    assert "clip_frames" in stale_reason(cache.path, cache_settings(size, 2.0, 0.0, "short-side", 54))
+    redone = ensure_frame_cache(video, cache.path, fps=2.0, transform="short-side", input_size=54, clip_frames=2,
+                                clip_fps=5.0, progress=False)
+    assert redone.array.shape == (24, 2, 54, 96, 3)
+    assert "other settings (clip_frames)" in capsys.readouterr().err
