@@ -359,3 +359,34 @@ def test_spot_video_never_overwrites_other_combined_features(tmp_path, combined_
                  "--device", "cpu", "--no-progress"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "1_both.npy: already exists, made from other parts or settings" in err[0]
+
+
+def test_spot_video_recreates_an_image_plus_video_backbone_combination(tmp_path, capsys):
+    """Clip features (video:r3d_18) have the rows of image features of the same half, so they combine; their
+    clip settings are part of the component's identity and are re-made by spot VIDEO."""
+    import torch
+
+    from soccerspot.models.heads import PoolingHeadConfig, build_head
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+
+    from video_helpers import constant_rate_times, write_video
+
+    video = write_video(tmp_path / "match.mp4", constant_rate_times(25, 3.0), gop=25)
+    for backbone in ("resnet18", "video:r3d_18"):
+        assert main(["extract", str(video), "--out", str(tmp_path / "made"), "--backbone", backbone, "--weights", "none",
+                     "--input-size", "64", "--precision", "fp32", "--device", "cpu", "--no-progress"]) == 0
+    assert main(["combine", "--features", str(tmp_path / "made"), "--parts", "r3d_18,resnet18", "--name", "mix",
+                 "--no-progress"]) == 0
+    made = load_features(tmp_path / "made/match", 1, "mix")
+    assert [c.get("clip_frames") for c in made.meta.components] == [16, None]
+    torch.manual_seed(0)
+    config = PoolingHeadConfig(kind="maxpool", input_dim=1024, num_classes=2, window_frames=2, projection_dim=None)
+    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=["Goal", "Corner"],
+                            feature_settings=made.meta.settings(), fps=2.0, nms=NmsSettings("hard", 2.0, 0.0),
+                            extra={"features": "mix"})
+    capsys.readouterr()
+    assert main(["spot", str(video), "--model", str(model), "--out", str(tmp_path / "out"), "--precision", "fp32",
+                 "--device", "cpu", "--no-progress"]) == 0
+    remade = load_features(tmp_path / "out", 1, "mix")
+    assert remade.meta.identity() == made.meta.identity()
+    np.testing.assert_allclose(remade.array, made.array, rtol=1e-5, atol=1e-6)
