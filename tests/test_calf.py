@@ -343,7 +343,7 @@ def test_calf_learns_a_planted_pattern_far_above_chance(tmp_path):
 
 def test_calf_short_changes_only_its_labelled_choices():
     """calf-paper keeps the released code's values; calf-short (ours, for small training sets) differs from
-    it only in the chunk length and the chunks per epoch, both named in its source."""
+    it only in the chunk length, the chunks per epoch and the inference's votes, each named in its source."""
     import dataclasses
 
     from soccerspot.pipeline.config import get_preset
@@ -354,6 +354,63 @@ def test_calf_short_changes_only_its_labelled_choices():
     changed = {f.name for f in dataclasses.fields(paper) if getattr(paper, f.name) != getattr(short, f.name)}
     assert changed == {"preset", "source", "window_seconds", "head_options"}
     assert short.window_seconds == 20.0
-    assert short.head_options == {**paper.head_options, "chunks_per_epoch": 1024}
-    for named in ("20 s", "1024 chunks", "our choices"):
+    assert short.head_options == {**paper.head_options, "chunks_per_epoch": 1024, "inference_stride": 1,
+                                  "vote": "sum"}
+    assert "vote" not in paper.head_options and "inference_stride" not in paper.head_options  # released: max, L - R
+    for named in ("20 s", "1024 chunks", "our choices", "vote 'sum'", "inference_stride 1"):
         assert named in short.source
+
+
+@torch.no_grad()
+def slot_votes_by_loop(model, features: torch.Tensor, stride: int, vote: str) -> torch.Tensor:
+    """An independent reading of the inference: every chunk on its own, its kept slots listed one by one."""
+    config = model.config
+    frames, length, classes = features.shape[0], config.window_frames, config.num_classes
+    starts = list(range(0, frames - length, stride)) + [frames - length] if frames > length else [0]
+    half = config.receptive // 2
+    total = torch.zeros(frames, classes)
+    best = torch.zeros(frames, classes)
+    cover = torch.zeros(frames)
+    for start in starts:
+        rows = [min(max(start + k, 0), frames - 1) for k in range(length)]
+        _, slots = model.segment_and_spot(features[rows][None])
+        low = 0 if start <= 0 else half
+        high = length if start + length >= frames else length - half
+        for k in range(low, high):
+            if start + k < frames:
+                cover[start + k] += 1
+        chunk_votes = {}
+        for slot in slots[0]:
+            position = int(torch.round(slot[1] * (length - 1)))
+            cls = int(slot[2:].argmax())
+            if low <= position < high and start + position < frames:
+                key = (start + position, cls)
+                chunk_votes[key] = max(chunk_votes.get(key, 0.0), float(slot[0]))
+        for (row, cls), confidence in chunk_votes.items():
+            total[row, cls] += confidence
+            best[row, cls] = max(float(best[row, cls]), confidence)
+    return best if vote == "max" else total / cover.clamp_min(1)[:, None]
+
+
+@pytest.mark.parametrize("stride, vote", [(0, "max"), (1, "sum"), (5, "sum"), (3, "max")])
+def test_half_probabilities_gather_the_chunks_votes(stride, vote):
+    model = small_calf(window=24, inference_stride=stride, vote=vote).eval()
+    with torch.no_grad():  # confident, spread slots so that many votes land
+        model.slots.bias.copy_(torch.tensor([3.0, 0.0] * 15) + torch.linspace(-2, 2, 30) * torch.tensor([0.0, 1.0] * 15))
+    for frames in (60, 24, 17):
+        features = torch.randn(frames, 8)
+        got = model.half_probabilities(features, batch_size=7)
+        expected = slot_votes_by_loop(model, features, stride or model.config.window_frames - model.config.receptive,
+                                      vote)
+        torch.testing.assert_close(got[:, 1:], expected)
+        torch.testing.assert_close(got[:, 0], 1 - expected.max(dim=1).values)
+        assert float(got[:, 1:].max()) > 0.5 and float(got.max()) <= 1.0
+
+
+def test_vote_settings_are_checked():
+    with pytest.raises(ValueError, match="vote"):
+        small_calf(vote="mean")
+    with pytest.raises(ValueError, match="inference_stride"):
+        small_calf(inference_stride=-1)
+    assert chunk_starts_for(100, 24, 8, 30) == [0, 30, 60, 76]
+    assert chunk_starts_for(30, 24, 8, 1) == list(range(7))
