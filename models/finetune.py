@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from soccerspot.models.backbones import Backbone, normalize_images
+from soccerspot.models.video_backbones import clip_input
 
 __all__ = ["BackboneHeadModel", "first_trainable_module", "trainable_blocks"]
 
@@ -49,7 +50,9 @@ def trainable_blocks(backbone: Backbone) -> list[nn.Module]:
 class BackboneHeadModel(nn.Module):
     """Backbone (last stages trainable) + spotting head over clips. `forward(clips)` takes uint8
     (batch, T, 3, H, W) clips and returns the head's (batch, C + 1) output; `features(images)` is the
-    backbone alone on uint8 (n, 3, H, W) frames (what `soccerspot extract` computes)."""
+    backbone alone on uint8 (n, 3, H, W) frames (what `soccerspot extract` computes). With a video backbone
+    each row is itself a clip of frames: `forward` takes (batch, T, frames, 3, H, W) and `features` takes
+    (n, frames, 3, H, W), fed as `soccerspot extract` feeds it (normalised, `clip_input`, channels_last_3d)."""
 
     def __init__(self, backbone: Backbone, head: nn.Module, *, gradient_checkpointing: bool = False):
         super().__init__()
@@ -66,9 +69,13 @@ class BackboneHeadModel(nn.Module):
         return self.head.config
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (n, 3, H, W) -> (n, width) float32 features; the frozen stages keep no autograd state."""
+        """uint8 (n, 3, H, W) frames, or (n, frames, 3, H, W) clips for a video backbone -> (n, width) float32
+        features; the frozen stages keep no autograd state."""
         inputs = normalize_images(images, self.backbone.mean, self.backbone.std)
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if inputs.ndim == 5:
+            inputs = clip_input(inputs).contiguous(memory_format=torch.channels_last_3d)
+        else:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         start = first_trainable_module(self.backbone)
         wanted = torch.is_grad_enabled()
         if start is None or not wanted:
@@ -82,8 +89,9 @@ class BackboneHeadModel(nn.Module):
             hook.remove()
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        if clips.ndim != 5:
-            raise ValueError(f"clips must be (batch, T, 3, H, W), got shape {tuple(clips.shape)}")
+        if clips.ndim not in (5, 6):
+            raise ValueError(f"clips must be (batch, T, 3, H, W) or, of clips, (batch, T, frames, 3, H, W); "
+                             f"got shape {tuple(clips.shape)}")
         batch, length = clips.shape[:2]
         features = self.features(clips.flatten(0, 1))
         return self.head(features.view(batch, length, -1))
