@@ -477,7 +477,9 @@ class LoopTask:
     tensor or a tuple of tensors, moved to the device by the loop. `validate()` returns extra validation
     metrics (Average-mAP) with the model in eval mode and no autograd. `save_checkpoint(folder, epoch,
     record)` writes a best/last checkpoint. `run_record` is written as the run's `train_config.json`;
-    `resume_differences(stored)` lists what differs between a stored record and this run's data."""
+    `resume_differences(stored)` lists what differs between a stored record and this run's data.
+    `select_max` names a record key (e.g. "valid_accuracy") the best checkpoint maximises instead of
+    `config.select_on`."""
 
     model: nn.Module
     train_batches: Callable[[int], Batches]
@@ -487,6 +489,7 @@ class LoopTask:
     valid_batches: Callable[[], Batches] | None = None
     validate: Callable[[], dict] | None = None
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = field(default_factory=nn.BCELoss)
+    select_max: str | None = None
 
 
 def build_optimizer(config: TrainConfig, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -544,7 +547,7 @@ def fit(
     precision = training_precision(config.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     start_epoch, best_value, best_epoch = 0, math.inf, 0
-    select_max = config.select_on == "valid_a_mAP"
+    select_max = task.select_max is not None or config.select_on == "valid_a_mAP"
     if select_max:
         best_value = -math.inf
     if resume:
@@ -582,7 +585,7 @@ def fit(
                     record.update({f"valid_{k}": v for k, v in task.validate().items()})
         record["epoch_s"] = round(time.perf_counter() - started, 3)
 
-        value = selection_value(config, record)
+        value = record.get(task.select_max) if task.select_max is not None else selection_value(config, record)
         improved = value is not None and (value > best_value if select_max else value < best_value)
         if improved:
             best_value, best_epoch = float(value), epoch

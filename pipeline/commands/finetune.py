@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where <game>/Labels-v2.json live (default: beside the videos)")
     parser.add_argument("--train-split", default="train", help=f"training games: {SPLIT_HELP}")
     parser.add_argument("--valid-split", default="valid", help=f"validation games: {SPLIT_HELP}")
+    parser.add_argument("--recipe", choices=("end-to-end", "snippets"), default="end-to-end",
+                        help="end-to-end (default): the backbone's last stages with a spotting head on clips; "
+                             "snippets: the backbone as an 18-way classifier of snippets centred on events and "
+                             "on event-free stretches (Baidu's extractors), exported for extract --weights")
+    parser.add_argument("--snippet-seconds", type=float, default=5.0,
+                        help="snippet recipe: seconds per snippet (default 5)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="the recipe to start from (default rmsnet-finetune; with --resume: the run's own)")
     parser.add_argument("--out", type=Path, default=None,
@@ -149,6 +155,10 @@ def finetune_command(args: argparse.Namespace) -> int:
     )
 
     check_inputs(args)
+    if args.recipe == "snippets":
+        from soccerspot.pipeline.snippets import snippets_command
+
+        return snippets_command(args)
     drop_other_heads_options(args, default_preset="rmsnet-finetune")
     config = build_config(args, default_preset="rmsnet-finetune")
     settings = settings_from(args)

@@ -1,0 +1,346 @@
+"""The snippet recipe (`soccerspot finetune --recipe snippets`): fine-tune a backbone as a snippet classifier.
+
+Baidu's two-stage system (Zhou et al. 2021, "Feature Combination Meets Attention: Baidu Soccer Embeddings
+and Transformer based Temporal Detection", arXiv 2106.14447) fine-tuned video action-recognition models as
+classifiers of 5-second snippets of soccer (17 classes + background), then extracted features with them.
+Here: an image or video backbone, its last `trainable_stages` stages trainable (frozen ones as in
+`models.finetune`), runs on every row of a snippet of `R = round(snippet_seconds x fps)` rows (an image
+backbone on the row's frame, a video backbone on the row's clip), the row features are averaged and a
+linear layer gives C + 1 logits (`models.snippet_head`); cross-entropy.
+
+Data: the frame caches of `pipeline.finetune` (`extract.frame_store`; clip mode for video backbones, each
+row the clip `soccerspot extract` would feed the model), snippets drawn by `data.snippets` (one per event,
+centred up to a jitter within the middle half; background at nF / C), redrawn every epoch from
+`(seed, epoch)`; the held-out snippets of the validation halves are drawn once (epoch 0) and are the same
+every epoch.
+
+Loop: `pipeline.train.fit`. Every epoch: validation loss, validation accuracy and per-class accuracy
+(`metrics.jsonl`: `valid_accuracy`, `valid_per_class_accuracy`); the best checkpoint is the one of highest
+validation accuracy (the training loss without validation games). Each of `RUN/best` and `RUN/last` holds
+`backbone.pt` (as `pipeline.finetune.save_backbone`: `soccerspot extract --weights RUN/best/backbone.pt`),
+`snippet_head.pt` (the linear layer) and `snippet_model.json`, naming the backbone, the weights identity
+`extract` gives features made with it, and the transform, input size, fps and clip settings to extract with.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from soccerspot.data.atomic import atomic_open, write_json_atomic
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import read_labels
+from soccerspot.pipeline.config import TrainConfig
+from soccerspot.pipeline.finetune import (
+    BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, run_differences, save_backbone, video_halves,
+)
+from soccerspot.pipeline.train import (
+    SettingsError, TrainResult, check_loop_settings, check_resumable, check_run_folder, class_setup, fit,
+    LoopTask, seed_everything,
+)
+
+RECIPES = ("end-to-end", "snippets")
+MODEL_FILE = "snippet_model.json"
+HEAD_FILE = "snippet_head.pt"
+BACKGROUND_NAME = "background"
+
+
+@dataclass
+class SnippetSettings:
+    """What the snippet recipe adds to the fine-tuning settings."""
+
+    snippet_seconds: float = 5.0  # Baidu's snippets
+
+    def validate(self) -> "SnippetSettings":
+        if not self.snippet_seconds > 0:
+            raise SettingsError("snippet_seconds", f"must be > 0; got {self.snippet_seconds}")
+        return self
+
+
+@dataclass(frozen=True)
+class ClipSetting:
+    """Frames per row and their rate for a video backbone; (None, None) for an image backbone."""
+
+    frames: int | None = None
+    fps: float | None = None
+
+
+def clip_setting(settings: FineTuneSettings) -> ClipSetting:
+    """The backbone's clip (video backbones: from their weights metadata), checked against the input size
+    and decoder; `SettingsError` when it cannot work."""
+    from soccerspot.models.video_backbones import is_video_backbone, video_backbone_entry
+
+    if not is_video_backbone(settings.backbone):
+        return ClipSetting()
+    try:
+        entry = video_backbone_entry(settings.backbone)
+    except ValueError as error:
+        raise SettingsError("backbone", str(error)) from None
+    problem = entry.input_problem(entry.clip_frames, settings.input_size)
+    if problem:
+        raise SettingsError("input_size", problem)
+    if settings.decoder != "pyav":
+        raise SettingsError("decoder", "video backbones' clips are streamed with PyAV (each frame decoded once): use pyav")
+    return ClipSetting(int(entry.clip_frames), float(entry.clip_fps))
+
+
+def check_snippet_settings(config: TrainConfig, settings: FineTuneSettings, snippet: SnippetSettings) -> None:
+    settings.validate()
+    snippet.validate()
+    if settings.flip or settings.color_jitter:
+        raise SettingsError("flip" if settings.flip else "color_jitter", "the snippet recipe has no augmentation")
+    if config.mixup_alpha:
+        raise SettingsError("mixup_alpha", "the snippet recipe's targets are class indices: no mixup")
+    clip_setting(settings)
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def cache_snippet_halves(halves, cache_root: Path, settings: FineTuneSettings, clip: ClipSetting, *,
+                         progress: bool = True) -> tuple[list, list[str]]:
+    """A frame cache (clip mode for a video backbone) per half; an undecodable half is left out with a
+    warning and listed in the second value."""
+    from soccerspot.data.frame_store import frame_cache_path
+    from soccerspot.extract.frame_store import ensure_frame_cache
+
+    caches, failed = [], []
+    for half in halves:
+        path = frame_cache_path(cache_root, half.game, half.half, settings.fps, settings.transform,
+                                settings.input_size, clip.frames, clip.fps)
+        try:
+            cache = ensure_frame_cache(half.video, path, fps=settings.fps, transform=settings.transform,
+                                       input_size=settings.input_size, decoder=settings.decoder,
+                                       clip_frames=clip.frames, clip_fps=clip.fps, progress=progress)
+        except DataError as error:
+            print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
+            failed.append(str(half.video))
+            continue
+        caches.append((half, cache))
+    return caches, failed
+
+
+def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_root: Path, labels_root: Path,
+                      train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
+                      progress: bool = True) -> FineTuneData:
+    """Cache every half of both game lists (frames, or clips for a video backbone) and map their labels
+    to rows."""
+    from soccerspot.data.video_clips import frame_track
+
+    setup = class_setup(config.classes)
+    clip = clip_setting(settings)
+    labels = {}
+    for game in [*train_games, *valid_games]:
+        path = labels_root / game / setup.labels_file
+        if not path.is_file():
+            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
+        labels[game] = read_labels(path)
+    tracks: dict[str, list] = {}
+    failed: list[str] = []
+    for split, games in (("train", train_games), ("valid", valid_games)):
+        caches, lost = cache_snippet_halves(video_halves(videos_root, games), cache_root, settings, clip,
+                                            progress=progress)
+        failed += lost
+        tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
+                         for half, cache in caches]
+    if not tracks["train"]:
+        raise DataError(videos_root, "no training half could be decoded: nothing to fine-tune on")
+    description = {
+        "videos_root": str(videos_root.resolve()), "labels_root": str(labels_root.resolve()),
+        "cache_root": str(cache_root.resolve()), "train_games": len(train_games), "valid_games": len(valid_games),
+        "train_halves": len(tracks["train"]), "valid_halves": len(tracks["valid"]), "failed_videos": failed,
+    }
+    return FineTuneData(tracks["train"], tracks["valid"], {g: labels[g] for g in valid_games}, setup.names,
+                        description, list(train_games), list(valid_games))
+
+
+# --- model, loss and metrics -----------------------------------------------------------------------------
+
+
+def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
+    """`BackboneHeadModel(backbone, SnippetHead)` on `config.device`: C + 1 logits per snippet."""
+    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.finetune import BackboneHeadModel
+    from soccerspot.models.snippet_head import SnippetHead, SnippetHeadConfig
+    from soccerspot.models.video_backbones import VideoBackbone
+
+    try:
+        backbone = build_backbone(settings.backbone, weights=settings.weights,
+                                  trainable_stages=settings.trainable_stages)
+    except BackboneWeightsError as error:
+        raise DataError(None, str(error)) from None
+    except ValueError as error:
+        raise SettingsError("backbone", str(error)) from None
+    head = SnippetHead(SnippetHeadConfig(backbone.feature_dim, num_classes + 1))
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    layout = torch.channels_last_3d if isinstance(backbone, VideoBackbone) else torch.channels_last
+    return model.to(torch.device(config.device), memory_format=layout)
+
+
+class SnippetLoss:
+    """Cross-entropy over the C + 1 logits; outside autograd (the validation pass) it also tallies each
+    snippet's predicted and true label, which `accuracy` then reads."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.predicted: list[torch.Tensor] = []
+        self.true: list[torch.Tensor] = []
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            self.predicted.append(logits.detach().argmax(dim=1).cpu())
+            self.true.append(labels.detach().cpu())
+        return nn.functional.cross_entropy(logits, labels)
+
+    def accuracy(self, names: Sequence[str]) -> dict:
+        """`accuracy` (fraction of snippets right) and `per_class_accuracy` {name: fraction} for the labels
+        present; `names` are the C + 1 label names."""
+        if not self.true:
+            return {}
+        return snippet_accuracy(torch.cat(self.predicted).numpy(), torch.cat(self.true).numpy(), names)
+
+
+def snippet_accuracy(predicted: np.ndarray, true: np.ndarray, names: Sequence[str]) -> dict:
+    """Overall accuracy and each present label's accuracy (recall of that label)."""
+    right = predicted == true
+    per_class = {names[int(label)]: float(right[true == label].mean()) for label in np.unique(true)}
+    return {"accuracy": float(right.mean()), "snippets": int(len(true)), "per_class_accuracy": per_class}
+
+
+# --- export ----------------------------------------------------------------------------------------------
+
+
+def export_snippet_model(folder: Path, model, settings: FineTuneSettings, snippet: SnippetSettings,
+                         clip: ClipSetting, classes: list[str], extra: dict) -> str:
+    """`backbone.pt` (for `extract --weights`), `snippet_head.pt` and `snippet_model.json` in `folder`;
+    returns the weights identity `extract` gives features made with `backbone.pt`."""
+    from soccerspot.data.snippets import snippet_rows
+
+    weights_id = save_backbone(folder, model)
+    head = {name: tensor.detach().cpu() for name, tensor in model.head.state_dict().items()}
+    with atomic_open(folder / HEAD_FILE, "wb") as handle:
+        torch.save(head, handle)
+    write_json_atomic(folder / MODEL_FILE, {
+        "recipe": "snippets", "backbone": settings.backbone, "weights": weights_id, "backbone_file": BACKBONE_FILE,
+        "base_weights": settings.weights, "transform": settings.transform, "input_size": settings.input_size,
+        "fps": settings.fps, "clip_frames": clip.frames, "clip_fps": clip.fps,
+        "snippet_seconds": snippet.snippet_seconds, "snippet_rows": snippet_rows(snippet.snippet_seconds, settings.fps),
+        "feature_dim": model.backbone.feature_dim, "labels": [*classes, BACKGROUND_NAME],
+        "head": model.head.config.to_json(), **extra,
+    })
+    return weights_id
+
+
+# --- the task --------------------------------------------------------------------------------------------
+
+
+def snippet_task(config: TrainConfig, settings: FineTuneSettings, snippet: SnippetSettings, data: FineTuneData,
+                 out_dir: Path) -> LoopTask:
+    from soccerspot.data.snippets import SnippetDataset, fixed_batches, shuffled_snippet_batches, snippet_rows
+
+    clip = clip_setting(settings)
+    model = build_snippet_model(config, settings, len(data.classes))
+    length = snippet_rows(snippet.snippet_seconds, settings.fps)
+    num_classes = len(data.classes)
+    names = [*data.classes, BACKGROUND_NAME]
+    train_snippets = SnippetDataset(data.train, length, num_classes, seed=config.seed)
+    valid_snippets = SnippetDataset(data.valid, length, num_classes, seed=config.seed) if data.valid else None
+    loss = SnippetLoss()
+
+    def train_batches(epoch: int):
+        train_snippets.set_epoch(epoch)
+        batches = shuffled_snippet_batches(len(train_snippets), config.batch_size, seed=config.seed, epoch=epoch)
+        return clip_loader(train_snippets, batches, config)
+
+    def valid_batches():
+        loss.reset()  # the tally of this validation pass only
+        return clip_loader(valid_snippets, fixed_batches(len(valid_snippets), config.batch_size), config)
+
+    def checkpoint(folder: Path, epoch: int, record: dict) -> None:
+        export_snippet_model(folder, model, settings, snippet, clip, data.classes,
+                             {"epoch": epoch, "metrics": record, "train_config": config.to_json(), "run": str(out_dir)})
+
+    finetune_record = {**settings.to_json(), **dataclasses.asdict(snippet), "recipe": "snippets",
+                       "clip_frames": clip.frames, "clip_fps": clip.fps}
+    run_record = {"config": config.to_json(), "finetune": finetune_record, "data": data.description,
+                  "games": {"train": data.train_games, "valid": data.valid_games}, "labels": names,
+                  "snippet_rows": length,
+                  "snippets": {"train": len(train_snippets), "valid": len(valid_snippets) if valid_snippets else 0}}
+    validating = valid_snippets is not None and len(valid_snippets) > 0
+    return LoopTask(
+        model=model, train_batches=train_batches, save_checkpoint=checkpoint, run_record=run_record,
+        resume_differences=lambda stored: run_differences(stored, run_record),
+        valid_batches=valid_batches if validating else None,
+        validate=(lambda: loss.accuracy(names)) if validating else None,
+        criterion=loss, select_max="valid_accuracy" if validating else None,
+    )
+
+
+def run_snippets(config: TrainConfig, settings: FineTuneSettings, snippet: SnippetSettings, data: FineTuneData,
+                 out_dir: str | Path, *, resume: bool = False, max_batches: int | None = None,
+                 progress: bool = True) -> TrainResult:
+    """Fine-tune `settings.backbone` as a snippet classifier on `data`, writing the run to `out_dir`.
+    Validation accuracy is computed on every validation pass (`eval_every` is 1: it costs nothing more)."""
+    config = dataclasses.replace(config, eval_every=1)
+    check_loop_settings(config)
+    check_snippet_settings(config, settings, snippet)
+    out_dir = Path(out_dir)
+    check_run_folder(out_dir, resume)
+    seed_everything(config.seed)
+    if torch.device(config.device).type == "cpu":
+        from soccerspot.extract.allocator import tune_glibc_allocator
+
+        tune_glibc_allocator()
+    task = snippet_task(config, settings, snippet, data, out_dir)
+    if resume:
+        check_resumable(out_dir, task)
+    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress)
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+def snippets_command(args: argparse.Namespace) -> int:
+    """`soccerspot finetune --recipe snippets` (arguments of `pipeline.commands.finetune`; inputs checked)."""
+    from soccerspot.pipeline.commands.finetune import check_backbone, check_weights, settings_from
+    from soccerspot.pipeline.commands.train import build_config
+    from soccerspot.pipeline.finetune import videos_games
+
+    config = build_config(args, default_preset="rmsnet-finetune")
+    settings = settings_from(args)
+    snippet = SnippetSettings(snippet_seconds=args.snippet_seconds)
+    check_backbone(settings.backbone)
+    check_loop_settings(config)
+    check_snippet_settings(config, settings, snippet)
+    check_weights(settings)
+    if args.out is None:
+        args.out = Path("runs") / f"snippets-{time.strftime('%Y%m%d-%H%M%S')}"
+    labels_root = args.labels or args.videos
+    train_games = videos_games(args.train_split, args.videos)
+    valid_games = videos_games(args.valid_split, args.videos)
+    if not train_games:
+        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    data = load_snippet_data(config, settings, args.videos, labels_root, train_games, valid_games,
+                             args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
+    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a {len(data.classes) + 1}-way "
+          f"snippet classifier ({snippet.snippet_seconds:g} s snippets) on {len(train_games)} games; validation "
+          f"{len(valid_games)} games; run folder {args.out}")
+    result = run_snippets(config, settings, snippet, data, args.out, resume=args.resume, max_batches=args.max_batches,
+                          progress=not args.no_progress)
+    last = result.history[-1] if result.history else {}
+    selected = "best_valid_accuracy" if data.valid else "best_train_loss"
+    print(json.dumps({"out": str(result.out_dir), "recipe": "snippets", "epochs": result.epochs,
+                      "best_epoch": result.best_epoch, selected: result.best_value, "stop_reason": result.stop_reason,
+                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
+    return 0
