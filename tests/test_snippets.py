@@ -169,7 +169,7 @@ def season(tmp_path_factory) -> Path:
     from soccerspot.data.synthetic import BroadcastConfig, plan_game, render_games
 
     root = tmp_path_factory.mktemp("snippet_season")
-    config = BroadcastConfig(width=160, height=96, fps=10.0, duration_s=60.0)
+    config = BroadcastConfig(width=160, height=96, fps=10.0, duration_s=40.0)
     plans = [plan_game(root / game, seed=index + 1, config=config, url=game) for index, game in enumerate(GAMES)]
     render_games(plans, config)
     (root / "train.txt").write_text("\n".join(GAMES[:2]) + "\n")
@@ -214,7 +214,7 @@ def test_snippet_recipe_trains_exports_and_extracts(season, tmp_path, capsys, ba
     features = tmp_path / "features"
     assert main(["extract", str(season / GAMES[2]), "--out", str(features), "--backbone", backbone, "--weights",
                  str(run / "best" / "backbone.pt"), "--transform", described["transform"], "--input-size", "32",
-                 "--fps", str(fps), "--precision", "fp32", "--no-progress"]) == 0
+                 "--fps", str(fps), "--duration", "12", "--precision", "fp32", "--no-progress"]) == 0
     capsys.readouterr()
     extracted = [p for p in features.rglob("1_*.npy")]
     assert extracted, "extract wrote nothing"
