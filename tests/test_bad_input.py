@@ -292,3 +292,22 @@ def test_user_path_errors_are_reported_and_other_os_errors_are_not():
     assert user_path_error(PermissionError(13, "Permission denied")) is None  # no file named: a bug, not input
     assert user_path_error(ConnectionResetError(104, "Connection reset by peer", "x")) is None
     assert user_path_error(FileNotFoundError(2, "No such file or directory", "/a")) is None
+
+
+SNIPPET_CASES = [
+    ("finetune --videos {unlabelled} --recipe nope", "--recipe"),
+    ("finetune --videos {unlabelled} --recipe snippets --snippet-seconds 0 --out {root}/s", "--snippet-seconds"),
+    ("finetune --videos {unlabelled} --recipe snippets --flip --out {root}/s", "--flip"),
+    ("finetune --videos {unlabelled} --recipe snippets --backbone video:r3d_18 --weights none --decoder decord "
+     "--out {root}/s", "--decoder"),
+    ("finetune --videos {unlabelled} --recipe snippets --backbone nope --out {root}/s", "--backbone"),
+    ("finetune --videos {unlabelled} --recipe snippets --backbone resnet18 --weights {missing} --out {root}/s",
+     "{missing}"),
+    ("finetune --videos {unlabelled} --recipe snippets --train-split all --valid-split none --out {root}/s " + FAST,
+     GAME),
+]
+
+
+@pytest.mark.parametrize("case", SNIPPET_CASES, ids=[c[0].split("--recipe ")[1][:40] for c in SNIPPET_CASES])
+def test_snippet_recipe_bad_input_is_one_line(case, paths, capsys, monkeypatch, tmp_path):
+    test_bad_input_exits_1_or_2_with_one_line_naming_the_file_or_flag(case, paths, capsys, monkeypatch, tmp_path)
