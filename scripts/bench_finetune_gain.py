@@ -8,6 +8,10 @@ initialisation (no pretrained weights can be downloaded here):
 - fine-tuned: `pipeline.finetune.finetune` (last stage + NetVLAD++ on clips of the training games' videos)
   -> the exported `backbone.pt` re-extracts every game (`Extractor(weights=backbone.pt)`) -> the SAME
   head recipe as the frozen side on those features -> the same held-out scoring.
+- `--recipe snippets`: the fine-tuning stage is the snippet recipe instead (`pipeline.snippets`: the
+  backbone's last stage as an 18-way classifier of `--snippet-seconds` snippets of the training games,
+  Adam `--lr`, `--clips` snippets a batch); the rest (extraction with the exported weights, the head recipe,
+  the scoring) is the same.
 
 Each seed changes the fine-tuning and head-training seeds (the random backbone itself is the same seeded
 initialisation on both sides). The season and the frozen features are made once and kept in `--work`.
@@ -15,7 +19,7 @@ Last line: one JSON object (means over seeds, and each seed's figures).
 
     python scripts/bench_finetune_gain.py [--seeds 2] [--train-games 4] [--test-games 2]
         [--half-seconds 120] [--backbone timm:regnety_002] [--finetune-epochs 8] [--head-epochs 60]
-        [--work DIR]
+        [--recipe end-to-end|snippets] [--snippet-seconds 5] [--work DIR]
 """
 from __future__ import annotations
 
@@ -70,6 +74,21 @@ def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) 
     return run / "last" / "backbone.pt"
 
 
+def fine_tune_snippets(season: Path, train_games: list[str], run: Path, seed: int, args) -> Path:
+    from soccerspot.pipeline.config import get_preset
+    from soccerspot.pipeline.finetune import FineTuneSettings
+    from soccerspot.pipeline.snippets import SnippetSettings, load_snippet_data, run_snippets
+
+    config = dataclasses.replace(get_preset("rmsnet-finetune"), batch_size=args.clips, optimizer="adam", lr=args.lr,
+                                 scheduler="none", max_epochs=args.finetune_epochs, precision="auto", seed=seed)
+    settings = FineTuneSettings(backbone=args.backbone, weights="none", trainable_stages=args.trainable_stages,
+                                transform=args.transform, input_size=args.input_size)
+    data = load_snippet_data(config, settings, season, season, train_games, [], run.parent / "frame-cache",
+                             progress=False)
+    run_snippets(config, settings, SnippetSettings(args.snippet_seconds), data, run, progress=False)
+    return run / "last" / "backbone.pt"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2)
@@ -85,6 +104,9 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=8, help="clips per fine-tuning batch")
     parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning lr (Adam)")
     parser.add_argument("--head-epochs", type=int, default=60)
+    parser.add_argument("--recipe", choices=("end-to-end", "snippets"), default="end-to-end",
+                        help="the fine-tuning stage: end-to-end (last stage + NetVLAD++ on clips) or snippets")
+    parser.add_argument("--snippet-seconds", type=float, default=5.0, help="snippet recipe: seconds per snippet")
     parser.add_argument("--work", type=Path, default=None, help="keep the season and runs here (default: a temp folder)")
     args = parser.parse_args()
     began = time.perf_counter()
@@ -101,7 +123,8 @@ def main() -> int:
     for seed in range(args.seeds):
         head_demo = dataclasses.replace(demo, seed=seed)
         frozen = head_scores(season, "frozen", train_games, test_games, work / f"frozen-{seed}", head_demo)
-        backbone = fine_tune(season, train_games, work / f"finetune-{seed}", seed, args)
+        tune = fine_tune_snippets if args.recipe == "snippets" else fine_tune
+        backbone = tune(season, train_games, work / f"{args.recipe}-{seed}", seed, args)
         name = f"finetuned{seed}"
         extract(season, games, args.backbone, str(backbone), name, args)
         tuned = head_scores(season, name, train_games, test_games, work / f"tuned-{seed}", head_demo)
@@ -116,7 +139,8 @@ def main() -> int:
     result["gain"] = round(result["finetuned_amap"] - result["frozen_amap"], 4)
     result["gain_tight"] = round(result["finetuned_tight"] - result["frozen_tight"], 4)
     result.update(seeds=args.seeds, minutes=round((time.perf_counter() - began) / 60, 2), backbone=args.backbone,
-                  trainable_stages=args.trainable_stages, per_seed=per_seed)
+                  trainable_stages=args.trainable_stages, recipe=args.recipe,
+                  **({"snippet_seconds": args.snippet_seconds} if args.recipe == "snippets" else {}), per_seed=per_seed)
     print(f"fine-tuned vs frozen: loose {result['finetuned_amap']:.3f} vs {result['frozen_amap']:.3f} "
           f"(gain {result['gain']:+.3f}), tight {result['finetuned_tight']:.3f} vs {result['frozen_tight']:.3f} "
           f"(gain {result['gain_tight']:+.3f})")
