@@ -221,3 +221,30 @@ def test_snippet_recipe_trains_exports_and_extracts(season, tmp_path, capsys, ba
     half = load_features(extracted[0].parent, 1, extracted[0].stem[2:])
     assert half.meta.weights == described["weights"] and half.array.shape[1] == described["feature_dim"]
     assert np.isfinite(half.array).all()
+
+
+@pytest.mark.slow
+def test_snippet_recipe_resume_is_exact(season, tmp_path, capsys):
+    from soccerspot.pipeline.cli import main
+
+    small = ["--backbone", "resnet18", "--weights", "none", "--input-size", "32", "--snippet-seconds", "2",
+             "--max-batches", "1"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+
+    def args(out, epochs, *extra):
+        found = snippet_args(season, out, *small, *extra)
+        found[found.index("--epochs") + 1] = str(epochs)
+        return found
+
+    assert main(args(straight, 2)) == 0
+    assert main(args(resumed, 1)) == 0
+    assert main(args(resumed, 2, "--resume")) == 0
+    assert main(args(resumed, 3, "--resume", "--snippet-seconds", "3")) == 1  # another snippet length
+    assert "snippet_seconds" in capsys.readouterr().err
+    a = torch.load(straight / "state.pt", weights_only=True)["model"]
+    b = torch.load(resumed / "state.pt", weights_only=True)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    lines = lambda run: [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert [m["train_loss"] for m in lines(straight)] == [m["train_loss"] for m in lines(resumed)]
+    assert [m["valid_accuracy"] for m in lines(straight)] == [m["valid_accuracy"] for m in lines(resumed)]
