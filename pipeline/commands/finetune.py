@@ -112,6 +112,16 @@ def check_backbone(name: str) -> None:
         raise UsageError(f"--backbone {name}: {error}") from None
 
 
+def check_frame_backbone(name: str) -> None:
+    """The end-to-end recipe feeds the backbone single frames; a video backbone needs clips (the snippet recipe)."""
+    from soccerspot.models.video_backbones import is_video_backbone
+    from soccerspot.pipeline.commands.train import UsageError
+
+    if is_video_backbone(name):
+        raise UsageError(f"--backbone {name}: the end-to-end recipe runs the backbone on single frames; fine-tune "
+                         "a video backbone with --recipe snippets")
+
+
 def check_weights(settings) -> None:
     """Weights that cannot load (offline, a bad file) are refused before hours of decoding."""
     from soccerspot.data.errors import DataError
@@ -166,6 +176,7 @@ def finetune_command(args: argparse.Namespace) -> int:
     config = build_config(args, default_preset="rmsnet-finetune")
     settings = settings_from(args)
     check_backbone(settings.backbone)
+    check_frame_backbone(settings.backbone)
     check_finetune_head(config.head)
     check_weights(settings)
     if args.out is None:
