@@ -128,6 +128,14 @@ CASES: list[tuple[str, str]] = [
     ("extract {video} --out {root}/x --backbone resnet18 --weights {hello} --no-progress", "{hello}"),
     ("extract {video} --out {root}/x --backbone resnet18 --weights {text} --no-progress", "{text}"),
     ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
+    # combine
+    ("combine --parts a,b --name c", "--features"),
+    ("combine --features {features} --parts toy --name c", "--parts"),
+    ("combine --features {features} --parts toy,toy --name c", "--parts"),
+    ("combine --features {features} --parts toy,other --name toy", "--name"),
+    ("combine --features {features} --parts toy,other --name c --normalize nope", "--normalize"),
+    ("combine --features {missing} --parts toy,other --name c --no-progress", "{missing}"),
+    ("combine --features {text} --parts toy,other --name c --no-progress", "{text}"),
     # spot
     ("spot {features}", "--model"),
     ("spot {features} --model {model} --nms nope", "--nms"),
