@@ -37,6 +37,7 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
 from soccerspot.data.errors import DataError
@@ -107,8 +108,22 @@ def fine_tuned_backbone(head: LoadedHead) -> str | None:
     return str(backbone) if head.training.get("backbone_file") and backbone.is_file() else None
 
 
+def matching_weights_file(head: LoadedHead, weights: str, files: Sequence[str]) -> str | None:
+    """Of several `--weights` files, the one whose identity ("file:<sha256 prefix>") is the recorded `weights`;
+    one file is taken as given (a mismatch is reported by `build_extractor`); None when none is needed."""
+    from soccerspot.models.backbones import weights_file_id
+
+    if len(files) <= 1 or not weights.startswith("file:"):
+        return files[0] if files else None
+    for file in files:
+        if weights_file_id(file) == weights:
+            return file
+    raise DataError(head.path, f"none of the --weights files ({', '.join(map(str, files))}) is the one the features "
+                               f"were made with ({weights})")
+
+
 def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
-                       weights_file: str | None = None, pca_file: str | None = None, feature_name: str | None = None,
+                       weights_file: str | Sequence[str] | None = None, pca_file: str | None = None, feature_name: str | None = None,
                        progress: bool = True):
     """The `ExtractConfig` that re-makes the identity of the head's training features at `precision`
     (`auto`: this machine's best), or a `DataError` saying why it cannot."""
@@ -125,6 +140,8 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     if missing:
         raise DataError(head.path, f"the checkpoint's feature settings lack {', '.join(missing)}; cannot re-extract")
     weights = str(settings["weights"])
+    if isinstance(weights_file, (list, tuple)):
+        weights_file = matching_weights_file(head, weights, weights_file)
     if weights.startswith("file:") and not weights_file:
         weights_file = fine_tuned_backbone(head)
     if weights.startswith("file:"):
@@ -251,7 +268,7 @@ def component_names(extractors: list, combined_name: str) -> list[str]:
 
 
 def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
-                    weights_file: str | None = None, pca_file: str | None = None, feature_name: str | None = None,
+                    weights_file: str | Sequence[str] | None = None, pca_file: str | None = None, feature_name: str | None = None,
                     progress: bool = True) -> ExtractionPlan:
     """The extractors (and combination) that re-make the head's training features here, or a `DataError`
     saying why they cannot be re-made (for combined features, naming the component)."""
@@ -303,7 +320,7 @@ def check_combined_conflict(plan: ExtractionPlan, game_dir: Path, half: int) -> 
 
 def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path | None = None,
                options: SpotOptions | None = None, device: str = "auto", precision: str = "auto",
-               batch_size: int = 32, weights_file: str | None = None, pca_file: str | None = None,
+               batch_size: int = 32, weights_file: str | Sequence[str] | None = None, pca_file: str | None = None,
                feature_name: str | None = None, progress: bool = True) -> SpotReport:
     """Extract (or reuse, when complete and of the same identity) the head's features for a video or game
     folder, combining components for a head trained on combined features, then spot those halves; results

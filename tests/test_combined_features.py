@@ -390,3 +390,51 @@ def test_spot_video_recreates_an_image_plus_video_backbone_combination(tmp_path,
     remade = load_features(tmp_path / "out", 1, "mix")
     assert remade.meta.identity() == made.meta.identity()
     np.testing.assert_allclose(remade.array, made.array, rtol=1e-5, atol=1e-6)
+
+
+def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, capsys):
+    """A combination of two fine-tuned extractors (Baidu's recipe): `--weights` repeated, each file matched to
+    its component by its identity, in any order; a set without the right file is refused, naming it."""
+    import torch
+
+    from soccerspot.models.backbones import build_backbone
+    from soccerspot.models.heads import PoolingHeadConfig, build_head
+    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+
+    from video_helpers import constant_rate_times, write_video
+
+    video = write_video(tmp_path / "match.mp4", constant_rate_times(25, 3.0), gop=25)
+    files = {}
+    for backbone, scale in (("resnet18", 1.01), ("timm:regnety_002", 0.99)):
+        body = build_backbone(backbone, weights="none").body
+        with torch.no_grad():
+            for parameter in body.parameters():
+                parameter.mul_(scale)
+        files[backbone] = tmp_path / f"{backbone.replace(':', '_')}.pt"
+        torch.save(body.state_dict(), files[backbone])
+        assert main(["extract", str(video), "--out", str(tmp_path / "made"), "--backbone", backbone, "--weights",
+                     str(files[backbone]), "--input-size", "64", "--precision", "fp32", "--device", "cpu",
+                     "--no-progress"]) == 0
+    assert main(["combine", "--features", str(tmp_path / "made"), "--parts", "resnet18,regnety_002", "--name", "ft",
+                 "--no-progress"]) == 0
+    made = load_features(tmp_path / "made/match", 1, "ft")
+    assert all(c["weights"].startswith("file:") for c in made.meta.components)
+    torch.manual_seed(0)
+    config = PoolingHeadConfig(kind="avgpool", input_dim=made.array.shape[1], num_classes=2, window_frames=2,
+                               projection_dim=None)
+    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=["Goal", "Corner"],
+                            feature_settings=made.meta.settings(), fps=2.0, nms=NmsSettings("hard", 2.0, 0.0),
+                            extra={"features": "ft"})
+    capsys.readouterr()
+    given = ["--weights", str(files["timm:regnety_002"]), "--weights", str(files["resnet18"])]  # not in part order
+    assert main(["spot", str(video), "--model", str(model), "--out", str(tmp_path / "out"), *given, "--precision",
+                 "fp32", "--device", "cpu", "--no-progress"]) == 0
+    np.testing.assert_allclose(load_features(tmp_path / "out", 1, "ft").array, made.array, rtol=1e-5, atol=1e-6)
+
+    stranger = tmp_path / "stranger.pt"
+    torch.save(build_backbone("resnet18", weights="none").body.state_dict(), stranger)
+    capsys.readouterr()
+    assert main(["spot", str(video), "--model", str(model), "--out", str(tmp_path / "out2"), "--weights", str(stranger),
+                 "--weights", str(files["timm:regnety_002"]), "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "component 1 of 2" in err[0] and "none of the --weights files" in err[0]

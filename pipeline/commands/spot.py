@@ -59,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the head's class names, in output order, for a peer checkpoint whose classes cannot be "
                            "inferred from its number of outputs")
     video = parser.add_argument_group("raw video input (features extracted with the checkpoint's settings)")
-    video.add_argument("--weights", metavar="FILE",
+    video.add_argument("--weights", metavar="FILE", action="append",
                        help="the backbone weights file the head's features were made with (when the checkpoint "
-                            "records weights from a file)")
+                            "records weights from a file); repeat it for combined features whose parts use "
+                            "several files (each is matched to its part by its identity)")
     video.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with (.npz or .pkl)")
     video.add_argument("--precision", choices=PRECISIONS,
                        help="extraction precision (default auto: bf16 on CPUs with native bf16, else fp32; fp16 on "
@@ -112,7 +113,7 @@ def check_video_options(args: argparse.Namespace, device) -> None:
 
     from soccerspot.data.errors import DataError
 
-    for flag, value in (("--weights", args.weights), ("--pca", args.pca)):
+    for flag, value in [*(("--weights", file) for file in args.weights or ()), ("--pca", args.pca)]:
         if value is not None and not Path(value).is_file():
             raise DataError(value, f"{flag} file not found")
     try:
