@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frame caches (uint8, ~270 kB per 398x224 frame: ~1.4 GB per 45-min half at 2 fps); "
                              "default: frame-cache/ beside the run folder, shared by the runs there, so each video "
                              "is decoded once")
-    parser.add_argument("--backbone", default="resnet152", help="resnet18..resnet152 or timm:<model>")
+    parser.add_argument("--backbone", default="resnet152",
+                        help="resnet18..resnet152, timm:<model>, or video:<model> (with --recipe snippets)")
     parser.add_argument("--weights", default="imagenet", help="imagenet[:TAG] | none | a checkpoint FILE")
     parser.add_argument("--trainable-stages", type=int, default=1,
                         help="how many last stages train (1: ResNet's layer4, as RMS-Net; 0: the head only)")
