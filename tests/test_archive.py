@@ -278,3 +278,34 @@ def test_features_at_another_precision_in_out_are_reused_not_refused(archive, ch
     for game in GAMES:
         assert load_features(out / game, 1, "resnet18").meta.precision == "bf16"
         assert read_predictions(out / game / PREDICTIONS_FILE).predictions
+
+
+def test_a_head_on_combined_features_spots_the_archive_part_by_part(archive, tmp_path):
+    """A head trained on combined features (`soccerspot combine`): each game's parts are extracted, combined,
+    and spotted; the combined features equal combining the parts by hand."""
+    import numpy as np
+
+    from soccerspot.data.combined_features import CombineConfig, combine_half
+    from soccerspot.data.features import load_features
+
+    game = archive / GAMES[0]
+    made = tmp_path / "made"
+    for backbone in ("resnet18", "timm:regnety_002"):
+        assert main(["extract", str(game), "--out", str(made), "--backbone", backbone, "--weights", "none",
+                     "--input-size", "64", "--precision", "fp32", "--device", "cpu", "--no-progress"]) == 0
+    combine_half(made / game.name, 1, CombineConfig(["resnet18", "regnety_002"], "both", "l2"))
+    settings = load_features(made / game.name, 1, "both").meta.settings()
+    torch.manual_seed(0)
+    config = PoolingHeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=len(CLASSES), window_frames=6,
+                               projection_dim=None)
+    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=CLASSES, feature_settings=settings,
+                            fps=2.0, nms=NmsSettings("hard", 5.0, 0.0), extra={"features": "both"})
+    out = tmp_path / "out"
+    assert main(["archive", str(archive), "--model", str(model), "--out", str(out), "--precision", "fp32",
+                 "--no-progress"]) == 0
+    assert statuses(out, "done") == sorted(GAMES)
+    for key in GAMES:
+        assert read_predictions(out / key / PREDICTIONS_FILE).predictions is not None
+    remade = load_features(out / GAMES[0], 1, "both")
+    assert remade.meta.identity() == load_features(made / game.name, 1, "both").meta.identity()
+    np.testing.assert_allclose(remade.array, load_features(made / game.name, 1, "both").array, rtol=1e-5, atol=1e-6)

@@ -21,7 +21,7 @@ from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
-from soccerspot.pipeline.video_spot import reusable_precision
+from soccerspot.pipeline.video_spot import check_combined_conflict, reusable_precision
 
 ENGINES = ("local", "ray")
 
@@ -71,11 +71,13 @@ def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_nam
     return fingerprint(described), described
 
 
-def _conflict(extractor, game: ArchiveGame, out: Path) -> str | None:
+def _conflict(plan, game: ArchiveGame, out: Path) -> str | None:
     """Why the game's folder below `out` must not be written (features made differently), or None."""
     try:
         for half in game.halves:
-            reusable_precision(extractor, half.video, out / game.key, half.half)  # DataError: made differently
+            for extractor in plan.extractors:  # DataError: made differently
+                reusable_precision(extractor, half.video, out / game.key, half.half)
+            check_combined_conflict(plan, out / game.key, half.half)
     except DataError as error:
         return str(error)
     return None
@@ -92,9 +94,9 @@ def run_archive(request: ArchiveRequest) -> dict:
     check_engine(request.engine)
     check_writable(request.out)
     games, problems = discover_games(request.root)
-    head, extractor = load_head_and_extractor(request.settings)
+    head, plan = load_head_and_extractor(request.settings)
     manifest = Manifest(request.out)
-    current, described = settings_fingerprint(head.path, request.settings, extractor.name)
+    current, described = settings_fingerprint(head.path, request.settings, plan.name)
     finished = manifest.finished(current)
     counts = RunCounts()
     for problem in problems:
@@ -104,7 +106,7 @@ def run_archive(request: ArchiveRequest) -> dict:
     for game in games:
         if game.key in finished:
             counts.skipped.append(game.key)
-        elif (conflict := _conflict(extractor, game, request.out)) is not None:
+        elif (conflict := _conflict(plan, game, request.out)) is not None:
             conflicts[game.key] = conflict
         else:
             todo.append(game)
@@ -155,7 +157,7 @@ def run_archive(request: ArchiveRequest) -> dict:
         else:
             from soccerspot.pipeline.archive.local_engine import run_local
 
-            worker = GameWorker(request.settings, head, extractor) if request.jobs == 1 else None
+            worker = GameWorker(request.settings, head, plan) if request.jobs == 1 else None
             run_local(todo, request.out, request.settings, request.jobs, on_start, on_done, worker=worker)
     finally:
         bar.close()

@@ -20,7 +20,8 @@ from soccerspot.data.labels import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
 from soccerspot.pipeline.checkpoints import LoadedHead, load_checkpoint
 from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
-from soccerspot.pipeline.video_spot import build_extractor, extract_config_for, reusable_precision
+from soccerspot.data.combined_features import combine_half
+from soccerspot.pipeline.video_spot import ExtractionPlan, check_combined_conflict, plan_extraction, reusable_precision
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ArchiveSettings:
     device: str = "auto"
     precision: str = "auto"  # of features extracted here; features on disk at another precision are reused
     batch_size: int = 32
-    weights_file: str | None = None
+    weights_file: str | tuple[str, ...] | None = None  # several: one per fine-tuned part of combined features
     pca_file: str | None = None
     nms: str | None = None
     nms_window: float | None = None
@@ -64,19 +65,18 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, jobs))
 
 
-def load_head_and_extractor(settings: ArchiveSettings):
-    """(head, extractor) whose features are the ones the head was trained on, else `DataError`."""
+def load_head_and_extractor(settings: ArchiveSettings) -> tuple[LoadedHead, ExtractionPlan]:
+    """(head, the extraction plan) whose features are the ones the head was trained on (one extractor, or
+    one per part of combined features and how to combine them), else `DataError`."""
     head = load_checkpoint(settings.model)
-    config = extract_config_for(head, device=settings.device, precision=settings.precision,
-                                batch_size=settings.batch_size,
-                                weights_file=settings.weights_file, pca_file=settings.pca_file,
-                                progress=settings.progress)
-    extractor = build_extractor(head, config)
-    if extractor.dim != head.config.input_dim:
-        raise DataError(head.path, f"the extractor gives {extractor.dim}-d features but the head expects "
+    plan = plan_extraction(head, device=settings.device, precision=settings.precision, batch_size=settings.batch_size,
+                           weights_file=settings.weights_file, pca_file=settings.pca_file, progress=settings.progress)
+    dim = sum(extractor.dim for extractor in plan.extractors)
+    if dim != head.config.input_dim:
+        raise DataError(head.path, f"the extractor gives {dim}-d features but the head expects "
                                    f"{head.config.input_dim}-d inputs")
     resolve_nms(head, settings.spot_options())  # bad NMS options fail before any work
-    return head, extractor
+    return head, plan
 
 
 def remove_leftovers(game_dir: Path) -> None:
@@ -87,12 +87,12 @@ def remove_leftovers(game_dir: Path) -> None:
 
 
 class GameWorker:
-    def __init__(self, settings: ArchiveSettings, head: LoadedHead | None = None, extractor=None):
+    def __init__(self, settings: ArchiveSettings, head: LoadedHead | None = None, plan: ExtractionPlan | None = None):
         torch.set_num_threads(settings.torch_threads)
         self.settings = settings
-        if head is None or extractor is None:
-            head, extractor = load_head_and_extractor(settings)
-        self.head, self.extractor = head, extractor
+        if head is None or plan is None:
+            head, plan = load_head_and_extractor(settings)
+        self.head, self.plan = head, plan
 
     def run(self, game: ArchiveGame, game_dir: Path) -> GameOutcome:
         began = time.perf_counter()
@@ -106,13 +106,20 @@ class GameWorker:
         return outcome
 
     def _run(self, game: ArchiveGame, game_dir: Path) -> GameOutcome:
-        name = self.extractor.name
+        name = self.plan.name
         outcome = GameOutcome("done")
         began = time.perf_counter()
         remove_leftovers(game_dir)
         for half in game.halves:
-            if reusable_precision(self.extractor, half.video, game_dir, half.half) is None:
-                self.extractor.extract(half.video, game_dir, half.half)  # skips identical complete features
+            check_combined_conflict(self.plan, game_dir, half.half)
+            for extractor in self.plan.extractors:
+                if reusable_precision(extractor, half.video, game_dir, half.half) is None:
+                    extractor.extract(half.video, game_dir, half.half)  # skips identical complete features
+                if self.plan.combine is not None:  # the parts, written before what is made of them
+                    outcome.files += [feature_path(game_dir, half.half, extractor.name).name,
+                                      sidecar_path(game_dir, half.half, extractor.name).name]
+            if self.plan.combine is not None:
+                combine_half(game_dir, half.half, self.plan.combine)
             meta = load_features(game_dir, half.half, name).meta
             outcome.frames += meta.num_frames
             outcome.video_seconds += meta.num_frames / meta.fps

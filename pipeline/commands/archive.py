@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="of the features extracted (default auto: this machine's best); features already "
                              "in --out at another precision are reused")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per backbone forward pass (default 32)")
-    parser.add_argument("--weights", default=None, metavar="FILE",
-                        help="the backbone weights file, for a head trained on features of weights from a file")
+    parser.add_argument("--weights", default=None, metavar="FILE", action="append",
+                        help="the backbone weights file, for a head trained on features of weights from a file; "
+                             "repeat it for combined features whose parts use several files")
     parser.add_argument("--pca", default=None, metavar="FILE", help="the PCA file, for a head trained on PCA features")
     parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's)")
     parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("--address is for --engine ray")
     multi_process = args.jobs > 1 or args.engine == "ray"
     settings = ArchiveSettings(
-        model=args.model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=args.weights,
+        model=args.model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=tuple(args.weights) if args.weights else None,
         pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
         features_only=args.features_only, torch_threads=args.threads or default_threads(args.jobs),
         progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
