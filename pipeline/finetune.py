@@ -145,19 +145,22 @@ def videos_games(spec: str, videos_root: Path) -> list[str]:
 
 
 def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTuneSettings, *,
+                 clip_frames: int | None = None, clip_fps: float | None = None,
                  progress: bool = True) -> tuple[list, list[str]]:
-    """A frame cache per half (decoded once, reused after); a half whose video cannot be decoded is left
-    out with a warning and listed in the second value."""
+    """A frame cache per half (decoded once, reused after; with `clip_frames`, a clip cache: each row the clip
+    a video backbone takes); a half whose video cannot be decoded is left out with a warning and listed in
+    the second value."""
     from soccerspot.data.frame_store import frame_cache_path
     from soccerspot.extract.frame_store import ensure_frame_cache
 
     caches, failed = [], []
     for half in halves:
         path = frame_cache_path(cache_root, half.game, half.half, settings.fps, settings.transform,
-                                settings.input_size)
+                                settings.input_size, clip_frames, clip_fps)
         try:
             cache = ensure_frame_cache(half.video, path, fps=settings.fps, transform=settings.transform,
-                                       input_size=settings.input_size, decoder=settings.decoder, progress=progress)
+                                       input_size=settings.input_size, decoder=settings.decoder,
+                                       clip_frames=clip_frames, clip_fps=clip_fps, progress=progress)
         except DataError as error:
             print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
             failed.append(str(half.video))

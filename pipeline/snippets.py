@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,8 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.labels import read_labels
 from soccerspot.pipeline.config import TrainConfig
 from soccerspot.pipeline.finetune import (
-    BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, run_differences, save_backbone, video_halves,
+    BACKBONE_FILE, FineTuneData, FineTuneSettings, cache_halves, clip_loader, run_differences, save_backbone,
+    video_halves,
 )
 from soccerspot.pipeline.train import (
     SettingsError, TrainResult, check_loop_settings, check_resumable, check_run_folder, class_setup, fit,
@@ -106,29 +106,6 @@ def check_snippet_settings(config: TrainConfig, settings: FineTuneSettings, snip
 # --- data ------------------------------------------------------------------------------------------------
 
 
-def cache_snippet_halves(halves, cache_root: Path, settings: FineTuneSettings, clip: ClipSetting, *,
-                         progress: bool = True) -> tuple[list, list[str]]:
-    """A frame cache (clip mode for a video backbone) per half; an undecodable half is left out with a
-    warning and listed in the second value."""
-    from soccerspot.data.frame_store import frame_cache_path
-    from soccerspot.extract.frame_store import ensure_frame_cache
-
-    caches, failed = [], []
-    for half in halves:
-        path = frame_cache_path(cache_root, half.game, half.half, settings.fps, settings.transform,
-                                settings.input_size, clip.frames, clip.fps)
-        try:
-            cache = ensure_frame_cache(half.video, path, fps=settings.fps, transform=settings.transform,
-                                       input_size=settings.input_size, decoder=settings.decoder,
-                                       clip_frames=clip.frames, clip_fps=clip.fps, progress=progress)
-        except DataError as error:
-            print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
-            failed.append(str(half.video))
-            continue
-        caches.append((half, cache))
-    return caches, failed
-
-
 def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_root: Path, labels_root: Path,
                       train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
                       progress: bool = True) -> FineTuneData:
@@ -147,8 +124,8 @@ def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_ro
     tracks: dict[str, list] = {}
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):
-        caches, lost = cache_snippet_halves(video_halves(videos_root, games), cache_root, settings, clip,
-                                            progress=progress)
+        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, clip_frames=clip.frames,
+                                    clip_fps=clip.fps, progress=progress)
         failed += lost
         tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
                          for half, cache in caches]
