@@ -25,10 +25,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from soccerspot.data.errors import DataError
-from soccerspot.extract.decode import (
-    TIME_EPS, VideoInfo, _chain, _checked_end, _open_container, _timed_frames, _video_stream, select_on_screen,
-)
+from soccerspot.extract.decode import TIME_EPS, VideoInfo, _checked_end, pyav_frames, select_on_screen
 
 # Before the first row is known, keep frames this far before `start + offsets[0]` (a frame on screen at
 # `start` may have begun up to one frame period before it).
@@ -82,23 +79,9 @@ def iter_clips(
     in batches."""
     stats = stats if stats is not None else ClipStats()
     stop = math.inf if duration is None else start + duration
-    path = info.path
-    with _open_container(path) as container:
-        stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
-        decoded = _timed_frames(container, stream, path)
-        first = next(decoded, None)
-        if first is None:
-            raise DataError(path, "no decodable video frames")
-        origin = first[0]
-        earliest = start + float(offsets[0]) - FIRST_ROW_SLACK_S
-        if earliest > 2.0:  # one seek to the keyframe before the first clip's first sample
-            container.seek(int((origin + earliest) / stream.time_base), stream=stream, backward=True)
-            decoded = _timed_frames(container, stream, path)
-        else:
-            decoded = _chain([first], decoded)
-        relative = _checked_end(((time - origin, frame) for time, frame in decoded), info, start, duration)
-        yield from _ring_clips(relative, fps, start, stop, info.average_fps, offsets, prepare, batch_size, stats)
+    earliest = start + float(offsets[0]) - FIRST_ROW_SLACK_S  # the first clip's first sample, or before
+    relative = _checked_end(pyav_frames(info, earliest), info, start, duration)
+    yield from _ring_clips(relative, fps, start, stop, info.average_fps, offsets, prepare, batch_size, stats)
 
 
 def _ring_clips(

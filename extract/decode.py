@@ -235,9 +235,10 @@ def _batched(samples: Iterator[tuple[float, np.ndarray]], batch_size: int) -> It
         yield FrameBatch(np.stack(frames), np.array(times, dtype=np.float64))
 
 
-def _pyav_samples(
-    info: VideoInfo, fps: float, start: float, stop: float, duration: float | None
-) -> Iterator[tuple[float, np.ndarray]]:
+def pyav_frames(info: VideoInfo, seek_from: float = 0.0) -> Iterator[tuple[float, Any]]:
+    """Every decoded PyAV frame with its time from the first frame's presentation time, in order (one
+    sequential, threaded decode); from the keyframe before `seek_from` seconds when that lies past the first
+    2 s (one seek, never one per sample)."""
     path = info.path
     with _open_container(path) as container:
         stream = _video_stream(container, path)
@@ -247,14 +248,21 @@ def _pyav_samples(
         if first is None:
             raise DataError(path, "no decodable video frames")
         origin = first[0]
-        if start > 2.0:  # one seek to the keyframe before `start`; never one per sample
-            container.seek(int((origin + start) / stream.time_base), stream=stream, backward=True)
+        if seek_from > 2.0:
+            container.seek(int((origin + seek_from) / stream.time_base), stream=stream, backward=True)
             decoded = _timed_frames(container, stream, path)
         else:
             decoded = _chain([first], decoded)
-        relative = _checked_end(((time - origin, frame) for time, frame in decoded), info, start, duration)
-        for time, frame in select_on_screen(relative, fps, start, stop, info.average_fps):
-            yield round(time, 6), frame.to_ndarray(format="rgb24")  # RGB conversion for sampled frames only
+        for time, frame in decoded:
+            yield time - origin, frame
+
+
+def _pyav_samples(
+    info: VideoInfo, fps: float, start: float, stop: float, duration: float | None
+) -> Iterator[tuple[float, np.ndarray]]:
+    relative = _checked_end(pyav_frames(info, start), info, start, duration)
+    for time, frame in select_on_screen(relative, fps, start, stop, info.average_fps):
+        yield round(time, 6), frame.to_ndarray(format="rgb24")  # RGB conversion for sampled frames only
 
 
 def _checked_end(frames, info: VideoInfo, start: float, duration: float | None):
