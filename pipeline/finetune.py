@@ -171,8 +171,10 @@ def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTu
 
 def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_root: Path, labels_root: Path,
                        train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
+                       clip_frames: int | None = None, clip_fps: float | None = None,
                        progress: bool = True) -> FineTuneData:
-    """Cache every half of both game lists and map their labels to frame rows."""
+    """Cache every half of both game lists (frames; with `clip_frames`, each row's clip for a video backbone)
+    and map their labels to rows."""
     from soccerspot.data.video_clips import frame_track
 
     setup = class_setup(config.classes)
@@ -185,7 +187,8 @@ def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_r
     tracks: dict[str, list] = {}
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):
-        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, progress=progress)
+        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, clip_frames=clip_frames,
+                                    clip_fps=clip_fps, progress=progress)
         failed += lost
         tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
                          for half, cache in caches]

@@ -37,14 +37,12 @@ from torch import nn
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.errors import DataError
-from soccerspot.data.labels import read_labels
 from soccerspot.pipeline.config import TrainConfig
 from soccerspot.pipeline.finetune import (
-    BACKBONE_FILE, FineTuneData, FineTuneSettings, cache_halves, clip_loader, run_differences, save_backbone,
-    video_halves,
+    BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences, save_backbone,
 )
 from soccerspot.pipeline.train import (
-    SettingsError, TrainResult, check_loop_settings, check_resumable, check_run_folder, class_setup, fit,
+    SettingsError, TrainResult, check_loop_settings, check_resumable, check_run_folder, fit,
     LoopTask, seed_everything,
 )
 
@@ -111,33 +109,9 @@ def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_ro
                       progress: bool = True) -> FineTuneData:
     """Cache every half of both game lists (frames, or clips for a video backbone) and map their labels
     to rows."""
-    from soccerspot.data.video_clips import frame_track
-
-    setup = class_setup(config.classes)
     clip = clip_setting(settings)
-    labels = {}
-    for game in [*train_games, *valid_games]:
-        path = labels_root / game / setup.labels_file
-        if not path.is_file():
-            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
-        labels[game] = read_labels(path)
-    tracks: dict[str, list] = {}
-    failed: list[str] = []
-    for split, games in (("train", train_games), ("valid", valid_games)):
-        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, clip_frames=clip.frames,
-                                    clip_fps=clip.fps, progress=progress)
-        failed += lost
-        tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
-                         for half, cache in caches]
-    if not tracks["train"]:
-        raise DataError(videos_root, "no training half could be decoded: nothing to fine-tune on")
-    description = {
-        "videos_root": str(videos_root.resolve()), "labels_root": str(labels_root.resolve()),
-        "cache_root": str(cache_root.resolve()), "train_games": len(train_games), "valid_games": len(valid_games),
-        "train_halves": len(tracks["train"]), "valid_halves": len(tracks["valid"]), "failed_videos": failed,
-    }
-    return FineTuneData(tracks["train"], tracks["valid"], {g: labels[g] for g in valid_games}, setup.names,
-                        description, list(train_games), list(valid_games))
+    return load_finetune_data(config, settings, videos_root, labels_root, train_games, valid_games, cache_root,
+                              clip_frames=clip.frames, clip_fps=clip.fps, progress=progress)
 
 
 # --- model, loss and metrics -----------------------------------------------------------------------------
