@@ -1,1 +1,0 @@
-"""One module per `soccerspot` subcommand: argument parsing only; heavy imports happen inside `run`."""
