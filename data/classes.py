@@ -4,6 +4,10 @@ The column index of a class in every score matrix, label matrix and checkpoint i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from soccerspot.data.labels import LABELS_FILE, LABELS_FILE_V1
+
 EVENT_DICTIONARY_V2: dict[str, int] = {
     "Penalty": 0,
     "Kick-off": 1,
@@ -51,3 +55,26 @@ def dictionary_for(names: list[str]) -> dict[str, int]:
 
 
 CLASS_NAMES_V2: list[str] = class_names(EVENT_DICTIONARY_V2)
+
+
+@dataclass(frozen=True)
+class ClassSetup:
+    """A SoccerNet class set: how labels map to columns, the names written, the labels file, the version
+    of the official evaluator that scores it."""
+
+    dictionary: dict[str, int]  # raw label -> class index
+    names: list[str]  # class index -> name written in predictions
+    labels_file: str
+    version: int
+
+
+CLASS_SETUPS = {
+    "v2": ClassSetup(EVENT_DICTIONARY_V2, CLASS_NAMES_V2, LABELS_FILE, 2),
+    "v1": ClassSetup(EVENT_DICTIONARY_V1, CLASS_NAMES_V1, LABELS_FILE_V1, 1),
+}
+
+
+def class_setup(name: str) -> ClassSetup:
+    if name not in CLASS_SETUPS:
+        raise ValueError(f"unknown class set {name!r}; known: {', '.join(CLASS_SETUPS)}")
+    return CLASS_SETUPS[name]

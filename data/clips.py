@@ -10,7 +10,7 @@ its size on disk. The peers' `SoccerNetClips` instead materialises every chunk o
 (~26 GB as float32 for 300 games of 2048-d features at 2 fps).
 
 Test-time windows (one centred on every frame, the peers' `feats2clip(..., off=T//2)`) are not built here:
-`soccerspot.pipeline.infer` scores whole halves directly.
+`soccerspot.pipeline.inference.scores` scores whole halves directly.
 
 Two samplers:
 
@@ -50,6 +50,7 @@ from torch.utils.data import Dataset
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import HALVES, HalfFeatures, load_features
 from soccerspot.data.labels import LABELS_FILE, GameLabels, read_labels
+from soccerspot.models.sliding import window_rows
 
 SAMPLINGS = ("chunks", "events")
 
@@ -91,12 +92,6 @@ def event_rows(frame_times: np.ndarray, seconds: np.ndarray, step: float) -> tup
 def chunk_starts(num_rows: int, length: int) -> np.ndarray:
     """Starts of the paper's non-overlapping chunks: 0, length, 2·length, … (ceil(rows/length) of them)."""
     return np.arange(0, max(num_rows, 1), length, dtype=np.int64)[: max(1, math.ceil(num_rows / length))]
-
-
-def window_rows(starts: int | np.ndarray, length: int, num_rows: int) -> np.ndarray:
-    """Row indices `(..., length)` of the windows starting at `starts` (rows may be negative), edge rows
-    replicated where a window runs past the half. Training windows and inference windows both use it."""
-    return np.clip(np.asarray(starts, dtype=np.int64)[..., None] + np.arange(length), 0, num_rows - 1)
 
 
 def slice_window(array: np.ndarray, start: int, length: int) -> np.ndarray:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from soccerspot.data.clips import Track, window_rows
+from soccerspot.data.clips import Track
+from soccerspot.models.sliding import window_rows
 from soccerspot.data.video_clips import BACKGROUND, FrameClipDataset, FrameTrack, event_free_starts
 
 

@@ -15,7 +15,7 @@ Sampling, redrawn every epoch from `(seed, epoch)` (`draw_snippets`):
   (`data.video_clips.event_free_starts`). That share (background about as frequent as one class) is our
   choice, the one the end-to-end recipe uses for its background clips.
 
-Rows past either end of a half repeat the edge row (`data.clips.window_rows`), as windows do elsewhere.
+Rows past either end of a half repeat the edge row (`models.sliding.window_rows`), as windows do elsewhere.
 `SnippetDataset` cuts the draws from the memory-mapped caches in whole batches.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from soccerspot.data.clips import window_rows
+from soccerspot.models.sliding import window_rows
 from soccerspot.data.video_clips import FrameTrack, event_free_starts
 
 NO_POSITION = -1  # the event position recorded for a background snippet

@@ -2,7 +2,7 @@
 
 A *frame track* is one half: its frame cache (`data.frame_store`) and its events mapped to cache rows
 through the cache's own timestamps (`data.clips.event_rows`, as feature tracks are). A clip is `(track,
-start)`: rows `start .. start + T - 1`, edge rows replicated past the half (`data.clips.window_rows`), with
+start)`: rows `start .. start + T - 1`, edge rows replicated past the half (`models.sliding.window_rows`), with
 the multi-label target of `data.clips.window_labels` (column 0 background, `1 + c` class c).
 
 Sampling, as RMS-Net describes it (Tomei et al., ICPR 2020), redrawn every epoch from `(seed, epoch)`:
@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from soccerspot.data.clips import event_rows, window_labels, window_rows
+from soccerspot.data.clips import event_rows, window_labels
+from soccerspot.models.sliding import window_rows
 from soccerspot.data.frame_store import FrameCache
 from soccerspot.data.labels import GameLabels
 

@@ -43,13 +43,12 @@ from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
+from soccerspot.extract.precision import AUTOCAST_DTYPES, PRECISIONS, cpu_has_native_bf16, resolve_precision  # noqa: F401
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.models.backbones import Backbone, build_backbone, normalize_images
 from soccerspot.models.video_backbones import VideoBackbone, clip_input
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
 
@@ -134,25 +133,6 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def cpu_has_native_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type == "cuda":
-            return "fp16"
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 is for CUDA; on CPU use bf16 or fp32")
-    return precision
-
-
 def default_feature_name(backbone: str, pca: PCA | None) -> str:
     name = backbone.split(":", 1)[-1].replace("/", "_")
     return f"{name}_PCA{pca.output_dim}" if pca is not None else name
@@ -169,7 +149,7 @@ class Extractor:
         self.pca = load_pca(config.pca) if config.pca else None
         self.backbone = backbone if backbone is not None else build_backbone(config.backbone, weights=config.weights)
         self.input_size = config.input_size or self.backbone.input_size
-        self.is_clip = isinstance(self.backbone, VideoBackbone)
+        self.is_clip = self.backbone.takes_clips
         if self.is_clip:
             self._check_clip_settings()
         self.memory_format = torch.channels_last_3d if self.is_clip else torch.channels_last

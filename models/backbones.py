@@ -94,7 +94,11 @@ class BackboneEntry:
 
 
 class Backbone(nn.Module):
-    """An image model without its classifier. `forward` takes normalised float images (see `mean`/`std`)."""
+    """An image model without its classifier. `forward` takes normalised float images (see `mean`/`std`).
+    `takes_clips` and `memory_format` say what a caller feeds it: images (n, 3, h, w), channels-last."""
+
+    takes_clips = False
+    memory_format = torch.channels_last
 
     def __init__(
         self, body: nn.Module, stages: list[list[str]], *, name: str, feature_dim: int, weights_id: str,

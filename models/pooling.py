@@ -9,7 +9,7 @@
   Soccer Broadcasts", CVPR-W 2021 ("NetVLAD++"): the past half of the window `[-T/2, 0)` and the future half
   `[0, T/2)` are pooled by two separate layers (K/2 clusters each) and concatenated.
 
-Every layer is also *decomposable* for fast whole-half inference (`pipeline/infer.py`), through one method
+Every layer is also *decomposable* for fast whole-half inference (`models/heads/pooling_head.py`), through one method
 contract that the inference code calls without knowing the layer's class:
 
 - `segments(window_frames)` says which layer pools which rows of a window (the "++" split);
@@ -22,13 +22,15 @@ contract that the inference code calls without knowing the layer's class:
   forms the (clusters x dim) window vectors (`_vlad_window_logits`).
 
 A new pooling layer is a `WindowPooling` subclass with `forward`, `frame_terms` and `finish_terms` (or its
-own `window_readout`) plus a registered builder; nothing outside this file changes. `forward` never goes
+own `window_readout`) plus a registered builder (`uses_clusters` / `splits_window` as data); a head of it is
+one more registration in `models/heads/pooling_head.py`, and a training preset one more entry in
+`pipeline/training/presets.py`. `forward` never goes
 through the per-frame terms: it uses the efficient matmul form, and tests check both agree.
 
 Flattened VLAD layout: cluster-major, `index = k * dim + d`. Peer checkpoints stored dimension-major are
-converted when loaded (`pipeline/checkpoints.py`).
+converted when loaded (`models/heads/pooling_head.py`).
 
-Builders are registered by name (`build_pooling("netvlad++", dim, clusters=64)`), like timm's models.
+Builders are registered by name (`create_pooling("netvlad++", dim, clusters=64)`), like timm's models.
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soccerspot.models.papers import (
+    NETRVLAD_PAPER, NETVLAD_PAPER, SOCCERNET_PAPER, TEMPORALLY_AWARE_PAPER,
+)
 from soccerspot.models.sliding import window_grams, window_maxima, window_offset, window_sums
 
 __all__ = [
@@ -50,8 +55,10 @@ __all__ = [
     "AvgPool",
     "TemporallyAwarePooling",
     "register_pooling",
-    "build_pooling",
-    "pooling_names",
+    "create_pooling",
+    "list_poolings",
+    "pooling_entry",
+    "PoolingEntry",
     "pooling_paper",
     "split_point",
 ]
@@ -315,47 +322,56 @@ class TemporallyAwarePooling(WindowPooling):
 
 # --- registry of builders ------------------------------------------------------------------------------
 
-NETVLAD_PAPER = "Arandjelović et al., 'NetVLAD: CNN architecture for weakly supervised place recognition', CVPR 2016"
-NETRVLAD_PAPER = "Miech et al., 'Learnable pooling with Context Gating for video classification', 2017"
-SOCCERNET_PAPER = "Giancola et al., 'SoccerNet: A Scalable Dataset for Action Spotting in Soccer Videos', CVPR-W 2018"
-TEMPORALLY_AWARE_PAPER = ("Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer "
-                          "Broadcasts', CVPR-W 2021")
-
 PoolingBuilder = Callable[..., WindowPooling]
-_POOLINGS: dict[str, PoolingBuilder] = {}
-_PAPERS: dict[str, str] = {}
 
 
-def register_pooling(name: str, *, paper: str = "") -> Callable[[PoolingBuilder], PoolingBuilder]:
+@dataclass(frozen=True)
+class PoolingEntry:
+    """A registered pooling layer: its builder, paper, and what its settings mean as data —
+    `uses_clusters` (NetVLAD, NetRVLAD) and `splits_window` ("++": past and future halves, K/2 clusters each)."""
+
+    name: str
+    builder: PoolingBuilder
+    paper: str = ""
+    uses_clusters: bool = False
+    splits_window: bool = False
+
+
+_POOLINGS: dict[str, PoolingEntry] = {}
+
+
+def register_pooling(name: str, *, paper: str = "", uses_clusters: bool = False,
+                     splits_window: bool = False) -> Callable[[PoolingBuilder], PoolingBuilder]:
     """Register `builder(dim, **options)` under `name`; `paper` names where the layer comes from."""
 
     def register(builder: PoolingBuilder) -> PoolingBuilder:
         if name in _POOLINGS:
             raise ValueError(f"pooling {name!r} is registered twice")
-        _POOLINGS[name] = builder
-        _PAPERS[name] = paper
+        _POOLINGS[name] = PoolingEntry(name, builder, paper, uses_clusters, splits_window)
         return builder
 
     return register
 
 
-def pooling_names() -> list[str]:
+def list_poolings() -> list[str]:
     return sorted(_POOLINGS)
+
+
+def pooling_entry(name: str) -> PoolingEntry:
+    if name not in _POOLINGS:
+        raise ValueError(f"unknown pooling {name!r}; known: {', '.join(list_poolings())}")
+    return _POOLINGS[name]
 
 
 def pooling_paper(name: str) -> str:
     """The paper a registered pooling layer comes from."""
-    if name not in _PAPERS:
-        raise ValueError(f"unknown pooling {name!r}; known: {', '.join(pooling_names())}")
-    return _PAPERS[name]
+    return pooling_entry(name).paper
 
 
-def build_pooling(name: str, dim: int, **options) -> WindowPooling:
-    """`build_pooling("netvlad++", 512, clusters=64, assignment_bias=True, normalize_input=True)`.
+def create_pooling(name: str, dim: int, **options) -> WindowPooling:
+    """`create_pooling("netvlad++", 512, clusters=64, assignment_bias=True, normalize_input=True)`.
     Options a layer does not use (clusters for max pooling) are ignored."""
-    if name not in _POOLINGS:
-        raise ValueError(f"unknown pooling {name!r}; known: {', '.join(pooling_names())}")
-    return _POOLINGS[name](dim, **options)
+    return pooling_entry(name).builder(dim, **options)
 
 
 def _half_clusters(clusters: int) -> int:
@@ -373,24 +389,24 @@ def _temporally_aware_vlad(layer: type, dim: int, clusters: int, assignment_bias
     )
 
 
-@register_pooling("netvlad", paper=NETVLAD_PAPER)
+@register_pooling("netvlad", paper=NETVLAD_PAPER, uses_clusters=True)
 def netvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_) -> NetVLAD:
     return NetVLAD(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
 
 
-@register_pooling("netvlad++", paper=TEMPORALLY_AWARE_PAPER)
+@register_pooling("netvlad++", paper=TEMPORALLY_AWARE_PAPER, uses_clusters=True, splits_window=True)
 def netvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
     return _temporally_aware_vlad(NetVLAD, dim, clusters, assignment_bias, normalize_input)
 
 
-@register_pooling("netrvlad", paper=NETRVLAD_PAPER)
+@register_pooling("netrvlad", paper=NETRVLAD_PAPER, uses_clusters=True)
 def netrvlad(dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_) -> NetRVLAD:
     return NetRVLAD(dim, clusters, assignment_bias=assignment_bias, normalize_input=normalize_input)
 
 
-@register_pooling("netrvlad++", paper=TEMPORALLY_AWARE_PAPER)
+@register_pooling("netrvlad++", paper=TEMPORALLY_AWARE_PAPER, uses_clusters=True, splits_window=True)
 def netrvlad_temporally_aware(
     dim: int, *, clusters: int = 64, assignment_bias: bool = True, normalize_input: bool = True, **_
 ) -> TemporallyAwarePooling:
@@ -402,7 +418,7 @@ def maxpool(dim: int, **_) -> MaxPool:
     return MaxPool(dim)
 
 
-@register_pooling("maxpool++", paper=TEMPORALLY_AWARE_PAPER)
+@register_pooling("maxpool++", paper=TEMPORALLY_AWARE_PAPER, splits_window=True)
 def maxpool_temporally_aware(dim: int, **_) -> TemporallyAwarePooling:
     return TemporallyAwarePooling(MaxPool(dim), MaxPool(dim))
 
@@ -412,6 +428,6 @@ def avgpool(dim: int, **_) -> AvgPool:
     return AvgPool(dim)
 
 
-@register_pooling("avgpool++", paper=TEMPORALLY_AWARE_PAPER)
+@register_pooling("avgpool++", paper=TEMPORALLY_AWARE_PAPER, splits_window=True)
 def avgpool_temporally_aware(dim: int, **_) -> TemporallyAwarePooling:
     return TemporallyAwarePooling(AvgPool(dim), AvgPool(dim))

@@ -5,10 +5,14 @@ pooling layer's `window_logits` (`models.pooling`) builds on.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
 
-__all__ = ["window_offset", "window_count", "window_sums", "window_maxima", "window_grams"]
+__all__ = ["window_offset", "window_count", "window_sums", "window_maxima", "window_grams", "window_rows",
+           "window_indices", "pad_replicate", "per_window_probabilities"]
 
 
 def window_offset(window_frames: int) -> int:
@@ -57,3 +61,40 @@ def window_grams(x: torch.Tensor, length: int) -> torch.Tensor:
     side = 2 * length
     windows = grams.as_strided((groups, length, length, length), (side * side, side + 1, side, 1))
     return windows.reshape(groups * length, length, length)[:count]
+
+
+def window_rows(starts: int | np.ndarray, length: int, num_rows: int) -> np.ndarray:
+    """Row indices `(..., length)` of the windows starting at `starts` (rows may be negative), edge rows
+    replicated where a window runs past the half. Training windows and inference windows both use it."""
+    return np.clip(np.asarray(starts, dtype=np.int64)[..., None] + np.arange(length), 0, num_rows - 1)
+
+
+def window_indices(num_frames: int, window_frames: int, frames: np.ndarray | range | None = None) -> torch.Tensor:
+    """(len(frames), window_frames) row indices of each frame's window, clamped to the half.
+
+    Window centring (the peers' convention, sn-spotting `feats2clip(..., off=T // 2)`): the window of frame
+    `i` holds rows `i - T//2 ... i - T//2 + T - 1`; rows outside the half repeat the first or last row."""
+    centres = np.arange(num_frames) if frames is None else np.asarray(frames, dtype=np.int64)
+    return torch.from_numpy(window_rows(centres - window_offset(window_frames), window_frames, num_frames))
+
+
+def pad_replicate(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    """`x` (rows, dim) with its first row repeated `before` times in front and its last `after` times behind."""
+    return torch.cat([x[:1].expand(before, -1), x, x[-1:].expand(after, -1)])
+
+
+@torch.no_grad()
+def per_window_probabilities(model: nn.Module, features: torch.Tensor, window_frames: int, *,
+                             batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """(frames, outputs) of `model` run on the window around every row of `features` (frames, dim),
+    `batch_size` windows per forward pass: the definition every faster whole-half path must equal."""
+    num_frames = features.shape[0]
+    outputs = []
+    starts = range(0, num_frames, batch_size)
+    for start in tqdm(starts, desc="windows", unit="batch", disable=not progress, leave=False):
+        frames = range(start, min(num_frames, start + batch_size))
+        windows = features[window_indices(num_frames, window_frames, frames).to(features.device)]
+        outputs.append(model(windows).float())
+    if not outputs:
+        return features.new_zeros((0, model.config.num_classes + 1))
+    return torch.cat(outputs)

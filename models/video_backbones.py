@@ -119,6 +119,9 @@ def entry_from_torchvision(name: str, *, paper: str, feature_dim: int, fixed_siz
 class VideoBackbone(Backbone):
     """A video model without its classifier; `forward` takes normalised (n, 3, frames, h, w) clips."""
 
+    takes_clips = True
+    memory_format = torch.channels_last_3d
+
     def __init__(self, body: nn.Module, stages: list[list[str]], *, entry: VideoBackboneEntry, weights_id: str):
         super().__init__(body, stages, name=entry.name, feature_dim=entry.feature_dim, weights_id=weights_id,
                          mean=entry.mean, std=entry.std, input_size=entry.input_size)

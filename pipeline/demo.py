@@ -4,12 +4,12 @@
    in SoccerNet layout, training games and held-out games;
 2. extract features with a small backbone with random weights (nothing can be downloaded here);
 3. train a head (NetVLAD++ by default, any head a training preset trains) on the training games
-   (`soccerspot.pipeline.train`);
-4. spot the held-out games (`soccerspot.pipeline.spot`) and score them with SoccerNet's Average-mAP over the
+   (`soccerspot.pipeline.training.loop`);
+4. spot the held-out games (`soccerspot.pipeline.inference.spot`) and score them with SoccerNet's Average-mAP over the
    season's own classes (the official scorer averages over all 17 SoccerNet-v2 classes and gives a
    class without ground truth 0, which would cap a 10-class season at 10/17);
 5. spot one held-out raw video the way `soccerspot spot MATCH.mkv --model CKPT` does
-   (`soccerspot.pipeline.video_spot`: features re-extracted with the checkpoint's recorded settings) and
+   (`soccerspot.pipeline.inference.video_spot`: features re-extracted with the checkpoint's recorded settings) and
    check it agrees with step 4.
 
 The out folder holds `season/`, `model/`, `predictions/`, `video_spot/` and `summary.json`. A folder
@@ -110,7 +110,7 @@ class DemoConfig:
 
 def demo_heads() -> list[str]:
     """The heads the demo can train: those some training preset trains."""
-    from soccerspot.pipeline.config import PRESETS
+    from soccerspot.pipeline.training.config import PRESETS
 
     return sorted({preset.head for preset in PRESETS.values()})
 
@@ -118,7 +118,7 @@ def demo_heads() -> list[str]:
 def preset_for_head(head: str) -> str:
     """The preset the demo starts from: `<head>-paper` where it exists (the pooling family), else the
     first preset of that head by name (`baidu-transformer` for the transformer)."""
-    from soccerspot.pipeline.config import PRESETS
+    from soccerspot.pipeline.training.config import PRESETS
 
     paper = head.replace("+", "p") + "-paper"
     if paper in PRESETS:
@@ -214,7 +214,7 @@ def shuffled_labels(season: Path, games: list[str], out_root: Path, seed: int) -
 
 
 def train_config(config: DemoConfig):
-    from soccerspot.pipeline.config import get_preset
+    from soccerspot.pipeline.training.config import get_preset
 
     preset = get_preset(preset_for_head(config.head))
     return dataclasses.replace(
@@ -231,7 +231,8 @@ def train_config(config: DemoConfig):
 def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path, config: DemoConfig,
                labels_root: Path | None = None, progress: bool = True) -> Path:
     """Train the head; returns its last checkpoint folder."""
-    from soccerspot.pipeline.train import LAST, load_train_data, train
+    from soccerspot.pipeline.training.run_folder import LAST
+    from soccerspot.pipeline.training.tasks.features import load_train_data, train
 
     recipe = train_config(config)
     data = load_train_data(recipe, season, feature_name, games, [], labels_root=labels_root)
@@ -240,8 +241,8 @@ def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path,
 
 
 def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[str], out_root: Path) -> None:
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.spot import SpotOptions, spot_features
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.spot import SpotOptions, spot_features
 
     head = load_checkpoint(checkpoint)
     for game in games:
@@ -252,7 +253,7 @@ def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[st
 def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> dict:
     """Average-mAP (loose and tight) over the season's classes; predictions of other classes (the head
     scores all 17) have no ground truth here and are left out."""
-    from soccerspot.pipeline.evaluate import evaluate_games
+    from soccerspot.pipeline.evaluation.average_map import evaluate_games
 
     labels = {game: read_labels(season / game / LABELS_FILE) for game in games}
     predictions = {}
@@ -273,8 +274,8 @@ def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path
     """What `soccerspot spot VIDEO --model CKPT --out DIR --precision P` does (re-extract the checkpoint's
     features from the video, spot them), then a comparison with the features path's spots of the same
     half (equal when `precision` is the one the season's features were extracted at)."""
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.video_spot import spot_video
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.video_spot import spot_video
 
     record: dict = {"command": f"soccerspot spot {video} --model {checkpoint} --out {out_dir} --precision {precision}",
                     "error": None}

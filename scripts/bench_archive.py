@@ -33,8 +33,9 @@ def make_checkpoint(out: Path, backbone: str, input_size: int) -> Path:
     import torch
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor
-    from soccerspot.models.heads import PoolingHeadConfig, build_head
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.models.heads import create_head
+    from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 
     extractor = Extractor(ExtractConfig(backbone=backbone, weights="none", input_size=input_size, precision="fp32",
                                         progress=False))
@@ -43,7 +44,7 @@ def make_checkpoint(out: Path, backbone: str, input_size: int) -> Path:
     from soccerspot.data.classes import EVENT_DICTIONARY_V2
 
     classes = sorted(EVENT_DICTIONARY_V2, key=EVENT_DICTIONARY_V2.get)
-    return save_checkpoint(out, build_head(config), config, classes=classes, fps=2.0,
+    return save_checkpoint(out, create_head(config), config, classes=classes, fps=2.0,
                            feature_settings=extractor.meta_template().settings(), nms=NmsSettings("hard", 30.0, 0.0))
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 
 from soccerspot.data.shared_data import soccernet_root
-from soccerspot.pipeline.evaluate import RESULT_KEYS, evaluate_folders
+from soccerspot.pipeline.evaluation.average_map import RESULT_KEYS, evaluate_folders
 
 METRICS = ("loose", "tight")
 

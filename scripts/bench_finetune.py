@@ -34,8 +34,8 @@ def measure(side: str, args: dict, results) -> None:
     from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_device, resolve_precision
     from soccerspot.models.backbones import build_backbone
     from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.heads import build_head, head_config
-    from soccerspot.pipeline.train import AUTOCAST_DTYPES, training_precision
+    from soccerspot.models.heads import create_head, head_config
+    from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
 
     torch.set_num_threads(args["threads"]) if args["threads"] else None
     clips, frames = args["clips"], args["frames"]
@@ -57,7 +57,7 @@ def measure(side: str, args: dict, results) -> None:
         if device.type == "cpu":
             tune_glibc_allocator()  # as the Extractor does on its side, and pipeline.finetune on CPU
         backbone = build_backbone(args["backbone"], weights="none", trainable_stages=1)
-        head = build_head(head_config("netvlad++", input_dim=backbone.feature_dim, num_classes=17,
+        head = create_head(head_config("netvlad++", input_dim=backbone.feature_dim, num_classes=17,
                                       window_frames=frames))
         model = BackboneHeadModel(backbone, head).to(device, memory_format=torch.channels_last).train()
         optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.025, momentum=0.9)

@@ -59,8 +59,8 @@ def head_scores(season: Path, name: str, train_games: list[str], test_games: lis
 
 
 def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) -> Path:
-    from soccerspot.pipeline.config import get_preset
-    from soccerspot.pipeline.finetune import FineTuneSettings, finetune, load_finetune_data
+    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.finetune import FineTuneSettings, finetune, load_finetune_data
 
     config = dataclasses.replace(
         get_preset("rmsnet-finetune"), window_seconds=args.window_seconds, batch_size=args.clips, optimizer="adam",
@@ -75,9 +75,9 @@ def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) 
 
 
 def fine_tune_snippets(season: Path, train_games: list[str], run: Path, seed: int, args) -> Path:
-    from soccerspot.pipeline.config import get_preset
-    from soccerspot.pipeline.finetune import FineTuneSettings
-    from soccerspot.pipeline.snippets import SnippetSettings, load_snippet_data, run_snippets
+    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.finetune import FineTuneSettings
+    from soccerspot.pipeline.training.snippets import SnippetSettings, load_snippet_data, run_snippets
 
     config = dataclasses.replace(get_preset("rmsnet-finetune"), batch_size=args.clips, optimizer="adam", lr=args.lr,
                                  scheduler="none", max_epochs=args.finetune_epochs, precision="auto", seed=seed)

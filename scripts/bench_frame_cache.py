@@ -38,7 +38,7 @@ def main() -> int:
     from bench_extract import make_video
 
     from soccerspot.data.frame_store import open_frame_cache
-    from soccerspot.data.clips import window_rows
+    from soccerspot.models.sliding import window_rows
     from soccerspot.extract.decode import frames_at
     from soccerspot.extract.frame_store import ensure_frame_cache
     from soccerspot.extract.transforms import apply_transform, frames_to_tensor

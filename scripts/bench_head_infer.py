@@ -21,8 +21,8 @@ import time
 import numpy as np
 import torch
 
-from soccerspot.models.heads import build_head, head_config
-from soccerspot.pipeline.infer import fast_probabilities, per_window_probabilities
+from soccerspot.models.heads import create_head, head_config
+from soccerspot.pipeline.inference.scores import fast_probabilities, per_window_probabilities
 
 
 def timed(function) -> tuple[float, object]:
@@ -45,7 +45,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     config = head_config("netvlad++", input_dim=2048, num_classes=17, window_frames=30)  # the paper's K=64, 512-d
-    model = build_head(config).eval()
+    model = create_head(config).eval()
     with torch.no_grad():  # a trained head's fc is far from zero: make the outputs sensitive to the pooling
         model.fc.weight.mul_(50.0)
     rng = np.random.default_rng(0)

@@ -45,7 +45,7 @@ HEAD_SETTINGS: dict[str, dict] = {
 def head_recipe(config, settings: dict):
     """The TrainConfig a head trains with here: the demo's recipe, or `settings["preset"]` with the demo's
     loop settings (epochs at constant lr, last checkpoint, NMS window, seed), then the other `settings`."""
-    from soccerspot.pipeline.config import get_preset
+    from soccerspot.pipeline.training.config import get_preset
     from soccerspot.pipeline.demo import train_config
 
     recipe = train_config(config)
@@ -61,7 +61,8 @@ def head_recipe(config, settings: dict):
 
 def train_bench_head(season: Path, feature_name: str, games: list[str], run_dir: Path, recipe) -> Path:
     """Train with `recipe`; returns the last checkpoint folder."""
-    from soccerspot.pipeline.train import LAST, load_train_data, train
+    from soccerspot.pipeline.training.run_folder import LAST
+    from soccerspot.pipeline.training.tasks.features import load_train_data, train
 
     data = load_train_data(recipe, season, feature_name, games, [])
     train(recipe, data, run_dir, progress=False, epoch_bar=False)
@@ -86,10 +87,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from soccerspot.models.heads import head_kinds
+    from soccerspot.models.heads import list_heads
 
-    heads = [h for h in args.heads.split(",") if h in head_kinds()]
-    skipped = [h for h in args.heads.split(",") if h not in head_kinds()]
+    heads = [h for h in args.heads.split(",") if h in list_heads()]
+    skipped = [h for h in args.heads.split(",") if h not in list_heads()]
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_heads_"))
     season = work / "season"
     demo = DemoConfig(train_games=args.train_games, test_games=args.test_games, half_seconds=args.half_seconds,

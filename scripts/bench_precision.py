@@ -60,8 +60,8 @@ def extract(season: Path, games: list[str], config: DemoConfig, precision: str) 
 
 def probabilities(checkpoint: Path, season: Path, feature_name: str, games: list[str]) -> np.ndarray:
     """Per-frame class probabilities of every held-out half, stacked (frames, classes)."""
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.infer import frame_scores
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.scores import frame_scores
 
     head = load_checkpoint(checkpoint)
     rows = [frame_scores(head.model, load_features(season / game, half, feature_name).array, head.config.window_frames)

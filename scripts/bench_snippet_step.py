@@ -39,9 +39,9 @@ def main() -> None:
     from soccerspot.extract.extractor import ExtractConfig, Extractor
     from soccerspot.models.backbones import build_backbone
     from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.snippet_head import SnippetHead, SnippetHeadConfig
+    from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
     from soccerspot.models.video_backbones import VideoBackbone
-    from soccerspot.pipeline.train import AUTOCAST_DTYPES, training_precision
+    from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
 
     tune_glibc_allocator()
     device = torch.device("cpu")

@@ -20,12 +20,13 @@ import torch
 from soccerspot.data.errors import DataError
 from soccerspot.data.labels import PREDICTIONS_FILE, read_predictions
 from soccerspot.extract.extractor import ExtractConfig, Extractor
-from soccerspot.models.heads import PoolingHeadConfig, build_head
+from soccerspot.models.heads import create_head
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.pipeline.archive.discover import discover_games
 from soccerspot.pipeline.archive.manifest import MANIFEST_FILE, Manifest
 from soccerspot.pipeline.archive.summary import SPOTS_COLUMNS, SPOTS_FILE, SUMMARY_FILE
 from soccerspot.pipeline.archive.worker import threads_per_job
-from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
 
 from video_helpers import constant_rate_times, write_video
@@ -52,7 +53,7 @@ def make_checkpoint(out: Path, input_dim: int = 512, **setting_overrides) -> Pat
     torch.manual_seed(0)
     config = PoolingHeadConfig(kind="avgpool", input_dim=input_dim, num_classes=len(CLASSES), window_frames=6,
                         projection_dim=None)
-    head = build_head(config)
+    head = create_head(config)
     return save_checkpoint(out, head, config, classes=CLASSES, feature_settings=extractor_settings(**setting_overrides),
                            fps=2.0, nms=NmsSettings("hard", 5.0, 0.0), extra={"features": "resnet18"})
 
@@ -298,7 +299,7 @@ def test_a_head_on_combined_features_spots_the_archive_part_by_part(archive, tmp
     torch.manual_seed(0)
     config = PoolingHeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=len(CLASSES), window_frames=6,
                                projection_dim=None)
-    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=CLASSES, feature_settings=settings,
+    model = save_checkpoint(tmp_path / "head", create_head(config), config, classes=CLASSES, feature_settings=settings,
                             fps=2.0, nms=NmsSettings("hard", 5.0, 0.0), extra={"features": "both"})
     out = tmp_path / "out"
     assert main(["archive", str(archive), "--model", str(model), "--out", str(out), "--precision", "fp32",

@@ -22,8 +22,9 @@ from soccerspot.data.labels import (
     write_labels,
     write_predictions,
 )
-from soccerspot.models.heads import PoolingHeadConfig, build_head
-from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.models.heads import create_head
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import command_modules, main, user_path_error
 from video_helpers import constant_rate_times, write_video
 
@@ -53,13 +54,13 @@ def paths(tmp_path_factory) -> dict[str, str]:
     (bad_features / f"1_{NAME}.npy").write_text("not an array\n")
     (bad_features / f"2_{NAME}.npy").write_bytes(b"")
     config = PoolingHeadConfig(kind="avgpool", input_dim=3, num_classes=1, window_frames=4, projection_dim=None)
-    save_checkpoint(root / "model", build_head(config), config, classes=["Goal"], fps=2.0,
+    save_checkpoint(root / "model", create_head(config), config, classes=["Goal"], fps=2.0,
                     feature_settings=FeatureMeta(**SETTINGS, dim=3).settings(), nms=NmsSettings(),
                     extra={"features": NAME})
     video_head = PoolingHeadConfig(kind="avgpool", input_dim=512, num_classes=1, window_frames=4, projection_dim=None)
     video_settings = FeatureMeta(backbone="resnet18", weights="none", fps=2.0, transform="crop", input_size=224,
                                  precision="fp32", dim=512).settings()  # what FAST extraction at fp32 makes
-    save_checkpoint(root / "video_model", build_head(video_head), video_head, classes=["Goal"], fps=2.0,
+    save_checkpoint(root / "video_model", create_head(video_head), video_head, classes=["Goal"], fps=2.0,
                     feature_settings=video_settings, nms=NmsSettings(), extra={"features": "resnet18"})
     (root / "text_model").mkdir()
     (root / "text_model" / "model.pt").write_text("not weights\n")

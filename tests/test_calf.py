@@ -19,7 +19,7 @@ from soccerspot.data.calf_targets import (
     neighbour_shifts,
     time_shift_encoding,
 )
-from soccerspot.models.calf import SpottingLoss, chunk_starts_for, match_slots, segmentation_loss
+from soccerspot.models.heads.calf import SpottingLoss, chunk_starts_for, match_slots, segmentation_loss
 
 K = (-20.0, -10.0, 10.0, 30.0)
 
@@ -211,8 +211,8 @@ def test_validation_has_one_chunk_per_anchor():
 
 
 def test_chunk_batches_pack_features_shifts_and_slots():
-    from soccerspot.models.calf import split_outputs
-    from soccerspot.pipeline.tasks.calf import ChunkBatches
+    from soccerspot.models.heads.calf import split_outputs
+    from soccerspot.pipeline.training.tasks.calf import ChunkBatches
 
     track = planted_track(3)
     shifts = time_shift_encoding(track.event_rows, track.event_classes, 300, np.array([K] * 3))
@@ -240,8 +240,8 @@ from types import SimpleNamespace  # noqa: E402
 
 from soccerspot.data.clips import Track  # noqa: E402
 from soccerspot.data.features import FeatureMeta, HalfFeatures  # noqa: E402
-from soccerspot.models.heads import build_head, head_config  # noqa: E402
-from soccerspot.pipeline.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
+from soccerspot.models.heads import create_head, head_config  # noqa: E402
+from soccerspot.pipeline.inference.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def planted_track(seed: int, rows: int = 300, dim: int = 8, classes: int = 3) -> Track:
@@ -256,7 +256,7 @@ def planted_track(seed: int, rows: int = 300, dim: int = 8, classes: int = 3) ->
 
 
 def small_calf(window: int = 48, dim: int = 8, classes: int = 3, **options):
-    return build_head(head_config("calf", input_dim=dim, num_classes=classes, window_frames=window, **options))
+    return create_head(head_config("calf", input_dim=dim, num_classes=classes, window_frames=window, **options))
 
 
 def test_outputs_pack_scores_and_slots_and_half_probabilities_keep_the_convention():
@@ -295,7 +295,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_inputs_are_standardised_with_the_training_statistics():
-    from soccerspot.pipeline.tasks.calf import input_statistics
+    from soccerspot.pipeline.training.tasks.calf import input_statistics
 
     tracks = [planted_track(0), planted_track(1)]
     mean, std = input_statistics(tracks)
@@ -315,9 +315,9 @@ def test_inputs_are_standardised_with_the_training_statistics():
 def test_calf_learns_a_planted_pattern_far_above_chance(tmp_path):
     """Through the registered task and the one training loop. Small settings of ours so it learns in seconds:
     4 slots and a segmentation weight of 0.01."""
-    from soccerspot.pipeline.config import TrainConfig
-    from soccerspot.pipeline.tasks import registered_task
-    from soccerspot.pipeline.train import fit, seed_everything
+    from soccerspot.pipeline.training.config import TrainConfig
+    from soccerspot.pipeline.training.tasks import registered_task
+    from soccerspot.pipeline.training.loop import fit, seed_everything
 
     seed_everything(0)
     tracks = [planted_track(seed) for seed in range(6)]
@@ -346,7 +346,7 @@ def test_calf_short_changes_only_its_labelled_choices():
     it only in the chunk length, the chunks per epoch and the inference's votes, each named in its source."""
     import dataclasses
 
-    from soccerspot.pipeline.config import get_preset
+    from soccerspot.pipeline.training.config import get_preset
 
     paper, short = get_preset("calf-paper"), get_preset("calf-short")
     assert (paper.window_seconds, paper.lr, paper.batch_size) == (120.0, 1e-3, 32)

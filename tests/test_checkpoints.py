@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from soccerspot.data.errors import DataError
-from soccerspot.models.heads import (
-    PoolingHeadConfig, TransformerHeadConfig, build_head, head_config, head_config_from_json, head_kinds,
-)
-from soccerspot.pipeline.checkpoints import CONFIG_FILE, MODEL_FILE, NmsSettings, load_checkpoint, save_checkpoint
+from soccerspot.models.heads import create_head, head_config, head_config_from_json, list_heads
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.models.heads.transformer import TransformerHeadConfig
+from soccerspot.pipeline.inference.checkpoints import CONFIG_FILE, MODEL_FILE, NmsSettings, load_checkpoint, save_checkpoint
 
 SETTINGS = {"backbone": "resnet152", "weights": "imagenet:v1", "fps": 2.0, "transform": "resize224",
             "input_size": 224, "precision": "fp32", "pca": None, "dim": 16}
@@ -26,14 +26,14 @@ def small_config(kind, **overrides):
 
 def save_small(tmp_path, kind="netvlad++", **overrides):
     config = small_config(kind, **overrides)
-    model = build_head(config)
+    model = create_head(config)
     out = save_checkpoint(tmp_path / "ckpt", model, config, classes=["Goal", "Corner", "Foul"],
                           feature_settings=SETTINGS, fps=2.0, extra={"run": "test", "epoch": 3},
                           nms=NmsSettings("soft", 20.0, 0.1))
     return out, model, config
 
 
-@pytest.mark.parametrize("kind", head_kinds())
+@pytest.mark.parametrize("kind", list_heads())
 def test_round_trip_gives_the_same_outputs(tmp_path, kind):
     out, model, config = save_small(tmp_path, kind)
     loaded = load_checkpoint(out)
@@ -57,13 +57,13 @@ def test_config_records_everything_needed(tmp_path):
     assert loaded.classes == ["Goal", "Corner", "Foul"] and loaded.window_seconds == 3.0
     assert loaded.nms == NmsSettings("soft", 20.0, 0.1) and loaded.feature_settings == SETTINGS
     assert loaded.peer is None
-    assert set(torch.load(out / MODEL_FILE, weights_only=True)) == set(build_head(config).state_dict())
+    assert set(torch.load(out / MODEL_FILE, weights_only=True)) == set(create_head(config).state_dict())
 
 
 def test_class_count_must_match(tmp_path):
     config = PoolingHeadConfig(kind="maxpool", input_dim=4, num_classes=2, window_frames=4, projection_dim=None)
     with pytest.raises(ValueError, match="1 class names"):
-        save_checkpoint(tmp_path, build_head(config), config, classes=["Goal"], feature_settings=None, fps=2.0)
+        save_checkpoint(tmp_path, create_head(config), config, classes=["Goal"], feature_settings=None, fps=2.0)
 
 
 class Payload:
@@ -114,7 +114,7 @@ def test_garbage_and_missing_files(tmp_path):
 def test_weights_that_do_not_fit_the_config(tmp_path):
     out, _, config = save_small(tmp_path)
     other = dataclasses.replace(config, clusters=8)
-    torch.save(build_head(other).state_dict(), out / MODEL_FILE)
+    torch.save(create_head(other).state_dict(), out / MODEL_FILE)
     with pytest.raises(DataError, match="do not fit the head"):
         load_checkpoint(out)
 
@@ -154,7 +154,7 @@ def test_checkpoints_with_the_flat_head_config_still_load(tmp_path, kind):
     saved = json.loads((out / CONFIG_FILE).read_text())
     (out / CONFIG_FILE).write_text(json.dumps({**saved, "head": legacy}))
     torch.manual_seed(3)
-    model = build_head(head_config_from_json(legacy)).eval()
+    model = create_head(head_config_from_json(legacy)).eval()
     torch.save(model.state_dict(), out / MODEL_FILE)
     loaded = load_checkpoint(out)
     family = PoolingHeadConfig if kind != "transformer" else TransformerHeadConfig
@@ -172,7 +172,7 @@ OLD_FLAT_FIELDS = set(LEGACY_HEADS["netvlad++"])
 @pytest.mark.parametrize("kind", ["maxpool++", "transformer"])
 def test_a_family_config_is_stored_so_the_old_flat_reader_still_reads_it(tmp_path, kind):
     config = head_config(kind, input_dim=16, num_classes=3, window_frames=6)
-    out = save_checkpoint(tmp_path / "ckpt", build_head(config), config, classes=["a", "b", "c"],
+    out = save_checkpoint(tmp_path / "ckpt", create_head(config), config, classes=["a", "b", "c"],
                           feature_settings=None, fps=2.0)
     stored = json.loads((out / CONFIG_FILE).read_text())["head"]
     assert stored["kind"] == kind and set(stored) <= OLD_FLAT_FIELDS  # an older soccerspot knows every key

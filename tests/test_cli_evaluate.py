@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.evaluate import RESULT_KEYS
+from soccerspot.pipeline.evaluation.average_map import RESULT_KEYS
 
 GAMES = ["league a/2020-2021/2021-01-01 - 20-00 A.F.C. 1 - 0 B's", "league a/2020-2021/2021-01-08 - 20-00 C 0 - 0 D"]
 

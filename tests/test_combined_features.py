@@ -243,7 +243,7 @@ def write_two_part_season(root, games: int, seed: int = 0) -> list[str]:
 
 def test_train_and_spot_use_combined_features_like_any_feature_set(tmp_path, capsys):
     from soccerspot.data.labels import read_predictions
-    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
     root = tmp_path / "season"
     games = write_two_part_season(root, 3)
@@ -288,8 +288,9 @@ def combined_video(tmp_path_factory):
     whose recorded training features are that combination (as `soccerspot train` records them)."""
     import torch
 
-    from soccerspot.models.heads import PoolingHeadConfig, build_head
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.models.heads import create_head
+    from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 
     from video_helpers import constant_rate_times, write_video
 
@@ -308,7 +309,7 @@ def combined_video(tmp_path_factory):
                                projection_dim=None)
 
     def head(folder, feature_settings):
-        return save_checkpoint(base / folder, build_head(config), config, classes=["Goal", "Corner"],
+        return save_checkpoint(base / folder, create_head(config), config, classes=["Goal", "Corner"],
                                feature_settings=feature_settings, fps=2.0, nms=NmsSettings("hard", 4.0, 0.0),
                                extra={"features": "both"})
 
@@ -366,8 +367,9 @@ def test_spot_video_recreates_an_image_plus_video_backbone_combination(tmp_path,
     clip settings are part of the component's identity and are re-made by spot VIDEO."""
     import torch
 
-    from soccerspot.models.heads import PoolingHeadConfig, build_head
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.models.heads import create_head
+    from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 
     from video_helpers import constant_rate_times, write_video
 
@@ -381,7 +383,7 @@ def test_spot_video_recreates_an_image_plus_video_backbone_combination(tmp_path,
     assert [c.get("clip_frames") for c in made.meta.components] == [16, None]
     torch.manual_seed(0)
     config = PoolingHeadConfig(kind="maxpool", input_dim=1024, num_classes=2, window_frames=2, projection_dim=None)
-    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=["Goal", "Corner"],
+    model = save_checkpoint(tmp_path / "head", create_head(config), config, classes=["Goal", "Corner"],
                             feature_settings=made.meta.settings(), fps=2.0, nms=NmsSettings("hard", 2.0, 0.0),
                             extra={"features": "mix"})
     capsys.readouterr()
@@ -398,8 +400,9 @@ def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, ca
     import torch
 
     from soccerspot.models.backbones import build_backbone
-    from soccerspot.models.heads import PoolingHeadConfig, build_head
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.models.heads import create_head
+    from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 
     from video_helpers import constant_rate_times, write_video
 
@@ -422,7 +425,7 @@ def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, ca
     torch.manual_seed(0)
     config = PoolingHeadConfig(kind="avgpool", input_dim=made.array.shape[1], num_classes=2, window_frames=2,
                                projection_dim=None)
-    model = save_checkpoint(tmp_path / "head", build_head(config), config, classes=["Goal", "Corner"],
+    model = save_checkpoint(tmp_path / "head", create_head(config), config, classes=["Goal", "Corner"],
                             feature_settings=made.meta.settings(), fps=2.0, nms=NmsSettings("hard", 2.0, 0.0),
                             extra={"features": "ft"})
     capsys.readouterr()

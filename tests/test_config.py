@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from soccerspot.models.heads import PoolingHeadConfig, TransformerHeadConfig, head_kinds
-from soccerspot.pipeline.config import PRESETS, TrainConfig, apply_overrides, get_preset, head_config_for
-from soccerspot.pipeline.train import should_stop
+from soccerspot.models.heads import list_heads
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.models.heads.transformer import TransformerHeadConfig
+from soccerspot.pipeline.training.config import PRESETS, TrainConfig, apply_overrides, get_preset, head_config_for
+from soccerspot.pipeline.training.loop import should_stop
 
 
 def test_netvladpp_paper_preset_is_the_papers_recipe():
@@ -30,7 +32,7 @@ def test_every_preset_builds_a_valid_head_config():
     for name, preset in PRESETS.items():
         assert preset.preset == name and preset.source
         preset.validate()
-        assert preset.head in head_kinds()
+        assert preset.head in list_heads()
         head_config_for(preset, 512, 17, 30)  # validates
 
 

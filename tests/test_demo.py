@@ -133,8 +133,8 @@ def test_reuses_its_own_folder(tmp_path):
 
 
 def test_video_spot_refuses_features_made_differently(demo, tmp_path):
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.video_spot import spot_video
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.video_spot import spot_video
 
     out, summary = demo
     head = load_checkpoint(summary["checkpoint"])

@@ -10,7 +10,7 @@ import pytest
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
 from soccerspot.data.labels import Event, GameLabels, GamePredictions, Prediction
-from soccerspot.pipeline.evaluate import (
+from soccerspot.pipeline.evaluation.average_map import (
     CLASS_NAMES_V1_OFFICIAL, RESULT_KEYS, evaluate_arrays, evaluate_folders, evaluate_games, frames_of,
     make_sparse,
 )
@@ -293,7 +293,7 @@ def add_untidy_entries(labels_root: Path, predictions_root: Path) -> None:
 def test_equals_official_on_untidy_files_and_strict_refuses_them(tmp_path, metric):
     from SoccerNet.Evaluation.utils import EVENT_DICTIONARY_V2
 
-    from soccerspot.pipeline.evaluate import load_folders
+    from soccerspot.pipeline.evaluation.average_map import load_folders
 
     labels_root, predictions_root = write_random_season(tmp_path, 4, CLASS_NAMES_V2)
     add_untidy_entries(labels_root, predictions_root)

@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from soccerspot.data.labels import Event, GameLabels, GamePredictions, Prediction
-from soccerspot.pipeline import evaluate
+from soccerspot.pipeline.evaluation import average_map as evaluate
 from soccerspot.pipeline.reports.evaluation_plots import VISIBLE_COLOR, write_evaluation_plots
 from soccerspot.pipeline.reports.tolerance import tolerance_curve
 from matplotlib.colors import to_rgb

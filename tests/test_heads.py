@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.models.heads import (
-    PoolingHeadConfig, TransformerHead, TransformerHeadConfig, build_head, head_config,
-    head_config_from_json, head_entry, head_kinds, sinusoidal_encoding,
-)
-from soccerspot.models.pooling import pooling_names
+from soccerspot.models.heads.registry import WindowHead
+
+from soccerspot.models.heads import create_head, head_config, head_config_from_json, head_entry, list_heads
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.models.heads.transformer import TransformerHead, TransformerHeadConfig, sinusoidal_encoding
+from soccerspot.models.pooling import list_poolings
 
 
 def small_config(kind: str, **overrides):
@@ -25,10 +26,10 @@ def small_config(kind: str, **overrides):
     return head_config(kind, input_dim=24, num_classes=5, window_frames=window, **{**family, **overrides})
 
 
-@pytest.mark.parametrize("kind", head_kinds())
+@pytest.mark.parametrize("kind", list_heads())
 def test_every_head_maps_windows_to_class_probabilities(kind):
-    head = build_head(small_config(kind)).eval()
-    if hasattr(head, "half_probabilities"):  # its outputs are not one window's probabilities (RMS-Net)
+    head = create_head(small_config(kind)).eval()
+    if not isinstance(head, WindowHead):  # its outputs are not one window's probabilities (RMS-Net)
         out = head.half_probabilities(torch.randn(20, 24))
         assert out.shape == (20, 6)
         torch.testing.assert_close(out[:, 0], 1 - out[:, 1:].max(dim=1).values)
@@ -40,7 +41,7 @@ def test_every_head_maps_windows_to_class_probabilities(kind):
 
 def test_pooling_head_against_numpy():
     """maxpool++ by hand: sigmoid(fc(max over the past 4 rows ++ max over the future 4 rows of x W^T + b))."""
-    head = build_head(small_config("maxpool++")).eval()
+    head = create_head(small_config("maxpool++")).eval()
     x = torch.randn(2, 8, 24)
     weights = {name: value.detach().double().numpy() for name, value in head.state_dict().items()}
     projected = x.double().numpy() @ weights["projection.weight"].T + weights["projection.bias"]
@@ -51,13 +52,13 @@ def test_pooling_head_against_numpy():
 
 
 def test_no_projection_pools_raw_features():
-    head = build_head(small_config("maxpool", projection_dim=None))
+    head = create_head(small_config("maxpool", projection_dim=None))
     assert isinstance(head.projection, torch.nn.Identity)
     assert head.fc.weight.shape == (6, 24)
 
 
 def test_dropout_is_active_only_in_training():
-    head = build_head(small_config("avgpool", dropout=0.9))
+    head = create_head(small_config("avgpool", dropout=0.9))
     x = torch.randn(4, 8, 24)
     head.eval()
     assert torch.equal(head(x), head(x))
@@ -109,7 +110,7 @@ def reference_transformer(weights: dict, window: np.ndarray, heads: int, layers:
 def test_transformer_equals_a_hand_written_encoder(readout):
     torch.manual_seed(0)
     config = small_config("transformer", readout=readout)
-    head = build_head(config).eval()
+    head = create_head(config).eval()
     weights = {name: value.detach().double().numpy() for name, value in head.state_dict().items()}
     x = torch.randn(3, 8, 24)
     got = head(x).detach().numpy()
@@ -123,7 +124,7 @@ def test_transformer_without_positions_cannot_tell_frame_order():
     """An unmasked encoder is permutation-equivariant, so with the positional encoding zeroed a max read-out
     is permutation-invariant; with it, the order matters."""
     torch.manual_seed(0)
-    head = build_head(small_config("transformer")).eval()
+    head = create_head(small_config("transformer")).eval()
     x = torch.randn(2, 8, 24)
     shuffled = x[:, torch.randperm(8)]
     assert not torch.allclose(head(x), head(shuffled), atol=1e-4)
@@ -132,7 +133,7 @@ def test_transformer_without_positions_cannot_tell_frame_order():
 
 
 def test_transformer_head_layout():
-    head = build_head(small_config("transformer"))
+    head = create_head(small_config("transformer"))
     assert isinstance(head, TransformerHead)
     assert len(head.encoder.layers) == 2
     assert head.encoder.layers[0].self_attn.num_heads == 4
@@ -155,12 +156,12 @@ def test_sinusoidal_encoding_formula():
 
 
 def test_registry_holds_every_pooling_head_the_transformer_rmsnet_and_calf_each_naming_its_paper():
-    from soccerspot.models.calf import CALFHeadConfig
-    from soccerspot.models.rmsnet import RMSNetHeadConfig
+    from soccerspot.models.heads.calf import CALFHeadConfig
+    from soccerspot.models.heads.rmsnet import RMSNetHeadConfig
 
-    assert head_kinds() == sorted(pooling_names() + ["transformer", "rmsnet", "calf"])
+    assert list_heads() == sorted(list_poolings() + ["transformer", "rmsnet", "calf"])
     families = {"transformer": TransformerHeadConfig, "rmsnet": RMSNetHeadConfig, "calf": CALFHeadConfig}
-    for kind in head_kinds():
+    for kind in list_heads():
         entry = head_entry(kind)
         assert entry.kind == kind and "20" in entry.paper  # a year: a citation
         assert entry.config_type is families.get(kind, PoolingHeadConfig)
@@ -170,7 +171,7 @@ def test_registry_holds_every_pooling_head_the_transformer_rmsnet_and_calf_each_
 def test_registered_defaults_are_the_papers_values():
     netvladpp = head_config("netvlad++", input_dim=2048, num_classes=17, window_frames=30)
     assert (netvladpp.clusters, netvladpp.projection_dim, netvladpp.dropout) == (64, 512, 0.4)
-    assert build_head(netvladpp).fc.in_features == 512 * 64  # 32 past + 32 future clusters of 512-d
+    assert create_head(netvladpp).fc.in_features == 512 * 64  # 32 past + 32 future clusters of 512-d
     baidu = head_config("transformer", input_dim=8576, num_classes=17, window_frames=7)
     assert (baidu.model_dim, baidu.num_layers, baidu.num_heads) == (64, 3, 4)
 
@@ -181,7 +182,7 @@ def test_a_config_has_only_its_familys_settings():
     with pytest.raises(ValueError, match="has no settings clusters"):
         head_config("transformer", input_dim=8, num_classes=2, window_frames=4, clusters=8)
     with pytest.raises(ValueError, match="takes a TransformerHeadConfig"):
-        build_head(PoolingHeadConfig(kind="transformer"))
+        create_head(PoolingHeadConfig(kind="transformer"))
 
 
 def test_an_old_flat_config_reads_as_its_family_and_builds_the_same_head():
@@ -217,7 +218,7 @@ def test_config_json_round_trip(kind):
 def test_invalid_configs_are_refused(kind, overrides, message):
     with pytest.raises(ValueError, match=message):
         config_type = TransformerHeadConfig if kind == "transformer" else PoolingHeadConfig
-        build_head(config_type(**{"input_dim": 24, "num_classes": 5, "window_frames": 8, "kind": kind, **overrides}))
+        create_head(config_type(**{"input_dim": 24, "num_classes": 5, "window_frames": 8, "kind": kind, **overrides}))
 
 
 def test_unknown_config_fields_are_refused():

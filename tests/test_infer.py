@@ -3,13 +3,26 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.models.heads import PoolingHeadConfig, build_head, head_config
-from soccerspot.models.pooling import pooling_names
-from soccerspot.pipeline.infer import (
-    fast_probabilities, frame_scores, per_window_probabilities, window_indices, window_probabilities,
-)
+from soccerspot.models.heads import create_head, head_config
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.models.pooling import list_poolings
+from soccerspot.models import sliding
+from soccerspot.models.sliding import window_indices
+from soccerspot.pipeline.inference.scores import frame_scores, window_probabilities
 
-POOLING_KINDS = pooling_names()
+POOLING_KINDS = list_poolings()
+
+
+def fast_probabilities(head, features: np.ndarray, window_frames: int, tile_frames: int = 256) -> np.ndarray:
+    """The pooling head's own whole-half path (prefix sums)."""
+    assert window_frames == head.config.window_frames
+    return head.eval().half_probabilities(torch.from_numpy(features), tile_frames=tile_frames).numpy()
+
+
+def per_window_probabilities(head, features: np.ndarray, window_frames: int, batch_size: int = 256) -> np.ndarray:
+    """The definition: the model run on the window around every row."""
+    return sliding.per_window_probabilities(head.eval(), torch.from_numpy(features), window_frames,
+                                            batch_size=batch_size).numpy()
 
 
 def sharp_head(kind: str, window_frames: int = 10, input_dim: int = 20, **overrides):
@@ -19,7 +32,7 @@ def sharp_head(kind: str, window_frames: int = 10, input_dim: int = 20, **overri
     family = dict(model_dim=16, num_heads=4) if kind == "transformer" else dict(clusters=8, projection_dim=12)
     config = head_config(kind, input_dim=input_dim, num_classes=4, window_frames=window_frames,
                          **{**family, **overrides})
-    head = build_head(config).eval()
+    head = create_head(config).eval()
     with torch.no_grad():
         head.fc.weight.mul_(40.0)
     return head
@@ -97,7 +110,7 @@ def test_inference_side_spots_a_hand_made_detector():
     """A head built by hand to fire on a feature bump: the score peaks at the bump's frame (odd window:
     centred exactly on the frame)."""
     config = PoolingHeadConfig(kind="avgpool", input_dim=3, num_classes=2, window_frames=7, projection_dim=None)
-    head = build_head(config).eval()
+    head = create_head(config).eval()
     with torch.no_grad():
         head.fc.weight.copy_(torch.tensor([[0.0, 0, -5], [14.0, 0, 0], [0, 14.0, 0]]))
         head.fc.bias.copy_(torch.tensor([0.0, -4.0, -4.0]))

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.pipeline.checkpoints import load_checkpoint
-from soccerspot.pipeline.infer import frame_scores
+from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+from soccerspot.pipeline.inference.scores import frame_scores
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from soccerspot.models.pooling import (
-    AvgPool, MaxPool, NetRVLAD, NetVLAD, TemporallyAwarePooling, WindowPooling, build_pooling, pooling_names,
+    AvgPool, MaxPool, NetRVLAD, NetVLAD, TemporallyAwarePooling, WindowPooling, create_pooling, list_poolings,
     pooling_paper, split_point,
 )
 
@@ -71,7 +71,7 @@ def test_max_and_avg_pool_match_formula():
 
 @pytest.mark.parametrize("frames", [10, 11, 2])
 def test_temporally_aware_splits_exactly_at_the_centre(frames):
-    pooling = build_pooling("netvlad++", 6, clusters=8)
+    pooling = create_pooling("netvlad++", 6, clusters=8)
     assert isinstance(pooling, TemporallyAwarePooling)
     assert pooling.past.clusters == pooling.future.clusters == 4
     x = torch.randn(2, frames, 6)
@@ -91,14 +91,14 @@ def test_temporally_aware_splits_exactly_at_the_centre(frames):
 
 def test_temporally_aware_max_pool_is_past_max_then_future_max():
     x = torch.randn(1, 8, 3)
-    out = build_pooling("maxpool++", 3)(x)
+    out = create_pooling("maxpool++", 3)(x)
     torch.testing.assert_close(out, torch.cat([x[:, :4].amax(1), x[:, 4:].amax(1)], dim=1))
 
 
-@pytest.mark.parametrize("name", pooling_names())
+@pytest.mark.parametrize("name", list_poolings())
 def test_frame_terms_reduce_to_forward(name):
     """The decomposition used by fast inference gives forward's output on a whole window."""
-    pooling = build_pooling(name, 6, clusters=4).double()
+    pooling = create_pooling(name, 6, clusters=4).double()
     x = torch.randn(7, 6, dtype=torch.float64)
     parts = []
     for layer, begin, end in pooling.segments(7):
@@ -109,23 +109,23 @@ def test_frame_terms_reduce_to_forward(name):
 
 
 def test_registry_builds_every_family_and_rejects_unknown():
-    assert set(pooling_names()) == {"netvlad", "netvlad++", "netrvlad", "netrvlad++", "maxpool", "maxpool++",
+    assert set(list_poolings()) == {"netvlad", "netvlad++", "netrvlad", "netrvlad++", "maxpool", "maxpool++",
                                     "avgpool", "avgpool++"}
-    assert build_pooling("netvlad", 8, clusters=16).out_dim == 128
-    assert build_pooling("netvlad++", 8, clusters=16).out_dim == 128
-    assert build_pooling("avgpool++", 8).out_dim == 16
+    assert create_pooling("netvlad", 8, clusters=16).out_dim == 128
+    assert create_pooling("netvlad++", 8, clusters=16).out_dim == 128
+    assert create_pooling("avgpool++", 8).out_dim == 16
     with pytest.raises(ValueError, match="unknown pooling"):
-        build_pooling("netvlad+++", 8)
+        create_pooling("netvlad+++", 8)
     with pytest.raises(ValueError, match="even"):
-        build_pooling("netvlad++", 8, clusters=5)
+        create_pooling("netvlad++", 8, clusters=5)
 
 
-@pytest.mark.parametrize("name", pooling_names())
+@pytest.mark.parametrize("name", list_poolings())
 @torch.no_grad()
 def test_window_logits_score_every_window_like_forward(name):
     """The fast-path contract: `window_logits(rows, length, W)[j] == forward(rows[j:j+length]) @ W.T`,
     for every layer of every registered pooling (the VLAD shortcut included)."""
-    pooling = build_pooling(name, 6, clusters=4).double()
+    pooling = create_pooling(name, 6, clusters=4).double()
     rows = torch.randn(40, 6, dtype=torch.float64)
     for layer, begin, end in pooling.segments(9):
         length = end - begin
@@ -163,6 +163,6 @@ def test_a_new_pooling_layer_gets_the_fast_path_from_its_terms_alone():
 
 
 def test_every_pooling_names_its_paper():
-    for name in pooling_names():
+    for name in list_poolings():
         assert "20" in pooling_paper(name)  # a year: an actual citation, not an empty string
     assert "Temporally-Aware" in pooling_paper("netvlad++") and "NetVLAD" in pooling_paper("netvlad")

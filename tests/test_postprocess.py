@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from soccerspot.pipeline.postprocess import hard_nms, nms, scores_to_predictions, soft_nms, window_in_frames
+from soccerspot.pipeline.inference.nms import hard_nms, nms, scores_to_predictions, soft_nms, window_in_frames
 
 
 def reference_greedy_nms(scores, window, threshold):

@@ -11,9 +11,9 @@ import torch
 from soccerspot.data.clips import Track
 from soccerspot.data.features import FeatureMeta, HalfFeatures
 from soccerspot.data.offset_windows import OffsetWindowDataset, mask_before
-from soccerspot.models.heads import build_head, head_config
-from soccerspot.models.rmsnet import RMSNetLoss, offset_rows
-from soccerspot.pipeline.checkpoints import load_checkpoint, save_checkpoint
+from soccerspot.models.heads import create_head, head_config
+from soccerspot.models.heads.rmsnet import RMSNetLoss, offset_rows
+from soccerspot.pipeline.inference.checkpoints import load_checkpoint, save_checkpoint
 
 
 def track(rows: int = 120, dim: int = 5, events=((20, 0), (60, 1), (62, 2))) -> Track:
@@ -77,7 +77,7 @@ def test_sampling_targets_background_and_masked_windows():
 
 def rmsnet(window: int = 8, dim: int = 5, classes: int = 3, **overrides):
     torch.manual_seed(0)
-    return build_head(head_config("rmsnet", input_dim=dim, num_classes=classes, window_frames=window,
+    return create_head(head_config("rmsnet", input_dim=dim, num_classes=classes, window_frames=window,
                                   hidden_dim=16, fc_dim=8, **overrides)).eval()
 
 

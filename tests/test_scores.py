@@ -8,9 +8,9 @@ import pytest
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.data.scores import read_scores, scores_path, write_scores
-from soccerspot.pipeline.checkpoints import load_checkpoint
+from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.infer import frame_scores
+from soccerspot.pipeline.inference.scores import frame_scores
 
 from test_spot_cli import CLASSES, NAME, make_detector, make_tree, meta, spots
 

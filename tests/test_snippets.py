@@ -111,7 +111,7 @@ def test_dataset_cuts_the_snippets_rows_with_edges_repeated(clip_frames):
 
 
 def test_snippet_head_is_the_mean_of_the_rows_then_linear():
-    from soccerspot.models.snippet_head import SnippetHead, SnippetHeadConfig
+    from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 
     head = SnippetHead(SnippetHeadConfig(feature_dim=5, num_outputs=3))
     features = torch.randn(4, 7, 5)
@@ -122,7 +122,7 @@ def test_snippet_head_is_the_mean_of_the_rows_then_linear():
 def test_backbone_head_model_feeds_a_video_backbone_clips_as_extract_does():
     from soccerspot.models.backbones import build_backbone, normalize_images
     from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.snippet_head import SnippetHead, SnippetHeadConfig
+    from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 
     backbone = build_backbone("video:r3d_18", weights="none", trainable_stages=1)
     model = BackboneHeadModel(backbone, SnippetHead(SnippetHeadConfig(backbone.feature_dim, C + 1))).eval()
@@ -142,7 +142,7 @@ def test_backbone_head_model_feeds_a_video_backbone_clips_as_extract_does():
 
 
 def test_accuracy_and_per_class_accuracy():
-    from soccerspot.pipeline.snippets import SnippetLoss
+    from soccerspot.pipeline.training.snippets import SnippetLoss
 
     loss = SnippetLoss()
     names = ["a", "b", "c", "background"]

@@ -8,11 +8,13 @@ import torch
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import read_predictions
-from soccerspot.models.heads import PoolingHeadConfig, TransformerHeadConfig, build_head
-from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.models.heads import create_head
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.models.heads.transformer import TransformerHeadConfig
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.spot import spot_features, spot_paths
-from soccerspot.pipeline.checkpoints import load_checkpoint
+from soccerspot.pipeline.inference.spot import spot_features, spot_paths
+from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
 NAME = "toy"
 CLASSES = ["Goal", "Corner"]
@@ -43,7 +45,7 @@ def make_tree(root, events=EVENTS, frames=200, **meta_overrides):
 def make_detector(out_dir, feature_settings="default"):
     """An avgpool head set by hand to fire where a class's bump is centred in the window."""
     config = PoolingHeadConfig(kind="avgpool", input_dim=3, num_classes=2, window_frames=7, projection_dim=None)
-    head = build_head(config)
+    head = create_head(config)
     with torch.no_grad():
         head.fc.weight.copy_(torch.tensor([[0.0, 0, -5], [14.0, 0, 0], [0, 14.0, 0]]))
         head.fc.bias.copy_(torch.tensor([0.0, -4.0, -4.0]))
@@ -296,7 +298,7 @@ def test_bad_option_values_exit_2_naming_the_flag(tmp_path, capsys, flags, named
 
 def test_fast_method_for_a_head_without_one_exits_2(tmp_path, capsys):
     config = TransformerHeadConfig(kind="transformer", input_dim=3, num_classes=2, window_frames=8)
-    checkpoint = save_checkpoint(tmp_path / "model", build_head(config), config, classes=CLASSES,
+    checkpoint = save_checkpoint(tmp_path / "model", create_head(config), config, classes=CLASSES,
                                  feature_settings=meta(dim=3).settings(), fps=2.0)
     make_tree(tmp_path / "f", {("g", 1): [("Goal", 60)]})
     assert main(["spot", str(tmp_path / "f/g"), "--model", str(checkpoint), "--method", "fast"]) == 2

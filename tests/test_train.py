@@ -11,8 +11,9 @@ from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
-from soccerspot.pipeline.config import apply_overrides, get_preset
-from soccerspot.pipeline.train import METRICS_FILE, STATE_FILE, load_train_data, train
+from soccerspot.pipeline.training.config import apply_overrides, get_preset
+from soccerspot.pipeline.training.run_folder import METRICS_FILE, STATE_FILE
+from soccerspot.pipeline.training.tasks.features import load_train_data, train
 
 FPS = 2.0
 DIM = 24
@@ -72,7 +73,7 @@ def test_a_head_learns_separable_features_and_spots_them(season, tmp_path):
 
 
 def test_best_checkpoint_loads_for_inference_with_the_feature_settings(season, tmp_path):
-    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
     root, train_games, valid_games = season
     config = small_config(max_epochs=2)
@@ -167,7 +168,7 @@ def test_cli_trains_end_to_end_and_resumes(season, tmp_path, capsys):
 
 
 def test_metric_lines_written_after_the_saved_state_are_dropped_on_resume(tmp_path):
-    from soccerspot.pipeline.train import trim_metrics
+    from soccerspot.pipeline.training.run_folder import trim_metrics
 
     path = tmp_path / METRICS_FILE
     path.write_text("".join(json.dumps({"epoch": e, "train_loss": 1.0 / e}) + "\n" for e in (1, 2, 3)))
@@ -177,8 +178,8 @@ def test_metric_lines_written_after_the_saved_state_are_dropped_on_resume(tmp_pa
 
 @pytest.mark.parametrize("preset", ["baidu-transformer", "maxpool-paper", "netrvladpp-paper", "avgpoolpp-paper"])
 def test_the_same_loop_trains_every_head(season, tmp_path, preset):
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.infer import frame_scores
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.scores import frame_scores
 
     root, train_games, valid_games = season
     config = apply_overrides(get_preset(preset), dict(max_epochs=1, batch_size=64, window_seconds=4.0,

@@ -11,7 +11,7 @@ import pytest
 
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.pipeline.cli import main
-from soccerspot.pipeline.train import RUN_CONFIG_FILE, METRICS_FILE
+from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, METRICS_FILE
 from test_train import DIM, FPS, write_season
 
 FAST = ["--projection-dim", "8", "--clusters", "4", "--window-seconds", "4", "--batch-size", "64", "--epochs", "1",

@@ -11,9 +11,9 @@ import pytest
 from soccerspot.data.clips import SkippedHalfWarning
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
-from soccerspot.pipeline.train import (
-    RUN_CONFIG_FILE, METRICS_FILE, STATE_FILE, SettingsError, load_train_data, read_metrics, train,
-)
+from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, METRICS_FILE, STATE_FILE, read_metrics
+from soccerspot.data.errors import SettingsError
+from soccerspot.pipeline.training.tasks.features import load_train_data, train
 from test_train import DIM, FPS, small_config, write_season
 
 

@@ -13,8 +13,9 @@ from soccerspot.data.labels import read_predictions
 from soccerspot.data.scores import read_scores
 from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_precision
 from soccerspot.extract.pca import PCA, save_pca
-from soccerspot.models.heads import PoolingHeadConfig, build_head
-from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.models.heads import create_head
+from soccerspot.models.heads.pooling_head import PoolingHeadConfig
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
 
 from video_helpers import constant_rate_times, write_video
@@ -35,7 +36,7 @@ def make_head(out, *, precision: str = "fp32", weights: str = "none", pca: str |
     settings["precision"] = precision
     torch.manual_seed(0)
     config = PoolingHeadConfig(kind="avgpool", input_dim=settings["dim"], num_classes=2, window_frames=4, projection_dim=None)
-    return save_checkpoint(out, build_head(config), config, classes=CLASSES, feature_settings=settings, fps=2.0,
+    return save_checkpoint(out, create_head(config), config, classes=CLASSES, feature_settings=settings, fps=2.0,
                            nms=NmsSettings("hard", 4.0, 0.0), extra={"features": FEATURES})
 
 

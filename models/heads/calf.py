@@ -55,13 +55,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from soccerspot.models.heads import BaseHeadConfig, register_head
+from soccerspot.models.heads.registry import BaseHeadConfig, register_head
+from soccerspot.models.papers import CALF_PAPER
 
 __all__ = ["CALF_PAPER", "CALF_VOTES", "CALFHeadConfig", "CALFHead", "CALFLoss", "SpottingLoss", "segmentation_loss",
            "match_slots", "split_outputs", "pooled_length", "chunk_starts_for", "kept_rows"]
 
-CALF_PAPER = ("Cioppa et al., 'A Context-Aware Loss Function for Action Spotting in Soccer Videos', CVPR 2020 "
-              "(arXiv 1912.01326)")
 
 
 CALF_VOTES = ("max", "sum")
@@ -202,7 +201,7 @@ class CALFHead(nn.Module):
         return torch.cat([scores.flatten(1), slots.flatten(1)], dim=1)
 
     @torch.no_grad()
-    def half_probabilities(self, features: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    def half_probabilities(self, features: torch.Tensor, batch_size: int = 64, **_) -> torch.Tensor:
         """(frames, dim) -> (frames, C + 1): the chunks' slots at their rows, gathered by `config.vote`."""
         config = self.config
         frames, length, classes = features.shape[0], config.window_frames, config.num_classes

@@ -1,114 +1,52 @@
-"""Spotting heads: a window of frame features (batch, window_frames, input_dim) -> class probabilities
-(batch, num_classes + 1).
+"""Pooling heads: projection -> temporal pooling -> dropout -> linear -> sigmoid.
 
-Output convention (the peers' and ours): column 0 is *background* ("no action in this window"), column
-`1 + c` is class `c` in the checkpoint's class order; every column is an independent sigmoid probability
-(multi-label: several actions can share a window). Inference drops column 0. A head that scores a whole
-half itself (`half_probabilities`, e.g. RMS-Net in `models.rmsnet`) may return other outputs per window;
-its `half_probabilities` keeps this convention per row.
+Giancola & Ghanem, "Temporally-Aware Feature Pooling for Action Spotting in Soccer Broadcasts", CVPR-W 2021
+(NetVLAD++ and its pooling ablation) and the SoccerNet-v2 pooling baselines: optional learned linear
+projection (2048 -> 512), a temporal pooling from `models.pooling`, dropout 0.4, linear layer to C+1,
+sigmoid. `kind` is the name of the pooling layer (`models.pooling.list_poolings()`).
 
-Two families, one config type each:
+Whole-half inference (`PoolingHead.half_probabilities`) is linear in the number of frames and equal to
+scoring every window separately (window centring: `models.sliding.window_offset`):
+  - the projection (2048 -> 512) runs once per frame instead of T times per frame;
+  - "++" heads: past and future segments (`WindowPooling.segments`) are done separately and their fc
+    contributions added (the fc of a concatenation is the sum of each part times its slice of the weights);
+  - each segment's layer scores every window of a tile at once through the pooling contract
+    `WindowPooling.window_readout(weight)` (`models/pooling.py`): prefix-sum differences of per-frame
+    terms (AvgPool; NetVLAD / NetRVLAD without ever forming a window's clusters x dim VLAD vector, which
+    is what makes a 45-minute half cost less than a second, `scripts/bench_head_infer.py`) or a
+    sliding-window max (MaxPool).
+  Outputs equal the per-window path to float32 rounding (tested <= 1e-5 for every pooling type).
 
-- `PoolingHead` (`PoolingHeadConfig`) — Giancola & Ghanem, "Temporally-Aware Feature Pooling for Action
-  Spotting in Soccer Broadcasts", CVPR-W 2021 (and the SoccerNet-v2 pooling baselines): optional learned
-  linear projection (2048 -> 512), a temporal pooling from `models.pooling`, dropout 0.4, linear layer to
-  C+1, sigmoid.
-- `TransformerHead` (`TransformerHeadConfig`) — Zhou et al., "Feature Combination Meets Attention: Baidu
-  Soccer Embeddings and Transformer based Temporal Detection", 2021: linear projection to a 64-d model,
-  sine/cosine positional encoding, 3 encoder layers with 4 heads, max over time, dropout, linear layer to
-  C+1, sigmoid. (The report gives layers, heads and width; the read-out over time is ours: max, like the
-  pooling baselines; `readout="mean"` or `"center"` are the alternatives.)
-
-Heads are registered builders, as timm's models: `@register_head("netvlad++", config=PoolingHeadConfig,
-paper=..., clusters=64, ...)` records the head's config type, the paper it comes from and its
-hyper-parameters from that paper as data (`head_entry(kind)`); `head_config(kind, input_dim=...,
-num_classes=..., window_frames=...)` fills a config from them and `build_head(config)` builds it.
-
-A config is stored as JSON beside the weights (`to_json`, read back with `head_config_from_json`).
-Checkpoints written before the family configs stored one flat object holding every family's fields;
-`head_config_from_json` still reads them (it keeps the fields of the head's family).
+Peer checkpoints: the SoccerNet baselines' `model.pth.tar` state dicts are converted here
+(`convert_peer_state_dict`, registered as the "soccernet-pooling" converter). Supported: sn-spotting /
+OSL-ActionSpotting NetVLAD++ and NetRVLAD++ (`pool_layer_before.clusters[2]`), their single NetVLAD /
+NetRVLAD (`pool_layer.clusters[2]`), the SoccerNet-v2 "Pooling" baselines' NetVLAD (`pool_layer.centroids`
++ `pool_layer.conv.weight`) and max/avg pooling (`fc.*` only).
 """
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from soccerspot.models.sliding import window_offset
-from soccerspot.models.pooling import TEMPORALLY_AWARE_PAPER, WindowPooling, build_pooling, pooling_paper
+from soccerspot.models.heads.registry import (
+    BaseHeadConfig, PeerHead, WindowHead, register_head, register_peer_converter,
+)
+from soccerspot.models.pooling import (
+    TEMPORALLY_AWARE_PAPER, WindowPooling, create_pooling, pooling_entry, pooling_paper,
+)
+from soccerspot.models.sliding import pad_replicate, window_offset
 
-__all__ = [
-    "BaseHeadConfig",
-    "PoolingHeadConfig",
-    "TransformerHeadConfig",
-    "AnyHeadConfig",
-    "HeadEntry",
-    "PoolingHead",
-    "TransformerHead",
-    "register_head",
-    "head_entry",
-    "head_kinds",
-    "head_config",
-    "head_config_from_json",
-    "as_head_config",
-    "build_head",
-    "sinusoidal_encoding",
-]
+__all__ = ["PoolingHeadConfig", "PoolingHead", "convert_peer_state_dict", "PeerModel", "PEER_POOLS"]
 
-TRANSFORMER_KIND = "transformer"
-READOUTS = ("max", "mean", "center")
-BAIDU_REPORT = ("Zhou et al., 'Feature Combination Meets Attention: Baidu Soccer Embeddings and Transformer based "
-                "Temporal Detection', technical report 2021 (arXiv 2106.14447)")
-
-
-# --- configs ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class BaseHeadConfig:
-    """What every head has. `window_frames` is the window length in feature rows (seconds x fps)."""
-
-    kind: str = "netvlad++"
-    input_dim: int = 2048
-    num_classes: int = 17
-    window_frames: int = 30
-    dropout: float = 0.4  # before the classifier
-
-    def validate(self) -> "BaseHeadConfig":
-        """Raise ValueError naming the first invalid setting; returns self."""
-        entry = head_entry(self.kind)
-        if not isinstance(self, entry.config_type):
-            raise ValueError(f"head {self.kind!r} takes a {entry.config_type.__name__}, not a {type(self).__name__}")
-        for name in ("input_dim", "num_classes", "window_frames"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout <= 1.0:
-            raise ValueError(f"dropout must lie in [0, 1], got {self.dropout}")
-        self._validate_family()
-        return self
-
-    def _validate_family(self) -> None:
-        """The family's own checks."""
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "BaseHeadConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(obj) - known)
-        if unknown:
-            raise ValueError(f"unknown head config fields: {', '.join(unknown)}")
-        return cls(**obj).validate()
+DEFAULT_TILE = 256  # frames per tile of the fast path (bounds the memory of the per-frame terms)
 
 
 @dataclass
 class PoolingHeadConfig(BaseHeadConfig):
-    """A `PoolingHead`: `kind` is the name of its pooling layer (`models.pooling.pooling_names()`)."""
+    """A `PoolingHead`: `kind` is the name of its pooling layer (`models.pooling.list_poolings()`)."""
 
     clusters: int = 64  # K for NetVLAD/NetRVLAD ("++": K/2 per half); unused by max/avg pooling
     projection_dim: int | None = 512  # learned linear projection before pooling; None = pool raw features
@@ -121,72 +59,20 @@ class PoolingHeadConfig(BaseHeadConfig):
         return self.projection_dim or self.input_dim
 
     def _validate_family(self) -> None:
-        vlad = self.kind.startswith("net")
-        if self.kind.endswith("++") and self.window_frames < 2:
+        pooling = pooling_entry(self.kind)
+        vlad, split = pooling.uses_clusters, pooling.splits_window
+        if split and self.window_frames < 2:
             raise ValueError(f"{self.kind} splits the window in two: window_frames must be >= 2")
         if vlad and self.clusters < 1:
             raise ValueError(f"{self.kind} needs clusters >= 1, got {self.clusters}")
-        if vlad and self.kind.endswith("++") and self.clusters % 2:
+        if vlad and split and self.clusters % 2:
             raise ValueError(f"{self.kind} gives K/2 clusters to each half: clusters must be even, got {self.clusters}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be None or >= 1, got {self.projection_dim}")
 
 
-@dataclass
-class TransformerHeadConfig(BaseHeadConfig):
-    """A `TransformerHead`."""
 
-    kind: str = TRANSFORMER_KIND
-    model_dim: int = 64
-    num_layers: int = 3
-    num_heads: int = 4
-    feedforward_dim: int = 256
-    attention_dropout: float = 0.1
-    readout: str = "max"  # how the encoded window becomes one vector: one of READOUTS
-
-    def _validate_family(self) -> None:
-        for name in ("model_dim", "num_layers", "num_heads", "feedforward_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.model_dim % self.num_heads:
-            raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
-        if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        if not 0.0 <= self.attention_dropout <= 1.0:
-            raise ValueError(f"attention_dropout must lie in [0, 1], got {self.attention_dropout}")
-
-
-AnyHeadConfig = PoolingHeadConfig | TransformerHeadConfig
-
-
-def _family_fields() -> set[str]:
-    """Every field of every registered family config: checkpoints written before the family configs stored
-    one flat object with all of them (`head_config_from_json` reads it, keeping its family's fields)."""
-    return {f.name for entry in _HEADS.values() for f in dataclasses.fields(entry.config_type)}
-
-
-def as_head_config(config: BaseHeadConfig) -> AnyHeadConfig:
-    """A family config, validated."""
-    if not isinstance(config, BaseHeadConfig):
-        raise TypeError(f"not a head config: {type(config).__name__}")
-    return config.validate()
-
-
-def head_config_from_json(obj: Mapping[str, Any]) -> AnyHeadConfig:
-    """A stored head config: a family config's JSON, or the flat JSON of older checkpoints (every family's
-    fields in one object; the other families' are dropped). Unknown fields raise ValueError."""
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"a head config is a JSON object, got {type(obj).__name__}")
-    kind = obj.get("kind", BaseHeadConfig.kind)
-    config_type = head_entry(kind).config_type
-    own = {f.name for f in dataclasses.fields(config_type)}
-    unknown = sorted(set(obj) - own - _family_fields())
-    if unknown:
-        raise ValueError(f"unknown head config fields: {', '.join(unknown)}")
-    return config_type(**{name: value for name, value in obj.items() if name in own}).validate()
-
-
-class PoolingHead(nn.Module):
+class PoolingHead(WindowHead):
     """projection -> temporal pooling -> dropout -> linear -> sigmoid."""
 
     def __init__(self, config: PoolingHeadConfig):
@@ -196,7 +82,7 @@ class PoolingHead(nn.Module):
             self.projection: nn.Module = nn.Linear(config.input_dim, config.projection_dim)
         else:
             self.projection = nn.Identity()
-        self.pooling: WindowPooling = build_pooling(
+        self.pooling: WindowPooling = create_pooling(
             config.kind,
             config.pooled_dim,
             clusters=config.clusters,
@@ -217,110 +103,36 @@ class PoolingHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.pooling(self.embed(x)))
 
+    fast_inference = True
 
-def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
-    """Vaswani et al. 2017: PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(same)."""
-    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    encoding = torch.zeros(length, dim)
-    encoding[:, 0::2] = torch.sin(position * frequency)
-    encoding[:, 1::2] = torch.cos(position * frequency)[:, : dim // 2]
-    return encoding
-
-
-class TransformerHead(nn.Module):
-    """projection to model_dim -> + positional encoding -> encoder layers -> read-out over time -> linear."""
-
-    def __init__(self, config: TransformerHeadConfig):
-        super().__init__()
-        self.config = config
-        self.projection = nn.Linear(config.input_dim, config.model_dim)
-        layer = nn.TransformerEncoderLayer(
-            config.model_dim,
-            config.num_heads,
-            dim_feedforward=config.feedforward_dim,
-            dropout=config.attention_dropout,
-            batch_first=True,
-        )
-        self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
-        self.register_buffer("positions", sinusoidal_encoding(config.window_frames, config.model_dim), persistent=False)
-        self.dropout = nn.Dropout(config.dropout)
-        self.fc = nn.Linear(config.model_dim, config.num_classes + 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = x.shape[-2]
-        if frames != self.positions.shape[0]:
-            raise ValueError(f"transformer head built for windows of {self.positions.shape[0]} frames, got {frames}")
-        hidden = self.encoder(self.projection(x) + self.positions)
-        if self.config.readout == "max":
-            pooled = hidden.amax(dim=-2)
-        elif self.config.readout == "mean":
-            pooled = hidden.mean(dim=-2)
-        else:
-            pooled = hidden[..., window_offset(frames), :]
-        return torch.sigmoid(self.fc(self.dropout(pooled)))
-
-
-# --- registry of builders ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HeadEntry:
-    """A registered head: its builder, config type, source and hyper-parameters from that source."""
-
-    kind: str
-    builder: Callable[[Any], nn.Module]
-    config_type: type
-    paper: str
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-_HEADS: dict[str, HeadEntry] = {}
-
-
-def register_head(kind: str, *, config: type, paper: str, **defaults: Any) -> Callable:
-    """Register `builder(config) -> nn.Module` under `kind`; `defaults` are config fields from `paper`."""
-    names = {f.name for f in dataclasses.fields(config)}
-    unknown = sorted(set(defaults) - names)
-    if unknown:
-        raise ValueError(f"defaults of head {kind!r} name fields {config.__name__} lacks: {', '.join(unknown)}")
-
-    def register(builder: Callable[[Any], nn.Module]) -> Callable[[Any], nn.Module]:
-        if kind in _HEADS:
-            raise ValueError(f"head {kind!r} is registered twice")
-        _HEADS[kind] = HeadEntry(kind, builder, config, paper, dict(defaults))
-        return builder
-
-    return register
-
-
-def head_kinds() -> list[str]:
-    return sorted(_HEADS)
-
-
-def head_entry(kind: str) -> HeadEntry:
-    if kind not in _HEADS:
-        raise ValueError(f"unknown head kind {kind!r}; known: {', '.join(head_kinds())}")
-    return _HEADS[kind]
-
-
-def head_config(kind: str, *, input_dim: int, num_classes: int, window_frames: int, **overrides: Any) -> AnyHeadConfig:
-    """The config of head `kind` with its registered defaults, then `overrides` (validated).
-    Fields its family does not have raise ValueError."""
-    entry = head_entry(kind)
-    names = {f.name for f in dataclasses.fields(entry.config_type)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"head {kind!r} ({entry.config_type.__name__}) has no settings {', '.join(unknown)}")
-    values = {**entry.defaults, **overrides}
-    return entry.config_type(kind=kind, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
-                             **values).validate()
-
-
-def build_head(config: BaseHeadConfig) -> nn.Module:
-    """The head described by `config` (randomly initialised; load weights with `load_state_dict`)."""
-    config = as_head_config(config)
-    return head_entry(config.kind).builder(config)
+    @torch.no_grad()
+    def half_probabilities(self, features: torch.Tensor, *, progress: bool = False,
+                           tile_frames: int = DEFAULT_TILE, **_) -> torch.Tensor:
+        """(frames, classes + 1) probabilities of every row's window in O(frames), equal to the per-window
+        path to float32 rounding (module docstring). Dropout is the identity here (eval mode)."""
+        window_frames = self.config.window_frames
+        num_frames = features.shape[0]
+        if num_frames == 0:
+            return features.new_zeros((0, self.config.num_classes + 1))
+        embedded = self.embed(features)
+        offset = window_offset(window_frames)
+        # padded row p is frame p - offset (clamped); frame i's window is padded rows [i, i + window_frames)
+        padded = pad_replicate(embedded, offset, window_frames - offset)
+        segments = self.pooling.segments(window_frames)
+        readouts, column = [], 0
+        for layer, _, _ in segments:  # fc(concat(parts)) = sum over parts of the part times its weight slice
+            readouts.append(layer.window_readout(self.fc.weight[:, column : column + layer.out_dim]))
+            column += layer.out_dim
+        outputs = []
+        starts = range(0, num_frames, tile_frames)
+        for start in tqdm(starts, desc="tiles", unit="tile", disable=not progress, leave=False):
+            count = min(tile_frames, num_frames - start)
+            logits = self.fc.bias.expand(count, -1).clone()
+            for (_, begin, end), readout in zip(segments, readouts):
+                length = end - begin
+                logits += readout(padded[start + begin : start + begin + count + length - 1], length)
+            outputs.append(torch.sigmoid(logits).float())
+        return torch.cat(outputs)
 
 
 # The NetVLAD++ paper's recipe, which its pooling ablation keeps for every pooling layer.
@@ -371,12 +183,126 @@ def avgpool(config: PoolingHeadConfig) -> PoolingHead:
     return PoolingHead(config)
 
 
-# The report gives layers, heads and width; feed-forward width, attention dropout and read-out are ours.
-@register_head(TRANSFORMER_KIND, config=TransformerHeadConfig, paper=BAIDU_REPORT,
-               model_dim=64, num_layers=3, num_heads=4, feedforward_dim=256, attention_dropout=0.1, readout="max")
-def transformer(config: TransformerHeadConfig) -> TransformerHead:
-    return TransformerHead(config)
 
 
-from soccerspot.models import rmsnet as _rmsnet  # noqa: E402,F401  registers the rmsnet head
-from soccerspot.models import calf as _calf  # noqa: E402,F401  registers the calf head
+# --- peer checkpoints (SoccerNet baselines) ----------------------------------------------------------------
+
+# sn-spotting `--pool` values -> our head kinds
+PEER_POOLS = {
+    "MAX": "maxpool", "MAX++": "maxpool++", "AVG": "avgpool", "AVG++": "avgpool++",
+    "NetVLAD": "netvlad", "NetVLAD++": "netvlad++", "NetRVLAD": "netrvlad", "NetRVLAD++": "netrvlad++",
+}
+_PEER_PREFIXES = ("module.", "model.", "backbone.", "neck.", "head.")
+
+
+def _strip_peer_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    stripped = {}
+    for key, value in state.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _PEER_PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix):], True
+        stripped[key] = value
+    return stripped
+
+
+def _dim_major_fc_to_cluster_major(weight: torch.Tensor, parts: int, dim: int, clusters: int) -> torch.Tensor:
+    """The peers flatten VLAD as (dim, clusters) per part; ours is (clusters, dim)."""
+    outputs = weight.shape[0]
+    return weight.reshape(outputs, parts, dim, clusters).transpose(2, 3).reshape(outputs, -1).contiguous()
+
+
+@dataclass
+class PeerModel:
+    """A peer state dict converted to ours, with what the weights alone say about the head."""
+
+    variant: str
+    kind: str
+    state: dict[str, torch.Tensor]
+    input_dim: int
+    projection_dim: int | None
+    clusters: int
+    num_classes: int
+    era: str  # "pooling" (SoccerNet-v2 baselines, 2021-02) | "temporally-aware" (sn-spotting / OSL)
+
+
+def convert_peer_state_dict(state: dict[str, torch.Tensor], pool: str | None = None) -> PeerModel:
+    """Map a peer state dict onto our modules. `pool` (the log's `--pool`) disambiguates fc-only files."""
+    state = _strip_peer_prefixes(state)
+    ours: dict[str, torch.Tensor] = {}
+    projection_dim = None
+    if "feature_extractor.weight" in state:
+        ours["projection.weight"] = state["feature_extractor.weight"]
+        ours["projection.bias"] = state["feature_extractor.bias"]
+        projection_dim, input_dim = state["feature_extractor.weight"].shape
+    fc_weight, fc_bias = state.get("fc.weight"), state.get("fc.bias")
+    if fc_weight is None or fc_bias is None:
+        raise ValueError("no fc.weight / fc.bias: not a SoccerNet pooling baseline")
+    num_classes = fc_weight.shape[0] - 1
+    clusters = 64
+    if "pool_layer_before.clusters" in state:  # sn-spotting / OSL temporally-aware VLAD
+        has_centres = "pool_layer_before.clusters2" in state
+        kind = "netvlad++" if has_centres else "netrvlad++"
+        dim, half = state["pool_layer_before.clusters"].shape
+        clusters = 2 * half
+        for peer_name, our_name in (("pool_layer_before", "pooling.past"), ("pool_layer_after", "pooling.future")):
+            ours[f"{our_name}.assignment.weight"] = state[f"{peer_name}.clusters"].t().contiguous()
+            if has_centres:
+                ours[f"{our_name}.centers"] = state[f"{peer_name}.clusters2"][0].t().contiguous()
+        ours["fc.weight"] = _dim_major_fc_to_cluster_major(fc_weight, 2, dim, half)
+        variant, era = f"sn-spotting {kind}", "temporally-aware"
+    elif "pool_layer.clusters" in state:  # sn-spotting single NetVLAD / NetRVLAD
+        has_centres = "pool_layer.clusters2" in state
+        kind = "netvlad" if has_centres else "netrvlad"
+        dim, clusters = state["pool_layer.clusters"].shape
+        ours["pooling.assignment.weight"] = state["pool_layer.clusters"].t().contiguous()
+        if has_centres:
+            ours["pooling.centers"] = state["pool_layer.clusters2"][0].t().contiguous()
+        ours["fc.weight"] = _dim_major_fc_to_cluster_major(fc_weight, 1, dim, clusters)
+        variant, era = f"sn-spotting {kind}", "temporally-aware"
+    elif "pool_layer.centroids" in state:  # SoccerNet-v2 "Pooling" baseline NetVLAD (1x1 conv, no bias)
+        kind = "netvlad"
+        clusters, dim = state["pool_layer.centroids"].shape
+        conv = state["pool_layer.conv.weight"]
+        ours["pooling.assignment.weight"] = conv.reshape(conv.shape[0], conv.shape[1]).contiguous()
+        if "pool_layer.conv.bias" in state:
+            ours["pooling.assignment.bias"] = state["pool_layer.conv.bias"]
+        ours["pooling.centers"] = state["pool_layer.centroids"]
+        ours["fc.weight"] = fc_weight
+        variant, era = "soccernet-v2 pooling netvlad", "pooling"
+    else:  # max / avg pooling: only the classifier has weights
+        kind = PEER_POOLS.get(pool or "MAX")
+        if kind is None or pooling_entry(kind).uses_clusters:
+            raise ValueError(f"fc-only checkpoint but the log says pool {pool!r}")
+        width = fc_weight.shape[1]
+        split = pooling_entry(kind).splits_window
+        dim = width // 2 if split else width
+        # without a log, a bare max/avg pooling over raw features is taken for the SoccerNet-v2 baseline
+        era = "pooling" if projection_dim is None and not split else "temporally-aware"
+        variant = f"soccernet {kind}"
+        ours["fc.weight"] = fc_weight
+    ours["fc.bias"] = fc_bias
+    if projection_dim is None:
+        input_dim = dim
+    elif projection_dim != dim:
+        raise ValueError(f"projection gives {projection_dim}-d frames but the pooling expects {dim}-d")
+    return PeerModel(variant, kind, ours, int(input_dim), None if projection_dim is None else int(projection_dim),
+                     int(clusters), int(num_classes), era)
+
+
+
+
+@register_peer_converter("soccernet-pooling")
+def peer_pooling_head(state: dict[str, torch.Tensor], *, pool: str | None, window_frames) -> PeerHead:
+    """A SoccerNet pooling baseline's state dict as a `PoolingHead` (`window_frames(era)` rows)."""
+    peer = convert_peer_state_dict(state, pool)
+    entry = pooling_entry(peer.kind)
+    config = PoolingHeadConfig(
+        kind=peer.kind, input_dim=peer.input_dim, num_classes=peer.num_classes, window_frames=window_frames(peer.era),
+        clusters=peer.clusters, projection_dim=peer.projection_dim, normalize_input=True,
+        assignment_bias=("pooling.past.assignment.bias" if entry.splits_window else "pooling.assignment.bias")
+        in peer.state,
+    )
+    return PeerHead(config.validate(), peer.state, peer.variant, peer.era)

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from soccerspot.models.heads import BaseHeadConfig, register_head
+from soccerspot.models.heads.registry import BaseHeadConfig, register_head
+from soccerspot.models.papers import RMSNET_PAPER
 
 __all__ = ["RMSNetHeadConfig", "RMSNetHead", "RMSNetLoss", "offset_rows", "RMSNET_PAPER"]
 
 VOTES = ("sum", "max")
-RMSNET_PAPER = ("Tomei et al., 'RMS-Net: Regression and Masking for Soccer Event Spotting', ICPR 2020 "
-                "(arXiv 2102.07624)")
 
 
 @dataclass
@@ -83,7 +82,7 @@ class RMSNetHead(nn.Module):
         return torch.cat([self.classifier(x), self.regressor(x)], dim=1)
 
     @torch.no_grad()
-    def half_probabilities(self, features: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    def half_probabilities(self, features: torch.Tensor, batch_size: int = 512, **_) -> torch.Tensor:
         """(frames, dim) -> (frames, C + 1): the windows' votes at the rows their offsets point to."""
         frames, length = features.shape[0], self.config.window_frames
         classes = self.config.num_classes

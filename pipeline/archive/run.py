@@ -21,7 +21,7 @@ from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
-from soccerspot.pipeline.video_spot import check_combined_conflict, reusable_precision
+from soccerspot.pipeline.inference.video_spot import check_combined_conflict, reusable_precision
 
 ENGINES = ("local", "ray")
 

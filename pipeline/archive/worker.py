@@ -18,10 +18,10 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_path, load_features, sidecar_path
 from soccerspot.data.labels import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
-from soccerspot.pipeline.checkpoints import LoadedHead, load_checkpoint
-from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.inference.checkpoints import LoadedHead, load_checkpoint
+from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
 from soccerspot.data.combined_features import combine_half
-from soccerspot.pipeline.video_spot import ExtractionPlan, check_combined_conflict, plan_extraction, reusable_precision
+from soccerspot.pipeline.inference.video_spot import ExtractionPlan, check_combined_conflict, plan_extraction, reusable_precision
 
 
 @dataclass(frozen=True)

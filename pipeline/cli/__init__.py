@@ -1,5 +1,8 @@
-"""The `soccerspot` command. Each subcommand is one module in `pipeline/commands/` exposing
-`HELP`, `add_arguments(parser)` and `run(args) -> int`; they are discovered, not listed here.
+"""The `soccerspot` command. Each subcommand is one module of this package exposing `HELP`,
+`add_arguments(parser)` and `run(args) -> int`; they are discovered, not listed here. A command module
+imports only what its parser needs at the top; everything else (torch, the models) is imported inside
+`run`, so `soccerspot --help` and `soccerspot COMMAND --help` print at once. Nothing outside this package
+imports it.
 
 Exit codes: 0 ok, 1 data error (bad or missing input), 2 usage error.
 
@@ -16,7 +19,6 @@ import importlib
 import pkgutil
 import sys
 
-from soccerspot.pipeline import commands
 from soccerspot.data.errors import DataError
 
 # errno values of an OSError that a user's path or disk explains (see the module docstring)
@@ -33,10 +35,10 @@ def user_path_error(error: OSError) -> str | None:
 
 def command_modules() -> dict[str, object]:
     modules = {}
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        modules[info.name.replace("_", "-")] = importlib.import_module(f"{commands.__name__}.{info.name}")
+        modules[info.name.replace("_", "-")] = importlib.import_module(f"{__name__}.{info.name}")
     return modules
 
 

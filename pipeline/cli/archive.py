@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from soccerspot.extract.extractor import PRECISIONS
-from soccerspot.pipeline.postprocess import NMS_KINDS
+from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"
 

@@ -9,7 +9,7 @@ HELP = "score results_spotting.json files against Labels-v2.json (SoccerNet Aver
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.evaluate import METRICS
+    from soccerspot.pipeline.evaluation.average_map import METRICS
 
     parser.add_argument("--labels", required=True, type=Path, metavar="ROOT",
                         help="root of the labels tree: <league>/<season>/<game>/Labels-v2.json")
@@ -72,7 +72,7 @@ def check_writable_folder(folder: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from soccerspot.data.atomic import write_json_atomic
     from soccerspot.data.classes import CLASS_NAMES_V2
-    from soccerspot.pipeline.evaluate import deltas_for, evaluate_games, load_folders, resolve_games
+    from soccerspot.pipeline.evaluation.average_map import deltas_for, evaluate_games, load_folders, resolve_games
 
     if args.classes is not None:
         classes = [name.strip() for name in args.classes.split(",") if name.strip()]

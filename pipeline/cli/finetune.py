@@ -28,8 +28,8 @@ FINETUNE_FLAGS = ("--backbone", "--weights", "--trainable-stages", "--fps", "--t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from soccerspot.extract.decode import DECODERS
     from soccerspot.extract.transforms import TRANSFORMS
-    from soccerspot.pipeline.commands.train import add_setting_arguments
-    from soccerspot.pipeline.config import PRESETS
+    from soccerspot.pipeline.cli.train import add_setting_arguments
+    from soccerspot.pipeline.training.config import PRESETS
 
     parser.add_argument("--videos", required=True, type=Path,
                         help="root of the SoccerNet-layout tree holding <game>/1_224p.mkv and 2_224p.mkv")
@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace):
-    from soccerspot.pipeline.finetune import FineTuneSettings
+    from soccerspot.pipeline.training.finetune import FineTuneSettings
 
     return FineTuneSettings(
         backbone=args.backbone, weights=args.weights, trainable_stages=args.trainable_stages, fps=args.fps,
@@ -88,8 +88,8 @@ def settings_from(args: argparse.Namespace):
 
 def check_inputs(args: argparse.Namespace) -> None:
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.commands.train import UsageError
-    from soccerspot.pipeline.train import check_run_folder
+    from soccerspot.pipeline.cli.train import UsageError
+    from soccerspot.pipeline.training.run_folder import check_run_folder
 
     if args.max_batches is not None and args.max_batches < 1:
         raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
@@ -105,7 +105,7 @@ def check_inputs(args: argparse.Namespace) -> None:
 def check_backbone(name: str) -> None:
     """An unknown backbone is a usage error before any video is decoded."""
     from soccerspot.models.backbones import backbone_entry
-    from soccerspot.pipeline.commands.train import UsageError
+    from soccerspot.pipeline.cli.train import UsageError
 
     try:
         backbone_entry(name)
@@ -116,7 +116,7 @@ def check_backbone(name: str) -> None:
 def check_frame_backbone(name: str) -> None:
     """The end-to-end recipe feeds the backbone single frames; a video backbone needs clips (the snippet recipe)."""
     from soccerspot.models.video_backbones import is_video_backbone
-    from soccerspot.pipeline.commands.train import UsageError
+    from soccerspot.pipeline.cli.train import UsageError
 
     if is_video_backbone(name):
         raise UsageError(f"--backbone {name}: the end-to-end recipe runs the backbone on single frames; fine-tune "
@@ -138,7 +138,7 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
     """`--head` naming another head than the preset's (`--head rmsnet` on rmsnet-finetune, whose head is
     NetVLAD++): the preset's `head_options` are its own head's settings, so they are dropped unless
     `--head-options` is given (a resumed run keeps its own)."""
-    from soccerspot.pipeline.config import get_preset
+    from soccerspot.pipeline.training.config import get_preset
 
     head = getattr(args, "setting_head", None)
     if head is None or args.resume or getattr(args, "setting_head_options", None) is not None:
@@ -149,8 +149,8 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.pipeline.commands.train import UsageError, flag_of
-    from soccerspot.pipeline.train import SettingsError
+    from soccerspot.pipeline.cli.train import UsageError, flag_of
+    from soccerspot.data.errors import SettingsError
 
     try:
         return finetune_command(args)
@@ -163,15 +163,13 @@ def run(args: argparse.Namespace) -> int:
 
 def finetune_command(args: argparse.Namespace) -> int:
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.commands.train import build_config
-    from soccerspot.pipeline.finetune import (
+    from soccerspot.pipeline.cli.train import build_config
+    from soccerspot.pipeline.training.finetune import (
         BACKBONE_FILE, check_finetune_head, finetune, load_finetune_data, videos_games,
     )
 
     check_inputs(args)
     if args.recipe == "snippets":
-        from soccerspot.pipeline.snippets import snippets_command
-
         return snippets_command(args)
     drop_other_heads_options(args, default_preset="rmsnet-finetune")
     config = build_config(args, default_preset="rmsnet-finetune")
@@ -196,5 +194,48 @@ def finetune_command(args: argparse.Namespace) -> int:
     last = result.history[-1] if result.history else {}
     print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
                       "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
+                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
+    return 0
+
+
+def snippets_command(args: argparse.Namespace) -> int:
+    """`soccerspot finetune --recipe snippets` (the arguments of this command; inputs checked)."""
+    import json
+    import time
+    from pathlib import Path
+
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.cli.train import build_config
+    from soccerspot.pipeline.training.finetune import BACKBONE_FILE, videos_games
+    from soccerspot.pipeline.training.loop import check_loop_settings
+    from soccerspot.pipeline.training.snippets import (
+        SnippetSettings, check_snippet_settings, load_snippet_data, run_snippets,
+    )
+
+    config = build_config(args, default_preset="rmsnet-finetune")
+    settings = settings_from(args)
+    snippet = SnippetSettings(snippet_seconds=args.snippet_seconds)
+    check_backbone(settings.backbone)
+    check_loop_settings(config)
+    check_snippet_settings(config, settings, snippet)
+    check_weights(settings)
+    if args.out is None:
+        args.out = Path("runs") / f"snippets-{time.strftime('%Y%m%d-%H%M%S')}"
+    labels_root = args.labels or args.videos
+    train_games = videos_games(args.train_split, args.videos)
+    valid_games = videos_games(args.valid_split, args.videos)
+    if not train_games:
+        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    data = load_snippet_data(config, settings, args.videos, labels_root, train_games, valid_games,
+                             args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
+    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a {len(data.classes) + 1}-way "
+          f"snippet classifier ({snippet.snippet_seconds:g} s snippets) on {len(train_games)} games; validation "
+          f"{len(valid_games)} games; run folder {args.out}")
+    result = run_snippets(config, settings, snippet, data, args.out, resume=args.resume, max_batches=args.max_batches,
+                          progress=not args.no_progress)
+    last = result.history[-1] if result.history else {}
+    selected = "best_valid_accuracy" if data.valid else "best_train_loss"
+    print(json.dumps({"out": str(result.out_dir), "recipe": "snippets", "epochs": result.epochs,
+                      "best_epoch": result.best_epoch, selected: result.best_value, "stop_reason": result.stop_reason,
                       "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
     return 0

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 from soccerspot.extract.extractor import PRECISIONS
-from soccerspot.pipeline.postprocess import NMS_KINDS
+from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot actions in frame features with a trained head (ours or a SoccerNet baseline's model.pth.tar)"
 
@@ -149,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
 def spot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from soccerspot.pipeline.checkpoints import load_checkpoint
-    from soccerspot.pipeline.infer import DEFAULT_BATCH, supports_fast_path
-    from soccerspot.pipeline.spot import SpotOptions, spot_paths
-    from soccerspot.pipeline.video_spot import is_video_input, spot_video
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, supports_fast_path
+    from soccerspot.pipeline.inference.spot import SpotOptions, spot_paths
+    from soccerspot.pipeline.inference.video_spot import is_video_input, spot_video
 
     check_values(args)
     classes = parse_classes(args.classes)

@@ -20,7 +20,7 @@ SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file li
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.config import PRESETS
+    from soccerspot.pipeline.training.config import PRESETS
 
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="the recipe to start from (default netvladpp-paper; with --resume: the run's own)")
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...] = ()) -> None:
     """One flag per `TrainConfig` field (`--lr 1e-4`), overriding the preset; `taken` flags are left out."""
-    from soccerspot.pipeline.config import override_fields
+    from soccerspot.pipeline.training.config import override_fields
 
     group = parser.add_argument_group("settings", "override single fields of the preset")
     for field in override_fields():
@@ -117,7 +117,7 @@ def blame(check: Callable[[dict], None], overrides: dict[str, str]) -> str | Non
 
 
 def settings_failure(error: Exception, check: Callable[[dict], None], overrides: dict[str, str]) -> UsageError:
-    from soccerspot.pipeline.train import SettingsError
+    from soccerspot.data.errors import SettingsError
 
     reason = error.reason if isinstance(error, SettingsError) else str(error).strip('"')
     setting = blame(check, overrides) or getattr(error, "setting", None)
@@ -129,8 +129,8 @@ def settings_failure(error: Exception, check: Callable[[dict], None], overrides:
 def stored_config(out: Path):
     """The TrainConfig a run in `out` started with."""
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.config import TrainConfig
-    from soccerspot.pipeline.train import RUN_CONFIG_FILE, read_run_config
+    from soccerspot.pipeline.training.config import TrainConfig
+    from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, read_run_config
 
     try:
         return TrainConfig.from_json(read_run_config(out)["config"]).validate()
@@ -144,9 +144,10 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.config import apply_overrides, get_preset
-    from soccerspot.pipeline.config import head_config_for
-    from soccerspot.pipeline.train import RUN_CONFIG_FILE, STATE_FILE, check_loop_settings
+    from soccerspot.pipeline.training.config import apply_overrides, get_preset
+    from soccerspot.pipeline.training.config import head_config_for
+    from soccerspot.pipeline.training.loop import check_loop_settings
+    from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, STATE_FILE
 
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
@@ -185,7 +186,7 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
 def check_inputs(args: argparse.Namespace) -> None:
     """Flags and folders that can be checked before any data is read."""
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.train import check_run_folder
+    from soccerspot.pipeline.training.run_folder import check_run_folder
 
     if args.max_batches is not None and args.max_batches < 1:
         raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
@@ -201,7 +202,7 @@ def check_inputs(args: argparse.Namespace) -> None:
 def load_data(config, args: argparse.Namespace, train_games: list[str], valid_games: list[str]):
     """The training data; halves skipped on the way are reported one line each on stderr."""
     from soccerspot.data.clips import SkippedHalfWarning
-    from soccerspot.pipeline.train import load_train_data
+    from soccerspot.pipeline.training.tasks.features import load_train_data
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedHalfWarning)
@@ -218,7 +219,7 @@ def load_data(config, args: argparse.Namespace, train_games: list[str], valid_ga
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.pipeline.train import SettingsError
+    from soccerspot.data.errors import SettingsError
 
     try:
         return train_command(args)
@@ -231,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
 def train_command(args: argparse.Namespace) -> int:
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.train import head_config_for_data, train
+    from soccerspot.pipeline.training.tasks.features import head_config_for_data, train
 
     check_inputs(args)
     config = build_config(args)

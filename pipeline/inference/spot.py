@@ -2,7 +2,7 @@
 
 Input: one feature file (`<game>/1_<name>.npy`), one game folder, or a tree of game folders
 (SoccerNet layout). For each game, every half that has `<half>_<name>.npy` is scored frame by frame
-(`soccerspot.pipeline.infer`), NMS keeps the peaks (`soccerspot.pipeline.postprocess`), and the spots are written with
+(`soccerspot.pipeline.inference.scores`), NMS keeps the peaks (`soccerspot.pipeline.inference.nms`), and the spots are written with
 `data.labels.write_predictions` (integer ms positions from each row's own timestamp).
 
 Where results go: beside the features (`<game>/results_spotting.json`) unless `out` is given; with `out`,
@@ -49,9 +49,9 @@ from soccerspot.data.features import (
 )
 from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, Prediction, write_predictions
 from soccerspot.data.scores import SCORES_NAME, write_scores
-from soccerspot.pipeline.checkpoints import LoadedHead, NmsSettings
-from soccerspot.pipeline.infer import DEFAULT_BATCH, frame_scores
-from soccerspot.pipeline.postprocess import NMS_KINDS, scores_to_predictions, window_in_frames
+from soccerspot.pipeline.inference.checkpoints import LoadedHead, NmsSettings
+from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, frame_scores
+from soccerspot.pipeline.inference.nms import NMS_KINDS, scores_to_predictions, window_in_frames
 
 _FEATURE_FILE = re.compile(r"^([12])_(.+)\.npy$")
 

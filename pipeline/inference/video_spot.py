@@ -43,8 +43,8 @@ from soccerspot.data.combined_features import CombineConfig, combine_half, combi
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
 from soccerspot.data.labels import PREDICTIONS_FILE
-from soccerspot.pipeline.checkpoints import LoadedHead
-from soccerspot.pipeline.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game
+from soccerspot.pipeline.inference.checkpoints import LoadedHead
+from soccerspot.pipeline.inference.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game
 
 # the feature identity an extractor is configured from (the precision is this machine's choice)
 SETTINGS_KEYS = ("backbone", "weights", "fps", "transform", "input_size", "pca", "dim")

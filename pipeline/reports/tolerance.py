@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from soccerspot.data.labels import GameLabels, GamePredictions
-from soccerspot.pipeline import evaluate
+from soccerspot.pipeline.evaluation import average_map as evaluate
 
 
 @dataclass

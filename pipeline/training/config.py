@@ -10,8 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from soccerspot.data.errors import SettingsError
+
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
-    from soccerspot.models.heads import AnyHeadConfig
+    from soccerspot.models.heads import BaseHeadConfig
 
 NETVLADPP_PAPER = (
     "Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer Broadcasts', "
@@ -33,14 +35,6 @@ SCHEDULERS = ("plateau", "none")
 OPTIMIZERS = ("adam", "sgd")
 TRAINING_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 SELECTIONS = ("valid_loss", "valid_a_mAP")
-
-
-class InvalidSetting(ValueError):
-    """A `TrainConfig` value outside its allowed values; `setting` names the field."""
-
-    def __init__(self, setting: str, message: str):
-        self.setting = setting
-        super().__init__(message)
 
 
 @dataclass
@@ -91,36 +85,36 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first setting outside its allowed values."""
         from soccerspot.data.clips import SAMPLINGS
-        from soccerspot.pipeline.evaluate import METRICS
-        from soccerspot.pipeline.postprocess import NMS_KINDS
-        from soccerspot.pipeline.train import CLASS_SETUPS  # train imports this module: import at call time
+        from soccerspot.pipeline.evaluation.average_map import METRICS
+        from soccerspot.pipeline.inference.nms import NMS_KINDS
+        from soccerspot.data.classes import CLASS_SETUPS
 
         choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
                    "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS,
                    "optimizer": OPTIMIZERS, "precision": TRAINING_PRECISIONS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise InvalidSetting(name, f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+                raise SettingsError(name, f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         positive = ("window_seconds", "batch_size", "lr", "max_epochs", "nms_window")
         for name in positive:
             if not getattr(self, name) > 0:
-                raise InvalidSetting(name, f"{name} must be > 0; got {getattr(self, name)!r}")
+                raise SettingsError(name, f"{name} must be > 0; got {getattr(self, name)!r}")
         for name in ("mixup_alpha", "eval_every", "num_workers", "adam_eps", "weight_decay", "stop_lr",
                      "plateau_patience"):
             if not getattr(self, name) >= 0:
-                raise InvalidSetting(name, f"{name} must be >= 0; got {getattr(self, name)!r}")
+                raise SettingsError(name, f"{name} must be >= 0; got {getattr(self, name)!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise InvalidSetting("betas", f"betas: two values in [0, 1) are needed; got {self.betas}")
+            raise SettingsError("betas", f"betas: two values in [0, 1) are needed; got {self.betas}")
         if not 0.0 < self.plateau_factor < 1.0:
-            raise InvalidSetting("plateau_factor", f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
+            raise SettingsError("plateau_factor", f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
         if not 0.0 <= self.momentum < 1.0:
-            raise InvalidSetting("momentum", f"momentum must lie in [0, 1); got {self.momentum}")
+            raise SettingsError("momentum", f"momentum must lie in [0, 1); got {self.momentum}")
         if not 0.0 <= self.dropout < 1.0:
-            raise InvalidSetting("dropout", f"dropout must lie in [0, 1); got {self.dropout}")
+            raise SettingsError("dropout", f"dropout must lie in [0, 1); got {self.dropout}")
         if not 0.0 <= self.nms_threshold <= 1.0:
-            raise InvalidSetting("nms_threshold", f"nms_threshold: a confidence in [0, 1] is needed; got {self.nms_threshold}")
+            raise SettingsError("nms_threshold", f"nms_threshold: a confidence in [0, 1] is needed; got {self.nms_threshold}")
         if not isinstance(self.head_options, dict):
-            raise InvalidSetting("head_options", f"head_options: a JSON object of head settings is needed; got {self.head_options!r}")
+            raise SettingsError("head_options", f"head_options: a JSON object of head settings is needed; got {self.head_options!r}")
         return self
 
     def to_json(self) -> dict:
@@ -143,7 +137,7 @@ HEAD_FIELDS = ("projection_dim", "clusters", "dropout")
 DATA_HEAD_FIELDS = ("kind", "input_dim", "num_classes", "window_frames")
 
 
-def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "AnyHeadConfig":
+def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "BaseHeadConfig":
     """The config of the head `config` trains, on `input_dim`-d features, `num_classes` classes and windows
     of `window_frames` rows: the head's registered defaults, then the run's head fields its family has
     (`HEAD_FIELDS`), then `head_options`. Raises ValueError on a setting the head lacks or refuses."""

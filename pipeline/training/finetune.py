@@ -42,11 +42,12 @@ from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, HalfFeatures
 from soccerspot.data.labels import GameLabels, read_labels
-from soccerspot.pipeline.config import TrainConfig, head_config_for
-from soccerspot.pipeline.train import (
-    AUTOCAST_DTYPES, BEST, LoopTask, TrainResult, check_loop_settings, check_resumable, check_run_folder,
-    class_setup, fit, predict_tracks, seed_everything, training_precision, SettingsError,
-)
+from soccerspot.pipeline.training.config import TrainConfig, head_config_for
+from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, LoopTask, TrainResult, check_loop_settings, fit, seed_everything, training_precision
+from soccerspot.pipeline.training.run_folder import BEST, check_resumable, check_run_folder
+from soccerspot.data.classes import class_setup
+from soccerspot.pipeline.training.tasks.features import predict_tracks
+from soccerspot.data.errors import SettingsError
 
 BACKBONE_FILE = "backbone.pt"
 
@@ -214,7 +215,7 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
     """`BackboneHeadModel` on `config.device`; `SettingsError` for a head that cannot take the clips."""
     from soccerspot.models.backbones import BackboneWeightsError, build_backbone
     from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.heads import build_head
+    from soccerspot.models.heads import create_head
 
     try:
         backbone = build_backbone(settings.backbone, weights=settings.weights,
@@ -225,7 +226,7 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
         raise SettingsError("backbone", str(error)) from None
     try:
         head_config = head_config_for(config, backbone.feature_dim, num_classes, clip_frames(config, settings))
-        head = build_head(head_config)
+        head = create_head(head_config)
     except (ValueError, TypeError) as error:
         raise SettingsError(None, f"invalid head settings: {error}") from None
     model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
@@ -283,14 +284,14 @@ class FeatureTrack:
 
 
 def validation_a_map(model, data: FineTuneData, config: TrainConfig, precision: str) -> dict:
-    from soccerspot.pipeline.evaluate import evaluate_games
+    from soccerspot.pipeline.evaluation.average_map import evaluate_games
 
     device = torch.device(config.device)
     model.eval()
     tracks = [FeatureTrack(t.game, t.half, half_features(model, t, device, precision)) for t in data.valid]
     predictions = predict_tracks(model.head, tracks, data.classes, config)
     results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
-                             version=1 if config.classes == "v1" else 2)
+                             version=class_setup(config.classes).version)
     return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
 
 
@@ -305,7 +306,7 @@ def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> DataL
 
 def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
     from soccerspot.data.video_clips import class_balanced_batches, shuffled_batches
-    from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 
     model, head_config = build_finetune_model(config, settings, len(data.classes))
     length = clip_frames(config, settings)
@@ -369,7 +370,7 @@ def clip_targets(kind: str, head_config):
 
     if kind == "rmsnet":
         from soccerspot.data.offset_windows import OffsetClipDataset
-        from soccerspot.models.rmsnet import RMSNetLoss
+        from soccerspot.models.heads.rmsnet import RMSNetLoss
 
         def offset_clips(tracks, length, num_classes, *, train: bool = False, **options):
             return OffsetClipDataset(tracks, length, num_classes,
@@ -391,7 +392,7 @@ def check_finetune_head(kind: str) -> None:
     """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer) and
     RMS-Net (class + offset of the clip's event, `clip_targets`); another head with its own targets and
     loss (`pipeline.tasks`: CALF's chunks) is not wired to frame clips."""
-    from soccerspot.pipeline.tasks import registered_task
+    from soccerspot.pipeline.training.tasks import registered_task
 
     if registered_task(kind) is not None and kind not in FINETUNE_OWN_TARGETS:
         raise SettingsError("head", f"{kind!r} trains with its own targets, which fine-tuning on frame clips does "

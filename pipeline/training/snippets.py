@@ -37,14 +37,13 @@ from torch import nn
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.errors import DataError
-from soccerspot.pipeline.config import TrainConfig
-from soccerspot.pipeline.finetune import (
+from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.training.finetune import (
     BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences, save_backbone,
 )
-from soccerspot.pipeline.train import (
-    SettingsError, TrainResult, check_loop_settings, check_resumable, check_run_folder, fit,
-    LoopTask, seed_everything,
-)
+from soccerspot.pipeline.training.loop import TrainResult, check_loop_settings, fit, LoopTask, seed_everything
+from soccerspot.data.errors import SettingsError
+from soccerspot.pipeline.training.run_folder import check_resumable, check_run_folder
 
 RECIPES = ("end-to-end", "snippets")
 MODEL_FILE = "snippet_model.json"
@@ -121,8 +120,7 @@ def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_cla
     """`BackboneHeadModel(backbone, SnippetHead)` on `config.device`: C + 1 logits per snippet."""
     from soccerspot.models.backbones import BackboneWeightsError, build_backbone
     from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.snippet_head import SnippetHead, SnippetHeadConfig
-    from soccerspot.models.video_backbones import VideoBackbone
+    from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 
     try:
         backbone = build_backbone(settings.backbone, weights=settings.weights,
@@ -133,8 +131,7 @@ def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_cla
         raise SettingsError("backbone", str(error)) from None
     head = SnippetHead(SnippetHeadConfig(backbone.feature_dim, num_classes + 1))
     model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
-    layout = torch.channels_last_3d if isinstance(backbone, VideoBackbone) else torch.channels_last
-    return model.to(torch.device(config.device), memory_format=layout)
+    return model.to(torch.device(config.device), memory_format=backbone.memory_format)
 
 
 class SnippetLoss:
@@ -259,39 +256,5 @@ def run_snippets(config: TrainConfig, settings: FineTuneSettings, snippet: Snipp
     return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress)
 
 
-# --- the command -----------------------------------------------------------------------------------------
 
 
-def snippets_command(args: argparse.Namespace) -> int:
-    """`soccerspot finetune --recipe snippets` (arguments of `pipeline.commands.finetune`; inputs checked)."""
-    from soccerspot.pipeline.commands.finetune import check_backbone, check_weights, settings_from
-    from soccerspot.pipeline.commands.train import build_config
-    from soccerspot.pipeline.finetune import videos_games
-
-    config = build_config(args, default_preset="rmsnet-finetune")
-    settings = settings_from(args)
-    snippet = SnippetSettings(snippet_seconds=args.snippet_seconds)
-    check_backbone(settings.backbone)
-    check_loop_settings(config)
-    check_snippet_settings(config, settings, snippet)
-    check_weights(settings)
-    if args.out is None:
-        args.out = Path("runs") / f"snippets-{time.strftime('%Y%m%d-%H%M%S')}"
-    labels_root = args.labels or args.videos
-    train_games = videos_games(args.train_split, args.videos)
-    valid_games = videos_games(args.valid_split, args.videos)
-    if not train_games:
-        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
-    data = load_snippet_data(config, settings, args.videos, labels_root, train_games, valid_games,
-                             args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
-    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a {len(data.classes) + 1}-way "
-          f"snippet classifier ({snippet.snippet_seconds:g} s snippets) on {len(train_games)} games; validation "
-          f"{len(valid_games)} games; run folder {args.out}")
-    result = run_snippets(config, settings, snippet, data, args.out, resume=args.resume, max_batches=args.max_batches,
-                          progress=not args.no_progress)
-    last = result.history[-1] if result.history else {}
-    selected = "best_valid_accuracy" if data.valid else "best_train_loss"
-    print(json.dumps({"out": str(result.out_dir), "recipe": "snippets", "epochs": result.epochs,
-                      "best_epoch": result.best_epoch, selected: result.best_value, "stop_reason": result.stop_reason,
-                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
-    return 0

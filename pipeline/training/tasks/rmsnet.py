@@ -8,14 +8,14 @@ import torch
 from torch.utils.data import DataLoader
 
 from soccerspot.data.offset_windows import OffsetWindowDataset
-from soccerspot.pipeline.config import TrainConfig
-from soccerspot.pipeline.tasks import register_task
+from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.training.tasks import register_task
 
 
 @register_task("rmsnet")
 def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.rmsnet import RMSNetLoss
-    from soccerspot.pipeline.train import batch_loader, feature_task
+    from soccerspot.models.heads.rmsnet import RMSNetLoss
+    from soccerspot.pipeline.training.tasks.features import batch_loader, feature_task
 
     task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
     train = OffsetWindowDataset(data.train.tracks, data.train.length, len(data.classes), seed=config.seed,
