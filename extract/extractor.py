@@ -43,11 +43,11 @@ from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
-from soccerspot.extract.precision import AUTOCAST_DTYPES, PRECISIONS, cpu_has_native_bf16, resolve_precision  # noqa: F401
+from soccerspot.extract.precision import AUTOCAST_DTYPES, resolve_precision
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.models.backbones import Backbone, build_backbone, normalize_images
-from soccerspot.models.video_backbones import VideoBackbone, clip_input
+from soccerspot.models.video_backbones import clip_input
 
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips

@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     args = parser.parse_args()
 
-    from soccerspot.extract.extractor import cpu_has_native_bf16
+    from soccerspot.extract.precision import cpu_has_native_bf16
 
     config = dataclasses.replace(DemoConfig(), seed=args.seed, train_games=args.train_games, test_games=args.test_games,
                                  half_seconds=args.half_seconds, epochs=args.epochs, spot_video=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soccerspot.extract.extractor import PRECISIONS
+from soccerspot.extract.precision import PRECISIONS
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"

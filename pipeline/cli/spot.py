@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections import Counter
 
-from soccerspot.extract.extractor import PRECISIONS
+from soccerspot.extract.precision import PRECISIONS
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot actions in frame features with a trained head (ours or a SoccerNet baseline's model.pth.tar)"

@@ -43,8 +43,9 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, HalfFeatures
 from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
-from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, LoopTask, TrainResult, check_loop_settings, fit, seed_everything, training_precision
-from soccerspot.pipeline.training.run_folder import BEST, check_resumable, check_run_folder
+from soccerspot.extract.precision import AUTOCAST_DTYPES
+from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
+from soccerspot.pipeline.training.run_folder import BEST
 from soccerspot.data.classes import class_setup
 from soccerspot.pipeline.training.tasks.features import predict_tracks
 from soccerspot.data.errors import SettingsError
@@ -407,17 +408,8 @@ def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData
     check_loop_settings(config)
     check_finetune_head(config.head)
     settings.validate()
-    out_dir = Path(out_dir)
-    check_run_folder(out_dir, resume)
-    seed_everything(config.seed)
-    if torch.device(config.device).type == "cpu":
-        from soccerspot.extract.allocator import tune_glibc_allocator
-
-        tune_glibc_allocator()  # glibc's defaults page-fault through every forward pass (docs/design.md)
-    task = finetune_task(config, settings, data, out_dir)
-    if resume:
-        check_resumable(out_dir, task)
-    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress)
+    return run(config, lambda: finetune_task(config, settings, data, Path(out_dir)), out_dir, resume=resume,
+               max_batches=max_batches, progress=progress, frames=True)
 
 
 def best_backbone(out_dir: Path) -> Path:

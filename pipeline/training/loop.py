@@ -28,7 +28,8 @@ from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.errors import DataError, SettingsError
 from soccerspot.data.weights_file import load_weights_only
 from soccerspot.pipeline.training.run_folder import (
-    BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, make_run_folder, trim_metrics,
+    BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
+    make_run_folder, trim_metrics,
 )
 from soccerspot.extract.precision import AUTOCAST_DTYPES, resolve_precision
 from soccerspot.pipeline.training.config import TrainConfig
@@ -366,3 +367,32 @@ def selection_value(config: TrainConfig, record: dict) -> float | None:
     if config.select_on != "valid_loss":
         raise ValueError(f"select_on must be 'valid_loss' or 'valid_a_mAP', got {config.select_on!r}")
     return record.get("valid_loss", record["train_loss"])  # no validation games: the training loss
+
+
+def run(
+    config: TrainConfig,
+    make_task: Callable[[], LoopTask],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    max_batches: int | None = None,
+    progress: bool = True,
+    epoch_bar: bool = False,
+    frames: bool = False,
+) -> TrainResult:
+    """What every run does around `fit`: the run folder checked (`--resume` needs its state, a new run an
+    empty folder), the seed set, the task made, a resume refused on other data, then the loop. `frames`:
+    the task runs a backbone on frames (on a CPU, glibc's allocator is tuned first, see docs/design.md).
+    The caller has checked the settings (`check_loop_settings` and its kind's own)."""
+    out_dir = Path(out_dir)
+    check_run_folder(out_dir, resume)
+    seed_everything(config.seed)
+    if frames and torch.device(config.device).type == "cpu":
+        from soccerspot.extract.allocator import tune_glibc_allocator
+
+        tune_glibc_allocator()  # glibc's defaults page-fault through every forward pass
+    task = make_task()
+    if resume:
+        check_resumable(out_dir, task)
+    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress,
+               epoch_bar=epoch_bar)

@@ -15,9 +15,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
+
+if TYPE_CHECKING:
+    from soccerspot.pipeline.training.loop import LoopTask
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -67,7 +71,7 @@ def read_run_config(out_dir: Path) -> dict:
     return stored
 
 
-def _same_folder(a: str | None, b: str | None) -> bool:
+def same_folder(a: str | None, b: str | None) -> bool:
     return a == b or (a is not None and b is not None and Path(a).resolve() == Path(b).resolve())
 
 

@@ -23,10 +23,7 @@ validation accuracy (the training loss without validation games). Each of `RUN/b
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -41,9 +38,8 @@ from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.finetune import (
     BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences, save_backbone,
 )
-from soccerspot.pipeline.training.loop import TrainResult, check_loop_settings, fit, LoopTask, seed_everything
+from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
 from soccerspot.data.errors import SettingsError
-from soccerspot.pipeline.training.run_folder import check_resumable, check_run_folder
 
 RECIPES = ("end-to-end", "snippets")
 MODEL_FILE = "snippet_model.json"
@@ -243,17 +239,8 @@ def run_snippets(config: TrainConfig, settings: FineTuneSettings, snippet: Snipp
     config = dataclasses.replace(config, eval_every=1)
     check_loop_settings(config)
     check_snippet_settings(config, settings, snippet)
-    out_dir = Path(out_dir)
-    check_run_folder(out_dir, resume)
-    seed_everything(config.seed)
-    if torch.device(config.device).type == "cpu":
-        from soccerspot.extract.allocator import tune_glibc_allocator
-
-        tune_glibc_allocator()
-    task = snippet_task(config, settings, snippet, data, out_dir)
-    if resume:
-        check_resumable(out_dir, task)
-    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress)
+    return run(config, lambda: snippet_task(config, settings, snippet, data, Path(out_dir)), out_dir, resume=resume,
+               max_batches=max_batches, progress=progress, frames=True)
 
 
 

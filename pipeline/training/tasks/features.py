@@ -28,9 +28,8 @@ from soccerspot.data.features import feature_identity
 from soccerspot.data.labels import GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels
 from soccerspot.models.heads import BaseHeadConfig, create_head
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
-from soccerspot.pipeline.training.loop import LoopTask
-from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE
-from soccerspot.pipeline.training.tasks import register_task
+from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
+from soccerspot.pipeline.training.run_folder import same_folder
 
 
 @dataclass
@@ -161,7 +160,7 @@ def data_differences(stored: dict, data: TrainData) -> list[str]:
         # labels default to the features root: compare where they were really read from
         for key, what in (("features_root", "features root"), ("labels_root", "labels root")):
             then, current = before.get(key) or before["features_root"], now.get(key) or now["features_root"]
-            if not _same_folder(then, current):
+            if not same_folder(then, current):
                 differences.append(f"{what} {then} -> {current}")
     if "features" in before and before["features"] != now.get("features"):
         differences.append(f"feature name {before['features']!r} -> {now.get('features')!r}")
@@ -245,11 +244,5 @@ def train(
         raise SettingsError("select_on", "'valid_a_mAP' needs validation games")
     check_loop_settings(config)
     head_config = head_config_for_data(config, data)
-    out_dir = Path(out_dir)
-    check_run_folder(out_dir, resume)
-    seed_everything(config.seed)
-    task = task_builder(config.head)(config, data, head_config, out_dir)
-    if resume:
-        check_resumable(out_dir, task)
-    return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress,
-               epoch_bar=epoch_bar)
+    return run(config, lambda: task_builder(config.head)(config, data, head_config, Path(out_dir)), out_dir,
+               resume=resume, max_batches=max_batches, progress=progress, epoch_bar=epoch_bar)
