@@ -46,8 +46,8 @@ from soccerspot.extract.pca import PCA, load_pca
 from soccerspot.extract.precision import AUTOCAST_DTYPES, resolve_precision
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
-from soccerspot.models.backbones import Backbone, build_backbone, normalize_images
-from soccerspot.models.video_backbones import clip_input
+from soccerspot.models.backbones import Backbone, create_backbone, normalize_images
+from soccerspot.models.backbones.video import clip_input
 
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
@@ -147,7 +147,7 @@ class Extractor:
         self.allocator = tune_glibc_allocator() if self.device.type == "cpu" else "n/a"
         self.precision = resolve_precision(config.precision, self.device)
         self.pca = load_pca(config.pca) if config.pca else None
-        self.backbone = backbone if backbone is not None else build_backbone(config.backbone, weights=config.weights)
+        self.backbone = backbone if backbone is not None else create_backbone(config.backbone, weights=config.weights)
         self.input_size = config.input_size or self.backbone.input_size
         self.is_clip = self.backbone.takes_clips
         if self.is_clip:

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from soccerspot.models.backbones import Backbone, normalize_images
-from soccerspot.models.video_backbones import clip_input
+from soccerspot.models.backbones.video import clip_input
 
 __all__ = ["BackboneHeadModel", "first_trainable_module", "trainable_blocks"]
 

@@ -32,7 +32,7 @@ def measure(side: str, args: dict, results) -> None:
     import torch
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_device, resolve_precision
-    from soccerspot.models.backbones import build_backbone
+    from soccerspot.models.backbones import create_backbone
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads import create_head, head_config
     from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
@@ -56,7 +56,7 @@ def measure(side: str, args: dict, results) -> None:
 
         if device.type == "cpu":
             tune_glibc_allocator()  # as the Extractor does on its side, and pipeline.finetune on CPU
-        backbone = build_backbone(args["backbone"], weights="none", trainable_stages=1)
+        backbone = create_backbone(args["backbone"], weights="none", trainable_stages=1)
         head = create_head(head_config("netvlad++", input_dim=backbone.feature_dim, num_classes=17,
                                       window_frames=frames))
         model = BackboneHeadModel(backbone, head).to(device, memory_format=torch.channels_last).train()

@@ -37,16 +37,16 @@ def main() -> None:
 
     from soccerspot.extract.allocator import tune_glibc_allocator
     from soccerspot.extract.extractor import ExtractConfig, Extractor
-    from soccerspot.models.backbones import build_backbone
+    from soccerspot.models.backbones import create_backbone
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
-    from soccerspot.models.video_backbones import VideoBackbone
+    from soccerspot.models.backbones.video import VideoBackbone
     from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
 
     tune_glibc_allocator()
     device = torch.device("cpu")
     precision = training_precision(args.precision, device)
-    backbone = build_backbone(args.backbone, weights="none", trainable_stages=args.trainable_stages)
+    backbone = create_backbone(args.backbone, weights="none", trainable_stages=args.trainable_stages)
     size = args.input_size or backbone.input_size
     video = isinstance(backbone, VideoBackbone)
     row_shape = (backbone.clip_frames, 3, size, size) if video else (3, size, size)
@@ -55,7 +55,7 @@ def main() -> None:
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
     extractor = Extractor(ExtractConfig(backbone=args.backbone, weights="none", input_size=size, progress=False,
                                         precision=precision, device="cpu"),
-                          backbone=build_backbone(args.backbone, weights="none"))
+                          backbone=create_backbone(args.backbone, weights="none"))
     rng = torch.Generator().manual_seed(0)
     snippets = torch.randint(0, 256, (args.snippets, args.rows, *row_shape), dtype=torch.uint8, generator=rng)
     targets = torch.randint(0, CLASSES + 1, (args.snippets,), generator=rng)

@@ -1,4 +1,4 @@
-"""build_backbone: dimensions, weights identity, checkpoint files, offline ImageNet, partial freezing."""
+"""create_backbone: dimensions, weights identity, checkpoint files, offline ImageNet, partial freezing."""
 from __future__ import annotations
 
 import urllib.error
@@ -6,12 +6,12 @@ import urllib.error
 import pytest
 import torch
 
-from soccerspot.models.backbones import BackboneWeightsError, backbone_entry, backbone_names, build_backbone
+from soccerspot.models.backbones import BackboneWeightsError, backbone_entry, create_backbone, list_backbones
 
 
 def test_resnet18_pooled_features_and_seeded_none_weights():
-    first = build_backbone("resnet18", weights="none").eval()
-    second = build_backbone("resnet18", weights="none").eval()
+    first = create_backbone("resnet18", weights="none").eval()
+    second = create_backbone("resnet18", weights="none").eval()
     assert first.feature_dim == 512 and first.weights_id == "none"
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -21,21 +21,21 @@ def test_resnet18_pooled_features_and_seeded_none_weights():
 
 
 def test_resnet152_gives_2048_d_penultimate_features():
-    backbone = build_backbone("resnet152", weights="none").eval()
+    backbone = create_backbone("resnet152", weights="none").eval()
     assert backbone.feature_dim == 2048
     with torch.no_grad():
         assert backbone(torch.randn(1, 3, 64, 64)).shape == (1, 2048)
 
 
 def test_timm_model_pooled_features():
-    backbone = build_backbone("timm:regnety_002", weights="none").eval()
+    backbone = create_backbone("timm:regnety_002", weights="none").eval()
     assert backbone.feature_dim == 368 and backbone.name == "timm:regnety_002"
     with torch.no_grad():
         assert backbone(torch.randn(2, 3, 64, 64)).shape == (2, 368)
 
 
 def test_timm_feature_dim_is_the_output_width_with_a_pre_logits_layer():
-    backbone = build_backbone("timm:mobilenetv3_small_100", weights="none").eval()
+    backbone = create_backbone("timm:mobilenetv3_small_100", weights="none").eval()
     with torch.no_grad():
         out = backbone(torch.randn(1, 3, 64, 64))
     assert out.shape == (1, backbone.feature_dim) and backbone.feature_dim == 1024
@@ -43,7 +43,7 @@ def test_timm_feature_dim_is_the_output_width_with_a_pre_logits_layer():
 
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="unknown backbone"):
-        build_backbone("vgg16", weights="none")
+        create_backbone("vgg16", weights="none")
 
 
 def trainable_prefixes(backbone) -> set[str]:
@@ -51,17 +51,17 @@ def trainable_prefixes(backbone) -> set[str]:
 
 
 def test_trainable_stages_freezes_all_but_the_last_n():
-    assert trainable_prefixes(build_backbone("resnet18", weights="none")) == set()
-    assert trainable_prefixes(build_backbone("resnet18", weights="none", trainable_stages=1)) == {"layer4"}
-    assert trainable_prefixes(build_backbone("resnet18", weights="none", trainable_stages=2)) == {"layer3", "layer4"}
-    everything = build_backbone("resnet18", weights="none", trainable_stages=5)
+    assert trainable_prefixes(create_backbone("resnet18", weights="none")) == set()
+    assert trainable_prefixes(create_backbone("resnet18", weights="none", trainable_stages=1)) == {"layer4"}
+    assert trainable_prefixes(create_backbone("resnet18", weights="none", trainable_stages=2)) == {"layer3", "layer4"}
+    everything = create_backbone("resnet18", weights="none", trainable_stages=5)
     assert all(p.requires_grad for p in everything.parameters())
-    timm_model = build_backbone("timm:regnety_002", weights="none", trainable_stages=1)
+    timm_model = create_backbone("timm:regnety_002", weights="none", trainable_stages=1)
     assert trainable_prefixes(timm_model) == {"s4"}
 
 
 def test_frozen_stages_stay_in_eval_mode_when_training():
-    backbone = build_backbone("resnet18", weights="none", trainable_stages=1).train()
+    backbone = create_backbone("resnet18", weights="none", trainable_stages=1).train()
     assert backbone.body.layer4.training
     assert not backbone.body.layer3.training and not backbone.body.bn1.training
     before = backbone.body.layer3[0].bn1.running_mean.clone()
@@ -70,7 +70,7 @@ def test_frozen_stages_stay_in_eval_mode_when_training():
 
 
 def test_checkpoint_file_from_finetune_with_backbone_prefix(tmp_path):
-    source = build_backbone("resnet18", weights="none")
+    source = create_backbone("resnet18", weights="none")
     with torch.no_grad():
         for parameter in source.parameters():
             parameter.add_(0.5)
@@ -78,7 +78,7 @@ def test_checkpoint_file_from_finetune_with_backbone_prefix(tmp_path):
     state["head.fc.weight"] = torch.zeros(3, 512)
     path = tmp_path / "finetuned.pt"
     torch.save({"state_dict": state}, path)
-    loaded = build_backbone("resnet18", weights=str(path))
+    loaded = create_backbone("resnet18", weights=str(path))
     assert loaded.weights_id.startswith("file:") and len(loaded.weights_id) == len("file:") + 16
     for (name, expected), actual in zip(source.state_dict().items(), loaded.state_dict().values()):
         torch.testing.assert_close(actual, expected, msg=name)
@@ -90,21 +90,21 @@ def test_plain_torchvision_state_dict_with_classifier(tmp_path):
     model = torchvision.models.resnet18(weights=None)
     path = tmp_path / "resnet18.pth"
     torch.save(model.state_dict(), path)
-    loaded = build_backbone("resnet18", weights=str(path))
+    loaded = create_backbone("resnet18", weights=str(path))
     torch.testing.assert_close(loaded.body.conv1.weight, model.conv1.weight)
 
 
 def test_bad_checkpoint_files_are_refused(tmp_path):
     wrong = tmp_path / "resnet18.pt"
-    torch.save(build_backbone("resnet18", weights="none").state_dict(), wrong)
+    torch.save(create_backbone("resnet18", weights="none").state_dict(), wrong)
     with pytest.raises(BackboneWeightsError, match="does not match"):
-        build_backbone("resnet34", weights=str(wrong))
+        create_backbone("resnet34", weights=str(wrong))
     with pytest.raises(BackboneWeightsError, match="not found"):
-        build_backbone("resnet18", weights=str(tmp_path / "missing.pt"))
+        create_backbone("resnet18", weights=str(tmp_path / "missing.pt"))
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"definitely not a checkpoint")
     with pytest.raises(BackboneWeightsError, match="not a readable weights file"):
-        build_backbone("resnet18", weights=str(garbage))
+        create_backbone("resnet18", weights=str(garbage))
 
 
 def test_imagenet_offline_says_how_to_supply_weights(monkeypatch, tmp_path):
@@ -117,7 +117,7 @@ def test_imagenet_offline_says_how_to_supply_weights(monkeypatch, tmp_path):
 
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
     with pytest.raises(BackboneWeightsError) as caught:
-        build_backbone("resnet18", weights="imagenet")
+        create_backbone("resnet18", weights="imagenet")
     message = str(caught.value)
     assert "resnet18-f37072fd.pth" in message and "hub" in message and "--weights" in message
 
@@ -126,14 +126,14 @@ def test_timm_imagenet_offline_fails_fast_with_instructions(monkeypatch, tmp_pat
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(BackboneWeightsError) as caught:
-        build_backbone("timm:regnety_002", weights="imagenet")
+        create_backbone("timm:regnety_002", weights="imagenet")
     assert "hf download timm/regnety_002" in str(caught.value) and "--weights" in str(caught.value)
 
 
 # --- the registry's data against the libraries' own metadata and the built models -------------------------
 
 
-@pytest.mark.parametrize("name", backbone_names())
+@pytest.mark.parametrize("name", list_backbones(library="torchvision"))
 def test_registered_entries_agree_with_torchvision(name):
     import torchvision
 
@@ -153,7 +153,7 @@ def test_registered_entries_agree_with_torchvision(name):
 
 def test_registered_feature_width_is_what_the_model_returns():
     for name in ("resnet18", "resnet50"):
-        backbone = build_backbone(name, weights="none").eval()
+        backbone = create_backbone(name, weights="none").eval()
         with torch.no_grad():
             out = backbone(torch.randn(1, 3, 64, 64))
         assert out.shape == (1, backbone_entry(name).feature_dim) and backbone.input_size == 224
@@ -171,6 +171,6 @@ def test_timm_entry_comes_from_timms_pretrained_config():
 
 def test_unknown_weight_tags_list_the_known_ones():
     with pytest.raises(BackboneWeightsError, match="no weights 'IMAGENET1K_V2'; known: IMAGENET1K_V1"):
-        build_backbone("resnet18", weights="imagenet:IMAGENET1K_V2")
+        create_backbone("resnet18", weights="imagenet:IMAGENET1K_V2")
     with pytest.raises(ValueError, match="unknown backbone"):
         backbone_entry("vgg16")

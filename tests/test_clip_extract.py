@@ -179,11 +179,11 @@ def test_video_settings_a_model_cannot_take_are_refused(overrides, message):
 
 
 def test_kinetics_weights_offline_say_where_to_put_the_file(monkeypatch, tmp_path):
-    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache
     with pytest.raises(BackboneWeightsError) as caught:
-        build_backbone("video:r2plus1d_18", weights="kinetics")
+        create_backbone("video:r2plus1d_18", weights="kinetics")
     message = str(caught.value)
     assert "Kinetics-400 weights for video:r2plus1d_18" in message and "--weights /path/to/r2plus1d_18-" in message
 

@@ -399,7 +399,7 @@ def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, ca
     its component by its identity, in any order; a set without the right file is refused, naming it."""
     import torch
 
-    from soccerspot.models.backbones import build_backbone
+    from soccerspot.models.backbones import create_backbone
     from soccerspot.models.heads import create_head
     from soccerspot.models.heads.pooling_head import PoolingHeadConfig
     from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
@@ -409,7 +409,7 @@ def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, ca
     video = write_video(tmp_path / "match.mp4", constant_rate_times(25, 3.0), gop=25)
     files = {}
     for backbone, scale in (("resnet18", 1.01), ("timm:regnety_002", 0.99)):
-        body = build_backbone(backbone, weights="none").body
+        body = create_backbone(backbone, weights="none").body
         with torch.no_grad():
             for parameter in body.parameters():
                 parameter.mul_(scale)
@@ -435,7 +435,7 @@ def test_spot_video_takes_one_weights_file_per_fine_tuned_component(tmp_path, ca
     np.testing.assert_allclose(load_features(tmp_path / "out", 1, "ft").array, made.array, rtol=1e-5, atol=1e-6)
 
     stranger = tmp_path / "stranger.pt"
-    torch.save(build_backbone("resnet18", weights="none").body.state_dict(), stranger)
+    torch.save(create_backbone("resnet18", weights="none").body.state_dict(), stranger)
     capsys.readouterr()
     assert main(["spot", str(video), "--model", str(model), "--out", str(tmp_path / "out2"), "--weights", str(stranger),
                  "--weights", str(files["timm:regnety_002"]), "--device", "cpu", "--no-progress"]) == 1

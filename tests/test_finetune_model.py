@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from soccerspot.models.backbones import build_backbone, normalize_images
+from soccerspot.models.backbones import create_backbone, normalize_images
 from soccerspot.models.finetune import BackboneHeadModel, first_trainable_module
 from soccerspot.models.heads import create_head, head_config
 
 
 def make_model(trainable_stages: int = 1, checkpointing: bool = False) -> BackboneHeadModel:
-    backbone = build_backbone("resnet18", weights="none", trainable_stages=trainable_stages)
+    backbone = create_backbone("resnet18", weights="none", trainable_stages=trainable_stages)
     head = create_head(head_config("netvlad++", input_dim=512, num_classes=3, window_frames=4, clusters=8,
                                   projection_dim=16))
     return BackboneHeadModel(backbone, head, gradient_checkpointing=checkpointing)

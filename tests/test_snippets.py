@@ -120,11 +120,11 @@ def test_snippet_head_is_the_mean_of_the_rows_then_linear():
 
 
 def test_backbone_head_model_feeds_a_video_backbone_clips_as_extract_does():
-    from soccerspot.models.backbones import build_backbone, normalize_images
+    from soccerspot.models.backbones import create_backbone, normalize_images
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 
-    backbone = build_backbone("video:r3d_18", weights="none", trainable_stages=1)
+    backbone = create_backbone("video:r3d_18", weights="none", trainable_stages=1)
     model = BackboneHeadModel(backbone, SnippetHead(SnippetHeadConfig(backbone.feature_dim, C + 1))).eval()
     clips = torch.randint(0, 256, (2, 3, 4, 3, 32, 40), dtype=torch.uint8)  # (batch, rows, frames, 3, h, w)
     with torch.no_grad():

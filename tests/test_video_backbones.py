@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from soccerspot.models.backbones import build_backbone
-from soccerspot.models.video_backbones import (
+from soccerspot.models.backbones import create_backbone
+from soccerspot.models.backbones.video import (
     clip_settings_from_docs, video_backbone_entry, video_backbone_names,
 )
 
@@ -41,7 +41,7 @@ def test_clip_settings_parse_torchvision_docs():
 @pytest.mark.parametrize("name, frames, size", [("video:r3d_18", 8, 32), ("video:r2plus1d_18", 8, 32),
                                                 ("video:swin3d_t", 4, 64)])
 def test_output_width_is_the_entry_s(name, frames, size):
-    backbone = build_backbone(name, weights="none").eval()
+    backbone = create_backbone(name, weights="none").eval()
     with torch.no_grad():
         out = backbone(torch.randn(2, 3, frames, size, size))
     assert out.shape == (2, video_backbone_entry(name).feature_dim)
@@ -49,26 +49,26 @@ def test_output_width_is_the_entry_s(name, frames, size):
 
 
 def test_none_weights_are_the_same_every_build():
-    first, second = (build_backbone("video:r3d_18", weights="none") for _ in range(2))
+    first, second = (create_backbone("video:r3d_18", weights="none") for _ in range(2))
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
         assert torch.equal(a, b)
 
 
 def test_only_the_last_stage_trains_and_frozen_stages_stay_in_eval():
-    backbone = build_backbone("video:r3d_18", weights="none", trainable_stages=1).train()
+    backbone = create_backbone("video:r3d_18", weights="none", trainable_stages=1).train()
     trainable = {name.split(".")[1] for name, p in backbone.named_parameters() if p.requires_grad}
     assert trainable == {"layer4"}
     assert not backbone.body.layer3.training and backbone.body.layer4.training
 
 
 def test_a_weights_file_round_trips_and_is_identified(tmp_path):
-    source = build_backbone("video:r3d_18", weights="none")
+    source = create_backbone("video:r3d_18", weights="none")
     with torch.no_grad():
         for parameter in source.parameters():
             parameter.add_(0.01)
     path = tmp_path / "r3d.pt"
     torch.save({f"backbone.body.{k}": v for k, v in source.body.state_dict().items()}, path)
-    loaded = build_backbone("video:r3d_18", weights=str(path))
+    loaded = create_backbone("video:r3d_18", weights=str(path))
     assert loaded.weights_id.startswith("file:")
     for a, b in zip(source.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)

@@ -115,7 +115,7 @@ def check_backbone(name: str) -> None:
 
 def check_frame_backbone(name: str) -> None:
     """The end-to-end recipe feeds the backbone single frames; a video backbone needs clips (the snippet recipe)."""
-    from soccerspot.models.video_backbones import is_video_backbone
+    from soccerspot.models.backbones.video import is_video_backbone
     from soccerspot.pipeline.cli.train import UsageError
 
     if is_video_backbone(name):
@@ -126,10 +126,10 @@ def check_frame_backbone(name: str) -> None:
 def check_weights(settings) -> None:
     """Weights that cannot load (offline, a bad file) are refused before hours of decoding."""
     from soccerspot.data.errors import DataError
-    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
 
     try:
-        build_backbone(settings.backbone, weights=settings.weights)
+        create_backbone(settings.backbone, weights=settings.weights)
     except BackboneWeightsError as error:
         raise DataError(None, str(error)) from None
 

@@ -214,12 +214,12 @@ def clip_frames(config: TrainConfig, settings: FineTuneSettings) -> int:
 
 def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
     """`BackboneHeadModel` on `config.device`; `SettingsError` for a head that cannot take the clips."""
-    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads import create_head
 
     try:
-        backbone = build_backbone(settings.backbone, weights=settings.weights,
+        backbone = create_backbone(settings.backbone, weights=settings.weights,
                                   trainable_stages=settings.trainable_stages)
     except BackboneWeightsError as error:  # offline ImageNet weights, a missing or mismatched file
         raise DataError(None, str(error)) from None

@@ -393,6 +393,6 @@ def run(
         tune_glibc_allocator()  # glibc's defaults page-fault through every forward pass
     task = make_task()
     if resume:
-        check_resumable(out_dir, task)
+        check_resumable(out_dir, task.resume_differences)
     return fit(config, task, out_dir, resume=resume, max_batches=max_batches, progress=progress,
                epoch_bar=epoch_bar)

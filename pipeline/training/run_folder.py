@@ -15,13 +15,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
-
-if TYPE_CHECKING:
-    from soccerspot.pipeline.training.loop import LoopTask
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"
@@ -113,8 +110,9 @@ def append_metrics(path: Path, record: dict) -> None:
         handle.flush()
 
 
-def check_resumable(out_dir: Path, task: LoopTask) -> None:
-    differences = task.resume_differences(read_run_config(out_dir))
+def check_resumable(out_dir: Path, resume_differences: Callable[[dict], list[str]]) -> None:
+    """Refuse to resume a run on other data: `resume_differences(stored record)` lists what differs."""
+    differences = resume_differences(read_run_config(out_dir))
     if differences:
         raise DataError(out_dir / RUN_CONFIG_FILE, "--resume continues a run on the data it started with; these "
                                                    f"differ: {'; '.join(differences)}")

@@ -70,7 +70,7 @@ class ClipSetting:
 def clip_setting(settings: FineTuneSettings) -> ClipSetting:
     """The backbone's clip (video backbones: from their weights metadata), checked against the input size
     and decoder; `SettingsError` when it cannot work."""
-    from soccerspot.models.video_backbones import is_video_backbone, video_backbone_entry
+    from soccerspot.models.backbones.video import is_video_backbone, video_backbone_entry
 
     if not is_video_backbone(settings.backbone):
         return ClipSetting()
@@ -114,12 +114,12 @@ def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_ro
 
 def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
     """`BackboneHeadModel(backbone, SnippetHead)` on `config.device`: C + 1 logits per snippet."""
-    from soccerspot.models.backbones import BackboneWeightsError, build_backbone
+    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 
     try:
-        backbone = build_backbone(settings.backbone, weights=settings.weights,
+        backbone = create_backbone(settings.backbone, weights=settings.weights,
                                   trainable_stages=settings.trainable_stages)
     except BackboneWeightsError as error:
         raise DataError(None, str(error)) from None

@@ -1,7 +1,7 @@
 """Video backbones cut before their classifier: normalised (n, 3, frames, h, w) float clips -> (n, feature_dim).
 
 torchvision's Kinetics-400 action-recognition models, registered as ``video:<name>`` beside the image
-backbones (`models.backbones.build_backbone("video:r2plus1d_18")`). What a clip is for each model is data
+backbones (`models.backbones.create_backbone("video:r2plus1d_18")`). What a clip is for each model is data
 read from torchvision's own weights metadata (`VideoBackboneEntry.from_torchvision`): the clip length
 and frame rate its accuracy was measured with (`clip_len`, `frame_rate` in the weights' docs), the crop
 size and the mean/std of its transforms, its minimum input sizes.
@@ -31,14 +31,14 @@ from typing import Callable
 import torch
 from torch import nn
 
-from soccerspot.models.backbones import (
-    Backbone, BackboneWeightsError, PretrainedWeights, _load_file, _seeded, _torchvision_state_dict,
-)
+from soccerspot.models.backbones.registry import Backbone, BackboneFamily, PretrainedWeights, register_backbone_family, seeded
+from soccerspot.models.backbones.torchvision_resnets import torchvision_state_dict
+from soccerspot.models.backbones.weights import BackboneWeightsError, load_weights_file
+from soccerspot.models.papers import MVIT_PAPER, SWIN_PAPER, TRAN_PAPER
 
 VIDEO_PREFIX = "video:"
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
-TRAN_PAPER = "Tran et al., 'A Closer Look at Spatiotemporal Convolutions for Action Recognition', CVPR 2018"
 
 
 @dataclass(frozen=True)
@@ -169,13 +169,13 @@ def video_backbone_entry(name: str) -> VideoBackboneEntry:
 
 def build_video_backbone(name: str, *, weights: str = "kinetics", trainable_stages: int = 0) -> VideoBackbone:
     entry = video_backbone_entry(name)
-    body, stages = _seeded(_VIDEO_BACKBONES[name][1])
+    body, stages = seeded(_VIDEO_BACKBONES[name][1])
     weights_id = "none"
     if weights in ("kinetics", "imagenet") or weights.startswith(("kinetics:", "imagenet:")):
         tag = weights.split(":", 1)[1] if ":" in weights else None
         weights_id = _load_kinetics(body, entry, entry.pretrained(tag).tag)
     elif weights != "none":
-        weights_id = _load_file(body, weights)
+        weights_id = load_weights_file(body, weights)
     backbone = VideoBackbone(body, stages, entry=entry, weights_id=weights_id)
     backbone.set_trainable_stages(trainable_stages)
     return backbone
@@ -185,7 +185,7 @@ def _load_kinetics(body: nn.Module, entry: VideoBackboneEntry, tag: str) -> str:
     import torchvision
 
     spec = torchvision.models.get_model_weights(entry.torchvision_name)[tag]
-    state = _torchvision_state_dict(entry.name, spec, dataset="Kinetics-400")
+    state = torchvision_state_dict(entry.name, spec, dataset="Kinetics-400")
     expected = body.state_dict()
     state = {key: value for key, value in state.items() if key in expected}
     missing = [key for key in expected if key not in state]
@@ -238,9 +238,6 @@ def _mvit(name: str) -> tuple[nn.Module, list[list[str]]]:
     return body, [["conv_proj", "pos_encoding"]] + [[f"blocks.{index}"] for index in range(len(body.blocks))]
 
 
-MVIT_PAPER = "Fan et al., 'Multiscale Vision Transformers', ICCV 2021; Li et al., 'MViTv2', CVPR 2022"
-
-
 @register_video_backbone("mvit_v1_b", paper=MVIT_PAPER, feature_dim=768, fixed_size=True)
 def mvit_v1_b() -> tuple[nn.Module, list[list[str]]]:
     return _mvit("mvit_v1_b")
@@ -255,9 +252,6 @@ def _swin3d(name: str) -> tuple[nn.Module, list[list[str]]]:
     body = _tv_video(name)
     body.head = nn.Identity()
     return body, [["patch_embed"]] + [[f"features.{index}"] for index in range(len(body.features))]
-
-
-SWIN_PAPER = "Liu et al., 'Video Swin Transformer', CVPR 2022"
 
 
 @register_video_backbone("swin3d_t", paper=SWIN_PAPER, feature_dim=768)
@@ -278,3 +272,9 @@ def swin3d_b() -> tuple[nn.Module, list[list[str]]]:
 def clip_input(clips: torch.Tensor) -> torch.Tensor:
     """(n, frames, 3, h, w) clips as sampled -> (n, 3, frames, h, w), the layout torchvision's video models take."""
     return clips.permute(0, 2, 1, 3, 4)
+
+
+register_backbone_family(BackboneFamily(
+    VIDEO_PREFIX, entry=video_backbone_entry, create=build_video_backbone, names=video_backbone_names,
+    hint=f"'video:<model>' ({', '.join(name[len(VIDEO_PREFIX):] for name in _VIDEO_BACKBONES)})",
+))

@@ -1,0 +1,80 @@
+"""Backbone weights from a local file: a state dict (`torch.load(weights_only=True)`, or `.safetensors`) of
+the torchvision/timm model, of a `Backbone`, or of a model holding it as `backbone` (a backbone + head
+model's state dict); classifier weights in it are ignored. Its identity is "file:<sha256 prefix>"."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from soccerspot.files import sha256_file
+
+# Keys a classification checkpoint carries that a pooled-feature backbone does not have.
+CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "head.1.", "last_linear.")
+
+
+class BackboneWeightsError(RuntimeError):
+    """The requested weights cannot be loaded (offline, missing or mismatched file); says how to fix it."""
+
+
+def load_weights_file(body: nn.Module, path: str) -> str:
+    """Load a local state dict into `body`; returns "file:<sha256 prefix>"."""
+    file = Path(path)
+    if not file.is_file():
+        raise BackboneWeightsError(f"{path}: weights file not found (use 'imagenet', 'none' or a checkpoint file)")
+    state = read_state_dict(file)
+    state = strip_prefixes(state, body)
+    expected = body.state_dict()
+    unexpected = [key for key in state if key not in expected and not key.startswith(CLASSIFIER_PREFIXES)]
+    missing = [key for key in expected if key not in state]
+    if missing or unexpected:
+        raise BackboneWeightsError(
+            f"{file}: does not match this backbone: {len(missing)} missing keys (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}). Was it made for another architecture?"
+        )
+    for key, value in state.items():
+        if key in expected and tuple(value.shape) != tuple(expected[key].shape):
+            raise BackboneWeightsError(
+                f"{file}: {key} has shape {tuple(value.shape)}, this backbone expects {tuple(expected[key].shape)}"
+            )
+    body.load_state_dict({key: value for key, value in state.items() if key in expected})
+    return weights_file_id(file)
+
+
+def weights_file_id(file: str | Path) -> str:
+    """The identity features made with the weights in `file` record: "file:<sha256 prefix>"."""
+    return f"file:{sha256_file(file)[:16]}"
+
+
+def read_state_dict(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(file))
+        else:
+            obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch's messages run to several lines of advice: one line of ours instead
+        raise BackboneWeightsError(f"{file}: not a readable weights file (corrupt, truncated, or not a PyTorch or "
+                                   f"safetensors state dict; {type(error).__name__})") from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(value, torch.Tensor) for value in obj.values()):
+        raise BackboneWeightsError(f"{file}: expected a state dict (names -> tensors)")
+    return obj
+
+
+def strip_prefixes(state: dict[str, torch.Tensor], body: nn.Module) -> dict[str, torch.Tensor]:
+    """Accept this Backbone's keys ("body."), a wrapping model's ("backbone."), DataParallel's ("module.")."""
+    expected = set(body.state_dict())
+    for _ in range(3):
+        if any(key in expected for key in state):
+            break
+        for prefix in ("module.", "backbone.", "body.", "model."):
+            if any(key.startswith(prefix) for key in state):
+                state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+                break
+    return state
