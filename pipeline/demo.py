@@ -110,7 +110,7 @@ class DemoConfig:
 
 def demo_heads() -> list[str]:
     """The heads the demo can train: those some training preset trains."""
-    from soccerspot.pipeline.training.config import PRESETS
+    from soccerspot.pipeline.training.presets import PRESETS
 
     return sorted({preset.head for preset in PRESETS.values()})
 
@@ -118,7 +118,7 @@ def demo_heads() -> list[str]:
 def preset_for_head(head: str) -> str:
     """The preset the demo starts from: `<head>-paper` where it exists (the pooling family), else the
     first preset of that head by name (`baidu-transformer` for the transformer)."""
-    from soccerspot.pipeline.training.config import PRESETS
+    from soccerspot.pipeline.training.presets import PRESETS
 
     paper = head.replace("+", "p") + "-paper"
     if paper in PRESETS:
@@ -214,7 +214,7 @@ def shuffled_labels(season: Path, games: list[str], out_root: Path, seed: int) -
 
 
 def train_config(config: DemoConfig):
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
 
     preset = get_preset(preset_for_head(config.head))
     return dataclasses.replace(

@@ -59,7 +59,7 @@ def head_scores(season: Path, name: str, train_games: list[str], test_games: lis
 
 
 def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) -> Path:
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.finetune import FineTuneSettings, finetune, load_finetune_data
 
     config = dataclasses.replace(
@@ -75,7 +75,7 @@ def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) 
 
 
 def fine_tune_snippets(season: Path, train_games: list[str], run: Path, seed: int, args) -> Path:
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.finetune import FineTuneSettings
     from soccerspot.pipeline.training.snippets import SnippetSettings, load_snippet_data, run_snippets
 

@@ -45,7 +45,7 @@ HEAD_SETTINGS: dict[str, dict] = {
 def head_recipe(config, settings: dict):
     """The TrainConfig a head trains with here: the demo's recipe, or `settings["preset"]` with the demo's
     loop settings (epochs at constant lr, last checkpoint, NMS window, seed), then the other `settings`."""
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.demo import train_config
 
     recipe = train_config(config)

@@ -122,7 +122,7 @@ def main() -> None:
 
         import torch
 
-        from soccerspot.pipeline.training.config import get_preset
+        from soccerspot.pipeline.training.presets import get_preset
         from soccerspot.pipeline.training.tasks.features import load_train_data, train
 
         config = get_preset("netvladpp-paper")

@@ -346,7 +346,7 @@ def test_calf_short_changes_only_its_labelled_choices():
     it only in the chunk length, the chunks per epoch and the inference's votes, each named in its source."""
     import dataclasses
 
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
 
     paper, short = get_preset("calf-paper"), get_preset("calf-short")
     assert (paper.window_seconds, paper.lr, paper.batch_size) == (120.0, 1e-3, 32)

@@ -6,7 +6,8 @@ import pytest
 from soccerspot.models.heads import list_heads
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.models.heads.transformer import TransformerHeadConfig
-from soccerspot.pipeline.training.config import PRESETS, TrainConfig, apply_overrides, get_preset, head_config_for
+from soccerspot.pipeline.training.config import TrainConfig, apply_overrides, head_config_for
+from soccerspot.pipeline.training.presets import PRESETS, get_preset
 from soccerspot.pipeline.training.loop import should_stop
 
 

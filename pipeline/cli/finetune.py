@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from soccerspot.extract.decode import DECODERS
     from soccerspot.extract.transforms import TRANSFORMS
     from soccerspot.pipeline.cli.train import add_setting_arguments
-    from soccerspot.pipeline.training.config import PRESETS
+    from soccerspot.pipeline.training.presets import PRESETS
 
     parser.add_argument("--videos", required=True, type=Path,
                         help="root of the SoccerNet-layout tree holding <game>/1_224p.mkv and 2_224p.mkv")
@@ -138,7 +138,7 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
     """`--head` naming another head than the preset's (`--head rmsnet` on rmsnet-finetune, whose head is
     NetVLAD++): the preset's `head_options` are its own head's settings, so they are dropped unless
     `--head-options` is given (a resumed run keeps its own)."""
-    from soccerspot.pipeline.training.config import get_preset
+    from soccerspot.pipeline.training.presets import get_preset
 
     head = getattr(args, "setting_head", None)
     if head is None or args.resume or getattr(args, "setting_head_options", None) is not None:

@@ -20,7 +20,7 @@ SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file li
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.training.config import PRESETS
+    from soccerspot.pipeline.training.presets import PRESETS
 
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="the recipe to start from (default netvladpp-paper; with --resume: the run's own)")
@@ -144,7 +144,8 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.training.config import apply_overrides, get_preset
+    from soccerspot.pipeline.training.config import apply_overrides
+    from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.config import head_config_for
     from soccerspot.pipeline.training.loop import check_loop_settings
     from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, STATE_FILE

@@ -1,6 +1,7 @@
-"""Training configuration: one dataclass, presets as data naming their source, CLI overrides.
+"""Training configuration: one dataclass that validates itself, and CLI overrides of its fields.
 
-A preset is a full `TrainConfig`; `soccerspot train --preset NAME --field value` replaces single fields.
+A preset (`pipeline.training.presets`) is a full `TrainConfig`; `soccerspot train --preset NAME --field
+value` replaces single fields.
 The run folder keeps the final config as `train_config.json`, so every run says exactly what it did.
 `head_config_for` turns a run's head settings into the head's family config (`models.heads`).
 """
@@ -14,22 +15,6 @@ from soccerspot.data.errors import SettingsError
 
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
     from soccerspot.models.heads import BaseHeadConfig
-
-NETVLADPP_PAPER = (
-    "Giancola & Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Soccer Broadcasts', "
-    "CVPR Workshops 2021 (arXiv 2104.06779); recipe of sn-spotting TemporallyAwarePooling"
-)
-BAIDU_REPORT = (
-    "Zhou et al., 'Feature Combination Meets Attention: Baidu Soccer Embeddings and Transformer based "
-    "Temporal Detection', technical report 2021 (arXiv 2106.14447)"
-)
-RMSNET_PAPER = (
-    "Tomei et al., 'RMS-Net: Regression and Masking for Soccer Event Spotting', ICPR 2020 (arXiv 2102.07624)"
-)
-SOCCERNET_V2_BASELINE = (
-    "Deliège et al., 'SoccerNet-v2', CVPR-W 2021: published MaxPool baseline (training log of the "
-    "MAXPOOL_v2 checkpoint: PCA512, chunk 20 s, NMS 20 s, batch 256, Adam 1e-3, patience 10)"
-)
 
 SCHEDULERS = ("plateau", "none")
 OPTIMIZERS = ("adam", "sgd")
@@ -159,115 +144,6 @@ def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, windo
                        **{**values, **config.head_options})
 
 
-# The peers' VLAD layers assign frames with softmax(x . clusters), no bias (sn-spotting netvlad.py).
-PEER_VLAD = {"assignment_bias": False}
-
-
-def _pooling_preset(head: str, clusters: int = 64) -> TrainConfig:
-    """The paper's recipe with another pooling layer: the paper compares all of them this way."""
-    return TrainConfig(
-        preset=head.replace("+", "p") + "-paper",
-        source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (the paper's pooling ablation)",
-        head=head,
-        clusters=clusters,
-        head_options=dict(PEER_VLAD) if head.startswith("net") else {},
-    )
-
-
-PRESETS: dict[str, TrainConfig] = {
-    "netvladpp-paper": TrainConfig(
-        preset="netvladpp-paper",
-        source=(
-            f"{NETVLADPP_PAPER}. Paper: ResNet-152 features 2048-d at 2 fps, linear 2048->512, T = 15 s, "
-            "K = 64 (32 past + 32 future), dropout 0.4, NMS 30 s threshold 0, batch 256, Adam 1e-3, "
-            "ReduceLROnPlateau x0.1 patience 10 on validation loss, stop below 1e-8, best checkpoint on "
-            "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default. "
-            "VLAD soft assignment without bias, as the peers' layer."
-        ),
-        head_options=dict(PEER_VLAD),
-    ),
-    "baidu-transformer": TrainConfig(
-        preset="baidu-transformer",
-        source=(
-            f"{BAIDU_REPORT}. Report: transformer encoder (3 layers, 4 heads, hidden 64) over 7 s chunks "
-            "of the Baidu embeddings (1 fps), NMS 20 s, Adam lr 5e-4, 50 epochs, mixup. Our choices "
-            "(not given by the report): batch 256, mixup alpha 0.2, constant lr, best checkpoint on "
-            "validation loss."
-        ),
-        head="transformer",
-        projection_dim=None,
-        dropout=0.1,
-        window_seconds=7.0,
-        lr=5e-4,
-        scheduler="none",
-        max_epochs=50,
-        mixup_alpha=0.2,
-        eval_every=10,
-        nms_window=20.0,
-    ),
-    "maxpool-soccernet-v2": TrainConfig(
-        preset="maxpool-soccernet-v2",
-        source=SOCCERNET_V2_BASELINE,
-        head="maxpool",
-        projection_dim=None,
-        window_seconds=20.0,
-        nms_window=20.0,
-    ),
-}
-for _head in ("netvlad", "netrvlad", "netrvlad++", "maxpool", "maxpool++", "avgpool", "avgpool++"):
-    _preset = _pooling_preset(_head)
-    PRESETS[_preset.preset] = _preset
-
-
-# Fine-tuning a backbone's last stage with a head (`soccerspot finetune`).
-PRESETS["rmsnet-finetune"] = TrainConfig(
-    preset="rmsnet-finetune",
-    source=(
-        f"{RMSNET_PAPER}. Paper: ResNet-152 with only its last block (layer4) trained together with the head, "
-        "frames at 2 fps, the whole 398x224 picture (no centre crop, no spatial augmentation), 20 s clips "
-        "(T = 41 rows there; 40 here: window_seconds x fps), batch 24 clips, base lr 0.025, class-balanced "
-        "sampling of foreground clips with the event at a uniform offset and background clips nF/C. Our "
-        "choices (not given there or not ours to copy): the NetVLAD++ head instead of RMS-Net's own, SGD "
-        "momentum 0.9 for the lr 0.025, ReduceLROnPlateau x0.1 patience 3 on the validation loss, 30 epochs "
-        "at most, bf16 autocast where native, validation Average-mAP every 5 epochs."
-    ),
-    window_seconds=20.0,
-    batch_size=24,
-    optimizer="sgd",
-    lr=0.025,
-    momentum=0.9,
-    plateau_patience=3,
-    max_epochs=30,
-    eval_every=5,
-    precision="auto",
-    head_options=dict(PEER_VLAD),
-)
-
-
-PRESETS["rmsnet-paper"] = TrainConfig(
-    preset="rmsnet-paper",
-    source=(
-        f"{RMSNET_PAPER}. Paper: windows of T = 41 rows (20 s at 2 fps, both ends counted; here window_seconds "
-        "20.5 x 2 fps = 41), FC "
-        "to 256, two temporal convolutions of kernel 9, max over time, FC 64, softmax over C+1 and a sigmoid "
-        "offset regressor, loss CE + 10 x MSE, uniform-offset foreground windows with background at nF/C, "
-        "masking of the frames before the event. Our choices: Adam 1e-3, batch 256, masking probability 0.5, "
-        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.rmsnet)."
-    ),
-    head="rmsnet",
-    projection_dim=None,
-    dropout=0.0,
-    window_seconds=20.5,
-    nms_window=10.0,
-)
-
-
-def get_preset(name: str) -> TrainConfig:
-    if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
-    return dataclasses.replace(PRESETS[name], head_options=dict(PRESETS[name].head_options))
-
-
 def parse_value(field_type: Any, text: str) -> Any:
     """Parse a CLI string into a field's type (dataclass annotations are strings here)."""
     kind = str(field_type)
@@ -302,62 +178,3 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
 def override_fields() -> list[dataclasses.Field]:
     """The fields a CLI may override (all but the bookkeeping ones)."""
     return [f for f in dataclasses.fields(TrainConfig) if f.name not in ("preset", "source")]
-
-
-def _calf_paper() -> TrainConfig:
-    from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS  # numpy only
-
-    return TrainConfig(
-        preset="calf-paper",
-        source=(
-            "Cioppa et al., 'A Context-Aware Loss Function for Action Spotting in Soccer Videos', CVPR 2020 "
-            "(arXiv 1912.01326), settings of the authors' released SoccerNet-v2 code: chunks of 120 s (240 rows "
-            "at 2 fps), receptive field 40 s (window_frames // 3), 16-d capsules, 15 detection slots, per-class "
-            "slicing K1..K4 of that code (seconds, SoccerNet-v2 class order), margins 0.1 / 0.9, loss "
-            "0.000367 x segmentation + 1 x spotting with lambda_coord 5 and lambda_noobj 0.5, 18000 "
-            "class-balanced chunks per epoch, batch 32, Adam lr 1e-3 eps 1e-7, ReduceLROnPlateau patience 25 "
-            "down to 1e-6. Our choices: x0.1 plateau factor and stop as the other presets, validation "
-            "Average-mAP every 20 epochs, NMS 30 s threshold 0, best checkpoint on validation loss."
-        ),
-        head="calf",
-        projection_dim=None,
-        dropout=0.0,
-        window_seconds=120.0,
-        batch_size=32,
-        lr=1e-3,
-        adam_eps=1e-7,
-        plateau_patience=25,
-        stop_lr=1e-6,
-        eval_every=20,
-        nms_window=30.0,
-        head_options={"slicing_seconds": [list(k) for k in K_SOCCERNET_V2_SECONDS]},
-    )
-
-
-PRESETS["calf-paper"] = _calf_paper()
-
-
-def _calf_short() -> TrainConfig:
-    paper = _calf_paper()
-    return dataclasses.replace(
-        paper,
-        preset="calf-short",
-        source=(
-            f"{paper.source} | calf-short, our choices for small training sets (measured on bench_heads' "
-            "synthetic season of 8 training halves of 180 s, one seed, one thread): chunks of 20 s (40 rows at "
-            "2 fps, receptive field 13 rows) instead of 120 s and 1024 chunks per epoch; inference by chunks at "
-            "every row whose votes are summed and divided by the chunks keeping the row (vote 'sum', "
-            "inference_stride 1; models.calf); the rest is calf-paper. "
-            "With 120 s chunks a chunk holds 2/3 of a half, the 8 halves give few distinct chunks and the slot "
-            "locations, regressed relative to the chunk, need 6x finer precision per second: held-out loose "
-            "0.21 / tight 0.04 there; with 20 s chunks loose 0.91 / tight 0.43 after 30 epochs (47 s) and "
-            "0.98 / 0.68 after 100 epochs (224 s). 10 s and 30 s chunks, lr 3e-3 and larger segmentation "
-            "weights (0.0022, 0.02) did no better. The summed votes of chunks at every row took that "
-            "100-epoch checkpoint from tight 0.68 to 0.89 (NMS 10 s)."
-        ),
-        window_seconds=20.0,
-        head_options={**paper.head_options, "chunks_per_epoch": 1024, "inference_stride": 1, "vote": "sum"},
-    )
-
-
-PRESETS["calf-short"] = _calf_short()

@@ -364,20 +364,9 @@ def run_differences(stored: dict, current: dict) -> list[str]:
     return differences
 
 
-def clip_targets(kind: str, head_config):
-    """(clip dataset factory, criterion or None for the loop's BCE) of a head: a window's classes for the
-    pooling heads and the transformer; RMS-Net's (class, offset) with its masking and loss for `rmsnet`."""
+def window_clip_targets(head_config):
+    """Clips labelled with their window's classes, the loop's BCE: pooling heads and the transformer."""
     from soccerspot.data.video_clips import FrameClipDataset
-
-    if kind == "rmsnet":
-        from soccerspot.data.offset_windows import OffsetClipDataset
-        from soccerspot.models.heads.rmsnet import RMSNetLoss
-
-        def offset_clips(tracks, length, num_classes, *, train: bool = False, **options):
-            return OffsetClipDataset(tracks, length, num_classes,
-                                     mask_probability=head_config.mask_probability if train else 0.0, **options)
-
-        return offset_clips, RMSNetLoss(head_config.offset_weight)
 
     def window_clips(tracks, length, num_classes, *, train: bool = False, **options):
         return FrameClipDataset(tracks, length, num_classes, **options)
@@ -385,17 +374,21 @@ def clip_targets(kind: str, head_config):
     return window_clips, None
 
 
-# Heads with their own training task (`pipeline.tasks`) whose targets fine-tuning also cuts from frame clips.
-FINETUNE_OWN_TARGETS = ("rmsnet",)
+def clip_targets(kind: str, head_config):
+    """(clip dataset factory, criterion or None for the loop's BCE) of a head: its registered frames task
+    (`pipeline.training.tasks`, e.g. RMS-Net's class + offset), else its window's classes."""
+    from soccerspot.pipeline.training.tasks import registered_task
+
+    return (registered_task(kind, "frames") or window_clip_targets)(head_config)
 
 
 def check_finetune_head(kind: str) -> None:
     """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer) and
-    RMS-Net (class + offset of the clip's event, `clip_targets`); another head with its own targets and
-    loss (`pipeline.tasks`: CALF's chunks) is not wired to frame clips."""
+    heads with a registered frames task (RMS-Net); another head with its own targets and loss on features
+    (CALF's chunks) is not wired to frame clips."""
     from soccerspot.pipeline.training.tasks import registered_task
 
-    if registered_task(kind) is not None and kind not in FINETUNE_OWN_TARGETS:
+    if registered_task(kind) is not None and registered_task(kind, "frames") is None:
         raise SettingsError("head", f"{kind!r} trains with its own targets, which fine-tuning on frame clips does "
                                     "not provide; fine-tune with a pooling head, the transformer or rmsnet")
 

@@ -1,5 +1,6 @@
 """RMS-Net's training on features: offset windows with masking (`data.offset_windows`), CE + lambda MSE
-(`models.rmsnet.RMSNetLoss`); validation Average-mAP through the head's own whole-half inference."""
+(`models.heads.rmsnet.RMSNetLoss`); validation Average-mAP through the head's own whole-half inference. On
+frame clips (fine-tuning): the same targets cut from clips."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,3 +34,16 @@ def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
                                                                           config.num_workers))
     task.criterion = RMSNetLoss(head_config.offset_weight)
     return task
+
+
+@register_task("rmsnet", input="frames")
+def rmsnet_clip_targets(head_config):
+    """Fine-tuning RMS-Net: clips with the class and offset of their event, masked in training, its loss."""
+    from soccerspot.data.offset_windows import OffsetClipDataset
+    from soccerspot.models.heads.rmsnet import RMSNetLoss
+
+    def offset_clips(tracks, length, num_classes, *, train: bool = False, **options):
+        return OffsetClipDataset(tracks, length, num_classes,
+                                 mask_probability=head_config.mask_probability if train else 0.0, **options)
+
+    return offset_clips, RMSNetLoss(head_config.offset_weight)

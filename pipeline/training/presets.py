@@ -1,0 +1,195 @@
+"""Training presets: each a full `TrainConfig` naming the paper (or report) its values come from and what
+we chose ourselves, registered by name (`register_preset`; a new head registers its own the same way).
+`soccerspot train --preset NAME` starts from one; `--field value` flags replace single fields.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from soccerspot.models.papers import (
+    BAIDU_REPORT, CALF_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
+)
+from soccerspot.pipeline.training.config import TrainConfig
+
+NETVLADPP_PAPER = f"{TEMPORALLY_AWARE_PAPER}; recipe of sn-spotting TemporallyAwarePooling"
+SOCCERNET_V2_BASELINE = (
+    f"{SOCCERNET_V2_PAPER}: published MaxPool baseline (training log of the "
+    "MAXPOOL_v2 checkpoint: PCA512, chunk 20 s, NMS 20 s, batch 256, Adam 1e-3, patience 10)"
+)
+
+
+# The peers' VLAD layers assign frames with softmax(x . clusters), no bias (sn-spotting netvlad.py).
+PEER_VLAD = {"assignment_bias": False}
+
+
+def _pooling_preset(head: str, vlad: bool, clusters: int = 64) -> TrainConfig:
+    """The paper's recipe with another pooling layer: the paper compares all of them this way."""
+    return TrainConfig(
+        preset=head.replace("+", "p") + "-paper",
+        source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (the paper's pooling ablation)",
+        head=head,
+        clusters=clusters,
+        head_options=dict(PEER_VLAD) if vlad else {},
+    )
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "netvladpp-paper": TrainConfig(
+        preset="netvladpp-paper",
+        source=(
+            f"{NETVLADPP_PAPER}. Paper: ResNet-152 features 2048-d at 2 fps, linear 2048->512, T = 15 s, "
+            "K = 64 (32 past + 32 future), dropout 0.4, NMS 30 s threshold 0, batch 256, Adam 1e-3, "
+            "ReduceLROnPlateau x0.1 patience 10 on validation loss, stop below 1e-8, best checkpoint on "
+            "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default. "
+            "VLAD soft assignment without bias, as the peers' layer."
+        ),
+        head_options=dict(PEER_VLAD),
+    ),
+    "baidu-transformer": TrainConfig(
+        preset="baidu-transformer",
+        source=(
+            f"{BAIDU_REPORT}. Report: transformer encoder (3 layers, 4 heads, hidden 64) over 7 s chunks "
+            "of the Baidu embeddings (1 fps), NMS 20 s, Adam lr 5e-4, 50 epochs, mixup. Our choices "
+            "(not given by the report): batch 256, mixup alpha 0.2, constant lr, best checkpoint on "
+            "validation loss."
+        ),
+        head="transformer",
+        projection_dim=None,
+        dropout=0.1,
+        window_seconds=7.0,
+        lr=5e-4,
+        scheduler="none",
+        max_epochs=50,
+        mixup_alpha=0.2,
+        eval_every=10,
+        nms_window=20.0,
+    ),
+    "maxpool-soccernet-v2": TrainConfig(
+        preset="maxpool-soccernet-v2",
+        source=SOCCERNET_V2_BASELINE,
+        head="maxpool",
+        projection_dim=None,
+        window_seconds=20.0,
+        nms_window=20.0,
+    ),
+}
+# (head, whether its pooling is a VLAD layer with the peers' bias-free soft assignment)
+for _head, _vlad in (("netvlad", True), ("netrvlad", True), ("netrvlad++", True), ("maxpool", False),
+                     ("maxpool++", False), ("avgpool", False), ("avgpool++", False)):
+    _preset = _pooling_preset(_head, _vlad)
+    PRESETS[_preset.preset] = _preset
+
+
+# Fine-tuning a backbone's last stage with a head (`soccerspot finetune`).
+PRESETS["rmsnet-finetune"] = TrainConfig(
+    preset="rmsnet-finetune",
+    source=(
+        f"{RMSNET_PAPER}. Paper: ResNet-152 with only its last block (layer4) trained together with the head, "
+        "frames at 2 fps, the whole 398x224 picture (no centre crop, no spatial augmentation), 20 s clips "
+        "(T = 41 rows there; 40 here: window_seconds x fps), batch 24 clips, base lr 0.025, class-balanced "
+        "sampling of foreground clips with the event at a uniform offset and background clips nF/C. Our "
+        "choices (not given there or not ours to copy): the NetVLAD++ head instead of RMS-Net's own, SGD "
+        "momentum 0.9 for the lr 0.025, ReduceLROnPlateau x0.1 patience 3 on the validation loss, 30 epochs "
+        "at most, bf16 autocast where native, validation Average-mAP every 5 epochs."
+    ),
+    window_seconds=20.0,
+    batch_size=24,
+    optimizer="sgd",
+    lr=0.025,
+    momentum=0.9,
+    plateau_patience=3,
+    max_epochs=30,
+    eval_every=5,
+    precision="auto",
+    head_options=dict(PEER_VLAD),
+)
+
+
+PRESETS["rmsnet-paper"] = TrainConfig(
+    preset="rmsnet-paper",
+    source=(
+        f"{RMSNET_PAPER}. Paper: windows of T = 41 rows (20 s at 2 fps, both ends counted; here window_seconds "
+        "20.5 x 2 fps = 41), FC "
+        "to 256, two temporal convolutions of kernel 9, max over time, FC 64, softmax over C+1 and a sigmoid "
+        "offset regressor, loss CE + 10 x MSE, uniform-offset foreground windows with background at nF/C, "
+        "masking of the frames before the event. Our choices: Adam 1e-3, batch 256, masking probability 0.5, "
+        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.rmsnet)."
+    ),
+    head="rmsnet",
+    projection_dim=None,
+    dropout=0.0,
+    window_seconds=20.5,
+    nms_window=10.0,
+)
+
+
+def _calf_paper() -> TrainConfig:
+    from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS  # numpy only
+
+    return TrainConfig(
+        preset="calf-paper",
+        source=(
+            f"{CALF_PAPER}, settings of the authors' released SoccerNet-v2 code: chunks of 120 s (240 rows "
+            "at 2 fps), receptive field 40 s (window_frames // 3), 16-d capsules, 15 detection slots, per-class "
+            "slicing K1..K4 of that code (seconds, SoccerNet-v2 class order), margins 0.1 / 0.9, loss "
+            "0.000367 x segmentation + 1 x spotting with lambda_coord 5 and lambda_noobj 0.5, 18000 "
+            "class-balanced chunks per epoch, batch 32, Adam lr 1e-3 eps 1e-7, ReduceLROnPlateau patience 25 "
+            "down to 1e-6. Our choices: x0.1 plateau factor and stop as the other presets, validation "
+            "Average-mAP every 20 epochs, NMS 30 s threshold 0, best checkpoint on validation loss."
+        ),
+        head="calf",
+        projection_dim=None,
+        dropout=0.0,
+        window_seconds=120.0,
+        batch_size=32,
+        lr=1e-3,
+        adam_eps=1e-7,
+        plateau_patience=25,
+        stop_lr=1e-6,
+        eval_every=20,
+        nms_window=30.0,
+        head_options={"slicing_seconds": [list(k) for k in K_SOCCERNET_V2_SECONDS]},
+    )
+
+
+PRESETS["calf-paper"] = _calf_paper()
+
+
+def _calf_short() -> TrainConfig:
+    paper = _calf_paper()
+    return dataclasses.replace(
+        paper,
+        preset="calf-short",
+        source=(
+            f"{paper.source} | calf-short, our choices for small training sets (measured on bench_heads' "
+            "synthetic season of 8 training halves of 180 s, one seed, one thread): chunks of 20 s (40 rows at "
+            "2 fps, receptive field 13 rows) instead of 120 s and 1024 chunks per epoch; inference by chunks at "
+            "every row whose votes are summed and divided by the chunks keeping the row (vote 'sum', "
+            "inference_stride 1; models.calf); the rest is calf-paper. "
+            "With 120 s chunks a chunk holds 2/3 of a half, the 8 halves give few distinct chunks and the slot "
+            "locations, regressed relative to the chunk, need 6x finer precision per second: held-out loose "
+            "0.21 / tight 0.04 there; with 20 s chunks loose 0.91 / tight 0.43 after 30 epochs (47 s) and "
+            "0.98 / 0.68 after 100 epochs (224 s). 10 s and 30 s chunks, lr 3e-3 and larger segmentation "
+            "weights (0.0022, 0.02) did no better. The summed votes of chunks at every row took that "
+            "100-epoch checkpoint from tight 0.68 to 0.89 (NMS 10 s)."
+        ),
+        window_seconds=20.0,
+        head_options={**paper.head_options, "chunks_per_epoch": 1024, "inference_stride": 1, "vote": "sum"},
+    )
+
+
+PRESETS["calf-short"] = _calf_short()
+
+
+def register_preset(config: TrainConfig) -> TrainConfig:
+    """Register `config` under `config.preset`; a name is registered once."""
+    if config.preset in PRESETS:
+        raise ValueError(f"preset {config.preset!r} is registered twice")
+    PRESETS[config.preset] = config
+    return config
+
+
+def get_preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
+    return dataclasses.replace(PRESETS[name], head_options=dict(PRESETS[name].head_options))
