@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from soccerspot.data.labels import LABELS_FILE, LABELS_FILE_V1
+from soccerspot.data.games import LABELS_FILE, LABELS_FILE_V1
 
 EVENT_DICTIONARY_V2: dict[str, int] = {
     "Penalty": 0,

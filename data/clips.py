@@ -48,8 +48,10 @@ import torch
 from torch.utils.data import Dataset
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import HALVES, HalfFeatures, load_features
-from soccerspot.data.labels import LABELS_FILE, GameLabels, read_labels
+from soccerspot.data.features import HalfFeatures, load_features
+from soccerspot.data.games import HALVES
+from soccerspot.data.labels import GameLabels, read_labels
+from soccerspot.data.games import LABELS_FILE
 from soccerspot.models.sliding import window_rows
 
 SAMPLINGS = ("chunks", "events")

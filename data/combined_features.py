@@ -30,8 +30,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import (HALVES, FeatureMeta, HalfFeatures, check_finite, feature_path, load_features,
-                                      sidecar_path, write_features)
+from soccerspot.data.features import FeatureMeta, HalfFeatures, check_finite, feature_path, load_features, sidecar_path, write_features
+from soccerspot.data.games import HALVES
 
 COMBINED_BACKBONE = "combined"
 TIME_TOLERANCE = 1e-6  # seconds: parts' rows must be sampled at the same times

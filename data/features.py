@@ -18,6 +18,7 @@ import numpy as np
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.errors import DataError
+from soccerspot.data.games import feature_file_name
 
 # Official SoccerNet feature files and their sampling rate (frames per second).
 OFFICIAL_FEATURE_FPS: dict[str, float] = {
@@ -25,7 +26,6 @@ OFFICIAL_FEATURE_FPS: dict[str, float] = {
     "ResNET_TF2_PCA512": 2.0,
     "baidu_soccer_embeddings": 1.0,
 }
-HALVES = (1, 2)
 PRECISION_KEY = "precision"  # the one setting that is not part of the features' identity
 
 
@@ -110,7 +110,7 @@ class HalfFeatures:
 
 
 def feature_path(game_dir: str | Path, half: int, name: str) -> Path:
-    return Path(game_dir) / f"{half}_{name}.npy"
+    return Path(game_dir) / feature_file_name(half, name)
 
 
 def sidecar_path(game_dir: str | Path, half: int, name: str) -> Path:

@@ -19,13 +19,10 @@ from typing import Iterable
 
 from soccerspot.data.atomic import write_json_atomic
 from soccerspot.data.errors import DataError
+from soccerspot.data.games import HALVES
 
-LABELS_FILE = "Labels-v2.json"
-LABELS_FILE_V1 = "Labels.json"
-PREDICTIONS_FILE = "results_spotting.json"
 VISIBILITY_SHOWN = "visible"
 VISIBILITY_UNSHOWN = "not shown"
-HALVES = (1, 2)
 EVALUATION_BIN_MS = 500  # the official evaluator keeps one value per class per 0.5 s frame (2 fps)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, feature_path, load_features, write_features
+from soccerspot.data.games import SCORES_NAME
 
-SCORES_NAME = "scores"
 
 
 @dataclass

@@ -38,7 +38,7 @@ import torch
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import FeatureMeta, load_features, sidecar_path, write_features
+from soccerspot.data.features import FeatureMeta, feature_path, load_features, sidecar_path, write_features
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
@@ -197,7 +197,7 @@ class Extractor:
     def stale_reason(self, video: Path, game_dir: Path, half: int) -> str | None:
         """None when the half is complete and current; otherwise why it must be (re)done."""
         if not sidecar_path(game_dir, half, self.name).is_file():
-            exists = (game_dir / f"{half}_{self.name}.npy").is_file()
+            exists = feature_path(game_dir, half, self.name).is_file()
             return "array without its sidecar (interrupted run)" if exists else "not extracted yet"
         try:
             meta = load_features(game_dir, half, self.name).meta
@@ -221,7 +221,7 @@ class Extractor:
         job = Job(video, game_dir, half)
         info = probe(video)
         reason = self.stale_reason(video, game_dir, half)
-        path = game_dir / f"{half}_{self.name}.npy"
+        path = feature_path(game_dir, half, self.name)
         if reason is None:
             return HalfResult(job, path, skipped=True)
         if reason != "not extracted yet":

@@ -15,16 +15,10 @@ given explicitly is always tried, so a non-video given by mistake gets a clear e
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-VIDEO_EXTENSIONS = {
-    ".mkv", ".mp4", ".avi", ".mov", ".ts", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".mts", ".m2ts",
-}
-HALF_FILE = re.compile(r"^([12])_.+$")
-PREFERRED_QUALITY = "224p"
-
+from soccerspot.data.games import PREFERRED_QUALITY, VIDEO_EXTENSIONS, half_of, is_video_name
 
 @dataclass(frozen=True)
 class Job:
@@ -37,15 +31,6 @@ class Job:
 class PlanProblem:
     path: Path
     reason: str
-
-
-def is_video_name(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
-def half_of(path: Path) -> int | None:
-    match = HALF_FILE.match(path.name)
-    return int(match.group(1)) if match and is_video_name(path) else None
 
 
 def plan_jobs(paths: list[str | Path], out_dir: str | Path) -> tuple[list[Job], list[PlanProblem]]:

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from soccerspot.data.atomic import write_json_atomic
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import HALVES
-from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, Event, GameLabels, read_labels, read_predictions, write_labels
+from soccerspot.data.games import HALVES
+from soccerspot.data.labels import Event, GameLabels, read_labels, read_predictions, write_labels
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.synthetic import (
     SYNTHETIC_CLASSES,
     VIDEO_NAME,

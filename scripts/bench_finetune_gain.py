@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from soccerspot.data.features import HALVES
+from soccerspot.data.games import HALVES
 from soccerspot.data.synthetic import VIDEO_NAME
 from soccerspot.pipeline.demo import DemoConfig, evaluate_season, generate_season, spot_games, train_head
 

@@ -37,8 +37,9 @@ import numpy as np
 
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.features import HALVES
-from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.games import HALVES
+from soccerspot.data.labels import Event, GameLabels, write_labels
+from soccerspot.data.games import LABELS_FILE
 
 FEATURES = "ResNET_TF2"
 FPS = 2

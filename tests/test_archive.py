@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.labels import PREDICTIONS_FILE, read_predictions
+from soccerspot.data.labels import read_predictions
+from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.extract.extractor import ExtractConfig, Extractor
 from soccerspot.models.heads import create_head
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig

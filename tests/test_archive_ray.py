@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("ray", reason="the Ray engine needs the ray extra: pip install -e '.[dev,ray]' (make install)")
 
-from soccerspot.data.labels import PREDICTIONS_FILE  # noqa: E402
+from soccerspot.data.games import PREDICTIONS_FILE
 
 from test_archive import GAMES, archive, checkpoint, cli, game_records, local_run, statuses  # noqa: E402,F401
 

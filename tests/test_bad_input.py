@@ -12,16 +12,8 @@ import numpy as np
 import pytest
 
 from soccerspot.data.features import FeatureMeta, write_features
-from soccerspot.data.labels import (
-    LABELS_FILE,
-    PREDICTIONS_FILE,
-    Event,
-    GameLabels,
-    GamePredictions,
-    Prediction,
-    write_labels,
-    write_predictions,
-)
+from soccerspot.data.labels import Event, GameLabels, GamePredictions, Prediction, write_labels, write_predictions
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.models.heads import create_head
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint

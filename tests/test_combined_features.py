@@ -218,7 +218,8 @@ def write_two_part_season(root, games: int, seed: int = 0) -> list[str]:
     """Noise parts `img` (6-d) and `vid` (4-d); around each event the class marker is in `img` for Goal and
     Corner and in `vid` for Foul, so a head needs both parts."""
     from soccerspot.data.classes import CLASS_NAMES_V2
-    from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+    from soccerspot.data.labels import Event, GameLabels, write_labels
+    from soccerspot.data.games import LABELS_FILE
 
     rng = np.random.default_rng(seed)
     names = []

@@ -7,7 +7,8 @@ import av
 import numpy as np
 import pytest
 
-from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, read_labels
+from soccerspot.data.labels import Event, GameLabels, read_labels
+from soccerspot.data.games import LABELS_FILE
 from soccerspot.data.synthetic import (
     EVENT_SCRIPTS,
     SYNTHETIC_CLASSES,

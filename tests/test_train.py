@@ -10,7 +10,8 @@ import torch
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
-from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.labels import Event, GameLabels, write_labels
+from soccerspot.data.games import LABELS_FILE
 from soccerspot.pipeline.training.config import apply_overrides
 from soccerspot.pipeline.training.presets import get_preset
 from soccerspot.pipeline.training.run_folder import METRICS_FILE, STATE_FILE

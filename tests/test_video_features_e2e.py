@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from soccerspot.data.features import load_features
-from soccerspot.data.labels import LABELS_FILE, PREDICTIONS_FILE, read_predictions
+from soccerspot.data.labels import read_predictions
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.synthetic import BroadcastConfig, plan_game, render_games
 from soccerspot.pipeline.cli import main
 

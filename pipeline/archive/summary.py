@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.data.labels import PREDICTIONS_FILE, game_time, read_predictions
+from soccerspot.data.labels import game_time, read_predictions
+from soccerspot.data.games import PREDICTIONS_FILE
 
 SUMMARY_FILE = "archive_summary.json"
 SPOTS_FILE = "archive_spots.csv"

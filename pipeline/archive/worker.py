@@ -16,7 +16,7 @@ import torch
 
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_path, load_features, sidecar_path
-from soccerspot.data.labels import PREDICTIONS_FILE
+from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, load_checkpoint
 from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features

@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from soccerspot.data.games import SPLIT_HELP
+
 HELP = "fine-tune a backbone's last stage with a spotting head on labelled match videos (RMS-Net's recipe)"
-SPLIT_HELP = "an official split (train, valid, test, challenge), a text file listing game paths, 'all' or 'none'"
 FINETUNE_FLAGS = ("--backbone", "--weights", "--trainable-stages", "--fps", "--transform", "--input-size",
                   "--decoder", "--gradient-checkpointing", "--no-balance", "--flip", "--color-jitter")
 

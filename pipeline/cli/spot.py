@@ -190,7 +190,7 @@ def spot(args: argparse.Namespace) -> int:
 def plot_results(report) -> None:
     """Timeline plots of every game spotted now; a game that cannot be drawn is one warning, not a failure."""
     from soccerspot.data.errors import DataError
-    from soccerspot.data.labels import LABELS_FILE
+    from soccerspot.data.games import LABELS_FILE
     from soccerspot.pipeline.reports.timeline import write_timeline_plots
 
     drawn = 0

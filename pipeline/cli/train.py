@@ -13,10 +13,9 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-HELP = "train a spotting head (NetVLAD++, transformer, …) on extracted features"
+from soccerspot.data.games import SPLIT_HELP
 
-SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file listing game paths, a folder "
-              "inside --features-root (its games), 'all' (every game under --features-root) or 'none'")
+HELP = "train a spotting head (NetVLAD++, transformer, …) on extracted features"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,40 +55,19 @@ def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...
 
 
 def games_with_features(spec: str, features_root: Path, features_name: str) -> list[str]:
-    """Training games (paths relative to `features_root`) named by a split, a games file, a folder, "all"
-    (every game with `1_<features_name>.npy`) or "none"; `pipeline.evaluate.resolve_games` is the
-    labels-side counterpart."""
-    from soccerspot.data.errors import DataError
-    from soccerspot.data.layout import find_games, split_games
+    """Training games (paths relative to `features_root`) named by `spec` (`data.games.SPLIT_HELP`); "all":
+    every game with `1_<features_name>.npy`."""
+    from soccerspot.data.games import feature_file_name, resolve_games
 
-    marker = f"1_{features_name}.npy"
-    if spec.lower() == "none":
-        return []
-    if spec == "all":
-        return find_games(features_root, marker)
-    folder = Path(spec)
-    if folder.is_dir():
-        try:
-            prefix = folder.resolve().relative_to(features_root.resolve())
-        except ValueError:
-            raise DataError(folder, f"a games folder must lie inside --features-root {features_root}") from None
-        games = [(prefix / game).as_posix() if str(prefix) != "." else game for game in find_games(folder, marker)]
-        if not games:
-            raise DataError(folder, f"no games with {marker} below this folder")
-        return games
-    return split_games(spec)
-
-
-def feature_names_in(folder: Path) -> list[str]:
-    """Feature names with a first half in `folder` (`1_<name>.npy`)."""
-    return sorted(path.name[2:-4] for path in folder.glob("1_*.npy")) if folder.is_dir() else []
+    return resolve_games(spec, features_root, feature_file_name(1, features_name))
 
 
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
     from soccerspot.data.errors import DataError
-    from soccerspot.data.features import HALVES
+    from soccerspot.data.features import feature_path
+    from soccerspot.data.games import HALVES, feature_names_in
 
-    missing = [g for g in games if not all((features_root / g / f"{h}_{features_name}.npy").is_file() for h in HALVES)]
+    missing = [g for g in games if not all(feature_path(features_root / g, h, features_name).is_file() for h in HALVES)]
     if missing:
         shown = "; ".join(missing[:5]) + (f"; … ({len(missing) - 5} more)" if len(missing) > 5 else "")
         present = feature_names_in(features_root / missing[0])

@@ -32,10 +32,8 @@ import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
-from soccerspot.data.labels import (
-    HALVES, LABELS_FILE, LABELS_FILE_V1, PREDICTIONS_FILE, VISIBILITY_UNSHOWN, Event, GameLabels,
-    GamePredictions, Prediction, read_labels, read_predictions,
-)
+from soccerspot.data.labels import HALVES, VISIBILITY_UNSHOWN, Event, GameLabels, GamePredictions, Prediction, read_labels, read_predictions
+from soccerspot.data.games import LABELS_FILE, LABELS_FILE_V1, PREDICTIONS_FILE
 
 FRAMERATE = 2
 HALF_MINUTES = 120  # length of the official per-half grid; later events are clamped to its last frame
@@ -440,10 +438,11 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
 
 
 def resolve_games(labels_root: str | Path, split: str | Path | None, labels_file: str = LABELS_FILE) -> list[str]:
-    """The games of `split` (official name or GAMES.txt), or every game under `labels_root` with labels."""
-    from soccerspot.data.layout import find_games, split_games
+    """The games of `split` (`data.games.resolve_games`; without one, every game under `labels_root` with
+    labels); none is an error."""
+    from soccerspot.data.games import resolve_games as games_named
 
-    games = split_games(split) if split is not None else find_games(labels_root, labels_file)
+    games = games_named(split, labels_root, labels_file, folders=False)
     if not games:
         raise DataError(labels_root, f"no game folder holds a {labels_file}")
     return games

@@ -28,7 +28,6 @@ video input: extract first, then spot) call.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,23 +36,15 @@ from torch import nn
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import (
-    HALVES,
-    PRECISION_KEY,
-    FeatureMeta,
-    HalfFeatures,
-    check_finite,
-    feature_identity,
-    feature_path,
-    load_features,
-)
-from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, Prediction, write_predictions
+from soccerspot.data.features import PRECISION_KEY, FeatureMeta, HalfFeatures, check_finite, feature_identity, feature_path, load_features
+from soccerspot.data.games import FEATURE_FILE, HALVES, feature_names_in
+from soccerspot.data.labels import GamePredictions, Prediction, write_predictions
+from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.data.scores import SCORES_NAME, write_scores
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, NmsSettings
 from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, frame_scores
 from soccerspot.pipeline.inference.nms import NMS_KINDS, scores_to_predictions, window_in_frames
 
-_FEATURE_FILE = re.compile(r"^([12])_(.+)\.npy$")
 
 
 @dataclass
@@ -209,12 +200,6 @@ def spot_features(
                       url=url if url is not None else game_dir.name, options=options, game=game)
 
 
-def feature_names_in(game_dir: Path) -> list[str]:
-    """Feature names present in a game folder (`1_<name>.npy` / `2_<name>.npy`)."""
-    names = {m.group(2) for p in game_dir.glob("[12]_*.npy") if (m := _FEATURE_FILE.match(p.name))}
-    return sorted(names - {SCORES_NAME})
-
-
 def find_feature_games(root: Path, feature_name: str) -> list[Path]:
     """Game folders below `root` holding a half of `feature_name`, sorted."""
     games = {p.parent for half in HALVES for p in root.rglob(f"{half}_{feature_name}.npy")}
@@ -225,7 +210,7 @@ def resolve_input(path: str | Path, feature_name: str | None, head: LoadedHead) 
     """(root, feature name, game folders, single game?) for a feature file, a game folder or a tree."""
     path = Path(path)
     if path.is_file():
-        match = _FEATURE_FILE.match(path.name)
+        match = FEATURE_FILE.match(path.name)
         if not match:
             raise DataError(path, "not a feature file: expected <half>_<name>.npy (e.g. 1_ResNET_TF2_PCA512.npy)")
         if match.group(2) == SCORES_NAME:

@@ -42,7 +42,7 @@ from typing import Sequence
 from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
-from soccerspot.data.labels import PREDICTIONS_FILE
+from soccerspot.data.games import PREDICTIONS_FILE, half_of, half_videos, is_video_name
 from soccerspot.pipeline.inference.checkpoints import LoadedHead
 from soccerspot.pipeline.inference.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game
 
@@ -56,28 +56,14 @@ class VideoJob:
     half: int
 
 
-def _video_helpers():
-    from soccerspot.extract.jobs import PREFERRED_QUALITY, half_of, is_video_name
-
-    return PREFERRED_QUALITY, half_of, is_video_name
-
-
-def half_videos(folder: Path) -> list[VideoJob]:
-    """The half videos directly inside a game folder (`224p` preferred where a half has several)."""
-    preferred_quality, half_of, _ = _video_helpers()
-    by_half: dict[int, list[Path]] = {}
-    for path in sorted(folder.iterdir()):
-        half = half_of(path) if path.is_file() else None
-        if half is not None:
-            by_half.setdefault(half, []).append(path)
-    return [VideoJob(next((v for v in videos if preferred_quality in v.stem), videos[0]), half)
-            for half, videos in sorted(by_half.items())]
+def half_jobs(folder: Path) -> list[VideoJob]:
+    """The half videos directly inside a game folder (`data.games.half_videos`)."""
+    return [VideoJob(video, half) for half, video in half_videos(folder).items()]
 
 
 def is_video_input(path: str | Path) -> bool:
     """A video file, or a game folder holding half videos and no feature files yet."""
     path = Path(path)
-    _, _, is_video_name = _video_helpers()
     if path.is_file():
         return is_video_name(path)
     if path.is_dir():
@@ -87,9 +73,8 @@ def is_video_input(path: str | Path) -> bool:
 
 def plan_video_input(path: Path, out_dir: Path | None) -> tuple[Path, list[VideoJob]]:
     """(game folder for features and results, half videos) for a video file or a game folder."""
-    _, half_of, _ = _video_helpers()
     if path.is_dir():
-        jobs = half_videos(path)
+        jobs = half_jobs(path)
         if not jobs:
             raise DataError(path, "no half videos here (expected 1_<quality>.mkv / 2_<quality>.mkv, e.g. 1_224p.mkv)")
         return (out_dir or path), jobs

@@ -22,7 +22,8 @@ from typing import Sequence
 
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
-from soccerspot.data.labels import PREDICTIONS_FILE, GamePredictions, read_predictions
+from soccerspot.data.labels import GamePredictions, read_predictions
+from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.reports.chapters import Chapter, build_chapters, ffmetadata, write_chapter_lists
 from soccerspot.pipeline.reports.clock import format_clock
 from soccerspot.pipeline.reports.windows import (
@@ -72,19 +73,14 @@ class Reel:
 def find_half_videos(path: str | Path) -> dict[int, Path]:
     """{half: video}: a game folder's `1_*.mkv` / `2_*.mkv` (224p preferred), or one file (half 1 unless
     it is named like a half, `2_224p.mkv`)."""
-    from soccerspot.extract.jobs import PREFERRED_QUALITY, half_of, is_video_name
+    from soccerspot.data.games import half_of, half_videos, is_video_name
 
     path = Path(path)
     if path.is_dir():
-        found: dict[int, list[Path]] = {}
-        for child in sorted(path.iterdir()):
-            half = half_of(child) if child.is_file() else None
-            if half is not None:
-                found.setdefault(half, []).append(child)
+        found = half_videos(path)
         if not found:
             raise DataError(path, "no half videos in this folder (expected 1_224p.mkv and 2_224p.mkv, or give a video file)")
-        return {half: next((v for v in videos if PREFERRED_QUALITY in v.stem), videos[0])
-                for half, videos in sorted(found.items())}
+        return found
     if not path.exists():
         raise DataError(path, "no such video file or game folder")
     if not is_video_name(path):

@@ -16,9 +16,8 @@ import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
-from soccerspot.data.labels import (
-    HALVES, LABELS_FILE, PREDICTIONS_FILE, Event, Prediction, read_labels, read_predictions,
-)
+from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.scores import HalfScores, read_scores, scores_path
 from soccerspot.pipeline.reports.class_groups import group_classes
 from soccerspot.pipeline.reports.clock import set_match_time_axis

@@ -120,30 +120,24 @@ class FineTuneData:
 
 
 def video_halves(videos_root: Path, games: Sequence[str]) -> list[VideoHalf]:
-    """The half videos of `games` below `videos_root` (SoccerNet layout, `224p` preferred, as `extract`)."""
-    from soccerspot.pipeline.archive.discover import discover_games
+    """The half videos of `games` below `videos_root` (`data.games.half_videos`: `224p` preferred)."""
+    from soccerspot.data.games import half_videos
 
-    found, _problems = discover_games(videos_root)
-    by_key = {game.key: game for game in found}
     halves = []
     for game in games:
-        if game not in by_key:
+        found = half_videos(videos_root / game) if (videos_root / game).is_dir() else {}
+        if not found:
             raise DataError(videos_root / game, "no half videos for this game (expected 1_224p.mkv / 2_224p.mkv "
                                                 "or other 1_*/2_* videos)")
-        halves.extend(VideoHalf(game, half.half, half.video) for half in by_key[game].halves)
+        halves.extend(VideoHalf(game, half, video) for half, video in found.items())
     return halves
 
 
 def videos_games(spec: str, videos_root: Path) -> list[str]:
-    """Games named by an official split, a games file, "all" (every game with half videos) or "none"."""
-    from soccerspot.data.layout import split_games
-    from soccerspot.pipeline.archive.discover import discover_games
+    """Games named by `spec` (`data.games.SPLIT_HELP`); "all": every game with half videos."""
+    from soccerspot.data.games import holds_half_videos, resolve_games
 
-    if spec.lower() == "none":
-        return []
-    if spec == "all":
-        return [game.key for game in discover_games(videos_root)[0]]
-    return split_games(spec)
+    return resolve_games(spec, videos_root, holds_half_videos)
 
 
 def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTuneSettings, *,
