@@ -145,10 +145,10 @@ def split_games(split: str | Path) -> list[str]:
 
 
 def resolve_games(spec: str | Path | None, root: str | Path, marker: str | Callable[[list[str]], bool], *,
-                  folders: bool = True) -> list[str]:
+                  folders: bool = True, root_name: str = "the root") -> list[str]:
     """The games (paths relative to `root`) named by `spec` (`SPLIT_HELP`): an official split or a games
     file; "all" or None (every game below `root` holding `marker`); "none" (no games); with `folders`, a
-    folder inside `root` (its games holding `marker`)."""
+    folder inside `root` (its games holding `marker`; `root_name` names the root in messages, e.g. its flag)."""
     if spec is None or spec == "all":
         return find_games(root, marker)
     if isinstance(spec, str) and spec.lower() == "none":
@@ -158,7 +158,7 @@ def resolve_games(spec: str | Path | None, root: str | Path, marker: str | Calla
         try:
             prefix = folder.resolve().relative_to(Path(root).resolve())
         except ValueError:
-            raise DataError(folder, f"a games folder must lie inside the root {root}") from None
+            raise DataError(folder, f"a games folder must lie inside {root_name} {root}") from None
         games = [(prefix / game).as_posix() if str(prefix) != "." else game for game in find_games(folder, marker)]
         if not games:
             what = marker if isinstance(marker, str) else "half videos"

@@ -59,7 +59,7 @@ def games_with_features(spec: str, features_root: Path, features_name: str) -> l
     every game with `1_<features_name>.npy`."""
     from soccerspot.data.games import feature_file_name, resolve_games
 
-    return resolve_games(spec, features_root, feature_file_name(1, features_name))
+    return resolve_games(spec, features_root, feature_file_name(1, features_name), root_name="--features-root")
 
 
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:

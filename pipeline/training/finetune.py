@@ -137,7 +137,7 @@ def videos_games(spec: str, videos_root: Path) -> list[str]:
     """Games named by `spec` (`data.games.SPLIT_HELP`); "all": every game with half videos."""
     from soccerspot.data.games import holds_half_videos, resolve_games
 
-    return resolve_games(spec, videos_root, holds_half_videos)
+    return resolve_games(spec, videos_root, holds_half_videos, root_name="--videos")
 
 
 def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTuneSettings, *,
