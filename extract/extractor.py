@@ -43,7 +43,7 @@ from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
-from soccerspot.extract.precision import AUTOCAST_DTYPES, resolve_precision
+from soccerspot.extract.precision import autocast, resolve_precision
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.models.backbones import Backbone, create_backbone, normalize_images
@@ -287,8 +287,7 @@ class Extractor:
             if inputs.dim() == 5:
                 inputs = clip_input(inputs)
             inputs = inputs.contiguous(memory_format=self.memory_format)
-            dtype = AUTOCAST_DTYPES.get(self.precision)
-            with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with autocast(self.device.type, self.precision):
                 return self.backbone(inputs).float()
 
     def _produce(self, info: VideoInfo, batches: queue.Queue, stop: threading.Event) -> None:

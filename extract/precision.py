@@ -18,14 +18,22 @@ import platform
 import time
 from pathlib import Path
 
-import torch
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CACHE_NAME = "precision.json"
+# torch is imported by the functions that need it: the command line reads PRECISIONS without loading torch
+
+
+def autocast(device_type: str, precision: str):
+    """The autocast context of a resolved precision: bf16 or fp16 autocast, or none for fp32."""
+    import torch
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 def cpu_has_native_bf16() -> bool:
+    import torch
+
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -48,21 +56,23 @@ def cache_path() -> Path:
 
 
 def probe_key() -> str:
+    import torch
+
     return f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
 
 
-@torch.no_grad()
 def measure_speeds(repeats: int = 3) -> dict[str, float]:
     """Images per second of a small convolution stack (channels-last, batch 8 at 56x56, 64 channels, the
     body of a ResNet stage) in fp32 and in bf16 autocast on this CPU; the best of `repeats` runs each."""
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     layers = torch.nn.Sequential(*[torch.nn.Conv2d(64, 64, 3, padding=1) for _ in range(4)]).eval()
     layers = layers.to(memory_format=torch.channels_last)
     batch = torch.randn(8, 64, 56, 56, generator=generator).to(memory_format=torch.channels_last)
     speeds = {}
     for precision in ("fp32", "bf16"):
-        dtype = AUTOCAST_DTYPES.get(precision)
-        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.no_grad(), autocast("cpu", precision):
             layers(batch)  # warm-up: kernels chosen, buffers allocated
             best = float("inf")
             for _ in range(repeats):
@@ -107,13 +117,15 @@ def faster_cpu_precision() -> str:
     return entry["choice"]
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device) -> str:
     """fp32, bf16 or fp16 for `precision` on `device` (module docstring). Raises ValueError for an unknown
     precision and for fp16 on a CPU."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if precision == "auto":
         if device.type == "cuda":
+            import torch
+
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return faster_cpu_precision()
     if precision == "fp16" and device.type != "cuda":

@@ -8,10 +8,12 @@ copies small; the float conversion and normalisation happen on the compute devic
 """
 from __future__ import annotations
 
-import torch
-from torchvision.transforms.v2 import functional as F
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import torch
 
+# torch and torchvision are imported by the functions that use them: the command line reads TRANSFORMS
 TRANSFORMS = ("crop", "resize", "short-side")
 
 
@@ -33,6 +35,8 @@ def output_size(transform: str, height: int, width: int, size: int = 224) -> tup
 
 def frames_to_tensor(frames) -> torch.Tensor:
     """(n, H, W, 3) uint8 numpy -> (n, 3, H, W) uint8 tensor, a view in channels_last layout (no copy)."""
+    import torch
+
     return torch.from_numpy(frames).permute(0, 3, 1, 2)
 
 
@@ -46,10 +50,16 @@ def apply_transform(batch: torch.Tensor, transform: str, size: int = 224) -> tor
     resized = _resize(batch, short_side_size(height, width, size))
     if transform == "short-side":
         return resized
-    return F.center_crop(resized, [size, size])
+    return _functional().center_crop(resized, [size, size])
 
 
 def _resize(batch: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     if tuple(batch.shape[-2:]) == tuple(hw):
         return batch
-    return F.resize(batch, list(hw), antialias=True)
+    return _functional().resize(batch, list(hw), antialias=True)
+
+
+def _functional():
+    from torchvision.transforms.v2 import functional
+
+    return functional

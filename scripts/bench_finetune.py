@@ -35,7 +35,8 @@ def measure(side: str, args: dict, results) -> None:
     from soccerspot.models.backbones import create_backbone
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads import create_head, head_config
-    from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
+    from soccerspot.extract.precision import autocast
+    from soccerspot.pipeline.training.loop import training_precision
 
     torch.set_num_threads(args["threads"]) if args["threads"] else None
     clips, frames = args["clips"], args["frames"]
@@ -64,12 +65,12 @@ def measure(side: str, args: dict, results) -> None:
         targets = torch.zeros(clips, 18, device=device)
         targets[:, 1] = 1.0
         criterion = torch.nn.BCELoss()
-        dtype = AUTOCAST_DTYPES.get(training_precision(precision, device))
+        precision = training_precision(precision, device)
         clip_view = images.view(clips, frames, *images.shape[1:])
 
         def step() -> None:
             inputs = clip_view.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            with autocast(device.type, precision):
                 outputs = model(inputs)
             loss = criterion(outputs.float(), targets)
             optimizer.zero_grad(set_to_none=True)

@@ -41,7 +41,8 @@ def main() -> None:
     from soccerspot.models.finetune import BackboneHeadModel
     from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
     from soccerspot.models.backbones.video import VideoBackbone
-    from soccerspot.pipeline.training.loop import AUTOCAST_DTYPES, training_precision
+    from soccerspot.extract.precision import autocast
+    from soccerspot.pipeline.training.loop import training_precision
 
     tune_glibc_allocator()
     device = torch.device("cpu")
@@ -61,11 +62,10 @@ def main() -> None:
     targets = torch.randint(0, CLASSES + 1, (args.snippets,), generator=rng)
     rows_per_batch = args.snippets * args.rows
     extract_batch = snippets.flatten(0, 1)[: extractor.clip_batch_size if video else 32]
-    dtype = AUTOCAST_DTYPES.get(precision)
 
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast("cpu", precision):
             loss = torch.nn.functional.cross_entropy(model(snippets).float(), targets)
         loss.backward()
         optimizer.step()

