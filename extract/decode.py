@@ -222,6 +222,23 @@ def iter_frames(
     yield from _batched(samples, batch_size)
 
 
+_decode_threads = 0  # FFmpeg's own choice (as many as cores); `set_decode_threads` bounds it per process
+
+
+def set_decode_threads(count: int) -> None:
+    """Bound the FFmpeg decoding threads of every video this process opens with PyAV (0: FFmpeg's choice,
+    one per core). An engine running several games at once gives each its share of the cores."""
+    global _decode_threads
+    _decode_threads = max(0, int(count))
+
+
+def threaded(stream) -> None:
+    """Frame- and slice-threaded decoding of `stream`, with this process's thread bound."""
+    stream.thread_type = "AUTO"
+    if _decode_threads:
+        stream.thread_count = _decode_threads
+
+
 def _batched(samples: Iterator[tuple[float, np.ndarray]], batch_size: int) -> Iterator[FrameBatch]:
     frames: list[np.ndarray] = []
     times: list[float] = []
@@ -242,7 +259,7 @@ def pyav_frames(info: VideoInfo, seek_from: float = 0.0) -> Iterator[tuple[float
     path = info.path
     with _open_container(path) as container:
         stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
+        threaded(stream)
         decoded = _timed_frames(container, stream, path)
         first = next(decoded, None)
         if first is None:
@@ -374,7 +391,7 @@ def frames_at(path: str | Path, times: Iterable[float], *, decoder: str = "decor
     found: list[tuple[float, np.ndarray]] = []
     with _open_container(info.path) as container:
         stream = _video_stream(container, info.path)
-        stream.thread_type = "AUTO"
+        threaded(stream)
         first = next(_timed_frames(container, stream, info.path), None)
         if first is None:
             raise DataError(info.path, "no decodable video frames")

@@ -21,7 +21,7 @@ from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
-from soccerspot.pipeline.inference.video_spot import check_combined_conflict, reusable_precision
+from soccerspot.pipeline.inference.video_spot import check_game
 
 ENGINES = ("local", "ray")
 
@@ -74,10 +74,7 @@ def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_nam
 def _conflict(plan, game: ArchiveGame, out: Path) -> str | None:
     """Why the game's folder below `out` must not be written (features made differently), or None."""
     try:
-        for half in game.halves:
-            for extractor in plan.extractors:  # DataError: made differently
-                reusable_precision(extractor, half.video, out / game.key, half.half)
-            check_combined_conflict(plan, out / game.key, half.half)
+        check_game(plan, game.halves, out / game.key)
     except DataError as error:
         return str(error)
     return None

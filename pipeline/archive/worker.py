@@ -1,4 +1,5 @@
-"""One game of an archive, start to finish: extract the head's features (reusing complete ones), spot them.
+"""One game of an archive, start to finish: extract the head's features (reusing complete ones, the same
+per-game chain as `spot VIDEO`: `inference.video_spot.extract_game`), spot them.
 
 `GameWorker` holds the checkpoint and the extractor for many games; both engines run it (in this
 process, in pool processes, or in Ray actors). It writes into the game folder it is given and returns a
@@ -15,13 +16,12 @@ from pathlib import Path
 import torch
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import feature_path, load_features, sidecar_path
+from soccerspot.extract.decode import set_decode_threads
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, load_checkpoint
 from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
-from soccerspot.data.combined_features import combine_half
-from soccerspot.pipeline.inference.video_spot import ExtractionPlan, check_combined_conflict, plan_extraction, reusable_precision
+from soccerspot.pipeline.inference.video_spot import ExtractionPlan, extract_game, plan_extraction
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def remove_leftovers(game_dir: Path) -> None:
 class GameWorker:
     def __init__(self, settings: ArchiveSettings, head: LoadedHead | None = None, plan: ExtractionPlan | None = None):
         torch.set_num_threads(settings.torch_threads)
+        set_decode_threads(settings.torch_threads)  # jobs x (compute + decode threads) stays within the cores
         self.settings = settings
         if head is None or plan is None:
             head, plan = load_head_and_extractor(settings)
@@ -106,28 +107,15 @@ class GameWorker:
         return outcome
 
     def _run(self, game: ArchiveGame, game_dir: Path) -> GameOutcome:
-        name = self.plan.name
         outcome = GameOutcome("done")
         began = time.perf_counter()
         remove_leftovers(game_dir)
-        for half in game.halves:
-            check_combined_conflict(self.plan, game_dir, half.half)
-            for extractor in self.plan.extractors:
-                if reusable_precision(extractor, half.video, game_dir, half.half) is None:
-                    extractor.extract(half.video, game_dir, half.half)  # skips identical complete features
-                if self.plan.combine is not None:  # the parts, written before what is made of them
-                    outcome.files += [feature_path(game_dir, half.half, extractor.name).name,
-                                      sidecar_path(game_dir, half.half, extractor.name).name]
-            if self.plan.combine is not None:
-                combine_half(game_dir, half.half, self.plan.combine)
-            meta = load_features(game_dir, half.half, name).meta
-            outcome.frames += meta.num_frames
-            outcome.video_seconds += meta.num_frames / meta.fps
-            outcome.files += [feature_path(game_dir, half.half, name).name, sidecar_path(game_dir, half.half, name).name]
+        extraction = extract_game(self.plan, game.halves, game_dir)
+        outcome.files, outcome.frames, outcome.video_seconds = extraction.files, extraction.frames, extraction.video_seconds
         outcome.timings["extract"] = round(time.perf_counter() - began, 3)
         if not self.settings.features_only:
             began = time.perf_counter()
-            result = spot_features(self.head, game_dir, name, game_dir / PREDICTIONS_FILE,
+            result = spot_features(self.head, game_dir, self.plan.name, game_dir / PREDICTIONS_FILE,
                                    options=self.settings.spot_options(), url=game.key, game=game.key)
             outcome.predictions = result.predictions
             outcome.files.append(PREDICTIONS_FILE)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -315,29 +315,64 @@ def spot_video(input_path: str | Path, head: LoadedHead, *, out_dir: str | Path 
     game_dir, jobs = plan_video_input(input_path, Path(out_dir) if out_dir is not None else None)
     plan = plan_extraction(head, device=device, precision=precision, batch_size=batch_size,
                            weights_file=weights_file, pca_file=pca_file, feature_name=feature_name, progress=progress)
-    reused = {(index, job.half): reusable_precision(extractor, job.video, game_dir, job.half)
-              for index, extractor in enumerate(plan.extractors) for job in jobs}
-    for job in jobs:
-        check_combined_conflict(plan, game_dir, job.half)
+    check_game(plan, jobs, game_dir)
     out_path = game_dir / PREDICTIONS_FILE
     options = options or SpotOptions()
     if out_path.exists() and not options.overwrite:
         return SpotReport([GameResult(".", out_path, "skipped")])
     nms = resolve_nms(head, options)
-    warnings = []
-    for job in jobs:
-        for index, extractor in enumerate(plan.extractors):
-            precision_there = reused[index, job.half]
-            if precision_there is None:
-                extract_half(extractor, job.video, game_dir, job.half)
-            else:
-                warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed at "
-                                f"{precision_there} (this run would extract at {extractor.precision}; remove it to "
-                                "extract again)")
-        if plan.combine is not None:
-            combine_half(game_dir, job.half, plan.combine)
+    warnings = extract_game(plan, jobs, game_dir).warnings
     # only the halves of this input, whatever else the folder holds
     spotted = [spot_half(head, game_dir, job.half, plan.name, nms, options) for job in jobs]
     result = write_game(head, spotted, out_path, feature_name=plan.name, url=input_path.name, options=options)
     result.warnings = warnings + result.warnings
     return SpotReport([result])
+
+
+@dataclass
+class GameExtraction:
+    """What `extract_game` did in a game folder."""
+
+    files: list[str] = field(default_factory=list)  # feature files and sidecars, parts before their combination
+    warnings: list[str] = field(default_factory=list)  # features reused at another precision
+    frames: int = 0
+    video_seconds: float = 0.0
+
+
+def check_game(plan: ExtractionPlan, halves: Sequence, game_dir: Path) -> dict[tuple[int, int], str | None]:
+    """The checks before a game folder is written: `DataError` where features there were made differently
+    (another setting or video, or combined from other parts); else {(extractor index, half): the precision
+    of features to reuse as they are, or None}. `halves`: items with `.video` and `.half`."""
+    reused = {(index, job.half): reusable_precision(extractor, job.video, game_dir, job.half)
+              for index, extractor in enumerate(plan.extractors) for job in halves}
+    for job in halves:
+        check_combined_conflict(plan, game_dir, job.half)
+    return reused
+
+
+def extract_game(plan: ExtractionPlan, halves: Sequence, game_dir: Path) -> GameExtraction:
+    """The one per-game chain before spotting, for `spot VIDEO`, `archive` and the demo: each half's
+    features extracted with the plan (complete features of the same identity are kept; at another precision
+    they are reused, with a warning), the parts combined for a combined head. `halves`: items with `.video`
+    and `.half`. Raises `DataError` naming the video or file at fault."""
+    reused = check_game(plan, halves, game_dir)
+    done = GameExtraction()
+    for job in halves:
+        for index, extractor in enumerate(plan.extractors):
+            precision_there = reused[index, job.half]
+            if precision_there is None:
+                extract_half(extractor, job.video, game_dir, job.half)
+            else:
+                done.warnings.append(f"{feature_path(game_dir, job.half, extractor.name)}: reused as it is, computed "
+                                     f"at {precision_there} (this run would extract at {extractor.precision}; remove "
+                                     "it to extract again)")
+            if plan.combine is not None:  # the parts, written before what is made of them
+                done.files += [feature_path(game_dir, job.half, extractor.name).name,
+                               sidecar_path(game_dir, job.half, extractor.name).name]
+        if plan.combine is not None:
+            combine_half(game_dir, job.half, plan.combine)
+        meta = load_features(game_dir, job.half, plan.name).meta
+        done.frames += meta.num_frames
+        done.video_seconds += meta.num_frames / meta.fps
+        done.files += [feature_path(game_dir, job.half, plan.name).name, sidecar_path(game_dir, job.half, plan.name).name]
+    return done
