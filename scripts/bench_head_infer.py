@@ -22,7 +22,17 @@ import numpy as np
 import torch
 
 from soccerspot.models.heads import create_head, head_config
-from soccerspot.pipeline.inference.scores import fast_probabilities, per_window_probabilities
+from soccerspot.pipeline.inference.scores import window_probabilities
+
+
+def fast_probabilities(model, features, window_frames):
+    """The head's own whole-half path (prefix sums), as `soccerspot spot` runs it."""
+    return window_probabilities(model, features, window_frames, method="fast")
+
+
+def per_window_probabilities(model, features, window_frames):
+    """Every window evaluated separately, 256 a batch (the peers' way)."""
+    return window_probabilities(model, features, window_frames, method="per-window")
 
 
 def timed(function) -> tuple[float, object]:
