@@ -283,7 +283,7 @@ class RunningServer:
         return f"http://{shown}:{self.port}/{token}"
 
     def start_background(self) -> "RunningServer":
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         return self
 
