@@ -316,3 +316,31 @@ def test_the_static_files_are_installed_with_the_package():
 
     files = importlib.resources.files("soccerspot.pipeline.view") / "static"
     assert all((files / name).is_file() for name in ("index.html", "view.js", "view.css"))
+
+
+def test_the_demo_ends_with_a_view_command_that_opens_its_held_out_game(tree, tmp_path):
+    import shlex
+
+    from soccerspot.pipeline.commands.view import add_arguments
+    from soccerspot.pipeline.demo import format_summary
+
+    # the demo's layout: <out>/season/<game> (videos, labels), <out>/predictions/<game> (results)
+    out = tree.season.parent
+    (out / "predictions").symlink_to(tree.results) if not (out / "predictions").exists() else None
+    summary = {"games": {"train": [], "test": [GAME]}, "classes": [], "a_mAP_loose": 0.5, "a_mAP_tight": 0.4,
+               "a_mAP_per_class_loose": {}, "timings_s": {}, "checkpoint": "m", "predictions": "p"}
+    last = format_summary(summary, out).splitlines()[-1]
+    words = shlex.split(last.split(": ", 1)[1])
+    assert words[:2] == ["soccerspot", "view"]
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(words[2:])
+    running = make_server(args.path, args.labels)
+    try:
+        (game,) = running.app.games.values()
+        assert game.key == GAME and game.labels == tree.labels and sorted(game.videos) == [1, 2]
+        assert running.app.store.review_dir == (out / "predictions").resolve() / "reviewed"
+    finally:
+        running.close()

@@ -31,6 +31,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "view.js": "text/javascript; charset=utf-8",
                 "view.css": "text/css; charset=utf-8"}
 MAX_BODY = 2 * 1024 * 1024
+REVIEW_DIR = "reviewed"
 CHUNK = 256 * 1024
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -265,6 +266,15 @@ class QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def default_review_dir(root: Path, games: list[ViewGame]) -> Path:
+    """`<results root>/reviewed`: PATH/reviewed for a tree; for a game folder given itself, the folder its key
+    hangs from (the demo's `predictions/`), so a game opened either way keeps one review."""
+    if len(games) == 1 and games[0].folder is not None and games[0].folder.resolve() == root.resolve():
+        depth = len(games[0].key.split("/"))
+        return root.resolve().parents[depth - 1] / REVIEW_DIR
+    return root / REVIEW_DIR
+
+
 @dataclass
 class RunningServer:
     server: ThreadingHTTPServer
@@ -301,12 +311,14 @@ def make_server(root: Path, labels_root: Path | None = None, *, host: str = "127
     import socket
 
     root = Path(root)
-    store = ReviewStore(Path(review_dir) if review_dir is not None else root / "reviewed", in_place=in_place)
+    store = ReviewStore(Path(review_dir) if review_dir is not None else root / REVIEW_DIR, in_place=in_place)
     temp = Path(tempfile.mkdtemp(prefix="soccerspot-view-"))
     app = ViewApp(root=root, labels_root=None if labels_root is None else Path(labels_root), store=store,
                   guard=Guard(host, port, token), cache=RemuxCache(temp))
     try:
-        app.rescan()
+        games = app.rescan()
+        if review_dir is None:
+            store.review_dir = default_review_dir(root, games)
         handler = type("BoundHandler", (Handler,), {"app": app, "quiet": quiet})
         server_class = QuietServer
         if ":" in host:
