@@ -57,7 +57,7 @@ def page(browser, tree, tmp_path):
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.goto(running.url())
     tab.wait_for_selector("body[data-ready]", timeout=20_000)
-    tab.wait_for_function("document.getElementById('video').readyState >= 1", timeout=20_000)
+    tab.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=20_000)
     yield tab
     tab.close()
     running.close()
@@ -115,11 +115,11 @@ def test_the_timeline_shows_each_class_spots_and_labels(page):
 
 def test_clicking_a_spot_seeks_the_video_before_it(page):
     page.click('#track .spot[data-id="p:1:12500:Corner"]')
-    page.wait_for_function("(() => { const v = document.getElementById('video'); "
-                           "return !v.seeking && v.currentTime >= 9.4 && v.currentTime < 12.5; })()", timeout=10_000)
+    page.wait_for_function("() => { const v = document.getElementById('video'); "
+                           "return !v.seeking && v.currentTime >= 9.4 && v.currentTime < 12.5; }", timeout=10_000)
     assert page.inner_text("#sel-kind") == "Spot" and page.input_value("#sel-class") == "Corner"
     page.keyboard.press("n")  # the next shown event in time order: the Throw-in spot at 14.0 s
-    page.wait_for_function("document.getElementById('video').currentTime >= 10.9", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('video').currentTime >= 10.9", timeout=10_000)
     assert page.eval_on_selector("#track .selected", "e => e.dataset.id") == "p:1:14000:Throw-in"
 
 

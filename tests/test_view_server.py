@@ -344,3 +344,20 @@ def test_the_demo_ends_with_a_view_command_that_opens_its_held_out_game(tree, tm
         assert running.app.store.review_dir == (out / "predictions").resolve() / "reviewed"
     finally:
         running.close()
+
+
+def test_the_default_review_folder_sits_in_the_results_tree_and_is_not_a_game(tree, tmp_path):
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(tree.results, results)
+    running = make_server(results, tree.season).start_background()
+    try:
+        decision = {"t:2": {"status": "rejected", "half": 1, "position_ms": 25000, "label": "Throw-in",
+                            "visibility": "not shown"}}
+        assert post_review(running, {"decisions": decision})[0] == 200
+        keys = [g["key"] for g in get_json(running, "/api/games")["games"]]
+    finally:
+        running.close()
+    assert (results / "reviewed" / GAME / LABELS_FILE).is_file() and keys == [GAME]
+    assert len(read_labels(results / "reviewed" / GAME / LABELS_FILE).events) == len(LABELS) - 1

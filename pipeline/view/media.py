@@ -1,9 +1,10 @@
 """Half videos for the browser: byte ranges of the file as it is, or of a remuxed copy.
 
 Browsers play MP4 (H.264/AAC) and WebM (VP8/VP9/AV1, Opus/Vorbis) but not Matroska, SoccerNet's container.
-A `.mkv` is remuxed once (packets copied, nothing re-encoded: ~1 s per 45-minute 224p half) into a
-temporary MP4 (or WebM for VP8/VP9/AV1), then served like any file, so the player can seek anywhere with
-range requests; a stream generated per request could not be seeked before it had been sent up to there.
+A `.mkv` is remuxed once (packets copied, nothing re-encoded: 0.5 s for a 45-minute 224p half of 217 MB,
+`scripts/bench_view_remux.py`) into a temporary MP4 (or WebM for VP8/VP9/AV1), then served like any file,
+so the player can seek anywhere with range requests; a stream generated per request could not be seeked
+before it had been sent up to there.
 """
 from __future__ import annotations
 

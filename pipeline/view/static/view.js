@@ -344,7 +344,9 @@ function onKey(event) {
 
 function zoom(factor) {
   const scroller = $("track-scroll");
-  const center = (scroller.scrollLeft + scroller.clientWidth / 2) / (state.pps || 1);
+  const item = state.items.get(state.selected);
+  // keep the selected event (else the playhead) where the eye is
+  const center = item && item.half === state.half ? item.t : ($("video").currentTime || 0);
   state.pps = Math.min(200, Math.max(fitPps() / 2, (state.pps || fitPps()) * factor));
   renderTimeline();
   scroller.scrollLeft = Math.max(0, center * state.pps - scroller.clientWidth / 2);
@@ -409,7 +411,7 @@ function renderTimeline() {
     const name = el("div", "lane-label");
     const swatch = el("span", "swatch");
     swatch.style.background = color;
-    name.append(swatch, el("span", "", label), el("span", "n", truths ? `${spots} · ${truths}◆` : String(spots)));
+    name.append(swatch, el("span", "", label), el("span", "n", `${spots} ▮` + (truths ? ` · ${truths} ◆` : "")));
     name.title = `${label}: ${spots} spots shown, ${truths} labels`;
     labels.appendChild(name);
   }
