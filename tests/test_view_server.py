@@ -361,3 +361,15 @@ def test_the_default_review_folder_sits_in_the_results_tree_and_is_not_a_game(tr
         running.close()
     assert (results / "reviewed" / GAME / LABELS_FILE).is_file() and keys == [GAME]
     assert len(read_labels(results / "reviewed" / GAME / LABELS_FILE).events) == len(LABELS) - 1
+
+
+def test_results_without_videos_or_labels_still_open_and_say_what_is_missing(tree):
+    running = make_server(tree.results).start_background()  # no --labels: the videos and labels are elsewhere
+    try:
+        game = get_json(running, f"/api/game?key={quote(GAME)}")
+        status, _h, _b = request(running, "GET", video_path())
+    finally:
+        running.close()
+    assert len(game["spots"]) == len(SPOTS) and game["truth"] == [] and not game["has_labels"]
+    assert [h["half"] for h in game["halves"]] == [1, 2] and all("no video" in h["problem"] for h in game["halves"])
+    assert status == 404

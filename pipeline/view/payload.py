@@ -75,10 +75,9 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
         info = probe(video)
         halves.append({"half": half, "video": video.name, "duration": info.duration, "fps": info.fps,
                        "problem": info.problem})
-    for half in sorted({p.half for p in spots} | {e.half for e in truth} - set(game.videos)):
-        if half not in game.videos:
-            halves.append({"half": half, "video": None, "duration": None, "fps": 25.0,
-                           "problem": "no video for this half (looked beside the results and under --labels)"})
+    for half in sorted(({p.half for p in spots} | {e.half for e in truth}) - set(game.videos)):
+        halves.append({"half": half, "video": None, "duration": None, "fps": 25.0,
+                       "problem": "no video for this half (looked beside the results and under --labels)"})
     halves.sort(key=lambda h: h["half"])
     lanes = ordered_classes({p.label for p in spots} | {e.label for e in truth})
     curves, curve_problems = score_curves(game, set(lanes))

@@ -175,6 +175,10 @@ function showHalf(half, seekTo = null, play = false) {
     state.pendingSeek = { t: seekTo, play };
     video.dataset.src = videoUrl(half);
     video.src = video.dataset.src;
+  } else if (changed) {  // no video for this half: never leave the other half playing under its timeline
+    video.removeAttribute("src");
+    video.dataset.src = "";
+    video.load();
   } else if (seekTo !== null) {
     seek(seekTo, play);
   }
@@ -574,7 +578,8 @@ function renderGames() {
     li.title = classes || "no spots";
     const p = g.progress;
     li.append(el("span", "key", g.key),
-      el("span", "meta", `${g.spots} spots${g.has_labels ? " · labels" : ""}${p ? ` · ${p.decided}/${p.total} reviewed` : ""}`));
+      el("span", "meta", `${g.spots} spots${g.has_labels ? " · labels" : ""}${p ? ` · ${p.decided}/${p.total} reviewed` : ""}`),
+      el("span", "classes", classes));
     const bar = el("div", "bar");
     const fill = el("span");
     fill.style.width = (p && p.total ? (100 * p.decided) / p.total : 0) + "%";
