@@ -152,3 +152,20 @@ def test_the_threshold_hides_less_confident_spots_at_once(page):
     set_threshold(page, 0.6)
     page.uncheck('#class-filters input[data-label="Corner"]')
     assert spots_per_class(page) == {"Goal": 1}
+
+
+def test_with_a_token_the_page_sends_it_on_every_request(browser, tree, tmp_path):
+    from soccerspot.pipeline.view.server import make_server
+
+    running = make_server(tree.results, tree.season, review_dir=tmp_path / "reviewed", token="t0ken").start_background()
+    tab = browser.new_page()
+    try:
+        tab.goto(running.url())
+        tab.wait_for_selector("body[data-ready]", timeout=20_000)
+        tab.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=20_000)
+        tab.click('#track .spot[data-id="p:1:8000:Corner"]')
+        tab.keyboard.press("a")
+        wait_for_labels(tmp_path, lambda events: (1, 8000, "Corner", "visible") in events)
+    finally:
+        tab.close()
+        running.close()

@@ -282,6 +282,9 @@ def test_a_token_is_required_when_set(tree, tmp_path):
         assert request(running, "GET", "/api/games")[0] == 403
         assert request(running, "GET", "/api/games?token=wrong")[0] == 403
         assert request(running, "GET", "/?token=s3cret-token")[0] == 200
+        assert request(running, "GET", "/static/view.js")[0] == 200  # the page's code: no data in it
+        assert request(running, "GET", video_path(), headers={"Range": "bytes=0-3"})[0] == 403
+        assert post_review(running, {"decisions": {}})[0] == 403
         assert request(running, "GET", "/api/games", headers={"X-Soccerspot-Token": "s3cret-token"})[0] == 200
         assert request(running, "GET", f"{video_path()}&token=s3cret-token", headers={"Range": "bytes=0-3"})[0] == 206
         assert running.url().endswith("/?token=s3cret-token")

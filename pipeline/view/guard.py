@@ -1,7 +1,8 @@
 """Who may talk to the server: loopback by default; any other address needs the start-up token.
 
-- `--host` other than loopback: every request must carry `token=<token>` (query) or an
-  `X-Soccerspot-Token` header, compared in constant time; the printed URL carries it.
+- `--host` other than loopback: every data request (games, videos, corrections) must carry `token=<token>`
+  (query) or an `X-Soccerspot-Token` header, compared in constant time; the printed URL carries it and the
+  page passes it on. The page's own three files hold no data and load without it.
 - The Host header must name this server (a web page elsewhere cannot reach it through DNS rebinding), and a
   POST must be `application/json` from this server's own origin (no cross-site form posts).
 """

@@ -30,6 +30,7 @@ from soccerspot.pipeline.view.review import BadReview, ReviewStore, allowed_clas
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"index.html": "text/html; charset=utf-8", "view.js": "text/javascript; charset=utf-8",
                 "view.css": "text/css; charset=utf-8"}
+PAGE_PATHS = {"/", "/index.html", "/static/view.js", "/static/view.css"}
 MAX_BODY = 2 * 1024 * 1024
 REVIEW_DIR = "reviewed"
 CHUNK = 256 * 1024
@@ -101,6 +102,8 @@ class Handler(BaseHTTPRequestHandler):
     def _check(self) -> None:
         if not self.app.guard.host_ok(self.headers.get("Host")):
             raise HttpError(HTTPStatus.FORBIDDEN, "unknown Host header")
+        if self.command != "POST" and urlsplit(self.path).path in PAGE_PATHS:
+            return  # the page's own code holds no data; its script and style sheet are fetched without the token
         if not self.app.guard.token_ok(self._query().get("token"), self.headers.get("X-Soccerspot-Token")):
             raise HttpError(HTTPStatus.FORBIDDEN, "missing or wrong token (use the URL printed at start-up)")
 
