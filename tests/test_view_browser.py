@@ -163,9 +163,9 @@ def test_with_a_token_the_page_sends_it_on_every_request(browser, tree, tmp_path
         tab.goto(running.url())
         tab.wait_for_selector("body[data-ready]", timeout=20_000)
         tab.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=20_000)
-        tab.click('#track .spot[data-id="p:1:8000:Corner"]')
+        tab.click('#track .spot[data-id="p:1:12500:Corner"]')
         tab.keyboard.press("a")
-        wait_for_labels(tmp_path, lambda events: (1, 8000, "Corner", "visible") in events)
+        wait_for_labels(tmp_path, lambda events: (1, 12500, "Corner", "visible") in events)
     finally:
         tab.close()
         running.close()

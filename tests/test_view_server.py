@@ -376,3 +376,36 @@ def test_results_without_videos_or_labels_still_open_and_say_what_is_missing(tre
     assert len(game["spots"]) == len(SPOTS) and game["truth"] == [] and not game["has_labels"]
     assert [h["half"] for h in game["halves"]] == [1, 2] and all("no video" in h["problem"] for h in game["halves"])
     assert status == 404
+
+
+def test_an_accepted_spot_on_a_kept_label_confirms_it_instead_of_doubling_it():
+    from soccerspot.data.labels import Event, GameLabels
+    from soccerspot.pipeline.view.review import Decision, corrected_labels
+
+    original = GameLabels(url="g", events=[Event(1, 5200, "Goal", "home"), Event(1, 8400, "Corner", "away")])
+    goal = Decision("accepted", 1, 5000, "Goal")
+    assert corrected_labels(original, {"p:1:5000:Goal": goal}, "g").events == original.events
+    far = Decision("accepted", 1, 6300, "Goal")  # more than 1 s away: another goal
+    assert len(corrected_labels(original, {"p:1:6300:Goal": far}, "g").events) == 3
+    rejected = {"t:0": Decision("rejected", 1, 5200, "Goal"), "p:1:5000:Goal": goal}  # the spot replaces the label
+    assert [(e.position_ms, e.label) for e in corrected_labels(original, rejected, "g").events] == [(8400, "Corner"), (5000, "Goal")]
+    added = {"n:0": Decision("accepted", 1, 5100, "Goal")}  # an event the reviewer added is always kept
+    assert len(corrected_labels(original, added, "g").events) == 3
+
+
+def test_a_review_of_labels_that_changed_since_says_so(tree, tmp_path):
+    import shutil
+
+    season = tmp_path / "season"
+    shutil.copytree(tree.season, season)
+    running = make_server(tree.results, season, review_dir=tmp_path / "reviewed").start_background()
+    try:
+        decision = {"t:0": {"status": "rejected", "half": 1, "position_ms": 5200, "label": "Goal", "visibility": "visible"}}
+        assert post_review(running, {"decisions": decision})[0] == 200
+        assert get_json(running, f"/api/game?key={quote(GAME)}")["problems"] == []
+        labels = season / GAME / LABELS_FILE
+        labels.write_text(labels.read_text().replace('"Goal"', '"Corner"', 1))
+        problems = get_json(running, f"/api/game?key={quote(GAME)}")["problems"]
+    finally:
+        running.close()
+    assert len(problems) == 1 and "changed since this game's review was saved" in problems[0]

@@ -83,6 +83,9 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
     curves, curve_problems = score_curves(game, set(lanes))
     replays, replay_problems = read_replays(game.cameras, game.replays)
     saved = store.load(game.key)
+    stale = store.stale(saved, game.labels)
+    if stale:
+        problems.append(stale)
     return {
         "key": game.key,
         "halves": halves,

@@ -5,7 +5,8 @@ in the original `Labels-v2.json`) and events the reviewer added (`n:<number>`). 
 {"status": "accepted" | "rejected" | "open", "half", "position_ms", "label", "visibility"}: the fields are
 the item after the reviewer's nudges and class changes. The corrected labels are the original labels
 (edited, less the rejected ones) plus the accepted spots and added events, written as an official
-`Labels-v2.json`.
+`Labels-v2.json`. An accepted spot within 1 s of a kept label of its class confirms that label instead of
+adding a second one (move the label itself to correct its time).
 
 Where they go (`ReviewStore`): by default a reviewed copy, `<review dir>/<game>/Labels-v2.json`, the same
 layout as a labels tree, so `soccerspot train --labels-root <review dir>` reads it as it is; beside it
@@ -36,6 +37,7 @@ VISIBILITIES = (VISIBILITY_SHOWN, VISIBILITY_UNSHOWN)
 NEW_EVENT_TEAM = "not applicable"
 MAX_POSITION_MS = 4 * 3600 * 1000
 MAX_DECISIONS = 20_000
+SAME_ACTION_MS = 1000  # an accepted spot this close to a kept label of its class is that label (the 1 s of tight)
 _ID = re.compile(r"^(p:[12]:\d{1,8}:[^\x00-\x1f]{1,64}|t:\d{1,6}|n:\d{1,6})$")
 
 
@@ -92,9 +94,14 @@ def corrected_labels(original: GameLabels | None, decisions: dict[str, Decision]
             events.append(event)
         elif decision.status != "rejected":
             events.append(Event(decision.half, decision.position_ms, decision.label, event.team, decision.visibility))
+    kept = list(events)
     for item, decision in sorted(decisions.items()):
-        if item[0] in "pn" and decision.status == "accepted":
-            events.append(Event(decision.half, decision.position_ms, decision.label, NEW_EVENT_TEAM, decision.visibility))
+        if item[0] not in "pn" or decision.status != "accepted":
+            continue
+        if item[0] == "p" and any(e.half == decision.half and e.label == decision.label
+                                  and abs(e.position_ms - decision.position_ms) <= SAME_ACTION_MS for e in kept):
+            continue  # a spot on a kept label of its class confirms that label rather than doubling it
+        events.append(Event(decision.half, decision.position_ms, decision.label, NEW_EVENT_TEAM, decision.visibility))
     unique = list(dict.fromkeys(events))
     return GameLabels(url=original.url if original is not None and original.url else url, events=unique)
 
@@ -123,8 +130,22 @@ class ReviewStore:
         """The labels the decisions refer to: in place, the copy kept before the first save."""
         if source_labels is None:
             return None
+        return read_labels(self.original_path(source_labels), strict=False)
+
+    def original_path(self, source_labels: Path | None) -> Path | None:
+        if source_labels is None:
+            return None
         kept = source_labels.with_name(ORIGINAL_COPY)
-        return read_labels(kept if self.in_place and kept.is_file() else source_labels, strict=False)
+        return kept if self.in_place and kept.is_file() else source_labels
+
+    def stale(self, saved: dict, source_labels: Path | None) -> str | None:
+        """Why the saved decisions may no longer fit the labels (they refer to labels by index), if so."""
+        path = self.original_path(source_labels)
+        before = saved.get("original_sha256")
+        if before and path is not None and path.is_file() and fingerprint(path) != before:
+            return (f"{path} changed since this game's review was saved: decisions on labels refer to them by "
+                    "position in that file and may now point at other events")
+        return None
 
     def load(self, key: str) -> dict:
         path = self.folder(key) / REVIEW_FILE
@@ -147,9 +168,11 @@ class ReviewStore:
                 with atomic_open(kept, "wb") as handle, source_labels.open("rb") as source:
                     shutil.copyfileobj(source, handle)
         write_labels(target, labels)
+        original_path = self.original_path(source_labels)
         record = {
             "version": 1, "game": key, "labels": str(target),
             "original_labels": None if source_labels is None else str(source_labels),
+            "original_sha256": fingerprint(original_path) if original_path is not None and original_path.is_file() else None,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "progress": progress(decisions, total),
             "events": len(labels.events),
@@ -157,6 +180,12 @@ class ReviewStore:
         }
         write_json_atomic(self.folder(key) / REVIEW_FILE, record)
         return record
+
+
+def fingerprint(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def allowed_classes(*names: list[str]) -> set[str]:

@@ -561,6 +561,10 @@ function renderInspector() {
   $("sel-time").textContent = `${item.half} - ${clock(item.t, 2)}`;
   $("sel-moved").textContent = item.orig && edited(item) ?
     `(was ${item.orig.label === item.label ? "" : item.orig.label + " "}${clock(item.orig.t, 2)})` : "";
+  const twin = item.kind === "spot" ? [...state.items.values()].find((o) => o.kind === "truth" && o.status !== "rejected" &&
+    o.half === item.half && o.label === item.label && Math.abs(o.t - item.t) <= 1.0) : null;
+  $("sel-twin").hidden = !twin;
+  $("sel-twin").textContent = twin ? `on the label at ${clock(twin.t, 2)}: accepting confirms it` : "";
   $("sel-confidence-row").hidden = item.confidence === null;
   $("sel-confidence").textContent = item.confidence === null ? "" : item.confidence.toFixed(3);
   $("sel-visibility").textContent = item.visibility === "not shown" ? "not shown" : "shown";
