@@ -344,7 +344,7 @@ def test_the_demo_ends_with_a_view_command_that_opens_its_held_out_game(tree, tm
     try:
         (game,) = running.app.games.values()
         assert game.key == GAME and game.labels == tree.labels and sorted(game.videos) == [1, 2]
-        assert running.app.store.review_dir == (out / "predictions").resolve() / "reviewed"
+        assert running.app.store.review_dir.resolve() == (out / "predictions").resolve() / "reviewed"
     finally:
         running.close()
 
@@ -409,3 +409,31 @@ def test_a_review_of_labels_that_changed_since_says_so(tree, tmp_path):
     finally:
         running.close()
     assert len(problems) == 1 and "changed since this game's review was saved" in problems[0]
+
+
+def test_the_command_off_loopback_prints_a_token_url_and_stops_cleanly_on_ctrl_c(tree):
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "soccerspot.pipeline.cli", "view", str(tree.results), "--labels",
+                                str(tree.season), "--host", "0.0.0.0", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        url = lines[2].split()[1]
+        assert "token=" in url and "not loopback" in lines[1], lines
+        port = int(url.split(":")[2].split("/")[0])
+        token = url.split("token=")[1]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/api/games")
+        assert connection.getresponse().status == 403
+        connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", f"/api/games?token={token}")
+        assert connection.getresponse().status == 200
+        connection.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=30)
+    assert code == 0 and "Traceback" not in process.stderr.read()

@@ -274,7 +274,8 @@ def default_review_dir(root: Path, games: list[ViewGame]) -> Path:
     hangs from (the demo's `predictions/`), so a game opened either way keeps one review."""
     if len(games) == 1 and games[0].folder is not None and games[0].folder.resolve() == root.resolve():
         depth = len(games[0].key.split("/"))
-        return root.resolve().parents[depth - 1] / REVIEW_DIR
+        base = root if len(root.parts) > depth else root.resolve()  # keep the user's relative path to print
+        return base.parents[depth - 1] / REVIEW_DIR
     return root / REVIEW_DIR
 
 
