@@ -8,6 +8,7 @@ before it had been sent up to there.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ class RemuxCache:
     def __init__(self, folder: Path):
         self.folder = folder
         self._locks: dict[Path, threading.Lock] = {}
+        self._made: dict[tuple, tuple[Path, str]] = {}  # (source, size, mtime) -> (copy, MIME type)
+        self._names = itertools.count()
         self._guard = threading.Lock()
 
     def playable(self, source: Path) -> tuple[Path, str]:
@@ -117,15 +120,21 @@ class RemuxCache:
         if mime is not None:
             return source, mime
         stat = source.stat()
+        key = (source, stat.st_size, stat.st_mtime_ns)
         with self._guard:
+            if key in self._made and self._made[key][0].is_file():  # every range request of a half lands here
+                return self._made[key]
             lock = self._locks.setdefault(source, threading.Lock())
         with lock:
+            if key in self._made and self._made[key][0].is_file():
+                return self._made[key]
             info = probe(source)
             kind = remux_format(info.codecs)
             if info.problem or kind is None:
                 raise ValueError(info.problem or "no browser container for this codec")
-            name = f"{abs(hash((str(source), stat.st_size, stat.st_mtime_ns))):x}.{kind}"
-            target = self.folder / name
-            if not target.is_file():
-                remux(source, target)
-            return target, f"video/{kind}"
+            with self._guard:
+                target = self.folder / f"{next(self._names)}.{kind}"
+            remux(source, target)
+            with self._guard:
+                self._made[key] = (target, f"video/{kind}")
+            return self._made[key]
