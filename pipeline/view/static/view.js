@@ -415,7 +415,7 @@ function renderTimeline() {
     const name = el("div", "lane-label");
     const swatch = el("span", "swatch");
     swatch.style.background = color;
-    name.append(swatch, el("span", "", label), el("span", "n", `${spots} ▮` + (truths ? ` · ${truths} ◆` : "")));
+    name.append(swatch, el("span", "name", label), el("span", "n", `${spots} ▮` + (truths ? ` · ${truths} ◆` : "")));
     name.title = `${label}: ${spots} spots shown, ${truths} labels`;
     labels.appendChild(name);
   }
