@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 from pathlib import Path
 from urllib.parse import quote
 
