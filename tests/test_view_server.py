@@ -415,7 +415,8 @@ def test_the_command_off_loopback_prints_a_token_url_and_stops_cleanly_on_ctrl_c
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "soccerspot.pipeline.cli", "view", str(tree.results), "--labels",
+    entry = "import sys; from soccerspot.pipeline.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen([sys.executable, "-c", entry, "view", str(tree.results), "--labels",
                                 str(tree.season), "--host", "0.0.0.0", "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
