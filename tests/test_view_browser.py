@@ -169,3 +169,11 @@ def test_with_a_token_the_page_sends_it_on_every_request(browser, tree, tmp_path
     finally:
         tab.close()
         running.close()
+
+
+def test_enter_plays_around_the_event_and_stops_after_it(page):
+    page.click('#track .spot[data-id="p:1:5000:Goal"]')
+    page.keyboard.press("Enter")  # from 3 s before (2.0 s) to 4 s after (9.0 s), then pause
+    page.wait_for_function("() => { const v = document.getElementById('video'); return v.paused && v.currentTime >= 8.9; }",
+                           timeout=20_000)
+    assert 8.9 <= page.evaluate("document.getElementById('video').currentTime") < 9.6
