@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import shlex
 import shutil
 import sys
 import time
@@ -401,6 +402,7 @@ def format_summary(summary: dict, out: Path) -> str:
         lines.append(f"  highlight reel: {report['reel']} ({report['reel_seconds']:.0f} s; chapters "
                      f"{report['reel_chapters']})" if report["reel"] else f"  no highlight reel: {report['reel_error']}")
     lines.append(f"  summary: {out / SUMMARY_FILE}")
+    lines.append(f"  watch and correct its spots: soccerspot view {shlex.quote(str(out / PREDICTIONS_DIR / summary['games']['test'][0]))} --labels {shlex.quote(str(out / SEASON_DIR))}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,140 @@
+"""Which games `soccerspot view PATH` shows, and the files of each: spots, labels, videos, scores, replays.
+
+PATH is a game folder, a results tree (`spot`'s or `archive`'s output: `<game>/results_spotting.json`) or
+a SoccerNet tree (`<game>/Labels-v2.json`, `<game>/1_224p.mkv`). A game is a folder below PATH holding a
+`results_spotting.json`, a `Labels-v2.json` or half videos. Its key is its folder relative to PATH (a game
+folder given itself as PATH: the path that matches it in `--labels`, else its name). Labels and videos are
+looked for in the game's own folder, then in `--labels` under the same key (the demo and `archive` keep
+videos and labels in the source tree, results elsewhere).
+
+Only regular files whose real path lies inside PATH or `--labels` are listed: a symlink out of the trees
+is ignored, as are names with control characters.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from soccerspot.data.errors import DataError
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
+
+VIDEO_EXTENSIONS = (".mkv", ".mp4", ".webm", ".m4v", ".mov", ".ts", ".avi")
+PREFERRED_QUALITY = "224p"
+CAMERAS_FILE = "Labels-cameras.json"
+REPLAYS_FILE = "Detection-replays.json"
+HALVES = (1, 2)
+
+
+@dataclass
+class ViewGame:
+    key: str  # posix path relative to PATH; the game's id in URLs and in the review folder
+    folder: Path | None  # the game's folder under PATH
+    predictions: Path | None = None
+    labels: Path | None = None
+    videos: dict[int, Path] = field(default_factory=dict)
+    scores: dict[int, Path] = field(default_factory=dict)  # half -> <half>_scores.npy
+    cameras: Path | None = None
+    replays: Path | None = None
+
+
+def odd_name(name: str) -> bool:
+    """Names the server never lists or accepts: control characters, backslashes, '..' parts."""
+    return any(ord(c) < 32 or c == "\x7f" for c in name) or "\\" in name or name in (".", "..")
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    """True when `path` is a regular file whose real location lies inside one of `roots` (resolved)."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real.is_file() and any(real == root or root in real.parents for root in roots)
+
+
+def _first_file(candidates: list[Path], roots: list[Path]) -> Path | None:
+    for candidate in candidates:
+        if candidate.is_file() and inside(candidate, roots):
+            return candidate
+    return None
+
+
+def half_videos(folder: Path, roots: list[Path]) -> dict[int, Path]:
+    """`1_*.<video>` / `2_*.<video>` in `folder`, `224p` preferred, then the name order."""
+    found: dict[int, Path] = {}
+    if not folder.is_dir():
+        return found
+    names = sorted((p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and not odd_name(p.name)),
+                   key=lambda p: (PREFERRED_QUALITY not in p.stem, p.name))
+    for path in names:
+        if len(path.name) > 2 and path.name[0] in "12" and path.name[1] == "_":
+            half = int(path.name[0])
+            if half not in found and inside(path, roots):
+                found[half] = path
+    return found
+
+
+def _is_game_folder(folder: Path) -> bool:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    return any(n in (PREDICTIONS_FILE, LABELS_FILE) or (n[:2] in ("1_", "2_") and Path(n).suffix.lower()
+                                                          in VIDEO_EXTENSIONS) for n in names)
+
+
+def _key_for_single_game(folder: Path, labels_root: Path | None) -> str:
+    """A game folder given as PATH: the longest tail of its path that is a game in `labels_root`."""
+    parts = folder.parts
+    if labels_root is not None:
+        for n in (3, 2, 1):
+            if len(parts) >= n and (labels_root.joinpath(*parts[-n:])).is_dir():
+                return "/".join(parts[-n:])
+    return folder.name
+
+
+def _resolve_game(key: str, folder: Path | None, labels_root: Path | None, roots: list[Path]) -> ViewGame:
+    source = labels_root.joinpath(*key.split("/")) if labels_root is not None else None
+    places = [p for p in (folder, source) if p is not None]
+    game = ViewGame(key=key, folder=folder)
+    game.predictions = _first_file([p / PREDICTIONS_FILE for p in places], roots)
+    game.labels = _first_file([p / LABELS_FILE for p in reversed(places)], roots)  # the source tree's labels first
+    for place in places:
+        for half, video in half_videos(place, roots).items():
+            game.videos.setdefault(half, video)
+    if not game.videos and labels_root is not None:  # archive of lone videos: <source>/<key>.<ext> is half 1
+        single = _first_file([labels_root / f"{key}{ext}" for ext in VIDEO_EXTENSIONS], roots)
+        if single is not None:
+            game.videos[1] = single
+    for place in places:
+        for half in HALVES:
+            scores = _first_file([place / f"{half}_scores.npy"], roots)
+            if scores is not None and (place / f"{half}_scores.json").is_file():
+                game.scores.setdefault(half, scores)
+    game.cameras = _first_file([p / CAMERAS_FILE for p in places], roots)
+    game.replays = _first_file([p / REPLAYS_FILE for p in places], roots)
+    return game
+
+
+def find_view_games(path: str | Path, labels_root: str | Path | None = None) -> list[ViewGame]:
+    """Every game below `path` (or `path` itself when it is a game folder), sorted by key."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(path, "not a folder (give a game folder, a results tree or an archive output)")
+    labels = None if labels_root is None else Path(labels_root)
+    if labels is not None and not labels.is_dir():
+        raise DataError(labels, "labels folder not found")
+    roots = [path.resolve()] + ([] if labels is None else [labels.resolve()])
+    if _is_game_folder(path):
+        return [_resolve_game(_key_for_single_game(path.resolve(), labels), path, labels, roots)]
+    games = []
+    for folder, dirs, _files in os.walk(path):  # os.walk does not follow symlinked folders
+        dirs[:] = sorted(d for d in dirs if not odd_name(d) and not d.startswith("."))
+        here = Path(folder)
+        if here != path and _is_game_folder(here):
+            key = here.relative_to(path).as_posix()
+            if not odd_name(key) and all(not odd_name(part) for part in key.split("/")):
+                games.append(_resolve_game(key, here, labels, roots))
+    if not games:
+        raise DataError(path, f"no game here (no folder holds {PREDICTIONS_FILE}, {LABELS_FILE} or 1_*.mkv/mp4)")
+    return sorted(games, key=lambda g: g.key)

@@ -1,0 +1,122 @@
+"""The JSON the page draws one game from: halves (video, duration, fps), spots, labels, score curves,
+replays and the saved review. Also the games list with counts per class and review progress."""
+from __future__ import annotations
+
+from collections import Counter
+
+from soccerspot.data.classes import CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.data.labels import GameLabels, Prediction, read_predictions
+from soccerspot.pipeline.view.catalog import ViewGame
+from soccerspot.pipeline.view.media import probe
+from soccerspot.pipeline.view.replays import read_replays
+from soccerspot.pipeline.view.review import ReviewStore
+
+MAX_CURVE_POINTS = 12_000  # per half and class: enough for a 45-minute half at 4 points a second
+
+
+def prediction_id(p: Prediction) -> str:
+    return f"p:{p.half}:{p.position_ms}:{p.label}"
+
+
+def read_spots(game: ViewGame) -> tuple[list[Prediction], list[str]]:
+    """The game's spots, one per id (the most confident), and problems met."""
+    if game.predictions is None:
+        return [], []
+    try:
+        found = read_predictions(game.predictions, strict=False).predictions
+    except DataError as error:
+        return [], [str(error)]
+    best: dict[str, Prediction] = {}
+    for p in found:
+        if prediction_id(p) not in best or p.confidence > best[prediction_id(p)].confidence:
+            best[prediction_id(p)] = p
+    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label)), []
+
+
+def ordered_classes(names: set[str]) -> list[str]:
+    return [c for c in CLASS_NAMES_V2 if c in names] + sorted(names - set(CLASS_NAMES_V2))
+
+
+def score_curves(game: ViewGame, lanes: set[str]) -> tuple[dict, list[str]]:
+    """{half: {"times": [...], "classes": {class: [...]}}} for the lanes' classes, 3 decimals."""
+    import numpy as np
+
+    from soccerspot.data.scores import read_scores
+
+    curves, problems = {}, []
+    for half, path in sorted(game.scores.items()):
+        try:
+            scores = read_scores(path.parent, half)
+        except (DataError, ValueError, OSError) as error:
+            problems.append(str(error))
+            continue
+        step = max(1, int(np.ceil(len(scores.times) / MAX_CURVE_POINTS)))
+        keep = slice(None, None, step)
+        curves[str(half)] = {
+            "times": np.round(scores.times[keep], 3).tolist(),
+            "classes": {c: np.round(scores.probabilities[keep, i].astype(float), 3).tolist()
+                        for i, c in enumerate(scores.classes) if c in lanes},
+        }
+    return curves, problems
+
+
+def game_payload(game: ViewGame, store: ReviewStore) -> dict:
+    spots, problems = read_spots(game)
+    original: GameLabels | None = None
+    if game.labels is not None:
+        try:
+            original = store.original_labels(game.labels)
+        except DataError as error:
+            problems.append(str(error))
+    truth = original.events if original is not None else []
+    halves = []
+    for half, video in sorted(game.videos.items()):
+        info = probe(video)
+        halves.append({"half": half, "video": video.name, "duration": info.duration, "fps": info.fps,
+                       "problem": info.problem})
+    for half in sorted(({p.half for p in spots} | {e.half for e in truth}) - set(game.videos)):
+        halves.append({"half": half, "video": None, "duration": None, "fps": 25.0,
+                       "problem": "no video for this half (looked beside the results and under --labels)"})
+    halves.sort(key=lambda h: h["half"])
+    lanes = ordered_classes({p.label for p in spots} | {e.label for e in truth})
+    curves, curve_problems = score_curves(game, set(lanes))
+    replays, replay_problems = read_replays(game.cameras, game.replays)
+    saved = store.load(game.key)
+    stale = store.stale(saved, game.labels)
+    if stale:
+        problems.append(stale)
+    return {
+        "key": game.key,
+        "halves": halves,
+        "classes": lanes,
+        "all_classes": ordered_classes(set(CLASS_NAMES_V2) | set(lanes)),
+        "spots": [{"id": prediction_id(p), "half": p.half, "t": p.position_ms / 1000, "label": p.label,
+                   "confidence": round(p.confidence, 4)} for p in spots],
+        "truth": [{"id": f"t:{i}", "half": e.half, "t": e.position_ms / 1000, "label": e.label,
+                   "visibility": e.visibility, "team": e.team} for i, e in enumerate(truth)],
+        "has_labels": original is not None,
+        "scores": curves,
+        "replays": replays,
+        "review": {"decisions": saved.get("decisions", {}), "saved_at": saved.get("saved_at"),
+                   "labels": str(store.labels_target(game.key, game.labels, game.folder or store.review_dir)),
+                   "in_place": store.in_place},
+        "problems": problems + curve_problems + replay_problems,
+    }
+
+
+def games_listing(games: list[ViewGame], store: ReviewStore) -> list[dict]:
+    rows = []
+    for game in games:
+        spots, problems = read_spots(game)
+        saved = store.load(game.key) if (store.folder(game.key) / "review.json").is_file() else {}
+        rows.append({
+            "key": game.key,
+            "spots": len(spots),
+            "per_class": dict(sorted(Counter(p.label for p in spots).items())),
+            "has_labels": game.labels is not None,
+            "halves": sorted(game.videos),
+            "progress": saved.get("progress"),
+            "problems": problems,
+        })
+    return rows
