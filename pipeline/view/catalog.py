@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE, VIDEO_EXTENSIONS
+from soccerspot.data.games import half_videos as game_half_videos
 
-VIDEO_EXTENSIONS = (".mkv", ".mp4", ".webm", ".m4v", ".mov", ".ts", ".avi")
-PREFERRED_QUALITY = "224p"
 CAMERAS_FILE = "Labels-cameras.json"
 REPLAYS_FILE = "Detection-replays.json"
 HALVES = (1, 2)
@@ -60,18 +59,12 @@ def _first_file(candidates: list[Path], roots: list[Path]) -> Path | None:
 
 
 def half_videos(folder: Path, roots: list[Path]) -> dict[int, Path]:
-    """`1_*.<video>` / `2_*.<video>` in `folder`, `224p` preferred, then the name order."""
-    found: dict[int, Path] = {}
+    """The game's half videos (`data.games.half_videos`: `224p` preferred) that may be served: odd names and
+    links out of the trees are left out."""
     if not folder.is_dir():
-        return found
-    names = sorted((p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and not odd_name(p.name)),
-                   key=lambda p: (PREFERRED_QUALITY not in p.stem, p.name))
-    for path in names:
-        if len(path.name) > 2 and path.name[0] in "12" and path.name[1] == "_":
-            half = int(path.name[0])
-            if half not in found and inside(path, roots):
-                found[half] = path
-    return found
+        return {}
+    return {half: path for half, path in game_half_videos(folder).items()
+            if not odd_name(path.name) and inside(path, roots)}
 
 
 def _is_game_folder(folder: Path) -> bool:
@@ -103,7 +96,7 @@ def _resolve_game(key: str, folder: Path | None, labels_root: Path | None, roots
         for half, video in half_videos(place, roots).items():
             game.videos.setdefault(half, video)
     if not game.videos and labels_root is not None:  # archive of lone videos: <source>/<key>.<ext> is half 1
-        single = _first_file([labels_root / f"{key}{ext}" for ext in VIDEO_EXTENSIONS], roots)
+        single = _first_file([labels_root / f"{key}{ext}" for ext in sorted(VIDEO_EXTENSIONS)], roots)
         if single is not None:
             game.videos[1] = single
     for place in places:
