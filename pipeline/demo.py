@@ -33,7 +33,7 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.games import HALVES
 from soccerspot.data.labels import Event, GameLabels, read_labels, read_predictions, write_labels
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
-from soccerspot.data.synthetic import (
+from soccerspot.data.synthetic.broadcast import (
     SYNTHETIC_CLASSES,
     VIDEO_NAME,
     BroadcastConfig,

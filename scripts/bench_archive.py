@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def make_archive(root: Path, games: int, half_seconds: float) -> None:
-    from soccerspot.data.synthetic import BroadcastConfig, make_game
+    from soccerspot.data.synthetic.broadcast import BroadcastConfig, make_game
 
     config = BroadcastConfig(duration_s=half_seconds)
     for index in range(games):

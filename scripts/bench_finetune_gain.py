@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from soccerspot.data.games import HALVES
-from soccerspot.data.synthetic import VIDEO_NAME
+from soccerspot.data.synthetic.broadcast import VIDEO_NAME
 from soccerspot.pipeline.demo import DemoConfig, evaluate_season, generate_season, spot_games, train_head
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from soccerspot.data.features import load_features
-from soccerspot.data.synthetic import VIDEO_NAME
+from soccerspot.data.synthetic.broadcast import VIDEO_NAME
 from soccerspot.pipeline.demo import (
     HALVES,
     DemoConfig,

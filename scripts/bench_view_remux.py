@@ -47,7 +47,7 @@ def main() -> None:
 
 
 def measure(folder: Path, minutes: float) -> None:
-    from soccerspot.data.synthetic import BroadcastConfig, make_game
+    from soccerspot.data.synthetic.broadcast import BroadcastConfig, make_game
     from soccerspot.pipeline.view.media import remux
 
     make_game(folder / "game", seed=0, config=BroadcastConfig(duration_s=120.0), halves=(1,))

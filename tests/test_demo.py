@@ -17,7 +17,7 @@ from soccerspot.data.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
-from soccerspot.data.synthetic import VIDEO_NAME
+from soccerspot.data.synthetic.broadcast import VIDEO_NAME
 from soccerspot.pipeline.demo import (
     MARKER_FILE,
     MODEL_DIR,

@@ -11,7 +11,7 @@ import torch
 from soccerspot.data.features import load_features
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
-from soccerspot.data.synthetic import BroadcastConfig, plan_game, render_games
+from soccerspot.data.synthetic.broadcast import BroadcastConfig, plan_game, render_games
 from soccerspot.pipeline.cli import main
 
 pytestmark = pytest.mark.slow

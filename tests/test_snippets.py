@@ -166,7 +166,7 @@ LOOP = ["--batch-size", "4", "--precision", "fp32", "--no-progress", "--epochs",
 
 @pytest.fixture(scope="module")
 def season(tmp_path_factory) -> Path:
-    from soccerspot.data.synthetic import BroadcastConfig, plan_game, render_games
+    from soccerspot.data.synthetic.broadcast import BroadcastConfig, plan_game, render_games
 
     root = tmp_path_factory.mktemp("snippet_season")
     config = BroadcastConfig(width=160, height=96, fps=10.0, duration_s=40.0)

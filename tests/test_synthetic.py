@@ -9,7 +9,7 @@ import pytest
 
 from soccerspot.data.labels import Event, GameLabels, read_labels
 from soccerspot.data.games import LABELS_FILE
-from soccerspot.data.synthetic import (
+from soccerspot.data.synthetic.broadcast import (
     EVENT_SCRIPTS,
     SYNTHETIC_CLASSES,
     BroadcastConfig,
@@ -25,7 +25,7 @@ from soccerspot.data.synthetic import (
     script_span,
     timeline_from_labels,
 )
-from soccerspot.data.synthetic_scenes import (
+from soccerspot.data.synthetic.scenes import (
     BOARDS_END,
     BOARDS_SIDE,
     CORNER_FLAG,

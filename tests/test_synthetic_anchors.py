@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pytest
 
-from soccerspot.data.synthetic import SYNTHETIC_CLASSES, TimelineConfig, plan_shots, random_game_timeline, render_frame, script_span
-from soccerspot.data.synthetic_scenes import build_look
+from soccerspot.data.synthetic.broadcast import SYNTHETIC_CLASSES, TimelineConfig, plan_shots, random_game_timeline, render_frame, script_span
+from soccerspot.data.synthetic.scenes import build_look
 
 ROW_SECONDS = 0.5  # 2 fps
 MIN_CHANGE = 20.0  # grey levels (0-255), averaged over pixels and channels

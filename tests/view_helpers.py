@@ -14,7 +14,7 @@ from soccerspot.data.labels import Event, GameLabels, GamePredictions, Predictio
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.labels import write_labels, write_predictions
 from soccerspot.data.scores import write_scores
-from soccerspot.data.synthetic import BroadcastConfig, make_game
+from soccerspot.data.synthetic.broadcast import BroadcastConfig, make_game
 
 GAME = "league/2020-2021/game A"  # a space, as real SoccerNet names have
 HALF_SECONDS = 30.0

@@ -36,7 +36,7 @@ from soccerspot.data.classes import EVENT_DICTIONARY_V2
 from soccerspot.data.games import HALVES
 from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.games import LABELS_FILE
-from soccerspot.data.synthetic_scenes import Look, Shot, build_look, render_shot
+from soccerspot.data.synthetic.scenes import Look, Shot, build_look, render_shot
 
 VIDEO_NAME = "{half}_224p.mkv"  # SoccerNet's name for the 224p halves
 

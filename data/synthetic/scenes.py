@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from soccerspot.data.synthetic_draw import (
+from soccerspot.data.synthetic.draw import (
     Color,
     draw_grid,
     draw_line,
