@@ -48,7 +48,7 @@ import torch
 from torch.utils.data import Dataset
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import HalfFeatures, load_features
+from soccerspot.data.features import HalfFeatures, load_features, seconds_to_rows
 from soccerspot.data.games import HALVES
 from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.data.games import LABELS_FILE
@@ -272,6 +272,6 @@ def build_window_dataset(
             raise DataError(Path(features_root), f"every half has zero feature rows ({len(skipped)} halves, "
                                                  f"e.g. {skipped[0]}): no training windows")
         raise DataError(Path(features_root), "no games to build training windows from")
-    length = max(1, int(round(window_seconds * float(tracks[0].features.meta.fps))))
+    length = seconds_to_rows(window_seconds, float(tracks[0].features.meta.fps))
     return WindowDataset(tracks, length, num_classes, sampling=sampling, seed=seed, dropped_events=dropped,
                          skipped_halves=skipped)

@@ -109,6 +109,12 @@ class HalfFeatures:
     path: Path
 
 
+def seconds_to_rows(seconds: float, fps: float) -> int:
+    """A duration in feature rows at `fps`: `round(seconds x fps)`, at least one (windows, clips, snippets,
+    NMS windows all count their rows this way)."""
+    return max(1, int(round(seconds * fps)))
+
+
 def feature_path(game_dir: str | Path, half: int, name: str) -> Path:
     return Path(game_dir) / feature_file_name(half, name)
 

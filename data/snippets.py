@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from soccerspot.data.features import seconds_to_rows
 from soccerspot.models.sliding import window_rows
 from soccerspot.data.video_clips import FrameTrack, event_free_starts
 
@@ -37,7 +38,7 @@ def snippet_rows(seconds: float, fps: float) -> int:
     """Rows of a snippet: `round(seconds x fps)`, at least one."""
     if not seconds > 0 or not fps > 0:
         raise ValueError(f"a snippet needs seconds > 0 and fps > 0, got {seconds} s at {fps} fps")
-    return max(1, int(round(seconds * fps)))
+    return seconds_to_rows(seconds, fps)
 
 
 def middle_positions(length: int) -> np.ndarray:

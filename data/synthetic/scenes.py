@@ -7,7 +7,7 @@ function of (look, shot, seconds into the shot) -> frame, so any frame can be re
 Scenes are designed for a *random-weight* CNN with global pooling, which keeps colour and texture
 statistics but little layout: each event phase owns a large, high-contrast region with its own colour
 or texture (the violet GOAL banner, the orange goalkeeper, the black LED board, the yellow/red card,
-the white goal net, the magenta-cyan boards behind the goal...). See `data/synthetic.py` for which
+the white goal net, the magenta-cyan boards behind the goal...). See `data/synthetic/broadcast.py` for which
 scene plays before and after each class's anchor.
 """
 from __future__ import annotations

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from soccerspot.data.features import seconds_to_rows
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
@@ -251,7 +252,7 @@ def load_peer_checkpoint(path: str | Path, *, window_frames: int | None = None, 
 
     try:
         peer = convert_peer_checkpoint(state, pool=log.get("pool"),
-                                       window_frames=lambda era: window_frames or int(round(window_seconds(era) * fps)))
+                                       window_frames=lambda era: window_frames or seconds_to_rows(window_seconds(era), fps))
     except (KeyError, ValueError) as error:
         raise DataError(path, f"unrecognised peer checkpoint ({error}); keys: {', '.join(list(state)[:8])}") from None
     if logged_era(peer.era) == "pooling":

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from soccerspot.data.features import seconds_to_rows
 from soccerspot.data.labels import Prediction
 
 NMS_KINDS = ("hard", "soft")
@@ -25,7 +26,7 @@ SOFT_NMS_MIN_SCORE = 1e-3
 
 def window_in_frames(window_seconds: float, fps: float) -> int:
     """The NMS window in feature rows (at least 1)."""
-    return max(1, int(round(window_seconds * fps)))
+    return seconds_to_rows(window_seconds, fps)
 
 
 def _suppression_range(index: int, window_frames: int, num_frames: int) -> tuple[int, int]:

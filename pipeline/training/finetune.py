@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import FeatureMeta, HalfFeatures
+from soccerspot.data.features import FeatureMeta, HalfFeatures, seconds_to_rows
 from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
 from soccerspot.extract.precision import autocast
@@ -203,7 +203,7 @@ def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_r
 
 
 def clip_frames(config: TrainConfig, settings: FineTuneSettings) -> int:
-    return max(1, int(round(config.window_seconds * settings.fps)))
+    return seconds_to_rows(config.window_seconds, settings.fps)
 
 
 def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
