@@ -46,8 +46,7 @@ from soccerspot.extract.pca import PCA, load_pca
 from soccerspot.extract.precision import autocast, resolve_precision
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
-from soccerspot.models.backbones import Backbone, create_backbone, normalize_images
-from soccerspot.models.backbones.video import clip_input
+from soccerspot.models.backbones import Backbone, create_backbone
 
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
@@ -152,10 +151,9 @@ class Extractor:
         self.is_clip = self.backbone.takes_clips
         if self.is_clip:
             self._check_clip_settings()
-        self.memory_format = torch.channels_last_3d if self.is_clip else torch.channels_last
         self.clip_stats = ClipStats()
         self.backbone.eval().requires_grad_(False)
-        self.backbone.to(self.device, memory_format=self.memory_format)
+        self.backbone.to(self.device, memory_format=self.backbone.memory_format)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         if self.pca is not None and self.pca.input_dim != self.backbone.feature_dim:
@@ -283,10 +281,7 @@ class Extractor:
         (n, feature_dim), left on the compute device."""
         with torch.inference_mode():
             images = images.to(self.device, non_blocking=True)
-            inputs = normalize_images(images, self.backbone.mean, self.backbone.std)
-            if inputs.dim() == 5:
-                inputs = clip_input(inputs)
-            inputs = inputs.contiguous(memory_format=self.memory_format)
+            inputs = self.backbone.prepare(images)
             with autocast(self.device.type, self.precision):
                 return self.backbone(inputs).float()
 

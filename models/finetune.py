@@ -22,8 +22,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from soccerspot.models.backbones import Backbone, normalize_images
-from soccerspot.models.backbones.video import clip_input
+from soccerspot.models.backbones import Backbone
 
 __all__ = ["BackboneHeadModel", "first_trainable_module", "trainable_blocks"]
 
@@ -52,7 +51,7 @@ class BackboneHeadModel(nn.Module):
     (batch, T, 3, H, W) clips and returns the head's (batch, C + 1) output; `features(images)` is the
     backbone alone on uint8 (n, 3, H, W) frames (what `soccerspot extract` computes). With a video backbone
     each row is itself a clip of frames: `forward` takes (batch, T, frames, 3, H, W) and `features` takes
-    (n, frames, 3, H, W), fed as `soccerspot extract` feeds it (normalised, `clip_input`, channels_last_3d)."""
+    (n, frames, 3, H, W), fed as `soccerspot extract` feeds it (`Backbone.prepare`)."""
 
     def __init__(self, backbone: Backbone, head: nn.Module, *, gradient_checkpointing: bool = False):
         super().__init__()
@@ -71,11 +70,7 @@ class BackboneHeadModel(nn.Module):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (n, 3, H, W) frames, or (n, frames, 3, H, W) clips for a video backbone -> (n, width) float32
         features; the frozen stages keep no autograd state."""
-        inputs = normalize_images(images, self.backbone.mean, self.backbone.std)
-        if inputs.ndim == 5:
-            inputs = clip_input(inputs).contiguous(memory_format=torch.channels_last_3d)
-        else:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        inputs = self.backbone.prepare(images)
         start = first_trainable_module(self.backbone)
         wanted = torch.is_grad_enabled()
         if start is None or not wanted:

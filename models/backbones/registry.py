@@ -108,6 +108,11 @@ class Backbone(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.body(images)
 
+    def prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 images (n, 3, h, w) as sampled -> the float input `forward` takes: normalised with the
+        weights' mean/std, in this backbone's layout (extraction and fine-tuning both feed it through here)."""
+        return normalize_images(batch, self.mean, self.std).contiguous(memory_format=self.memory_format)
+
     def set_trainable_stages(self, count: int) -> None:
         """Freeze everything, then unfreeze the last `count` stages (and anything after them)."""
         if count < 0:

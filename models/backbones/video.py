@@ -31,7 +31,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from soccerspot.models.backbones.registry import Backbone, BackboneFamily, PretrainedWeights, register_backbone_family, seeded
+from soccerspot.models.backbones.registry import (
+    Backbone, BackboneFamily, PretrainedWeights, normalize_images, register_backbone_family, seeded,
+)
 from soccerspot.models.backbones.torchvision_resnets import torchvision_state_dict
 from soccerspot.models.backbones.weights import BackboneWeightsError, load_weights_file
 from soccerspot.models.papers import MVIT_PAPER, SWIN_PAPER, TRAN_PAPER
@@ -121,6 +123,10 @@ class VideoBackbone(Backbone):
 
     takes_clips = True
     memory_format = torch.channels_last_3d
+
+    def prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 clips (n, frames, 3, h, w) as sampled -> normalised (n, 3, frames, h, w), channels-last-3d."""
+        return clip_input(normalize_images(batch, self.mean, self.std)).contiguous(memory_format=self.memory_format)
 
     def __init__(self, body: nn.Module, stages: list[list[str]], *, entry: VideoBackboneEntry, weights_id: str):
         super().__init__(body, stages, name=entry.name, feature_dim=entry.feature_dim, weights_id=weights_id,

@@ -225,7 +225,7 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
     except (ValueError, TypeError) as error:
         raise SettingsError(None, f"invalid head settings: {error}") from None
     model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
-    return model.to(torch.device(config.device), memory_format=torch.channels_last), head_config
+    return model.to(torch.device(config.device), memory_format=model.backbone.memory_format), head_config
 
 
 def feature_settings(model, settings: FineTuneSettings, weights_id: str, precision: str) -> dict:
