@@ -47,7 +47,7 @@ from soccerspot.extract.precision import autocast
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
 from soccerspot.pipeline.training.run_folder import BEST
 from soccerspot.data.classes import class_setup
-from soccerspot.pipeline.training.tasks.features import predict_tracks
+from soccerspot.pipeline.training.tasks.features import validation_a_map
 from soccerspot.data.errors import SettingsError
 
 BACKBONE_FILE = "backbone.pt"
@@ -270,23 +270,19 @@ def half_features(model, track, device: torch.device, precision: str, batch_fram
 
 @dataclass
 class FeatureTrack:
-    """What `pipeline.train.predict_tracks` reads of a half: its game, half and features."""
+    """What `tasks.features.validation_a_map` reads of a half: its game, half and features."""
 
     game: str
     half: int
     features: HalfFeatures
 
 
-def validation_a_map(model, data: FineTuneData, config: TrainConfig, precision: str) -> dict:
-    from soccerspot.pipeline.evaluation.average_map import evaluate_games
-
+def finetune_validation_a_map(model, data: FineTuneData, config: TrainConfig, precision: str) -> dict:
+    """The backbone over every cached frame of the validation halves, then `validation_a_map` of the head."""
     device = torch.device(config.device)
     model.eval()
     tracks = [FeatureTrack(t.game, t.half, half_features(model, t, device, precision)) for t in data.valid]
-    predictions = predict_tracks(model.head, tracks, data.classes, config)
-    results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
-                             version=class_setup(config.classes).version)
-    return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
+    return validation_a_map(model.head, tracks, data.valid_labels, data.classes, config)
 
 
 # --- the task --------------------------------------------------------------------------------------------
@@ -336,7 +332,7 @@ def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTun
         model=model, train_batches=train_batches, save_checkpoint=checkpoint, run_record=run_record,
         resume_differences=lambda stored: run_differences(stored, run_record),
         valid_batches=valid_batches if valid_clips is not None and len(valid_clips) else None,
-        validate=(lambda: validation_a_map(model, data, config, precision)) if data.valid else None,
+        validate=(lambda: finetune_validation_a_map(model, data, config, precision)) if data.valid else None,
         **({} if criterion is None else {"criterion": criterion}),
     )
 

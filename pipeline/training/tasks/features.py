@@ -123,12 +123,14 @@ def batch_loader(dataset: WindowDataset, batch_size: int, num_workers: int = 0,
                       num_workers=num_workers)
 
 
-def validation_a_map(model: nn.Module, data: TrainData, config: TrainConfig) -> dict:
-    """Average-mAP on the validation games through the inference path `spot` uses."""
+def validation_a_map(model: nn.Module, tracks: Sequence, labels: dict[str, GameLabels], classes: list[str],
+                     config: TrainConfig) -> dict:
+    """Average-mAP of `model` on the validation halves `tracks` (`.game`, `.half`, `.features`) through the
+    inference path `spot` uses: whole-half scores, NMS, the in-memory SoccerNet evaluator."""
     from soccerspot.pipeline.evaluation.average_map import evaluate_games
 
-    predictions = predict_tracks(model, data.valid.tracks, data.classes, config)
-    results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
+    predictions = predict_tracks(model, tracks, classes, config)
+    results = evaluate_games(labels, predictions, classes, metric=config.metric,
                              version=class_setup(config.classes).version)
     return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
 
@@ -211,7 +213,8 @@ def feature_task(config: TrainConfig, data: TrainData, head_config: BaseHeadConf
         resume_differences=lambda stored: data_differences(stored, data),
         valid_batches=None if data.valid is None else
         (lambda: batch_loader(data.valid, config.batch_size, config.num_workers)),
-        validate=None if data.valid is None else (lambda: validation_a_map(model, data, config)),
+        validate=None if data.valid is None else
+        (lambda: validation_a_map(model, data.valid.tracks, data.valid_labels, data.classes, config)),
     )
 
 
