@@ -4,7 +4,7 @@ Cioppa et al., "A Context-Aware Loss Function for Action Spotting in Soccer Vide
 
 Time shifts. For a frame at row x and an action of class c at row t, the shift is s = x - t: positive after
 the action, negative before it. Each class has slicing parameters K1 < K2 < 0 < K3 < K4 (rows) that cut
-the shift axis into the zones the context-aware loss (`models.calf.segmentation_loss`) treats differently:
+the shift axis into the zones the context-aware loss (`models.heads.calf.segmentation_loss`) treats differently:
 far before (s <= K1), just before (K1..K2), ambiguous (K2..0), just after (0..K3), after (K3..K4), far
 after (s >= K4). A frame between two actions of its class has two shifts, to the past action (s1 >= 0)
 and to the future one (s2 < 0); the paper's rules keep one of them:
@@ -27,7 +27,7 @@ the chunk's last row, the inverse of the inference's round(location x (L - 1)).
 
 Chunks. Foreground chunks hold one chosen action at a random row in [R/2, L - R/2), R the receptive field
 in rows: away from the chunk's borders, where the convolutions see padding, and exactly the rows the
-inference keeps of each chunk (`models.calf.kept_rows`). (Ours: the released code trains on [R, L - R) and
+inference keeps of each chunk (`models.heads.calf.kept_rows`). (Ours: the released code trains on [R, L - R) and
 keeps [R/2, L - R/2) at inference.) Background
 chunks lie inside stretches of at least L rows where every class's shift is in a far zone. A sample first
 draws a class uniformly among the C classes and background, then one of its anchors (the released

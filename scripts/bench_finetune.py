@@ -56,7 +56,7 @@ def measure(side: str, args: dict, results) -> None:
         from soccerspot.extract.allocator import tune_glibc_allocator
 
         if device.type == "cpu":
-            tune_glibc_allocator()  # as the Extractor does on its side, and pipeline.finetune on CPU
+            tune_glibc_allocator()  # as the Extractor does on its side, and pipeline.training.finetune on CPU
         backbone = create_backbone(args["backbone"], weights="none", trainable_stages=1)
         head = create_head(head_config("netvlad++", input_dim=backbone.feature_dim, num_classes=17,
                                       window_frames=frames))

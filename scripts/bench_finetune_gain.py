@@ -5,10 +5,10 @@ initialisation (no pretrained weights can be downloaded here):
 
 - frozen: features of the random backbone -> NetVLAD++ trained on the training games -> spot the held-out
   games -> loose and tight Average-mAP over the season's classes;
-- fine-tuned: `pipeline.finetune.finetune` (last stage + NetVLAD++ on clips of the training games' videos)
+- fine-tuned: `pipeline.training.finetune.finetune` (last stage + NetVLAD++ on clips of the training games' videos)
   -> the exported `backbone.pt` re-extracts every game (`Extractor(weights=backbone.pt)`) -> the SAME
   head recipe as the frozen side on those features -> the same held-out scoring.
-- `--recipe snippets`: the fine-tuning stage is the snippet recipe instead (`pipeline.snippets`: the
+- `--recipe snippets`: the fine-tuning stage is the snippet recipe instead (`pipeline.training.snippets`: the
   backbone's last stage as an 18-way classifier of `--snippet-seconds` snippets of the training games,
   Adam `--lr`, `--clips` snippets a batch); the rest (extraction with the exported weights, the head recipe,
   the scoring) is the same.

@@ -1,6 +1,6 @@
 """The snippet classifier's head: the mean of a snippet's row features, then a linear layer to C + 1 logits.
 
-The snippet recipe (`pipeline.snippets`, after Zhou et al. 2021, arXiv 2106.14447) trains a backbone as a
+The snippet recipe (`pipeline.training.snippets`, after Zhou et al. 2021, arXiv 2106.14447) trains a backbone as a
 classifier of snippets of R rows (a frame or a clip per row); `models.finetune.BackboneHeadModel` runs the
 backbone on every row and hands this head (batch, R, width) features.
 """

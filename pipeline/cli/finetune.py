@@ -8,7 +8,7 @@ RUN/best/backbone.pt is then what `soccerspot extract --weights RUN/best/backbon
 re-extracts the archive with, and `soccerspot spot MATCH.mkv --model RUN/best` spots raw video with the
 fine-tuned backbone and head. Exit codes as `soccerspot train`: 1 for bad data, 2 for a flag that cannot work.
 
-`--recipe snippets` (`pipeline.snippets`) fine-tunes the backbone as an 18-way classifier of
+`--recipe snippets` (`pipeline.training.snippets`) fine-tunes the backbone as an 18-way classifier of
 `--snippet-seconds` snippets instead, exporting RUN/best/backbone.pt and snippet_model.json.
 """
 from __future__ import annotations

@@ -55,7 +55,7 @@ class SpotOptions:
     nms_window: float | None = None  # seconds
     threshold: float | None = None
     overwrite: bool = False
-    method: str = "auto"  # "auto" | "fast" | "per-window" (see pipeline.infer)
+    method: str = "auto"  # "auto" | "fast" | "per-window" (see pipeline.inference.scores)
     batch_size: int = DEFAULT_BATCH
     save_scores: bool = False  # also write each half's per-frame probabilities (data.scores)
 

@@ -120,7 +120,7 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
                                    "official feature files?): extract features yourself and spot those, not a video")
     if is_combined(settings):
         raise DataError(head.path, "the head was trained on combined features (soccerspot combine): they are re-made "
-                                   "part by part (pipeline.video_spot.plan_extraction), not by one extractor")
+                                   "part by part (pipeline.inference.video_spot.plan_extraction), not by one extractor")
     missing = [key for key in SETTINGS_KEYS if key not in settings]
     if missing:
         raise DataError(head.path, f"the checkpoint's feature settings lack {', '.join(missing)}; cannot re-extract")

@@ -1,6 +1,6 @@
 """mAP at each tolerance of an Average-mAP: the points under the curve that Average-mAP integrates.
 
-`pipeline.evaluate` scores a metric's tolerances together and returns their trapezoidal mean; given one
+`pipeline.evaluation.average_map` scores a metric's tolerances together and returns their trapezoidal mean; given one
 tolerance in seconds as the metric (`evaluate_games(..., metric=(10,))`) it scores that tolerance alone:
 the points of the curve.
 """

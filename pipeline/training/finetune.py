@@ -15,7 +15,7 @@ pooling heads and the transformer learn each clip's classes (BCE); `--head rmsne
 and offset of the clip's own event, with its masking and loss (`data.offset_windows.OffsetClipDataset`,
 `clip_targets`), as in its paper.
 
-Loop: `pipeline.train.fit`, the loop every head trains with (optimizer, plateau scheduler, best/last
+Loop: `pipeline.training.loop.fit`, the loop every head trains with (optimizer, plateau scheduler, best/last
 checkpoints, metrics lines, exact `--resume`). Validation: the loss on held-out clips, and every
 `eval_every` epochs the Average-mAP of the held-out halves through the inference path `spot` uses (the
 backbone over every cached frame of a half, then the head's whole-half scores and NMS).
@@ -45,7 +45,6 @@ from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
 from soccerspot.extract.precision import autocast
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
-from soccerspot.pipeline.training.run_folder import BEST
 from soccerspot.data.classes import class_setup
 from soccerspot.pipeline.training.tasks.features import validation_a_map
 from soccerspot.data.errors import SettingsError
@@ -392,7 +391,3 @@ def finetune(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData
     settings.validate()
     return run(config, lambda: finetune_task(config, settings, data, Path(out_dir)), out_dir, resume=resume,
                max_batches=max_batches, progress=progress, frames=True)
-
-
-def best_backbone(out_dir: Path) -> Path:
-    return Path(out_dir) / BEST / BACKBONE_FILE

@@ -215,7 +215,7 @@ Batches = Iterable[tuple[object, torch.Tensor]]
 @dataclass
 class LoopTask:
     """What the one training loop (`fit`) needs from a kind of training: heads on features (`train`),
-    a backbone's last stage with a head on video clips (`pipeline.finetune`), …
+    a backbone's last stage with a head on video clips (`pipeline.training.finetune`), …
 
     `train_batches(epoch)` and `valid_batches()` give sized iterables of (inputs, targets); inputs are a
     tensor or a tuple of tensors, moved to the device by the loop. `validate()` returns extra validation

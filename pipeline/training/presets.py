@@ -113,7 +113,7 @@ PRESETS["rmsnet-paper"] = TrainConfig(
         "to 256, two temporal convolutions of kernel 9, max over time, FC 64, softmax over C+1 and a sigmoid "
         "offset regressor, loss CE + 10 x MSE, uniform-offset foreground windows with background at nF/C, "
         "masking of the frames before the event. Our choices: Adam 1e-3, batch 256, masking probability 0.5, "
-        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.rmsnet)."
+        "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.heads.rmsnet)."
     ),
     head="rmsnet",
     projection_dim=None,
@@ -165,7 +165,7 @@ def _calf_short() -> TrainConfig:
             "synthetic season of 8 training halves of 180 s, one seed, one thread): chunks of 20 s (40 rows at "
             "2 fps, receptive field 13 rows) instead of 120 s and 1024 chunks per epoch; inference by chunks at "
             "every row whose votes are summed and divided by the chunks keeping the row (vote 'sum', "
-            "inference_stride 1; models.calf); the rest is calf-paper. "
+            "inference_stride 1; models.heads.calf); the rest is calf-paper. "
             "With 120 s chunks a chunk holds 2/3 of a half, the 8 halves give few distinct chunks and the slot "
             "locations, regressed relative to the chunk, need 6x finer precision per second: held-out loose "
             "0.21 / tight 0.04 there; with 20 s chunks loose 0.91 / tight 0.43 after 30 epochs (47 s) and "

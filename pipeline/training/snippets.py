@@ -6,18 +6,18 @@ classifiers of 5-second snippets of soccer (17 classes + background), then extra
 Here: an image or video backbone, its last `trainable_stages` stages trainable (frozen ones as in
 `models.finetune`), runs on every row of a snippet of `R = round(snippet_seconds x fps)` rows (an image
 backbone on the row's frame, a video backbone on the row's clip), the row features are averaged and a
-linear layer gives C + 1 logits (`models.snippet_head`); cross-entropy.
+linear layer gives C + 1 logits (`models.heads.snippet`); cross-entropy.
 
-Data: the frame caches of `pipeline.finetune` (`extract.frame_store`; clip mode for video backbones, each
+Data: the frame caches of `pipeline.training.finetune` (`extract.frame_store`; clip mode for video backbones, each
 row the clip `soccerspot extract` would feed the model), snippets drawn by `data.snippets` (one per event,
 centred up to a jitter within the middle half; background at nF / C), redrawn every epoch from
 `(seed, epoch)`; the held-out snippets of the validation halves are drawn once (epoch 0) and are the same
 every epoch.
 
-Loop: `pipeline.train.fit`. Every epoch: validation loss, validation accuracy and per-class accuracy
+Loop: `pipeline.training.loop.fit`. Every epoch: validation loss, validation accuracy and per-class accuracy
 (`metrics.jsonl`: `valid_accuracy`, `valid_per_class_accuracy`); the best checkpoint is the one of highest
 validation accuracy (the training loss without validation games). Each of `RUN/best` and `RUN/last` holds
-`backbone.pt` (as `pipeline.finetune.save_backbone`: `soccerspot extract --weights RUN/best/backbone.pt`),
+`backbone.pt` (as `pipeline.training.finetune.save_backbone`: `soccerspot extract --weights RUN/best/backbone.pt`),
 `snippet_head.pt` (the linear layer) and `snippet_model.json`, naming the backbone, the weights identity
 `extract` gives features made with it, and the transform, input size, fps and clip settings to extract with.
 """
@@ -41,7 +41,6 @@ from soccerspot.pipeline.training.finetune import (
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
 from soccerspot.data.errors import SettingsError
 
-RECIPES = ("end-to-end", "snippets")
 MODEL_FILE = "snippet_model.json"
 HEAD_FILE = "snippet_head.pt"
 BACKGROUND_NAME = "background"

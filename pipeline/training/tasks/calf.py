@@ -1,5 +1,5 @@
 """CALF's training on features: class-balanced chunks of the halves (`data.calf_targets`), targets = the
-chunk's time shifts and slot targets packed as `models.calf.CALFLoss` reads them; validation Average-mAP
+chunk's time shifts and slot targets packed as `models.heads.calf.CALFLoss` reads them; validation Average-mAP
 through the head's own whole-half inference (`CALFHead.half_probabilities`)."""
 from __future__ import annotations
 

@@ -222,7 +222,7 @@ TaskBuilder = Callable[[TrainConfig, TrainData, BaseHeadConfig, Path], LoopTask]
 
 
 def task_builder(head_kind: str) -> TaskBuilder:
-    """How a head of `head_kind` trains on features: its registered task (`pipeline.tasks`: heads with
+    """How a head of `head_kind` trains on features: its registered task (`pipeline.training.tasks`: heads with
     their own targets and loss, e.g. CALF, RMS-Net), or windows with the BCE loss (`feature_task`)."""
     from soccerspot.pipeline.training.tasks import registered_task
 
