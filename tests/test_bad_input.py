@@ -238,6 +238,11 @@ CASES: list[tuple[str, str]] = [
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
     ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
     ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+    # view (each refused before a server starts)
+    ("view {missing}", "{missing}"),
+    ("view {text}", "{text}"),
+    ("view {features} --labels {missing}", "{missing}"),
+    ("view {features} --port 70000", "--port"),
 ]
 
 

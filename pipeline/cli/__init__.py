@@ -6,7 +6,9 @@ imports it.
 
 Exit codes: 0 ok, 1 data error (bad or missing input), 2 usage error.
 
-Bad input is reported by the commands themselves (`DataError`, one line naming the file). As a safety
+Bad input is reported by the commands themselves (`DataError`, one line naming the file, exit 1; a flag
+value that cannot work is a `UsageError` or a `SettingsError` naming its field, one line naming the flag,
+exit 2). As a safety
 net, an operating-system error about a named file that the user's paths can cause (no permission, a file
 where a folder is needed or the reverse, a full or read-only disk) is also printed as one line, exit 1;
 any other exception is a bug and keeps its traceback.
@@ -19,7 +21,16 @@ import importlib
 import pkgutil
 import sys
 
-from soccerspot.data.errors import DataError
+from soccerspot.data.errors import DataError, SettingsError
+
+
+class UsageError(ValueError):
+    """A flag value that cannot work: one line naming the flag, exit 2."""
+
+
+def flag_of(setting: str) -> str:
+    """The flag that sets a config field (`max_epochs` -> `--epochs`, `window_seconds` -> `--window-seconds`)."""
+    return "--epochs" if setting == "max_epochs" else "--" + setting.replace("_", "-")
 
 # errno values of an OSError that a user's path or disk explains (see the module docstring)
 USER_PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC,
@@ -66,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"soccerspot {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except (UsageError, SettingsError) as error:
+        if isinstance(error, SettingsError) and error.setting:
+            error = UsageError(f"{flag_of(error.setting)}: {error.reason}")
+        print(f"soccerspot {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         message = user_path_error(error)
         if message is None:

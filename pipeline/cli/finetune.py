@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from soccerspot.data.games import SPLIT_HELP
+from soccerspot.pipeline.cli import UsageError
 
 HELP = "fine-tune a backbone's last stage with a spotting head on labelled match videos (RMS-Net's recipe)"
 FINETUNE_FLAGS = ("--backbone", "--weights", "--trainable-stages", "--fps", "--transform", "--input-size",
@@ -89,7 +89,6 @@ def settings_from(args: argparse.Namespace):
 
 def check_inputs(args: argparse.Namespace) -> None:
     from soccerspot.data.errors import DataError
-    from soccerspot.pipeline.cli.train import UsageError
     from soccerspot.pipeline.training.run_folder import check_run_folder
 
     if args.max_batches is not None and args.max_batches < 1:
@@ -106,7 +105,6 @@ def check_inputs(args: argparse.Namespace) -> None:
 def check_backbone(name: str) -> None:
     """An unknown backbone is a usage error before any video is decoded."""
     from soccerspot.models.backbones import backbone_entry
-    from soccerspot.pipeline.cli.train import UsageError
 
     try:
         backbone_entry(name)
@@ -117,7 +115,6 @@ def check_backbone(name: str) -> None:
 def check_frame_backbone(name: str) -> None:
     """The end-to-end recipe feeds the backbone single frames; a video backbone needs clips (the snippet recipe)."""
     from soccerspot.models.backbones.video import is_video_backbone
-    from soccerspot.pipeline.cli.train import UsageError
 
     if is_video_backbone(name):
         raise UsageError(f"--backbone {name}: the end-to-end recipe runs the backbone on single frames; fine-tune "
@@ -150,16 +147,7 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.pipeline.cli.train import UsageError, flag_of
-    from soccerspot.data.errors import SettingsError
-
-    try:
-        return finetune_command(args)
-    except (UsageError, SettingsError) as error:
-        if isinstance(error, SettingsError) and error.setting:
-            error = UsageError(f"{flag_of(error.setting)}: {error.reason}")
-        print(f"soccerspot finetune: error: {error}", file=sys.stderr)
-        return 2
+    return finetune_command(args)
 
 
 def finetune_command(args: argparse.Namespace) -> int:

@@ -11,13 +11,10 @@ import sys
 from collections import Counter
 
 from soccerspot.extract.precision import PRECISIONS
+from soccerspot.pipeline.cli import UsageError
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot actions in frame features with a trained head (ours or a SoccerNet baseline's model.pth.tar)"
-
-
-class UsageError(ValueError):
-    """A bad option value: one line naming the flag, exit 2."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from soccerspot.data.games import SPLIT_HELP
+from soccerspot.pipeline.cli import UsageError, flag_of
 
 HELP = "train a spotting head (NetVLAD++, transformer, …) on extracted features"
 
@@ -74,14 +75,6 @@ def check_features_present(games: list[str], features_root: Path, features_name:
         hint = f" (features in {missing[0]}: {', '.join(present)})" if present else ""
         raise DataError(features_root, f"{len(missing)} of {len(games)} {what} games lack "
                                        f"1_{features_name}.npy / 2_{features_name}.npy: {shown}{hint}")
-
-
-class UsageError(Exception):
-    """A flag value that cannot work: exit 2."""
-
-
-def flag_of(setting: str) -> str:
-    return "--epochs" if setting == "max_epochs" else "--" + setting.replace("_", "-")
 
 
 def blame(check: Callable[[dict], None], overrides: dict[str, str]) -> str | None:
@@ -198,15 +191,7 @@ def load_data(config, args: argparse.Namespace, train_games: list[str], valid_ga
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import SettingsError
-
-    try:
-        return train_command(args)
-    except (UsageError, SettingsError) as error:
-        if isinstance(error, SettingsError) and error.setting:
-            error = UsageError(f"{flag_of(error.setting)}: {error.reason}")
-        print(f"soccerspot train: error: {error}", file=sys.stderr)
-        return 2
+    return train_command(args)
 
 
 def train_command(args: argparse.Namespace) -> int:
