@@ -11,15 +11,16 @@ import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable
 
 from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.archive.engines import EngineJob, OnDone, OnStart
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
 
-OnStart = Callable[[ArchiveGame], None]
-OnDone = Callable[[ArchiveGame, GameOutcome], None]
-
 _worker: GameWorker | None = None  # one per pool process
+
+
+def run(job: EngineJob) -> None:
+    run_local(job.games, job.out_dir, job.settings, job.jobs, job.on_start, job.on_done, worker=job.worker)
 
 
 def run_local(games: list[ArchiveGame], out_dir: Path, settings: ArchiveSettings, jobs: int,

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from soccerspot.pipeline.archive.discover import ArchiveGame
-from soccerspot.pipeline.archive.local_engine import OnDone, OnStart
+from soccerspot.pipeline.archive.engines import EngineJob, OnDone, OnStart
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
 
 INSTALL_HINT = "the ray engine needs the ray extra: pip install 'soccerspot[ray]'"
@@ -52,6 +52,10 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     return True
+
+
+def run(job: EngineJob) -> None:
+    run_ray(job.games, job.settings, job.jobs, job.on_start, job.on_done, address=job.address, retries=job.retries)
 
 
 def run_ray(games: list[ArchiveGame], settings: ArchiveSettings, jobs: int, on_start: OnStart, on_done: OnDone,

@@ -18,13 +18,11 @@ from tqdm import tqdm
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
+from soccerspot.pipeline.archive.engines import EngineJob, get_engine
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
 from soccerspot.pipeline.inference.video_spot import check_game
-
-ENGINES = ("local", "ray")
-
 
 @dataclass(frozen=True)
 class ArchiveRequest:
@@ -49,8 +47,7 @@ def check_writable(out: Path) -> None:
 
 
 def check_engine(engine: str) -> None:
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    get_engine(engine)  # an unknown name is refused, naming the engines there are
     if engine == "ray":
         try:
             import ray  # noqa: F401
@@ -144,18 +141,10 @@ def run_archive(request: ArchiveRequest) -> dict:
 
     began = time.perf_counter()
     try:
-        if not todo:
-            pass
-        elif request.engine == "ray":
-            from soccerspot.pipeline.archive.ray_engine import run_ray
-
-            run_ray(todo, request.settings, request.jobs, on_start, on_done, address=request.address,
-                    retries=request.retries)
-        else:
-            from soccerspot.pipeline.archive.local_engine import run_local
-
+        if todo:
             worker = GameWorker(request.settings, head, plan) if request.jobs == 1 else None
-            run_local(todo, request.out, request.settings, request.jobs, on_start, on_done, worker=worker)
+            get_engine(request.engine)(EngineJob(todo, request.out, request.settings, request.jobs, on_start, on_done,
+                                                 worker=worker, address=request.address, retries=request.retries))
     finally:
         bar.close()
     counts.wall_seconds = time.perf_counter() - began

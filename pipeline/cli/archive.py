@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from soccerspot.extract.precision import PRECISIONS
+from soccerspot.pipeline.archive.engines import list_engines
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
 HELP = "spot every game of an archive of match videos (resumable; --jobs N locally, or --engine ray)"
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="games at a time (default 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per job (default: cores // jobs, so threads x jobs <= cores)")
-    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+    parser.add_argument("--engine", choices=list_engines(), default="local",
                         help="local processes, or Ray (needs soccerspot[ray]; a local Ray without --address)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start Ray on this machine)")
     parser.add_argument("--retries", type=int, default=2, help="Ray: times a game is retried after its worker died")

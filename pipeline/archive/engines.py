@@ -1,0 +1,47 @@
+"""Archive engines: where the games of an archive run. An engine is a module `<name>_engine.py` of this
+package exposing `run(job: EngineJob) -> None`, which runs `GameWorker.run(game, game_dir)` on every game
+and calls `job.on_start(game)` / `job.on_done(game, outcome)` as games start and end (the driver writes the
+manifest and outputs). Engines are found by their file names, not listed: `--engine NAME` imports
+`NAME_engine` only when chosen (Ray is an optional dependency)."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # the worker imports torch: not needed to list or choose an engine
+    from soccerspot.pipeline.archive.discover import ArchiveGame
+    from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
+
+SUFFIX = "_engine"
+OnStart = Callable[["ArchiveGame"], None]
+OnDone = Callable[["ArchiveGame", "GameOutcome"], None]
+
+
+@dataclass
+class EngineJob:
+    """Everything an engine is given: the games, where their folders go, how to build a worker, the
+    callbacks, and the engine's own options."""
+
+    games: list["ArchiveGame"]
+    out_dir: Path
+    settings: "ArchiveSettings"
+    jobs: int
+    on_start: OnStart
+    on_done: OnDone
+    worker: "GameWorker | None" = None  # the driver's own, for games run in the driver's process
+    address: str | None = None  # a cluster to join (Ray)
+    retries: int = 2  # more attempts for a game whose worker died (Ray)
+
+
+def list_engines() -> list[str]:
+    return sorted(info.name[: -len(SUFFIX)] for info in pkgutil.iter_modules([str(Path(__file__).parent)])
+                  if info.name.endswith(SUFFIX))
+
+
+def get_engine(name: str) -> Callable[[EngineJob], None]:
+    if name not in list_engines():
+        raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(list_engines())}")
+    return importlib.import_module(f"{__package__}.{name}{SUFFIX}").run
