@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from soccerspot.data.errors import DataError
+from soccerspot.files import soccerspot_version
 from soccerspot.data.features import FeatureMeta, HalfFeatures, check_finite, feature_path, load_features, sidecar_path, write_features
 from soccerspot.data.games import HALVES
 
@@ -112,19 +112,12 @@ def fingerprint(part: HalfFeatures) -> str:
     return f"sidecar:{sidecar} size:{stat.st_size} mtime_ns:{stat.st_mtime_ns}"
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("soccerspot")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def combined_template(metas: Sequence[FeatureMeta], normalize: str) -> FeatureMeta:
     """How the combination of parts made as `metas` is made (settings, identity), before any rows exist."""
     return FeatureMeta(
         backbone=COMBINED_BACKBONE, weights=COMBINED_BACKBONE, fps=metas[0].fps, transform=COMBINED_BACKBONE,
         input_size=0, precision=combined_precision(metas), pca=None, dim=sum(int(meta.dim) for meta in metas),
-        version=_version(), components=[component_identity(meta) for meta in metas], normalize=normalize,
+        version=soccerspot_version(), components=[component_identity(meta) for meta in metas], normalize=normalize,
     )
 
 

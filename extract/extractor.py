@@ -23,7 +23,6 @@ with the same trimming; otherwise it is redone and the reason is printed.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import queue
 import sys
@@ -38,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
+from soccerspot.files import soccerspot_version
 from soccerspot.data.features import FeatureMeta, feature_path, load_features, sidecar_path, write_features
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
@@ -111,13 +111,6 @@ class ExtractSummary:
     @property
     def seconds(self) -> float:
         return sum(result.seconds for result in self.done)
-
-
-def soccerspot_version() -> str:
-    try:
-        return importlib.metadata.version("soccerspot")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def resolve_device(device: str) -> torch.device:

@@ -70,7 +70,7 @@ def ensure_frame_cache(video: str | Path, path: str | Path, *, fps: float = 2.0,
     """The cache of `video` at `path`: reused when complete and made with these settings from a video of
     the same size, otherwise decoded now. `clip_frames`/`clip_fps` set: a clip per row (clip mode, PyAV
     only). Bad video: `DataError` naming it."""
-    from soccerspot.extract.extractor import soccerspot_version
+    from soccerspot.files import soccerspot_version
 
     video = check_file(video)
     info = probe(video)

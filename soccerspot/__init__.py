@@ -5,9 +5,6 @@ One import package, four subpackages in the data flow's order: `soccerspot.extra
 and the `soccerspot` command). Their folders sit at the top of the repository (`extract/`, `data/`,
 `models/`, `pipeline/`) and are mapped into this package by `setup.cfg`'s `package_dir`.
 """
-from importlib.metadata import PackageNotFoundError, version
+from soccerspot.files import soccerspot_version
 
-try:
-    __version__ = version("soccerspot")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = soccerspot_version()

@@ -19,7 +19,8 @@ from soccerspot.data.atomic import atomic_open
 from soccerspot.data.errors import DataError
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.engines import EngineJob, get_engine
-from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, file_digest, fingerprint
+from soccerspot.files import sha256_file
+from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
 from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
 from soccerspot.pipeline.inference.video_spot import check_game
@@ -60,7 +61,7 @@ def check_engine(engine: str) -> None:
 def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_name: str) -> tuple[str, dict]:
     files = sorted(p for p in ([head_path] if head_path.is_file() else head_path.iterdir()) if p.is_file())
     described = {
-        "checkpoint": {p.name: file_digest(p) for p in files},
+        "checkpoint": {p.name: sha256_file(p) for p in files},
         "features": feature_name,
         "nms": settings.nms, "nms_window": settings.nms_window, "threshold": settings.threshold,
         "features_only": settings.features_only,
