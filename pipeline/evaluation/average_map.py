@@ -30,10 +30,10 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, class_setup
 from soccerspot.data.errors import DataError
 from soccerspot.data.labels import HALVES, VISIBILITY_UNSHOWN, Event, GameLabels, GamePredictions, Prediction, read_labels, read_predictions
-from soccerspot.data.games import LABELS_FILE, LABELS_FILE_V1, PREDICTIONS_FILE
+from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 
 FRAMERATE = 2
 HALF_MINUTES = 120  # length of the official per-half grid; later events are clamped to its last frame
@@ -456,10 +456,9 @@ def evaluate_folders(labels_root: str | Path, predictions_root: str | Path, spli
     """Score a predictions tree against a labels tree, over a split (name or GAMES.txt) or, without one,
     every game under `labels_root` holding a labels file."""
     deltas_for(metric)  # fail on a bad metric before reading anything
-    if classes is None:
-        classes = CLASS_NAMES_V1_OFFICIAL if version == 1 else CLASS_NAMES_V2
-    if labels_file is None:
-        labels_file = LABELS_FILE_V1 if version == 1 else LABELS_FILE
+    setup = class_setup(f"v{version}")
+    classes = setup.names if classes is None else classes
+    labels_file = setup.labels_file if labels_file is None else labels_file
     games = resolve_games(labels_root, split, labels_file)
     loaded = load_folders(labels_root, predictions_root, games, classes=classes, labels_file=labels_file,
                           prediction_file=prediction_file, allow_missing=allow_missing, version=version,
