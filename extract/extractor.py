@@ -49,6 +49,7 @@ from soccerspot.models.backbones import Backbone, build_backbone, normalize_imag
 from soccerspot.models.video_backbones import VideoBackbone, clip_input
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SAMPLINGS = ("timestamp", "framecv")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
@@ -71,6 +72,7 @@ class ExtractConfig:
     duration: float | None = None
     queue_batches: int = 2
     progress: bool = True
+    sampling: str = "timestamp"  # timestamp: `extract.decode`; framecv: SoccerNet's FrameCV rule (`extract.framecv`)
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, what is wrong) for each setting no extraction can run with; device, backbone and
@@ -85,6 +87,10 @@ class ExtractConfig:
             found.append(("start", f"must be >= 0, got {self.start}"))
         if self.duration is not None and not self.duration > 0:
             found.append(("duration", f"must be > 0, got {self.duration}"))
+        if self.sampling not in SAMPLINGS:
+            found.append(("sampling", f"must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}"))
+        elif self.sampling == "framecv" and self.decoder != "pyav":
+            found.append(("decoder", "FrameCV sampling decodes with PyAV (it counts every frame): use --decoder pyav"))
         name = self.feature_name
         if name is not None and (not name or name != Path(name).name or name in (".", "..")):
             found.append(("feature_name", f"must be a plain file name without folders, got {name!r}"))
@@ -212,6 +218,7 @@ class Extractor:
             version=soccerspot_version(),
             clip_frames=self.backbone.clip_frames if self.is_clip else None,
             clip_fps=self.backbone.clip_fps if self.is_clip else None,
+            sampling=None if config.sampling == "timestamp" else config.sampling,
         )
 
     def stale_reason(self, video: Path, game_dir: Path, half: int) -> str | None:
@@ -317,10 +324,15 @@ class Extractor:
             if self.is_clip:
                 self._produce_clips(info, batches, stop)
                 return
-            for batch in iter_frames(
-                info.path, fps=config.fps, start=config.start, duration=config.duration,
-                batch_size=config.batch_size, decoder=config.decoder, info=info,
-            ):
+            if config.sampling == "framecv":
+                from soccerspot.extract.framecv import iter_framecv
+
+                frames = iter_framecv(info, fps=config.fps, start=config.start, duration=config.duration,
+                                      batch_size=config.batch_size)
+            else:
+                frames = iter_frames(info.path, fps=config.fps, start=config.start, duration=config.duration,
+                                     batch_size=config.batch_size, decoder=config.decoder, info=info)
+            for batch in frames:
                 if not _put(batches, self._prepare(batch), stop):
                     return
             _put(batches, _END, stop)

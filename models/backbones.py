@@ -74,7 +74,7 @@ class BackboneEntry:
     """A backbone's defaults as data. The first of `weights` is what plain `weights="imagenet"` loads."""
 
     name: str
-    library: str  # "torchvision" | "timm"
+    library: str  # "torchvision" | "timm" | "keras" (models.keras_resnet)
     paper: str
     feature_dim: int  # width of the pooled features `forward` returns
     input_size: int = 224  # side of the square crop the weights were trained at
@@ -206,7 +206,7 @@ def build_backbone(name: str = "resnet152", *, weights: str = "imagenet", traina
     return backbone
 
 
-_KNOWN = "use resnet18..resnet152, 'timm:<model name>' or 'video:<model>' (r3d_18, mc3_18, r2plus1d_18, s3d, mvit_v1_b, mvit_v2_s, swin3d_t/s/b)"
+_KNOWN = "use resnet18..resnet152, keras_resnet152, 'timm:<model name>' or 'video:<model>' (r3d_18, mc3_18, r2plus1d_18, s3d, mvit_v1_b, mvit_v2_s, swin3d_t/s/b)"
 
 
 def _registered_backbone(entry: BackboneEntry, builder: BodyBuilder, weights: str) -> Backbone:
@@ -422,6 +422,10 @@ def weights_file_id(file: str | Path) -> str:
 
 
 def _read_state_dict(file: Path) -> dict[str, torch.Tensor]:
+    if file.suffix in (".h5", ".hdf5"):  # Keras's HDF5 weights (keras_resnet152)
+        from soccerspot.models.keras_resnet import read_keras_h5
+
+        return read_keras_h5(file)
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -481,3 +485,5 @@ def _seeded(make):
 
 
 _PRETRAINED_LOADERS: dict[str, Callable[[str, str], dict]] = {"torchvision": _torchvision_pretrained}
+
+import soccerspot.models.keras_resnet  # noqa: E402,F401  registers keras_resnet152 (Keras's ResNet152, SoccerNet's ResNET_TF2)

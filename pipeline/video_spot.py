@@ -132,7 +132,8 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     settings = head.feature_settings
     if not settings:
         raise DataError(head.path, "this checkpoint records no feature settings (a SoccerNet baseline trained on the "
-                                   "official feature files?): extract features yourself and spot those, not a video")
+                                   "official feature files?): name its features' recipe (--features ResNET_TF2_PCA512 "
+                                   "or ResNET_TF2), or extract features yourself and spot those")
     if is_combined(settings):
         raise DataError(head.path, "the head was trained on combined features (soccerspot combine): they are re-made "
                                    "part by part (pipeline.video_spot.plan_extraction), not by one extractor")
@@ -157,7 +158,7 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
         backbone=str(settings["backbone"]), weights=weights, fps=float(settings["fps"]),
         transform=str(settings["transform"]), input_size=int(settings["input_size"]),
         precision=precision, pca=pca_file if pca else None, batch_size=batch_size, device=device,
-        feature_name=feature_name, progress=progress,
+        feature_name=feature_name, progress=progress, sampling=str(settings.get("sampling") or "timestamp"),
     )
 
 
@@ -274,6 +275,10 @@ def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = 
     saying why they cannot be re-made (for combined features, naming the component)."""
     options = dict(device=device, precision=precision, batch_size=batch_size, weights_file=weights_file,
                    pca_file=pca_file, progress=progress)
+    if not head.feature_settings:  # a published head: its features are re-made by their named recipe
+        plan = recipe_plan(head, feature_name=feature_name, **options)
+        if plan is not None:
+            return plan
     if not is_combined(head.feature_settings):
         config = extract_config_for(head, feature_name=feature_name, **options)
         check_device(device, precision)
@@ -300,6 +305,32 @@ def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = 
     if problems:
         raise DataError(head.path, f"cannot combine the head's features: {problems[0][0]} {problems[0][1]}")
     return ExtractionPlan(extractors, combine)
+
+
+def recipe_plan(head: LoadedHead, *, feature_name: str | None, weights_file: str | Sequence[str] | None,
+                pca_file: str | None, device: str, precision: str, batch_size: int, progress: bool) -> ExtractionPlan | None:
+    """For a head without recorded feature settings (SoccerNet's `model.pth.tar`), the extractor of the
+    feature recipe named by `feature_name` (`--features`) or by its `training.log` (e.g. ResNET_TF2_PCA512);
+    None when neither names a recipe (`extract.recipes`)."""
+    from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
+    from soccerspot.models.backbones import BackboneWeightsError
+
+    name = feature_name or head.feature_name
+    if name not in RECIPES:
+        return None
+    files = [weights_file] if isinstance(weights_file, str) else list(weights_file or [])
+    if len(files) > 1:
+        raise DataError(head.path, f"the {name} recipe reads one weights file; {len(files)} --weights given")
+    check_device(device, precision)
+    try:
+        extractor = build_recipe_extractor(name, weights_file=files[0] if files else None, pca_file=pca_file,
+                                           device=device, precision=precision, batch_size=batch_size, progress=progress)
+    except BackboneWeightsError as error:
+        raise DataError(head.path, f"cannot make its {name} features here: {error}") from error
+    input_dim = getattr(head.config, "input_dim", extractor.dim)
+    if extractor.dim != input_dim:
+        raise DataError(head.path, f"the head reads {input_dim}-d features; {name} rows are {extractor.dim}-d")
+    return ExtractionPlan([extractor])
 
 
 def check_combined_conflict(plan: ExtractionPlan, game_dir: Path, half: int) -> None:

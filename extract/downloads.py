@@ -1,0 +1,79 @@
+"""Downloading published files (backbone weights, released heads) into the cache, checked by their hash.
+
+The only network code of soccerspot's extraction: `models/` never downloads (it reads the cache and says
+where a missing file goes). A download streams into a temp file beside its destination with a progress bar,
+hashes it on the way (md5 and/or sha256, whichever the publisher gives), and is renamed into place only
+when the hash matches: a mismatch is refused and the partial file removed. Offline, or on any transfer
+error, one line names the URL and the path to put the file at (`DataError`, exit 1 on the command line).
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.errors import DataError
+from soccerspot.models.keras_resnet import WeightsFile, cache_dir, cached_weights_file
+
+CHUNK = 1 << 20
+TIMEOUT_S = 30.0
+
+
+def offline_message(url: str, dest: Path, why: str) -> str:
+    return f"cannot download {url} ({why}); download it where there is internet and put it at {dest}"
+
+
+def download(url: str, dest: str | Path, *, md5: str | None = None, sha256: str | None = None,
+             progress: bool = True, timeout: float = TIMEOUT_S) -> Path:
+    """Fetch `url` to `dest` (atomically); `DataError` naming `dest` when it cannot be fetched or its hash
+    differs from the published one."""
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    digests = {name: hashlib.new(name) for name, wanted in (("md5", md5), ("sha256", sha256)) if wanted}
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise DataError(dest, offline_message(url, dest, _reason(error))) from None
+    try:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with response, atomic_open(dest, "wb") as handle, tqdm(
+            total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"downloading {dest.name}",
+            disable=not progress, file=sys.stderr, leave=False,
+        ) as bar:
+            received = 0
+            for block in iter(lambda: response.read(CHUNK), b""):
+                handle.write(block)
+                for digest in digests.values():
+                    digest.update(block)
+                received += len(block)
+                bar.update(len(block))
+            if total is not None and received != total:
+                raise DataError(dest, offline_message(url, dest, f"transfer stopped at {received} of {total} bytes"))
+            for name, digest in digests.items():
+                wanted = (md5 if name == "md5" else sha256).lower()
+                if digest.hexdigest() != wanted:
+                    raise DataError(dest, f"downloaded from {url}, but its {name} is {digest.hexdigest()}, not the "
+                                          f"published {wanted}: refused (the partial file was removed)")
+    except (urllib.error.URLError, OSError) as error:
+        raise DataError(dest, offline_message(url, dest, _reason(error))) from None
+    return dest
+
+
+def ensure_file(spec: WeightsFile, *, progress: bool = True, dest_dir: Path | None = None) -> Path:
+    """The local copy of a published file: from the cache folders, else downloaded into `dest_dir`
+    (default the weights cache, `$SOCCERSPOT_CACHE/weights`)."""
+    found = cached_weights_file(spec) if dest_dir is None else ((dest_dir / spec.filename) if (dest_dir / spec.filename).is_file() else None)
+    if found is not None:
+        return found
+    dest = (dest_dir or cache_dir()) / spec.filename
+    print(f"downloading {spec.url} to {dest}", file=sys.stderr)
+    return download(spec.url, dest, md5=spec.md5, sha256=spec.sha256, progress=progress)
+
+
+def _reason(error: BaseException) -> str:
+    reason = getattr(error, "reason", None)
+    return str(reason if reason is not None else error).splitlines()[0] or type(error).__name__
