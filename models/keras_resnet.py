@@ -56,6 +56,7 @@ class WeightsFile:
     url: str
     md5: str | None = None
     sha256: str | None = None
+    git_sha1: str | None = None  # the git blob id, for files published in a git repository
     source: str = ""
 
 

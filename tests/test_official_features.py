@@ -252,20 +252,68 @@ def test_framecvs_re_read_at_a_corrected_rate(tmp_path, framecv_module, keras_mo
 
 
 def test_pca512_equals_sklearn_transform(tmp_path, keras_model, extractor):
-    import pickle
-
-    sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
-    rng = np.random.default_rng(0)
-    data = rng.normal(size=(600, 2048)).astype(np.float32)
-    average = data.mean(axis=0)
-    pca = sklearn_decomposition.PCA(n_components=512, svd_solver="full").fit(data - average)
-    (tmp_path / "pca_512_TF2.pkl").write_bytes(pickle.dumps(pca))
-    (tmp_path / "average_512_TF2.pkl").write_bytes(pickle.dumps(average))
+    pca_file, pca, average = write_soccernet_pca(tmp_path / "pca")
     video = write_textured(tmp_path / "match.mp4", constant_rate_times(25, 1.1), 398, 224)
     raw, _ = ours(extractor, video, tmp_path / "raw")
-    reduced = build_recipe_extractor("ResNET_TF2_PCA512", weights_file=keras_model[0], pca_file=tmp_path / "pca_512_TF2.pkl",
+    reduced = build_recipe_extractor("ResNET_TF2_PCA512", weights_file=keras_model[0], pca_file=pca_file,
                                      device="cpu", precision="fp32", progress=False)
-    features, _ = ours(reduced, video, tmp_path / "pca")
+    features, _ = ours(reduced, video, tmp_path / "out")
     expected = pca.transform(raw - average)
     assert features.shape == expected.shape == (2, 512)
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+# ---------------------------------------------------------------------------------------------- a published head
+
+
+def write_soccernet_pca(folder: Path) -> tuple[Path, object, np.ndarray]:
+    """A scikit-learn PCA pickle and its average, shaped as SoccerNet's pca_512_TF2.pkl / average_512_TF2.pkl."""
+    import pickle
+
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(600, 2048)).astype(np.float32)
+    average = data.mean(axis=0)
+    pca = decomposition.PCA(n_components=512, svd_solver="full").fit(data - average)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pca_512_TF2.pkl").write_bytes(pickle.dumps(pca))
+    (folder / "average_512_TF2.pkl").write_bytes(pickle.dumps(average))
+    return folder / "pca_512_TF2.pkl", pca, average
+
+
+def test_spot_video_with_a_released_head_equals_extract_then_spot(tmp_path, keras_model, soccernet_data, monkeypatch):
+    """`spot match.mp4 --model MAXPOOL_v2` (the published head, found by its registered name in the cache)
+    extracts ResNET_TF2_PCA512 by its training.log's recipe and spots; the same as extract -> spot."""
+    import json
+    import shutil
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SOCCERSPOT_CACHE", str(cache))
+    head_dir = cache / "models" / "MAXPOOL_v2"
+    head_dir.mkdir(parents=True)
+    for name in ("model.pth.tar", "training.log"):
+        shutil.copy(soccernet_data / "checkpoints" / "MAXPOOL_v2" / name, head_dir / name)
+    pca_file, _, _ = write_soccernet_pca(tmp_path / "pca")
+    video = write_textured(tmp_path / "match.mp4", constant_rate_times(25, 1.6), 398, 224)
+    common = ["--weights", str(keras_model[0]), "--pca", str(pca_file), "--precision", "fp32", "--device", "cpu", "--no-progress"]
+    assert main(["spot", str(video), "--model", "MAXPOOL_v2", "--out", str(tmp_path / "direct"), *common]) == 0
+    assert main(["extract", str(video), "--out", str(tmp_path / "features"), "--features", "ResNET_TF2_PCA512", *common]) == 0
+    game = tmp_path / "features" / "match"
+    assert main(["spot", str(game), "--model", str(head_dir / "model.pth.tar"), "--features", "ResNET_TF2_PCA512",
+                 "--no-progress"]) == 0
+    direct = load_features(tmp_path / "direct", 1, "ResNET_TF2_PCA512")
+    extracted = load_features(game, 1, "ResNET_TF2_PCA512")
+    assert direct.array.shape == (3, 512)
+    np.testing.assert_array_equal(np.asarray(direct.array), np.asarray(extracted.array))
+    one = json.loads((tmp_path / "direct" / "results_spotting.json").read_text())["predictions"]
+    two = json.loads((game / "results_spotting.json").read_text())["predictions"]
+    assert one and one == two
+
+
+def test_a_published_head_without_pca_says_which_files_it_needs(tmp_path, keras_model, soccernet_data, capsys):
+    video = write_textured(tmp_path / "match.mp4", constant_rate_times(25, 1.0), 398, 224)
+    code = main(["spot", str(video), "--model", str(soccernet_data / "checkpoints" / "MAXPOOL_v2" / "model.pth.tar"),
+                 "--weights", str(keras_model[0]), "--out", str(tmp_path / "out"), "--no-progress"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1
+    assert "--pca pca_512_TF2.pkl" in lines[0] and "average_512_TF2.pkl" in lines[0] and "sn-spotting" in lines[0]
