@@ -317,3 +317,34 @@ def test_a_published_head_without_pca_says_which_files_it_needs(tmp_path, keras_
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(lines) == 1
     assert "--pca pca_512_TF2.pkl" in lines[0] and "average_512_TF2.pkl" in lines[0] and "sn-spotting" in lines[0]
+
+
+def test_keras2_weight_names_and_whole_model_files_read_the_same(tmp_path, keras_model):
+    """Keras 2 wrote `conv1_conv/kernel:0` (the applications' file), Keras 3 writes `conv1_conv/kernel`; a whole
+    model's .h5 nests the layers under `model_weights`. All three give the same state dict."""
+    import torch
+
+    from soccerspot.models.keras_resnet import read_keras_h5
+
+    source = keras_model[0]
+    keras2 = tmp_path / "keras2.h5"
+    nested = tmp_path / "model.h5"
+    with h5py.File(source, "r") as src, h5py.File(keras2, "w") as k2, h5py.File(nested, "w") as whole:
+        root = whole.create_group("model_weights")
+        for target in (k2, root):
+            target.attrs["layer_names"] = src.attrs["layer_names"]
+        for layer in src.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else layer
+            names = [n.decode() if isinstance(n, bytes) else n for n in src[layer].attrs["weight_names"]]
+            group, copy = k2.create_group(layer), root.create_group(layer)
+            group.attrs["weight_names"] = [f"{n}:0".encode() for n in names]
+            copy.attrs["weight_names"] = [n.encode() for n in names]
+            for name in names:
+                group.create_dataset(f"{name}:0", data=src[layer][name][()])
+                copy.create_dataset(name, data=src[layer][name][()])
+    reference = read_keras_h5(source)
+    assert "conv1_conv.weight" in reference and "conv5.block3.3_bn.running_var" in reference
+    assert not any(key.startswith("predictions") for key in reference)  # the classifier is left out
+    for other in (read_keras_h5(keras2), read_keras_h5(nested)):
+        assert other.keys() == reference.keys()
+        assert all(torch.equal(other[key], reference[key]) for key in reference)

@@ -1,0 +1,133 @@
+"""Benchmark the `ResNET_TF2` recipe: end-to-end throughput against soccerspot's torchvision resnet152
+extraction on the same video, its peak RSS on a long half, and the official FrameCV's peak memory beside it.
+
+Phases, each in its own subprocess (so each `ru_maxrss` is that phase's own peak):
+
+  (a) tf2_fps: `ResNET_TF2` (FrameCV's frame rule, INTER_AREA + crop, Keras's ResNet152 in PyTorch) on a
+      `--minutes` video, frames per second of the whole chain (decode thread + network + .npy);
+  (b) torchvision_fps: `extract --backbone resnet152` (2 fps by timestamp, crop) on the same video - the same
+      multiply-adds per row (ResNet-152 v1 either way), so the goal is ratio = a / b >= 0.95;
+  (c) peak_rss_mb: (a) on a `--rss-minutes` video (45: one SoccerNet half; goal < 2500 MB);
+  (d) official_peak_rss_mb: the official chain's memory on that same video: `FrameCV(FPS=2,
+      transform="crop")` then `preprocess_input` (its float32 copy of every kept frame), as the DevKit's
+      `VideoFeatureExtractor` holds them before `predict`; the network is not run there (`predict` would only add
+      to it), so this is a lower bound of the official peak. Needs the SoccerNet package with cv2 / imutils /
+      moviepy 1.x (the dev extra) and keras (for `preprocess_input`, `KERAS_BACKEND=torch`).
+
+Random weights (`keras_resnet152` and `resnet152` with weights=none): speed does not depend on the values.
+Last line: one JSON object with `tf2_fps`, `torchvision_fps`, `ratio`, `peak_rss_mb`, `official_peak_rss_mb`.
+
+    python scripts/bench_official_features.py                         # 5-minute throughput video, 45-minute RSS video
+    python scripts/bench_official_features.py --minutes 1 --rss-minutes 5 --device cpu
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def extractor_for(args):
+    from soccerspot.extract.extractor import ExtractConfig, Extractor
+    from soccerspot.extract.recipes import RESNET_TF2, recipe_config
+    from soccerspot.models.backbones import build_backbone
+
+    settings = dict(device=args.device, precision=args.precision, batch_size=args.batch_size, progress=False)
+    if args.which == "tf2":
+        backbone = build_backbone("keras_resnet152", weights="none")
+        backbone.mean, backbone.std = RESNET_TF2.pixels.mean, RESNET_TF2.pixels.std
+        return Extractor(recipe_config(RESNET_TF2, weights_file="none", **settings), backbone=backbone)
+    return Extractor(ExtractConfig(backbone="resnet152", weights="none", fps=2.0, transform="crop", **settings))
+
+
+def phase_extract(args) -> dict:
+    extractor = extractor_for(args)
+    out = Path(tempfile.mkdtemp(prefix="bench_official_"))
+    began = time.perf_counter()
+    result = extractor.extract(args.video, out, 1)
+    seconds = time.perf_counter() - began
+    return {"frames": result.frames, "seconds": seconds, "fps": result.frames / seconds, "peak_rss_mb": peak_rss_mb(),
+            "precision": extractor.precision, "device": str(extractor.device)}
+
+
+def phase_official(args) -> dict:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import SoccerNet.DataLoader as loader
+    from keras.applications.resnet import preprocess_input
+
+    began = time.perf_counter()
+    grabbed = loader.FrameCV(args.video, FPS=2, transform="crop")
+    frames = preprocess_input(grabbed.frames)  # the DevKit's call: a float32 copy of every kept frame
+    return {"frames": int(len(frames)), "seconds": time.perf_counter() - began, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_phase(name: str, args, video: Path, which: str = "") -> dict:
+    command = [sys.executable, __file__, "--phase", name, "--video", str(video), "--which", which,
+               "--device", args.device, "--precision", args.precision, "--batch-size", str(args.batch_size)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=5.0, help="throughput video length (default 5)")
+    parser.add_argument("--rss-minutes", type=float, default=45.0, help="peak-RSS video length (default 45: a half)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "soccerspot_bench"),
+                        help="where the synthetic videos are made once and kept")
+    parser.add_argument("--skip-official", action="store_true", help="do not measure the official FrameCV's memory")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--video", help=argparse.SUPPRESS)
+    parser.add_argument("--which", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps({"extract": phase_extract, "official": phase_official}[args.phase](args)))
+        return
+
+    from bench_extract import make_video
+
+    cache = Path(args.cache)
+    short = make_video(cache / f"pitch_{args.minutes:g}min.mp4", args.minutes)
+    long = make_video(cache / f"pitch_{args.rss_minutes:g}min.mp4", args.rss_minutes)
+    tf2 = run_phase("extract", args, short, "tf2")
+    print(f"(a) ResNET_TF2 recipe: {tf2['frames']} rows in {tf2['seconds']:.1f} s = {tf2['fps']:.2f} frames/s "
+          f"({tf2['precision']} on {tf2['device']})", file=sys.stderr)
+    tv = run_phase("extract", args, short, "torchvision")
+    print(f"(b) torchvision resnet152: {tv['frames']} rows in {tv['seconds']:.1f} s = {tv['fps']:.2f} frames/s",
+          file=sys.stderr)
+    rss = run_phase("extract", args, long, "tf2")
+    print(f"(c) ResNET_TF2 on {args.rss_minutes:g} min: {rss['frames']} rows, peak RSS {rss['peak_rss_mb']:.0f} MB "
+          f"({rss['fps']:.2f} frames/s)", file=sys.stderr)
+    official = None
+    if not args.skip_official:
+        official = run_phase("official", args, long)
+        print(f"(d) official FrameCV + preprocess_input on {args.rss_minutes:g} min: {official['frames']} frames, peak "
+              f"RSS {official['peak_rss_mb']:.0f} MB (before predict)", file=sys.stderr)
+    print(json.dumps({
+        "tf2_fps": round(tf2["fps"], 3), "torchvision_fps": round(tv["fps"], 3), "ratio": round(tf2["fps"] / tv["fps"], 3),
+        "peak_rss_mb": round(rss["peak_rss_mb"], 1),
+        "official_peak_rss_mb": round(official["peak_rss_mb"], 1) if official else None,
+        "rows": {"tf2": tf2["frames"], "torchvision": tv["frames"], "rss_video": rss["frames"],
+                 "official": official["frames"] if official else None},
+        "minutes": args.minutes, "rss_minutes": args.rss_minutes, "precision": tf2["precision"], "device": tf2["device"],
+        "batch_size": args.batch_size,
+    }))
+
+
+if __name__ == "__main__":
+    main()
