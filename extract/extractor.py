@@ -23,6 +23,7 @@ with the same trimming; otherwise it is redone and the reason is printed.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import math
 import queue
@@ -180,6 +181,7 @@ class Extractor:
             self._check_clip_settings()
         self.memory_format = torch.channels_last_3d if self.is_clip else torch.channels_last
         self.clip_stats = ClipStats()
+        self.framecv_timing = None  # FrameCV sampling: the numbers of the last video's keep rule
         self.backbone.eval().requires_grad_(False)
         self.backbone.to(self.device, memory_format=self.memory_format)
         if self.device.type == "cuda":
@@ -265,6 +267,8 @@ class Extractor:
             "source_width": info.width, "source_height": info.height, "device": self.device.type,
             "allocator": self.allocator, "seconds": round(seconds, 3),
         }
+        if self.config.sampling == "framecv" and self.framecv_timing is not None:
+            meta.extra["framecv"] = dataclasses.asdict(self.framecv_timing)  # the numbers its keep rule ran on
         path = write_features(game_dir, half, self.name, features, meta)
         return HalfResult(job, path, frames=len(times), seconds=seconds)
 
@@ -325,10 +329,11 @@ class Extractor:
                 self._produce_clips(info, batches, stop)
                 return
             if config.sampling == "framecv":
-                from soccerspot.extract.framecv import iter_framecv
+                from soccerspot.extract.framecv import framecv_timing, iter_framecv
 
+                self.framecv_timing = framecv_timing(info)
                 frames = iter_framecv(info, fps=config.fps, start=config.start, duration=config.duration,
-                                      batch_size=config.batch_size)
+                                      batch_size=config.batch_size, timing=self.framecv_timing)
             else:
                 frames = iter_frames(info.path, fps=config.fps, start=config.start, duration=config.duration,
                                      batch_size=config.batch_size, decoder=config.decoder, info=info)

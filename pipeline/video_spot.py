@@ -108,6 +108,16 @@ def fine_tuned_backbone(head: LoadedHead) -> str | None:
     return str(backbone) if head.training.get("backbone_file") and backbone.is_file() else None
 
 
+def cached_official_weights(weights_id: str) -> str | None:
+    """Keras's ImageNet ResNet152 file in the cache, when it is the file features of `weights_id` were made
+    with (a head trained on ResNET_TF2 features made here records "file:<sha256 prefix>" of it)."""
+    from soccerspot.models.backbones import weights_file_id
+    from soccerspot.models.keras_resnet import cached_weights_file
+
+    cached = cached_weights_file()
+    return str(cached) if cached is not None and weights_file_id(cached) == weights_id else None
+
+
 def matching_weights_file(head: LoadedHead, weights: str, files: Sequence[str]) -> str | None:
     """Of several `--weights` files, the one whose identity ("file:<sha256 prefix>") is the recorded `weights`;
     one file is taken as given (a mismatch is reported by `build_extractor`); None when none is needed."""
@@ -144,7 +154,7 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     if isinstance(weights_file, (list, tuple)):
         weights_file = matching_weights_file(head, weights, weights_file)
     if weights.startswith("file:") and not weights_file:
-        weights_file = fine_tuned_backbone(head)
+        weights_file = fine_tuned_backbone(head) or cached_official_weights(weights)
     if weights.startswith("file:"):
         if not weights_file:
             raise DataError(head.path, f"the head was trained on features of backbone weights from a file ({weights}); "

@@ -14,7 +14,7 @@ Phases, each in its own subprocess (so each `ru_maxrss` is that phase's own peak
       to it), so this is a lower bound of the official peak. Needs the SoccerNet package with cv2 / imutils /
       moviepy 1.x (the dev extra) and keras (for `preprocess_input`, `KERAS_BACKEND=torch`).
 
-Random weights (`keras_resnet152` and `resnet152` with weights=none): speed does not depend on the values.
+(a) and (b) alternate `--repeats` times; the medians are reported (the runs too). Random weights (`keras_resnet152` and `resnet152` with weights=none): speed does not depend on the values.
 Last line: one JSON object with `tf2_fps`, `torchvision_fps`, `ratio`, `peak_rss_mb`, `official_peak_rss_mb`.
 
     python scripts/bench_official_features.py                         # 5-minute throughput video, 45-minute RSS video
@@ -81,6 +81,11 @@ def run_phase(name: str, args, video: Path, which: str = "") -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def median_run(results: list[dict]) -> dict:
+    ordered = sorted(results, key=lambda result: result["fps"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=5.0, help="throughput video length (default 5)")
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="alternated runs of (a) and (b); medians (default 3)")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "soccerspot_bench"),
                         help="where the synthetic videos are made once and kept")
     parser.add_argument("--skip-official", action="store_true", help="do not measure the official FrameCV's memory")
@@ -104,12 +110,16 @@ def main() -> None:
     cache = Path(args.cache)
     short = make_video(cache / f"pitch_{args.minutes:g}min.mp4", args.minutes)
     long = make_video(cache / f"pitch_{args.rss_minutes:g}min.mp4", args.rss_minutes)
-    tf2 = run_phase("extract", args, short, "tf2")
-    print(f"(a) ResNET_TF2 recipe: {tf2['frames']} rows in {tf2['seconds']:.1f} s = {tf2['fps']:.2f} frames/s "
-          f"({tf2['precision']} on {tf2['device']})", file=sys.stderr)
-    tv = run_phase("extract", args, short, "torchvision")
-    print(f"(b) torchvision resnet152: {tv['frames']} rows in {tv['seconds']:.1f} s = {tv['fps']:.2f} frames/s",
-          file=sys.stderr)
+    runs: dict[str, list[dict]] = {"tf2": [], "torchvision": []}
+    for repeat in range(args.repeats):  # alternated, so a change in the machine's load hits both sides
+        for which in ("tf2", "torchvision"):
+            result = run_phase("extract", args, short, which)
+            runs[which].append(result)
+            print(f"({'a' if which == 'tf2' else 'b'}) {which} run {repeat + 1}: {result['frames']} rows in "
+                  f"{result['seconds']:.1f} s = {result['fps']:.2f} frames/s ({result['precision']} on {result['device']}, "
+                  f"peak RSS {result['peak_rss_mb']:.0f} MB)", file=sys.stderr)
+    tf2 = median_run(runs["tf2"])
+    tv = median_run(runs["torchvision"])
     rss = run_phase("extract", args, long, "tf2")
     print(f"(c) ResNET_TF2 on {args.rss_minutes:g} min: {rss['frames']} rows, peak RSS {rss['peak_rss_mb']:.0f} MB "
           f"({rss['fps']:.2f} frames/s)", file=sys.stderr)
@@ -120,12 +130,14 @@ def main() -> None:
               f"RSS {official['peak_rss_mb']:.0f} MB (before predict)", file=sys.stderr)
     print(json.dumps({
         "tf2_fps": round(tf2["fps"], 3), "torchvision_fps": round(tv["fps"], 3), "ratio": round(tf2["fps"] / tv["fps"], 3),
-        "peak_rss_mb": round(rss["peak_rss_mb"], 1),
+        "peak_rss_mb": round(rss["peak_rss_mb"], 1), "torchvision_peak_rss_mb": round(tv["peak_rss_mb"], 1),
+        "tf2_fps_runs": [round(r["fps"], 3) for r in runs["tf2"]],
+        "torchvision_fps_runs": [round(r["fps"], 3) for r in runs["torchvision"]],
         "official_peak_rss_mb": round(official["peak_rss_mb"], 1) if official else None,
         "rows": {"tf2": tf2["frames"], "torchvision": tv["frames"], "rss_video": rss["frames"],
                  "official": official["frames"] if official else None},
         "minutes": args.minutes, "rss_minutes": args.rss_minutes, "precision": tf2["precision"], "device": tf2["device"],
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size, "repeats": args.repeats,
     }))
 
 

@@ -245,6 +245,8 @@ def test_framecvs_re_read_at_a_corrected_rate(tmp_path, framecv_module, keras_mo
     expected, expected_times = official(framecv_module, keras_model[1], video, monkeypatch)
     features, times = ours(extractor, video, tmp_path / "out")
     assert features.shape == expected.shape and len(expected) == 2  # re-read at 16 / 1.2 fps: frames 7 and 14 of 15
+    timing = load_features(tmp_path / "out", 1, "ResNET_TF2").meta.extra["framecv"]
+    assert timing["header_fps"] == 25.0 and timing["frames"] == 15 and timing["fps_video"] == 16 / timing["duration"]
     assert relative_l2(features, expected).max() <= MAX_RELATIVE_L2
     np.testing.assert_allclose(times, expected_times, atol=1e-6)
 
@@ -351,3 +353,19 @@ def test_keras2_weight_names_and_whole_model_files_read_the_same(tmp_path, keras
     for other in (read_keras_h5(keras2), read_keras_h5(nested)):
         assert other.keys() == reference.keys()
         assert all(torch.equal(other[key], reference[key]) for key in reference)
+
+
+def test_bf16_autocast_and_channels_last_work_for_it(extractor):
+    """The streaming extractor's CPU path (channels-last, bf16 autocast) runs Keras's ResNet152 as any backbone:
+    bf16 rows stay within a few percent of fp32 ones."""
+    import torch
+
+    images = torch.randint(0, 256, (2, 3, 224, 224), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    exact = extractor.forward(images).numpy()
+    precision = extractor.precision
+    try:
+        extractor.precision = "bf16"
+        reduced = extractor.forward(images).numpy()
+    finally:
+        extractor.precision = precision
+    assert np.isfinite(reduced).all() and relative_l2(reduced, exact).max() < 0.05
