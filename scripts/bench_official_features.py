@@ -14,7 +14,8 @@ Phases, each in its own subprocess (so each `ru_maxrss` is that phase's own peak
       to it), so this is a lower bound of the official peak. Needs the SoccerNet package with cv2 / imutils /
       moviepy 1.x (the dev extra) and keras (for `preprocess_input`, `KERAS_BACKEND=torch`).
 
-(a) and (b) alternate `--repeats` times; the medians are reported (the runs too). Random weights (`keras_resnet152` and `resnet152` with weights=none): speed does not depend on the values.
+(a) and (b) alternate `--repeats` times; the medians are reported (the runs too), and `cpu_ratio`, the same
+ratio in CPU seconds per row (steadier than wall time where other jobs share the machine). Random weights (`keras_resnet152` and `resnet152` with weights=none): speed does not depend on the values.
 Last line: one JSON object with `tf2_fps`, `torchvision_fps`, `ratio`, `peak_rss_mb`, `official_peak_rss_mb`.
 
     python scripts/bench_official_features.py                         # 5-minute throughput video, 45-minute RSS video
@@ -56,11 +57,18 @@ def extractor_for(args):
 def phase_extract(args) -> dict:
     extractor = extractor_for(args)
     out = Path(tempfile.mkdtemp(prefix="bench_official_"))
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu_seconds()
     result = extractor.extract(args.video, out, 1)
     seconds = time.perf_counter() - began
     return {"frames": result.frames, "seconds": seconds, "fps": result.frames / seconds, "peak_rss_mb": peak_rss_mb(),
-            "precision": extractor.precision, "device": str(extractor.device)}
+            "cpu_seconds": cpu_seconds() - cpu_began, "precision": extractor.precision, "device": str(extractor.device)}
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time (all threads): on a machine other jobs load, CPU time per row compares two
+    extractors more steadily than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def phase_official(args) -> dict:
@@ -79,6 +87,12 @@ def run_phase(name: str, args, video: Path, which: str = "") -> dict:
                "--device", args.device, "--precision", args.precision, "--batch-size", str(args.batch_size)]
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def cpu_per_row(results: list[dict]) -> float:
+    """Median CPU seconds per row over the runs."""
+    values = sorted(result["cpu_seconds"] / result["frames"] for result in results)
+    return values[(len(values) - 1) // 2]
 
 
 def median_run(results: list[dict]) -> dict:
@@ -131,6 +145,9 @@ def main() -> None:
     print(json.dumps({
         "tf2_fps": round(tf2["fps"], 3), "torchvision_fps": round(tv["fps"], 3), "ratio": round(tf2["fps"] / tv["fps"], 3),
         "peak_rss_mb": round(rss["peak_rss_mb"], 1), "torchvision_peak_rss_mb": round(tv["peak_rss_mb"], 1),
+        "cpu_ratio": round(cpu_per_row(runs["torchvision"]) / cpu_per_row(runs["tf2"]), 3),
+        "tf2_cpu_s_per_row": round(cpu_per_row(runs["tf2"]), 3),
+        "torchvision_cpu_s_per_row": round(cpu_per_row(runs["torchvision"]), 3),
         "tf2_fps_runs": [round(r["fps"], 3) for r in runs["tf2"]],
         "torchvision_fps_runs": [round(r["fps"], 3) for r in runs["torchvision"]],
         "official_peak_rss_mb": round(official["peak_rss_mb"], 1) if official else None,

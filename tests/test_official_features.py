@@ -369,3 +369,20 @@ def test_bf16_autocast_and_channels_last_work_for_it(extractor):
     finally:
         extractor.precision = precision
     assert np.isfinite(reduced).all() and relative_l2(reduced, exact).max() < 0.05
+
+
+def test_features_names_the_recipe_where_the_checkpoint_cannot(tmp_path, keras_model, soccernet_data, capsys):
+    """A bare model.pth.tar (no training.log) cannot say what it reads: without --features spot says to name
+    it; with --features ResNET_TF2_PCA512 that recipe is used (here it then asks for its PCA files)."""
+    import shutil
+
+    model = tmp_path / "bare" / "model.pth.tar"
+    model.parent.mkdir()
+    shutil.copy(soccernet_data / "checkpoints" / "MAXPOOL_v2" / "model.pth.tar", model)
+    video = write_textured(tmp_path / "match.mp4", constant_rate_times(25, 1.0), 398, 224)
+    base = ["spot", str(video), "--model", str(model), "--weights", str(keras_model[0]), "--out", str(tmp_path / "o"),
+            "--window", "40", "--no-progress"]
+    assert main(base) == 1
+    assert "--features ResNET_TF2_PCA512" in capsys.readouterr().err
+    assert main([*base, "--features", "ResNET_TF2_PCA512"]) == 1
+    assert "--pca pca_512_TF2.pkl" in capsys.readouterr().err
