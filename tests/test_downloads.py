@@ -123,13 +123,13 @@ def test_released_files_match_the_local_copies_of_the_published_heads(soccernet_
 
 
 def test_keras_imagenet_weights_offline_say_where_to_put_the_file(tmp_path, monkeypatch):
-    from soccerspot.models.backbones import BackboneWeightsError, backbone_entry, build_backbone
+    from soccerspot.models.backbones import _PRETRAINED_LOADERS, BackboneWeightsError, backbone_entry
     from soccerspot.models.keras_resnet import CAFFE_MEANS
 
     monkeypatch.setenv("SOCCERSPOT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     with pytest.raises(BackboneWeightsError) as error:
-        build_backbone("keras_resnet152", weights="imagenet")
+        _PRETRAINED_LOADERS["keras"]("keras_resnet152", "KERAS_IMAGENET")  # what weights="imagenet" calls
     assert KERAS_IMAGENET.url in str(error.value) and str(tmp_path / "cache" / "weights" / KERAS_IMAGENET.filename) in str(error.value)
     entry = backbone_entry("keras_resnet152")  # caffe: 0..255 pixels minus the BGR means, no scaling
     assert [round(m * 255, 3) for m in entry.mean] == list(CAFFE_MEANS) and all(abs(s * 255 - 1) < 1e-12 for s in entry.std)
