@@ -39,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
-from soccerspot.data.features import FeatureMeta, load_features, sidecar_path, write_features
+from soccerspot.data.features import OFFICIAL_FEATURE_FPS, FeatureMeta, load_features, sidecar_path, write_features
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
@@ -253,6 +253,10 @@ class Extractor:
         path = game_dir / f"{half}_{self.name}.npy"
         if reason is None:
             return HalfResult(job, path, skipped=True)
+        if self.name in OFFICIAL_FEATURE_FPS and not sidecar_path(game_dir, half, self.name).is_file() and path.is_file():
+            # SoccerNet's own files carry no sidecar: this is far likelier one of them than an interrupted run
+            raise DataError(path, "already exists without a sidecar (SoccerNet's own feature file?); it is not "
+                                  "overwritten: remove it or extract into another --out")
         if reason != "not extracted yet":
             print(f"redoing {path}: {reason}", file=sys.stderr)
         began = time.perf_counter()

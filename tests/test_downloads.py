@@ -140,3 +140,25 @@ def test_unknown_recipe_is_a_usage_error(tmp_path, capsys):
 
     assert main(["extract", str(tmp_path), "--out", str(tmp_path / "o"), "--features", "ResNET_TF3"]) == 2
     assert "--features ResNET_TF3" in capsys.readouterr().err
+
+
+def test_soccernets_own_feature_files_are_not_overwritten(tmp_path):
+    """1_ResNET_TF2.npy without a sidecar is SoccerNet's downloaded file, not an interrupted run: refused."""
+    import numpy as np
+
+    from soccerspot.extract.extractor import Extractor
+    from soccerspot.extract.recipes import RESNET_TF2, recipe_config
+    from soccerspot.models.backbones import build_backbone
+
+    from video_helpers import constant_rate_times, write_video
+
+    video = write_video(tmp_path / "1_224p.mp4", constant_rate_times(25, 1.0), width=398, height=224)
+    game = tmp_path / "game"
+    game.mkdir()
+    official = np.ones((2, 2048), dtype=np.float32)
+    np.save(game / "1_ResNET_TF2.npy", official)
+    config = recipe_config(RESNET_TF2, weights_file="none", device="cpu", precision="fp32", progress=False)
+    extractor = Extractor(config, backbone=build_backbone("resnet18", weights="none"))  # never runs: refused first
+    with pytest.raises(DataError, match="not overwritten"):
+        extractor.extract(video, game, 1)
+    np.testing.assert_array_equal(np.load(game / "1_ResNET_TF2.npy"), official)
