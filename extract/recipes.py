@@ -90,15 +90,20 @@ def missing_pca_message(recipe: FeatureRecipe) -> str:
             f"get both from {recipe.pca_source}")
 
 
+def check_pca(recipe: FeatureRecipe, pca_file: str | Path | None) -> None:
+    """`DataError` when the recipe needs a PCA file and none is given, or has no PCA and one is."""
+    if recipe.pca_file is not None and pca_file is None:
+        raise DataError(None, missing_pca_message(recipe))
+    if recipe.pca_file is None and pca_file is not None:
+        raise DataError(pca_file, f"{recipe.name} has no PCA; use {recipe.name}_PCA512 for SoccerNet's reduced features")
+
+
 def recipe_config(recipe: FeatureRecipe, *, weights_file: str | Path, pca_file: str | Path | None = None, **settings):
     """The `ExtractConfig` of `recipe` with a local weights file (and PCA file); `settings` are the machine's
     own choices (device, precision, batch_size, start, duration, progress...)."""
     from soccerspot.extract.extractor import ExtractConfig
 
-    if recipe.pca_file is not None and pca_file is None:
-        raise DataError(None, missing_pca_message(recipe))
-    if recipe.pca_file is None and pca_file is not None:
-        raise DataError(pca_file, f"{recipe.name} has no PCA; use {recipe.name}_PCA512 for SoccerNet's reduced features")
+    check_pca(recipe, pca_file)
     return ExtractConfig(
         backbone=recipe.backbone, weights=str(weights_file), fps=recipe.fps, transform=recipe.transform,
         input_size=recipe.input_size, sampling=recipe.sampling, pca=str(pca_file) if pca_file else None,
@@ -134,6 +139,7 @@ def build_recipe_extractor(recipe: FeatureRecipe | str, *, weights_file: str | P
     from soccerspot.models.backbones import build_backbone
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    check_pca(recipe, pca_file)  # before any download
     weights = recipe_weights(recipe, weights_file, download=download, progress=settings.get("progress", True))
     config = recipe_config(recipe, weights_file=weights, pca_file=pca_file, **settings)
     problems = config.problems()

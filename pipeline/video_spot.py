@@ -10,8 +10,9 @@ precision differs from the head's training features.
 
 Refusals, each a `DataError` naming the file:
 
-- a checkpoint without feature settings (the SoccerNet baselines' `model.pth.tar`, trained on the
-  official feature files, which cannot be re-made from video here);
+- a checkpoint without feature settings (the SoccerNet baselines' `model.pth.tar`) whose features no
+  recipe names: its `training.log` or `--features` naming `ResNET_TF2` / `ResNET_TF2_PCA512` re-makes them
+  with that recipe (`extract.recipes`, `recipe_plan`);
 - settings this machine cannot reproduce: weights from a file or a PCA whose file is not given (or
   whose identity differs from the one recorded);
 - features already on disk under the same name with another identity or from another video: they
