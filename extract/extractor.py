@@ -1,6 +1,7 @@
 """Video -> per-half feature files: a decode producer and a backbone consumer running concurrently.
 
-The producer thread decodes, samples by timestamp (`extract.decode`) and transforms frames into uint8
+The producer thread decodes, samples by timestamp (`extract.decode`; or by SoccerNet's FrameCV frame counter,
+`sampling="framecv"`, `extract.framecv`, for the `ResNET_TF2` recipe) and transforms frames into uint8
 batches of `batch_size`, putting them on a queue of `queue_batches` batches; the consumer (the calling
 thread) runs the backbone. Decoding (in FFmpeg's threads, GIL released) overlaps the forward passes, and
 memory is bounded by (queue_batches + 2) batches whatever the video's length: a 45-minute half costs
