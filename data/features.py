@@ -56,6 +56,8 @@ class FeatureMeta:
     # Combined features (`data.combined_features`): each part's identity, in column order, and how each was normalised.
     components: list[dict] | None = None
     normalize: str | None = None
+    # Frame selection other than by timestamp (e.g. "framecv": SoccerNet's FrameCV frame counter, `extract.framecv`).
+    sampling: str | None = None
 
     def frame_times(self) -> np.ndarray:
         """Seconds from the start of the half for each row."""
@@ -80,6 +82,8 @@ class FeatureMeta:
             settings.update(clip_frames=self.clip_frames, clip_fps=self.clip_fps)
         if self.components is not None:  # only combined features carry them: other features keep their identity
             settings.update(components=self.components, normalize=self.normalize)
+        if self.sampling is not None:  # only features not sampled by timestamp carry it
+            settings.update(sampling=self.sampling)
         return settings
 
     def identity(self) -> dict:

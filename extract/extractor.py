@@ -1,6 +1,7 @@
 """Video -> per-half feature files: a decode producer and a backbone consumer running concurrently.
 
-The producer thread decodes, samples by timestamp (`extract.decode`) and transforms frames into uint8
+The producer thread decodes, samples by timestamp (`extract.decode`; or by SoccerNet's FrameCV frame counter,
+`sampling="framecv"`, `extract.framecv`, for the `ResNET_TF2` recipe) and transforms frames into uint8
 batches of `batch_size`, putting them on a queue of `queue_batches` batches; the consumer (the calling
 thread) runs the backbone. Decoding (in FFmpeg's threads, GIL released) overlaps the forward passes, and
 memory is bounded by (queue_batches + 2) batches whatever the video's length: a 45-minute half costs
@@ -23,6 +24,7 @@ with the same trimming; otherwise it is redone and the reason is printed.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import sys
@@ -38,7 +40,9 @@ from tqdm import tqdm
 
 from soccerspot.data.errors import DataError
 from soccerspot.files import soccerspot_version
-from soccerspot.data.features import FeatureMeta, feature_path, load_features, sidecar_path, write_features
+from soccerspot.data.features import (
+    OFFICIAL_FEATURE_FPS, FeatureMeta, feature_path, load_features, sidecar_path, write_features,
+)
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.jobs import Job, plan_jobs
@@ -48,6 +52,7 @@ from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.models.backbones import Backbone, create_backbone
 
+SAMPLINGS = ("timestamp", "framecv")
 _END = object()
 CLIP_BATCH_FRAMES = {"cpu": 128, "cuda": 512}  # most frames in one batch of clips
 
@@ -69,6 +74,7 @@ class ExtractConfig:
     duration: float | None = None
     queue_batches: int = 2
     progress: bool = True
+    sampling: str = "timestamp"  # timestamp: `extract.decode`; framecv: SoccerNet's FrameCV rule (`extract.framecv`)
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, what is wrong) for each setting no extraction can run with; device, backbone and
@@ -83,6 +89,10 @@ class ExtractConfig:
             found.append(("start", f"must be >= 0, got {self.start}"))
         if self.duration is not None and not self.duration > 0:
             found.append(("duration", f"must be > 0, got {self.duration}"))
+        if self.sampling not in SAMPLINGS:
+            found.append(("sampling", f"must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}"))
+        elif self.sampling == "framecv" and self.decoder != "pyav":
+            found.append(("decoder", "FrameCV sampling decodes with PyAV (it counts every frame): use --decoder pyav"))
         name = self.feature_name
         if name is not None and (not name or name != Path(name).name or name in (".", "..")):
             found.append(("feature_name", f"must be a plain file name without folders, got {name!r}"))
@@ -145,6 +155,7 @@ class Extractor:
         if self.is_clip:
             self._check_clip_settings()
         self.clip_stats = ClipStats()
+        self.framecv_timing = None  # FrameCV sampling: the numbers of the last video's keep rule
         self.backbone.eval().requires_grad_(False)
         self.backbone.to(self.device, memory_format=self.backbone.memory_format)
         if self.device.type == "cuda":
@@ -183,6 +194,7 @@ class Extractor:
             version=soccerspot_version(),
             clip_frames=self.backbone.clip_frames if self.is_clip else None,
             clip_fps=self.backbone.clip_fps if self.is_clip else None,
+            sampling=None if config.sampling == "timestamp" else config.sampling,
         )
 
     def stale_reason(self, video: Path, game_dir: Path, half: int) -> str | None:
@@ -215,6 +227,10 @@ class Extractor:
         path = feature_path(game_dir, half, self.name)
         if reason is None:
             return HalfResult(job, path, skipped=True)
+        if self.name in OFFICIAL_FEATURE_FPS and not sidecar_path(game_dir, half, self.name).is_file() and path.is_file():
+            # SoccerNet's own files carry no sidecar: this is far likelier one of them than an interrupted run
+            raise DataError(path, "already exists without a sidecar (SoccerNet's own feature file?); it is not "
+                                  "overwritten: remove it or extract into another --out")
         if reason != "not extracted yet":
             print(f"redoing {path}: {reason}", file=sys.stderr)
         began = time.perf_counter()
@@ -229,6 +245,8 @@ class Extractor:
             "source_width": info.width, "source_height": info.height, "device": self.device.type,
             "allocator": self.allocator, "seconds": round(seconds, 3),
         }
+        if self.config.sampling == "framecv" and self.framecv_timing is not None:
+            meta.extra["framecv"] = dataclasses.asdict(self.framecv_timing)  # the numbers its keep rule ran on
         path = write_features(game_dir, half, self.name, features, meta)
         return HalfResult(job, path, frames=len(times), seconds=seconds)
 
@@ -284,10 +302,16 @@ class Extractor:
             if self.is_clip:
                 self._produce_clips(info, batches, stop)
                 return
-            for batch in iter_frames(
-                info.path, fps=config.fps, start=config.start, duration=config.duration,
-                batch_size=config.batch_size, decoder=config.decoder, info=info,
-            ):
+            if config.sampling == "framecv":
+                from soccerspot.extract.framecv import framecv_timing, iter_framecv
+
+                self.framecv_timing = framecv_timing(info)
+                frames = iter_framecv(info, fps=config.fps, start=config.start, duration=config.duration,
+                                      batch_size=config.batch_size, timing=self.framecv_timing)
+            else:
+                frames = iter_frames(info.path, fps=config.fps, start=config.start, duration=config.duration,
+                                     batch_size=config.batch_size, decoder=config.decoder, info=info)
+            for batch in frames:
                 if not _put(batches, self._prepare(batch), stop):
                     return
             _put(batches, _END, stop)

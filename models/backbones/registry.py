@@ -64,7 +64,7 @@ class BackboneEntry:
     """A backbone's defaults as data. The first of `weights` is what plain `weights="imagenet"` loads."""
 
     name: str
-    library: str  # "torchvision" | "timm"
+    library: str  # "torchvision" | "timm" | "keras" (keras_resnet)
     paper: str
     feature_dim: int  # width of the pooled features `forward` returns
     input_size: int = 224  # side of the square crop the weights were trained at

@@ -4,6 +4,7 @@ model's state dict); classifier weights in it are ignored. Its identity is "file
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -47,7 +48,18 @@ def weights_file_id(file: str | Path) -> str:
     return f"file:{sha256_file(file)[:16]}"
 
 
+# file suffix -> a reader of weight files that are no torch state dict (Keras's HDF5: `keras_resnet`)
+_READERS: dict[str, Callable[[Path], dict[str, torch.Tensor]]] = {}
+
+
+def register_weights_reader(suffixes: tuple[str, ...], reader: Callable[[Path], dict[str, torch.Tensor]]) -> None:
+    for suffix in suffixes:
+        _READERS[suffix] = reader
+
+
 def read_state_dict(file: Path) -> dict[str, torch.Tensor]:
+    if file.suffix in _READERS:
+        return _READERS[file.suffix](file)
     try:
         if file.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, metavar="FEATURE_NAME", help="feature file name (default: the backbone's)")
     parser.add_argument("--start", type=float, default=0.0, help="skip the first S seconds of each video")
     parser.add_argument("--duration", type=float, default=None, help="extract only S seconds")
+    parser.add_argument("--features", default=None, metavar="RECIPE",
+                        help="a published feature recipe, exactly: ResNET_TF2 (SoccerNet's Keras ResNet152 features, "
+                             "FrameCV's frames) or ResNET_TF2_PCA512 (with --pca pca_512_TF2.pkl); sets backbone, "
+                             "weights (downloaded once into the cache; or --weights FILE.h5), frames, geometry, fps, name")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -67,7 +71,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"soccerspot extract: error: {path}: {reason}", file=sys.stderr)
 
     try:
-        extractor = Extractor(config)
+        if args.features:
+            from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
+
+            if args.features not in RECIPES:
+                print(f"soccerspot extract: error: --features {args.features}: unknown recipe; known: "
+                      f"{', '.join(RECIPES)}", file=sys.stderr)
+                return 2
+            extractor = build_recipe_extractor(
+                args.features, weights_file=None if args.weights == "imagenet" else args.weights, pca_file=args.pca,
+                batch_size=args.batch_size, device=args.device, precision=args.precision, start=args.start,
+                duration=args.duration, progress=not args.no_progress)
+            config = extractor.config
+        else:
+            extractor = Extractor(config)
+    except DataError:
+        raise
     except (BackboneWeightsError, ValueError) as error:
         print(f"soccerspot extract: error: {error}", file=sys.stderr)
         return 1

@@ -22,10 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a feature file (<half>_<name>.npy), a game folder, or a tree of game folders; or a raw "
                              "video / game folder of half videos (the head's features are extracted first)")
     parser.add_argument("--model", required=True, metavar="CKPT",
-                        help="checkpoint folder (model.pt + config.json) or a peer model.pth.tar")
+                        help="checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released model's "
+                             "name (NetVLAD++, MAXPOOL_v2, NETVLAD_v2, MAXPOOL_v1, NETVLAD_v1: downloaded once into the cache)")
     parser.add_argument("--features", metavar="NAME",
                         help="feature name, e.g. ResNET_TF2_PCA512 (needed for a tree unless the checkpoint names it); "
-                             "for video input, the name of the feature files written")
+                             "for video input, the name of the feature files written, and for a SoccerNet head the "
+                             "feature recipe extracted (ResNET_TF2 or ResNET_TF2_PCA512, default: its training.log's)")
     parser.add_argument("--out", metavar="DIR",
                         help="write results here (a tree keeps its layout); default: beside the features")
     parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's, else hard)")
@@ -160,7 +162,10 @@ def spot(args: argparse.Namespace) -> int:
     elif feature_only_flags(args) and Path(args.input).exists():
         raise UsageError(f"{', '.join(feature_only_flags(args))}: only for raw-video input, and {args.input} "
                          "is not a video or a game folder of half videos")
-    head = load_checkpoint(args.model, window_frames=args.window, classes=classes)
+    from soccerspot.pipeline.inference.released_models import resolve_model
+
+    head = load_checkpoint(resolve_model(args.model, progress=not args.no_progress), window_frames=args.window,
+                           classes=classes)
     check_classes_fit(head, classes)
     if args.method == "fast" and not supports_fast_path(head.model):
         raise UsageError(f"--method fast: the head {head.path} ({head.config.kind}) has no fast path; "

@@ -10,8 +10,9 @@ precision differs from the head's training features.
 
 Refusals, each a `DataError` naming the file:
 
-- a checkpoint without feature settings (the SoccerNet baselines' `model.pth.tar`, trained on the
-  official feature files, which cannot be re-made from video here);
+- a checkpoint without feature settings (the SoccerNet baselines' `model.pth.tar`) whose features no
+  recipe names: its `training.log` or `--features` naming `ResNET_TF2` / `ResNET_TF2_PCA512` re-makes them
+  with that recipe (`extract.recipes`, `recipe_plan`);
 - settings this machine cannot reproduce: weights from a file or a PCA whose file is not given (or
   whose identity differs from the one recorded);
 - features already on disk under the same name with another identity or from another video: they
@@ -93,6 +94,16 @@ def fine_tuned_backbone(head: LoadedHead) -> str | None:
     return str(backbone) if head.training.get("backbone_file") and backbone.is_file() else None
 
 
+def cached_official_weights(weights_id: str) -> str | None:
+    """Keras's ImageNet ResNet152 file in the cache, when it is the file features of `weights_id` were made
+    with (a head trained on ResNET_TF2 features made here records "file:<sha256 prefix>" of it)."""
+    from soccerspot.models.backbones import weights_file_id
+    from soccerspot.models.backbones.keras_resnet import cached_weights_file
+
+    cached = cached_weights_file()
+    return str(cached) if cached is not None and weights_file_id(cached) == weights_id else None
+
+
 def matching_weights_file(head: LoadedHead, weights: str, files: Sequence[str]) -> str | None:
     """Of several `--weights` files, the one whose identity ("file:<sha256 prefix>") is the recorded `weights`;
     one file is taken as given (a mismatch is reported by `build_extractor`); None when none is needed."""
@@ -117,7 +128,8 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     settings = head.feature_settings
     if not settings:
         raise DataError(head.path, "this checkpoint records no feature settings (a SoccerNet baseline trained on the "
-                                   "official feature files?): extract features yourself and spot those, not a video")
+                                   "official feature files?): name its features' recipe (--features ResNET_TF2_PCA512 "
+                                   "or ResNET_TF2), or extract features yourself and spot those")
     if is_combined(settings):
         raise DataError(head.path, "the head was trained on combined features (soccerspot combine): they are re-made "
                                    "part by part (pipeline.inference.video_spot.plan_extraction), not by one extractor")
@@ -128,7 +140,7 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
     if isinstance(weights_file, (list, tuple)):
         weights_file = matching_weights_file(head, weights, weights_file)
     if weights.startswith("file:") and not weights_file:
-        weights_file = fine_tuned_backbone(head)
+        weights_file = fine_tuned_backbone(head) or cached_official_weights(weights)
     if weights.startswith("file:"):
         if not weights_file:
             raise DataError(head.path, f"the head was trained on features of backbone weights from a file ({weights}); "
@@ -142,7 +154,7 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
         backbone=str(settings["backbone"]), weights=weights, fps=float(settings["fps"]),
         transform=str(settings["transform"]), input_size=int(settings["input_size"]),
         precision=precision, pca=pca_file if pca else None, batch_size=batch_size, device=device,
-        feature_name=feature_name, progress=progress,
+        feature_name=feature_name, progress=progress, sampling=str(settings.get("sampling") or "timestamp"),
     )
 
 
@@ -259,6 +271,10 @@ def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = 
     saying why they cannot be re-made (for combined features, naming the component)."""
     options = dict(device=device, precision=precision, batch_size=batch_size, weights_file=weights_file,
                    pca_file=pca_file, progress=progress)
+    if not head.feature_settings:  # a published head: its features are re-made by their named recipe
+        plan = recipe_plan(head, feature_name=feature_name, **options)
+        if plan is not None:
+            return plan
     if not is_combined(head.feature_settings):
         config = extract_config_for(head, feature_name=feature_name, **options)
         check_device(device, precision)
@@ -285,6 +301,32 @@ def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = 
     if problems:
         raise DataError(head.path, f"cannot combine the head's features: {problems[0][0]} {problems[0][1]}")
     return ExtractionPlan(extractors, combine)
+
+
+def recipe_plan(head: LoadedHead, *, feature_name: str | None, weights_file: str | Sequence[str] | None,
+                pca_file: str | None, device: str, precision: str, batch_size: int, progress: bool) -> ExtractionPlan | None:
+    """For a head without recorded feature settings (SoccerNet's `model.pth.tar`), the extractor of the
+    feature recipe named by `feature_name` (`--features`) or by its `training.log` (e.g. ResNET_TF2_PCA512);
+    None when neither names a recipe (`extract.recipes`)."""
+    from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
+    from soccerspot.models.backbones import BackboneWeightsError
+
+    name = feature_name or head.feature_name
+    if name not in RECIPES:
+        return None
+    files = [weights_file] if isinstance(weights_file, str) else list(weights_file or [])
+    if len(files) > 1:
+        raise DataError(head.path, f"the {name} recipe reads one weights file; {len(files)} --weights given")
+    check_device(device, precision)
+    try:
+        extractor = build_recipe_extractor(name, weights_file=files[0] if files else None, pca_file=pca_file,
+                                           device=device, precision=precision, batch_size=batch_size, progress=progress)
+    except BackboneWeightsError as error:
+        raise DataError(head.path, f"cannot make its {name} features here: {error}") from error
+    input_dim = getattr(head.config, "input_dim", extractor.dim)
+    if extractor.dim != input_dim:
+        raise DataError(head.path, f"the head reads {input_dim}-d features; {name} rows are {extractor.dim}-d")
+    return ExtractionPlan([extractor])
 
 
 def check_combined_conflict(plan: ExtractionPlan, game_dir: Path, half: int) -> None:

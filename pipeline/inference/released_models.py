@@ -1,0 +1,117 @@
+"""Released spotting heads, as data: what SoccerNet's projects publish, so `spot --model NAME` runs them.
+
+Each entry records only what its source shows: the files (URL, the git blob id the repository's tree
+publishes for them, their size where the snapshot held them), the feature recipe the head reads
+(`extract.recipes`), its classes, the test Average-mAP its authors report, and where each fact comes from.
+Source snapshot: github.com/SoccerNet/sn-spotting at commit 9842826f94e1419580a9d17219c11aca7225f7ce
+(`git ls-tree -l`; the READMEs named per entry). The training log goes beside the head as `training.log`:
+the peer loader (`pipeline.checkpoints`) reads its window, frame rate and NMS from there.
+
+Not listed: CALF's `CALF_benchmark` (published there too, 40.7 test Average-mAP, ResNET_TF2_PCA512) - its
+`model.pth.tar` is not a format `pipeline.checkpoints` converts yet; the five `NetVLAD++_run_<seed>` and
+`NetVLAD++_Challenge` (trained on train+valid, validated on test: no test figure) are left out as variants.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
+from soccerspot.data.errors import DataError
+from soccerspot.models.backbones.keras_resnet import WeightsFile
+
+SN_SPOTTING = "https://github.com/SoccerNet/sn-spotting"
+SN_SPOTTING_COMMIT = "9842826f94e1419580a9d17219c11aca7225f7ce"
+RAW = f"{SN_SPOTTING}/raw/{SN_SPOTTING_COMMIT}"
+HEAD_FILE = "model.pth.tar"
+LOG_FILE = "training.log"
+
+
+@dataclass(frozen=True)
+class ReleasedModel:
+    name: str
+    head: WeightsFile  # the model.pth.tar
+    log: WeightsFile  # its training log (window, frame rate, NMS, feature file)
+    recipe: str  # the feature recipe it reads (extract.recipes)
+    classes: tuple[str, ...]
+    test_average_map: float  # % on the SoccerNet test split, as its authors report it
+    metric_source: str
+    source: str
+    paper: str
+
+
+def _sn_file(path: str, git_sha1: str, local_name: str) -> WeightsFile:
+    return WeightsFile(filename=local_name, url=f"{RAW}/{path}", git_sha1=git_sha1, source=f"{SN_SPOTTING}/blob/{SN_SPOTTING_COMMIT}/{path}")
+
+
+def _entry(name: str, folder: str, head_sha1: str, log: str, log_sha1: str, **fields) -> ReleasedModel:
+    return ReleasedModel(
+        name=name, head=_sn_file(f"{folder}/{HEAD_FILE}", head_sha1, HEAD_FILE), log=_sn_file(f"{folder}/{log}", log_sha1, LOG_FILE),
+        source=f"{SN_SPOTTING}/tree/{SN_SPOTTING_COMMIT}/{folder}", **fields)
+
+
+POOLING_PAPER = "Deliège et al., 'SoccerNet-v2: A Dataset and Benchmarks for Holistic Understanding of Broadcast Soccer Videos', CVPRW 2021"
+RELEASED: dict[str, ReleasedModel] = {model.name: model for model in (
+    _entry("NetVLAD++", "Benchmarks/TemporallyAwarePooling/models/NetVLAD++", "0c9f6a2b915369b983d2d225ef2183febb16a8da",
+           "2021-03-03_00-09-55.log", "0ce667427d1933dc088425a2b9dcdc602009b47a", recipe="ResNET_TF2",
+           classes=tuple(CLASS_NAMES_V2), test_average_map=53.4,
+           metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test)",
+           paper="Giancola and Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Video Broadcasts', CVPRW 2021"),
+    _entry("MAXPOOL_v2", "Benchmarks/Pooling/models/MAXPOOL_v2", "902a6af82a0526ed6350fd546207135027330a8d",
+           "2021-02-05_15-55-45.log", "068a918ea01766616806a0546699691d6c21718a", recipe="ResNET_TF2_PCA512",
+           classes=tuple(CLASS_NAMES_V2), test_average_map=18.6,
+           metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test) (Benchmarks/Pooling/README.md: 18.5%)",
+           paper=POOLING_PAPER),
+    _entry("NETVLAD_v2", "Benchmarks/Pooling/models/NETVLAD_v2", "ad96b56764f89d7d1953fb0a2773cd59583251d9",
+           "2021-02-05_15-55-50.log", "faf1115b01f43ab173e0b36fc923479839eae0d2", recipe="ResNET_TF2_PCA512",
+           classes=tuple(CLASS_NAMES_V2), test_average_map=31.4,
+           metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test) (Benchmarks/Pooling/README.md: 31.37%)",
+           paper=POOLING_PAPER),
+    _entry("MAXPOOL_v1", "Benchmarks/Pooling/models/MAXPOOL_v1", "c64a6a364a0afb3b56217873deb9cbcbc16f2d6b",
+           "2021-02-05_15-52-38.log", "e93c8aa23f1f5f97339656038c3c5dafa1b477e3", recipe="ResNET_TF2_PCA512",
+           classes=tuple(CLASS_NAMES_V1), test_average_map=29.52,
+           metric_source="sn-spotting Benchmarks/Pooling/README.md (SoccerNet v1, 3 classes, split_test test)",
+           paper=POOLING_PAPER),
+    _entry("NETVLAD_v1", "Benchmarks/Pooling/models/NETVLAD_v1", "373fdd4b2e8fc33ab638781d50b1d20e9772e92c",
+           "2021-02-05_15-56-18.log", "a0e9dc97ac31ee3c9592c3047a555aca69576b7c", recipe="ResNET_TF2_PCA512",
+           classes=tuple(CLASS_NAMES_V1), test_average_map=44.67,
+           metric_source="sn-spotting Benchmarks/Pooling/README.md (SoccerNet v1, 3 classes, split_test test)",
+           paper=POOLING_PAPER),
+)}
+
+
+def models_dir() -> Path:
+    """Where released heads go: `$SOCCERSPOT_CACHE/models/<name>/` (default `~/.cache/soccerspot`)."""
+    from soccerspot.models.backbones.keras_resnet import CACHE_ENV
+
+    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "soccerspot")
+    return Path(root) / "models"
+
+
+def released_names() -> list[str]:
+    return list(RELEASED)
+
+
+def resolve_model(model: str, *, download: bool = True, progress: bool = True) -> str:
+    """`--model`: an existing path is itself; a released name is its local `model.pth.tar` (downloaded with
+    its log into the cache when missing, `DataError` saying where to get and put them otherwise); anything
+    else is returned unchanged for the checkpoint loader to judge."""
+    if Path(model).exists() or model not in RELEASED:
+        return model
+    entry = RELEASED[model]
+    folder = models_dir() / entry.name
+    head, log = folder / entry.head.filename, folder / entry.log.filename
+    if head.is_file() and log.is_file():
+        return str(head)
+    if not download:
+        raise DataError(head, f"released model {entry.name} is not here: download {entry.head.url} to {head} and "
+                              f"{entry.log.url} to {log}")
+    from soccerspot.extract.downloads import ensure_file
+
+    for spec in (entry.head, entry.log):
+        ensure_file(spec, progress=progress, dest_dir=folder)
+    print(f"{entry.name}: {entry.paper}; reads {entry.recipe} features; {entry.test_average_map}% Average-mAP "
+          f"on test ({entry.metric_source})", file=sys.stderr)
+    return str(head)
