@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from soccerspot.models.context import RowContext
 from soccerspot.models.sliding import window_offset
 from soccerspot.models.pooling import TEMPORALLY_AWARE_PAPER, WindowPooling, build_pooling, pooling_paper
 
@@ -217,6 +218,10 @@ class PoolingHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.pooling(self.embed(x)))
 
+    def context_rows(self) -> RowContext:
+        """A row's score is its window's: rows `[i - offset, i - offset + window_frames)`."""
+        return window_context(self.config.window_frames)
+
 
 def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
     """Vaswani et al. 2017: PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(same)."""
@@ -259,6 +264,16 @@ class TransformerHead(nn.Module):
         else:
             pooled = hidden[..., window_offset(frames), :]
         return torch.sigmoid(self.fc(self.dropout(pooled)))
+
+    def context_rows(self) -> RowContext:
+        """A row's score is its window's: rows `[i - offset, i - offset + window_frames)`."""
+        return window_context(self.config.window_frames)
+
+
+def window_context(window_frames: int) -> RowContext:
+    """The context of a head that scores each row from its own centred window (`window_offset`)."""
+    offset = window_offset(window_frames)
+    return RowContext(past=offset, future=window_frames - offset - 1)
 
 
 # --- registry of builders ------------------------------------------------------------------------------
