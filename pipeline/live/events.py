@@ -1,0 +1,150 @@
+"""Live events: NMS on the final rows of a growing half, an event emitted once NMS can no longer change it.
+
+NMS (`pipeline.postprocess.nms`, hard or soft, the offline code) runs on every final row of each class.
+A kept row `i` is *certain* when every row that could suppress it exists (rows `j` with `i` in `j`'s
+suppression range: `i - floor(w/2) < j <= i + w/2`) and `i` wins the greedy order against each of them
+(a higher score; an equal score only before it, the offline tie rule): then nothing that arrives later
+can remove it or change its confidence, under hard and soft NMS alike. Such events are emitted at once.
+A kept row that is not certain (it survives because a stronger neighbour was itself suppressed, a chain
+that later rows could in principle undo) is emitted when it is `max_latency` seconds old in stream time;
+if NMS on more rows then drops it, or moves its confidence, a correction line says so. At the end the
+offline spots of the whole half (`finish`) settle every event: each one emitted and not among them is
+retracted, each one missing is emitted late.
+
+Event ids are `<half>-<class>-<position ms>`: the same event gets the same id after a restart, so a
+resumed run skips the ids it already emitted (`emitted`).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from soccerspot.data.labels import Prediction
+from soccerspot.pipeline.postprocess import nms
+
+
+def event_id(half: int, label: str, position_ms: int) -> str:
+    return f"{half}-{label.replace(' ', '_')}-{position_ms}"
+
+
+def game_time(half: int, position_ms: int) -> str:
+    seconds = position_ms // 1000
+    return f"{half} - {seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
+    """Can no later row change NMS's decision to keep row `index` (scores: the final rows so far)?"""
+    half = window_frames / 2
+    last_rival = index + math.floor(half)  # the rows j with index in j's suppression range
+    if last_rival >= len(scores):
+        return False
+    first_rival = max(0, index - math.floor(half) + 1)
+    score = scores[index]
+    before, after = scores[first_rival:index], scores[index + 1 : last_rival + 1]
+    return bool((before < score).all() and (after < score).all())
+
+
+@dataclass
+class EventLine:
+    """One line of the event stream (`to_json` is what is written and POSTed)."""
+
+    kind: str  # "event" | "correction"
+    id: str
+    half: int
+    position_ms: int
+    label: str
+    confidence: float
+    stream_time_s: float
+    emitted_at: str
+    reason: str = ""  # corrections: "retracted" | "confidence"; late events: "late"
+
+    def to_json(self) -> dict:
+        line = {"type": self.kind, "id": self.id, "half": self.half, "gameTime": game_time(self.half, self.position_ms),
+                "position": self.position_ms, "label": self.label, "confidence": round(self.confidence, 6),
+                "stream_time": round(self.stream_time_s, 3), "emitted_at": self.emitted_at}
+        if self.reason:
+            line["reason"] = self.reason
+        return line
+
+
+@dataclass
+class EventTracker:
+    """Turns the final rows' scores into event lines (see the module docstring)."""
+
+    classes: list[str]
+    half: int
+    kind: str  # NMS kind
+    window_frames: int  # NMS window in rows
+    threshold: float
+    max_latency_s: float
+    min_confidence: float = 0.0  # lines below this are not emitted (the final file keeps every spot)
+    emitted: dict = field(default_factory=dict)  # id -> (label, position ms, confidence) of the events out
+    retracted: set = field(default_factory=set)
+    clock: object = time.time
+
+    def remember(self, line: dict) -> None:
+        """Take a line written by an earlier run of the same command (resume: no event twice)."""
+        if line.get("half") != self.half:
+            return
+        if line.get("reason") == "retracted":
+            self.emitted.pop(line["id"], None)
+            self.retracted.add(line["id"])
+        else:
+            self.emitted[line["id"]] = (line["label"], int(line["position"]), float(line["confidence"]))
+
+    def update(self, scores: np.ndarray, times: np.ndarray, stream_time: float) -> list[EventLine]:
+        """Lines for the final rows `scores` (rows, classes), `times` their timestamps (s), `stream_time`
+        the latest frame's time."""
+        lines = []
+        current: dict[str, tuple[float, float, bool]] = {}
+        for column, label in enumerate(self.classes):
+            column_scores = np.asarray(scores[:, column], dtype=np.float64)
+            for row, confidence in nms(column_scores, self.kind, self.window_frames, self.threshold):
+                position = max(0, int(round(float(times[row]) * 1000.0)))
+                sure = certain(column_scores, row, self.window_frames)
+                old_enough = stream_time - float(times[row]) >= self.max_latency_s
+                current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
+                                                                  sure or old_enough, label, position)
+        for key, (confidence, at, ready, label, position) in current.items():
+            if key not in self.emitted and ready and confidence >= self.min_confidence:
+                lines.append(self._line("event", key, label, position, confidence, at))
+        lines += self._corrections(current)
+        return lines
+
+    def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
+        """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""
+        current = {event_id(p.half, p.label, p.position_ms): (p.confidence, p.position_ms / 1000.0, True, p.label,
+                                                              p.position_ms)
+                   for p in predictions if p.half == self.half}
+        lines = []
+        for key, (confidence, at, _, label, position) in current.items():
+            if key not in self.emitted and confidence >= self.min_confidence:
+                lines.append(self._line("event", key, label, position, confidence, at, reason="late"))
+        return lines + self._corrections(current, final=True)
+
+    def _corrections(self, current: dict, final: bool = False) -> list[EventLine]:
+        """NMS runs on final rows only, so an emitted event it no longer keeps was dropped for good."""
+        lines = []
+        for key, (label, position, confidence) in list(self.emitted.items()):
+            if key not in current:
+                lines.append(self._line("correction", key, label, position, confidence, position / 1000.0,
+                                        reason="retracted"))
+            elif abs(current[key][0] - confidence) > 1e-4:
+                lines.append(self._line("correction", key, label, position, current[key][0], position / 1000.0,
+                                        reason="confidence"))
+        return lines
+
+    def _line(self, kind: str, key: str, label: str, position: int, confidence: float, at: float,
+              reason: str = "") -> EventLine:
+        if reason == "retracted":
+            self.emitted.pop(key, None)
+            self.retracted.add(key)
+        else:
+            self.emitted[key] = (label, position, confidence)
+            self.retracted.discard(key)
+        stamp = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds")
+        return EventLine(kind, key, self.half, position, label, confidence, at, stamp.replace("+00:00", "Z"), reason)
