@@ -29,6 +29,7 @@ from soccerspot.data.errors import DataError
 
 POLL_S = 0.05
 READ_TIMEOUT_S = 1.0
+HLS_READ_TIMEOUT_S = 15.0
 
 
 def source_kind(spec: str) -> str:
@@ -135,11 +136,13 @@ class LiveSource:
             raise DataError(self.spec, f"cannot open the source: {getattr(error, 'strerror', None) or error}") from None
 
     def _read_timeout(self) -> float:
-        return max(self.idle_s, 1.0) if self.kind == "hls" else READ_TIMEOUT_S
+        # FFmpeg's HLS demuxer waits a target duration between playlist reloads
+        return max(self.idle_s, HLS_READ_TIMEOUT_S) if self.kind == "hls" else READ_TIMEOUT_S
 
     def frames(self) -> Iterator[tuple[float, object]]:
         """(time s, av.VideoFrame) in presentation order, times strictly increasing."""
         origin, shift = None, 0.0
+        pending: Gap | None = None
         waited_since = time.monotonic()
         while not self.stop.is_set():
             try:
@@ -148,6 +151,8 @@ class LiveSource:
                 if self.kind == "url" and time.monotonic() - waited_since < self.idle_s:
                     time.sleep(POLL_S * 4)
                     continue
+                if self.last_time is not None:
+                    return  # the stream had started: it ended
                 raise
             reopened = self.last_time is not None
             try:
@@ -175,6 +180,10 @@ class LiveSource:
                             self.gaps.append(Gap("discontinuity", self.last_time, jump))
                         for waited in self._stalls(blocked):
                             self.gaps.append(Gap("stall", self.last_time, waited))
+                    if pending is not None:
+                        pending.wall_s = time.monotonic() - waited_since
+                        self.gaps.append(pending)
+                        pending = None
                     self.last_time, self.last_arrival = time_s, time.time()
                     waited_since = time.monotonic()
                     reopened = False
@@ -183,7 +192,7 @@ class LiveSource:
                 container.close()
             if self.kind != "url" or time.monotonic() - waited_since >= self.idle_s:
                 return
-            self.gaps.append(Gap("reconnect", self.last_time or 0.0, time.monotonic() - waited_since))
+            pending = Gap("reconnect", self.last_time or 0.0, 0.0)  # recorded if frames come again
 
     def _stalls(self, blocked: float) -> list[float]:
         """Waits for data since the last frame: the file reader's own (a wait at the very end, where the
@@ -197,15 +206,23 @@ class LiveSource:
         """(presentation time, frame, seconds spent waiting for it); ends at the end of the stream or a timeout."""
         import av
 
-        decoded = container.decode(stream)
+        packets = container.demux(stream)
         while True:
             began = time.monotonic()
             try:
-                frame = next(decoded)
+                packet = next(packets)
             except StopIteration:
-                return
+                packet = None
             except (av.error.FFmpegError, OSError):  # a read timeout, a damaged packet at a stream's end
+                packet = None
+            blocked = time.monotonic() - began
+            try:
+                frames = stream.decode(packet)  # None flushes the decoder's last frames
+            except av.error.FFmpegError:
+                frames = []
+            for frame in frames:
+                if frame.pts is not None:
+                    yield float(frame.pts * (frame.time_base or stream.time_base)), frame, blocked
+                    blocked = 0.0
+            if packet is None:
                 return
-            if frame.pts is None:
-                continue
-            yield float(frame.pts * frame.time_base), frame, time.monotonic() - began
