@@ -124,7 +124,7 @@ def live(args: argparse.Namespace) -> int:
     gaps = f"; {len(report.gaps)} gap(s) recorded in the features' sidecar" if report.gaps else ""
     resumed = f" ({report.resumed_rows} rows from the interrupted run)" if report.resumed_rows else ""
     print(f"live: {report.rows + report.resumed_rows} rows{resumed}, {report.stream_s:.1f} s of stream in "
-          f"{report.wall_s:.1f} s ({report.realtime_factor:.2f}x real time), {report.events} events, "
+          f"{report.wall_s:.1f} s (processed at {report.realtime_factor:.2f}x real time), {report.events} events, "
           f"{report.corrections} corrections{gaps}", file=sys.stderr)
     print(f"wrote {report.features} and {report.results}")
     return 0

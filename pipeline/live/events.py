@@ -36,16 +36,40 @@ def game_time(half: int, position_ms: int) -> str:
     return f"{half} - {seconds // 60:02d}:{seconds % 60:02d}"
 
 
-def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
-    """Can no later row change NMS's decision to keep row `index` (scores: the final rows so far)?"""
+def rival_span(index: int, window_frames: int) -> tuple[int, int]:
+    """[first, last] rows j whose suppression range `[floor(j - w/2), j + floor(w/2))` holds row `index`."""
     half = window_frames / 2
-    last_rival = index + math.floor(half)  # the rows j with index in j's suppression range
-    if last_rival >= len(scores):
+    return index - math.floor(half) + 1, math.ceil(index + 1 + half) - 1
+
+
+def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
+    """Soft NMS: is row `index` ahead of every row that could touch it (so nothing later can change it)?"""
+    first, last = rival_span(index, window_frames)
+    if last >= len(scores):
         return False
-    first_rival = max(0, index - math.floor(half) + 1)
     score = scores[index]
-    before, after = scores[first_rival:index], scores[index + 1 : last_rival + 1]
+    before, after = scores[max(0, first):index], scores[index + 1 : last + 1]
     return bool((before < score).all() and (after < score).all())
+
+
+def unsettled_rows(scores: np.ndarray, window_frames: int, settled: np.ndarray) -> np.ndarray:
+    """Hard NMS: which rows' fate (kept or suppressed) later rows could still change. Greedy NMS decides a
+    row once every row ahead of it in its order (higher score; equal score, earlier) that could suppress it
+    is decided; a row that a row not yet scored could suppress is undecided. Rows in `settled` stay decided
+    (their rivals all exist and are decided); the others are visited in NMS order."""
+    unsettled = np.zeros(len(scores), dtype=bool)
+    candidates = np.flatnonzero(~settled)
+    order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    for index in order:
+        first, last = rival_span(int(index), window_frames)
+        if last >= len(scores):
+            unsettled[index] = True
+            continue
+        first = max(0, first)
+        rivals = scores[first : last + 1]
+        ahead = (rivals > scores[index]) | ((rivals == scores[index]) & (np.arange(first, last + 1) < index))
+        unsettled[index] = bool((ahead & unsettled[first : last + 1]).any())
+    return unsettled
 
 
 @dataclass
@@ -84,6 +108,7 @@ class EventTracker:
     min_confidence: float = 0.0  # lines below this are not emitted (the final file keeps every spot)
     emitted: dict = field(default_factory=dict)  # id -> (label, position ms, confidence) of the events out
     retracted: set = field(default_factory=set)
+    settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
     clock: object = time.time
 
     def remember(self, line: dict) -> None:
@@ -103,9 +128,10 @@ class EventTracker:
         current: dict[str, tuple[float, float, bool]] = {}
         for column, label in enumerate(self.classes):
             column_scores = np.asarray(scores[:, column], dtype=np.float64)
+            decided = self._decided(column, column_scores)
             for row, confidence in nms(column_scores, self.kind, self.window_frames, self.threshold):
                 position = max(0, int(round(float(times[row]) * 1000.0)))
-                sure = certain(column_scores, row, self.window_frames)
+                sure = decided[row] if decided is not None else certain(column_scores, row, self.window_frames)
                 old_enough = stream_time - float(times[row]) >= self.max_latency_s
                 current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
                                                                   sure or old_enough, label, position)
@@ -114,6 +140,16 @@ class EventTracker:
                 lines.append(self._line("event", key, label, position, confidence, at))
         lines += self._corrections(current)
         return lines
+
+    def _decided(self, column: int, scores: np.ndarray) -> np.ndarray | None:
+        """Hard NMS: the rows whose fate no later row can change (kept incrementally per class)."""
+        if self.kind != "hard":
+            return None
+        settled = self.settled.get(column, np.zeros(0, dtype=bool))
+        settled = np.concatenate([settled, np.zeros(len(scores) - len(settled), dtype=bool)])
+        settled |= ~unsettled_rows(scores, self.window_frames, settled)
+        self.settled[column] = settled
+        return settled
 
     def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
         """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""

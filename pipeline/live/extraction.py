@@ -45,6 +45,7 @@ class LiveFeatures:
         self.ended = False
         self.sampled = 0  # frames sampled (skipped ones included)
         self.last_image: torch.Tensor | None = None
+        self.forward_s = 0.0  # seconds the last `take` spent in the backbone
         self.thread = threading.Thread(target=self._produce, name="soccerspot-live-decode", daemon=True)
 
     def start(self) -> "LiveFeatures":
@@ -91,7 +92,9 @@ class LiveFeatures:
         images = torch.stack([image for _, image, _ in items])
         self.last_image = images[-1:]
         batch = images if len(items) > 1 else images.repeat(2, 1, 1, 1)  # never a batch of one (see above)
+        began = time.perf_counter()
         features = self.forward(batch)[: len(items)]
+        self.forward_s = time.perf_counter() - began
         return Rows(features, np.array([t for t, _, _ in items]), np.array([a for _, _, a in items]))
 
     def forward(self, images: torch.Tensor) -> np.ndarray:

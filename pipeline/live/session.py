@@ -66,6 +66,8 @@ class LiveReport:
     gaps: list = field(default_factory=list)
     stream_s: float = 0.0
     wall_s: float = 0.0
+    busy_s: float = 0.0  # seconds spent extracting, scoring and emitting (not waiting for the source)
+    end_lag_s: float = 0.0  # from the last frame's arrival to its row's features
     behind_warnings: int = 0
     features: Path | None = None
     results: Path | None = None
@@ -73,7 +75,8 @@ class LiveReport:
 
     @property
     def realtime_factor(self) -> float:
-        return self.stream_s / self.wall_s if self.wall_s > 0 else float("nan")
+        """Stream seconds per second of processing: >= 1 keeps up with a real-time source."""
+        return self.stream_s / self.busy_s if self.busy_s > 0 else float("nan")
 
 
 class Growing:
@@ -178,6 +181,8 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
             if rows is None:
                 break
             if len(rows.times):
+                report.busy_s += live.forward_s
+                busy_from = time.perf_counter()
                 store.append(rows.times, rows.features)
                 add(rows.times, rows.features, rows.arrivals)
                 report.rows += len(rows.times)
@@ -185,6 +190,8 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
                 if len(fresh):
                     final = scorer.array()
                     publish(tracker.update(final[:, 1:], np.asarray(times[: len(final)]), times[-1]))
+                report.busy_s += time.perf_counter() - busy_from
+                report.end_lag_s = time.time() - arrivals[-1]
             status.tick(times)
     finally:
         report.wall_s = time.time() - began
@@ -230,6 +237,7 @@ class Status:
         self.options, self.report, self.source, self.live = options, report, source, live
         self.last_print = time.time()
         self.last_rows = report.rows
+        self.last_busy = report.busy_s
         self.warned_backlog = options.behind_s
 
     def tick(self, times: list[float]) -> None:
@@ -243,8 +251,9 @@ class Status:
             self.warned_backlog *= 2
         if not every or now - self.last_print < every:
             return
-        rtf = (self.report.rows - self.last_rows) / self._fps() / (now - self.last_print)
-        self.last_print, self.last_rows = now, self.report.rows
+        busy = self.report.busy_s - self.last_busy
+        rtf = (self.report.rows - self.last_rows) / self._fps() / busy if busy > 0 else float("nan")
+        self.last_print, self.last_rows, self.last_busy = now, self.report.rows, self.report.busy_s
         print(self.line(times, rtf), file=sys.stderr, flush=True)
 
     def _fps(self) -> float:
@@ -254,7 +263,7 @@ class Status:
         stream = times[-1] if times else 0.0
         edge = self.source.last_time if self.source.last_time is not None else stream
         return (f"live half {self.options.half}: stream {int(stream) // 60:02d}:{stream % 60:04.1f} | lag "
-                f"{max(0.0, edge - stream):.1f} s | {rtf:.2f}x real time | {self.report.events} events | "
+                f"{max(0.0, edge - stream):.1f} s | processing at {rtf:.2f}x real time | {self.report.events} events | "
                 f"{len(self.source.gaps)} gaps")
 
     def done(self, times: list[float]) -> None:

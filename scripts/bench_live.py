@@ -1,0 +1,109 @@
+"""Live spotting latency and real-time factor on a synthetic broadcast streamed to loopback UDP.
+
+A synthetic half (`--seconds`, 398x224, 25 fps) is sent by the imageio-ffmpeg wheel's ffmpeg to
+udp://127.0.0.1 at `--speed` x real time while `pipeline.live.run_live` spots it with a seeded random head
+(NetVLAD++, 15 s windows at 2 fps, NMS 6 s: the latency does not depend on what the head learned) on
+features of `--backbone` (weights none). Then offline `spot` on the same recording.
+
+Measured: per emitted event, the time from its frame's arrival (decoded from the socket) to its line
+(`latency_s`; median, p95), over the events emitted while the broadcast ran and over all; the head's own
+bound (half its window + half the NMS window: the stream seconds an event must wait before NMS and the
+window are settled) beside them; the real-time factor (stream seconds / wall seconds of the run); the
+backbone's own throughput; whether the final results equal offline spot's. Events are the head's, not the
+ground truth's: a random head's spots stand in for a trained head's (its latency is the same); ground-truth
+matching needs a trained head (not done here). Last line: JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="timm:regnety_002")
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--port", type=int, default=23950)
+    parser.add_argument("--work", default=None)
+    args = parser.parse_args(argv)
+
+    from soccerspot.data.labels import read_predictions
+    from soccerspot.data.synthetic import SYNTHETIC_CLASSES, BroadcastConfig, make_game
+    from soccerspot.extract.extractor import ExtractConfig, Extractor
+    from soccerspot.models.heads import build_head, head_config
+    from soccerspot.pipeline.checkpoints import NmsSettings, load_checkpoint, save_checkpoint
+    from soccerspot.pipeline.cli import main as cli
+    from soccerspot.pipeline.live.broadcast import send_udp, to_mpegts
+    from soccerspot.pipeline.live.session import LiveOptions, run_live
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_live_"))
+    game = work / "game"
+    if not (game / "1_224p.mkv").is_file():
+        make_game(game, 0, BroadcastConfig(duration_s=args.seconds), halves=(1,))
+    ts = to_mpegts(game / "1_224p.mkv", work / "half.ts")
+    extractor = Extractor(ExtractConfig(backbone=args.backbone, weights="none", input_size=args.input_size,
+                                        device="cpu", progress=False))
+    settings = extractor.meta_template().settings()
+    torch.manual_seed(0)
+    window, nms_window = 30, 6.0
+    config = head_config("netvlad++", input_dim=settings["dim"], num_classes=len(SYNTHETIC_CLASSES),
+                         window_frames=window, projection_dim=64, clusters=8)
+    model_dir = save_checkpoint(work / f"model-{args.backbone.replace(':', '_')}", build_head(config), config,
+                                classes=SYNTHETIC_CLASSES, feature_settings=settings, fps=2.0,
+                                nms=NmsSettings("hard", nms_window, 0.0), extra={"features": "bench"})
+    batch = torch.zeros(8, 3, args.input_size, args.input_size, dtype=torch.uint8)
+    extractor.forward(batch)
+    began = time.perf_counter()
+    extractor.forward(batch)
+    images_per_s = 8 / (time.perf_counter() - began)
+
+    head = load_checkpoint(model_dir)
+    out = work / f"live-{args.backbone.replace(':', '_')}"
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    options = LiveOptions(source=f"udp://127.0.0.1:{args.port}", out_dir=out, idle_s=5.0, status_every_s=10.0)
+    threading.Timer(1.5, lambda: send_udp(ts, args.port, speed=args.speed)).start()
+    report = run_live(head, options)
+    sent_until = report.wall_s  # the sender ran for seconds / speed of it
+    lines = [json.loads(line) for line in (out / "1_live_events.jsonl").read_text().splitlines()]
+    during = np.array([line["latency_s"] for line in lines if line["type"] == "event" and line.get("reason") != "late"
+                       and "latency_s" in line])
+    every = np.array([line["latency_s"] for line in lines if line["type"] == "event" and "latency_s" in line])
+    offline = work / f"offline-{args.backbone.replace(':', '_')}"
+    shutil.rmtree(offline, ignore_errors=True)
+    cli(["spot", str(ts), "--model", str(model_dir), "--out", str(offline), "--no-progress"])
+    equal = read_predictions(out / "results_spotting.json").predictions == \
+        read_predictions(offline / "results_spotting.json").predictions
+    bound = (window / 2) / 2.0 + nms_window / 2
+    result = {
+        "backbone": args.backbone, "input_size": args.input_size, "seconds": args.seconds, "speed": args.speed,
+        "backbone_images_per_s": round(images_per_s, 2),
+        "latency_p50_s": round(float(np.median(during)), 2) if len(during) else None,
+        "latency_p95_s": round(float(np.percentile(during, 95)), 2) if len(during) else None,
+        "latency_all_p50_s": round(float(np.median(every)), 2) if len(every) else None,
+        "latency_all_p95_s": round(float(np.percentile(every, 95)), 2) if len(every) else None,
+        "bound_s": bound, "realtime_factor": round(report.realtime_factor, 3),
+        "events": int(len(every)), "events_during": int(len(during)), "corrections": report.corrections,
+        "behind_warnings": report.behind_warnings, "gaps": report.gaps, "equal_to_offline": bool(equal),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    print(f"{args.backbone}: {len(during)} events while live, latency median {result['latency_p50_s']} s, "
+          f"p95 {result['latency_p95_s']} s (bound {bound} s); real-time factor {result['realtime_factor']}; "
+          f"equal to offline: {equal}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
