@@ -28,8 +28,8 @@ from soccerspot.pipeline.live.broadcast import grow_file, send_udp, to_mpegts, w
 from soccerspot.pipeline.live.events import event_id
 
 pytestmark = pytest.mark.slow
-DURATION = 30.0
-SPEED = 6.0
+DURATION = 20.0
+SPEED = 8.0
 HEADS = {
     "netvlad++": dict(window_frames=10, projection_dim=32, clusters=4),
     "transformer": dict(window_frames=8, model_dim=16, num_heads=2, num_layers=1, feedforward_dim=32),
@@ -150,7 +150,7 @@ def test_live_events_and_final_files_equal_offline_spot(tmp_path, broadcast, off
 
 def test_a_stalled_recording_is_waited_for_and_the_gap_recorded(tmp_path, broadcast, offline):
     model, spot_out = offline["netvlad++"]
-    grow_file(broadcast[1], tmp_path / "rec.ts", duration_s=DURATION, speed=SPEED, pause_at=12.0, pause_s=3.0)
+    grow_file(broadcast[1], tmp_path / "rec.ts", duration_s=DURATION, speed=SPEED, pause_at=10.0, pause_s=3.0)
     out = tmp_path / "live"
     assert main(live_args(tmp_path / "rec.ts", model, out, "--idle", "5")) == 0
     assert_equal_to_offline(out, spot_out)
@@ -165,32 +165,32 @@ def test_a_restarted_udp_sender_is_waited_for_and_the_gap_recorded(tmp_path, bro
     def senders():
         time.sleep(1.0)
         first = send_udp(broadcast[1], port, speed=SPEED)
-        time.sleep(10.0 / SPEED)  # 10 s of stream, then the sender dies ...
+        time.sleep(8.0 / SPEED)  # 8 s of stream, then the sender dies ...
         first.kill()
-        time.sleep(1.5)  # ... and is restarted at 15 s: its clock starts again
-        send_udp(broadcast[1], port, speed=SPEED, start_s=15.0).wait()
+        time.sleep(1.5)  # ... and is restarted at 10 s (a keyframe, as a restarted encoder begins with one)
+        send_udp(broadcast[1], port, speed=SPEED, start_s=10.0).wait()
 
     threading.Thread(target=senders, daemon=True).start()
     out = tmp_path / "live"
     assert main(live_args(f"udp://127.0.0.1:{port}", model, out, "--idle", "4")) == 0
     features = load_features(out, 1, "resnet18")
-    kinds = {gap["kind"] for gap in features.meta.extra["gaps"]}
-    assert "discontinuity" in kinds or "reconnect" in kinds
+    gaps = [gap for gap in features.meta.extra["gaps"] if gap["kind"] in ("discontinuity", "reconnect")]
+    assert gaps
     times = np.asarray(features.meta.timestamps)
-    assert np.all(np.diff(times) > 0) and times[-1] > 15.0  # it went on after the gap
+    assert np.all(np.diff(times) > 0) and times[-1] > gaps[-1]["stream_time"] + 3.0  # it went on after the gap
 
 
 def test_kill_9_then_the_same_command_continues_without_emitting_an_event_twice(tmp_path, broadcast, offline):
     model, spot_out = offline["netvlad++"]
     out = tmp_path / "live"
-    grow_file(broadcast[1], tmp_path / "rec.ts", duration_s=DURATION, speed=SPEED / 2)
+    grow_file(broadcast[1], tmp_path / "rec.ts", duration_s=DURATION, speed=SPEED / 4)
     args = live_args(tmp_path / "rec.ts", model, out, "--events", str(tmp_path / "events.jsonl"))
     process = subprocess.Popen([sys.executable, "-m", "soccerspot", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    rows = out / ".live" / "1_resnet18.rows"
+    log = out / "1_live_events.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (rows.is_file() and rows.stat().st_size > 30 * (8 + 4 * 512)):
-        time.sleep(0.1)
+    while time.monotonic() < deadline and not (log.is_file() and log.read_text().count("\n") >= 3):
+        time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     first = events(out / "1_live_events.jsonl")
@@ -201,7 +201,7 @@ def test_kill_9_then_the_same_command_continues_without_emitting_an_event_twice(
     ids = [line["id"] for line in lines if line["type"] == "event"]
     assert len(ids) == len(set(ids)), "no event twice"
     assert set(ids) == offline_ids(spot_out)
-    assert load_features(out, 1, "resnet18").meta.extra["resumed_rows"] >= 30
+    assert load_features(out, 1, "resnet18").meta.extra["resumed_rows"] > 0
     assert not (out / ".live").exists()
 
 

@@ -23,17 +23,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from soccerspot.data.labels import Prediction
+from soccerspot.data.labels import Prediction, game_time
 from soccerspot.pipeline.postprocess import nms
 
 
 def event_id(half: int, label: str, position_ms: int) -> str:
     return f"{half}-{label.replace(' ', '_')}-{position_ms}"
-
-
-def game_time(half: int, position_ms: int) -> str:
-    seconds = position_ms // 1000
-    return f"{half} - {seconds // 60:02d}:{seconds % 60:02d}"
 
 
 def rival_span(index: int, window_frames: int) -> tuple[int, int]:

@@ -72,6 +72,8 @@ class LiveReport:
     features: Path | None = None
     results: Path | None = None
     latencies: list = field(default_factory=list)  # (id, seconds from the event's frame arriving to its line)
+    times: list = field(default_factory=list)  # each row's stream time
+    arrivals: list = field(default_factory=list)  # each row's frame arrival (time.time(); nan: a resumed row)
 
     @property
     def realtime_factor(self) -> float:
@@ -197,6 +199,7 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
         report.wall_s = time.time() - began
         report.gaps = [gap.to_json() for gap in source.gaps]
         report.stream_s = report.rows / fps
+        report.times, report.arrivals = times, arrivals
     if not times:
         log.close()
         raise DataError(options.source, "no video frames arrived from the source")

@@ -7,7 +7,7 @@
   reads new segments as they appear, from the first one (`live_start_index=0`), and ends at
   `#EXT-X-ENDLIST` or after `idle_s` without data.
 - Any other URL PyAV/FFmpeg opens (udp, srt, rtmp, rtsp, ...): read with a 1 s read timeout and reopened
-  after a timeout until nothing arrived for `idle_s`.
+  after a timeout until nothing arrived for `idle_s` (before its first frame: `start_wait_s`, 60 s).
 
 Times: seconds from the first frame's presentation time, as `extract.decode` (no `index / 25`). A
 stream's timestamps may jump (a UDP sender restarted starts its clock again; a reopened source): a jump
@@ -95,10 +95,11 @@ class LiveSource:
     """Timed PyAV video frames from a live source (see the module docstring)."""
 
     def __init__(self, spec: str, *, idle_s: float, stop: threading.Event, stall_s: float = 2.0,
-                 max_jump_s: float = 5.0, continue_after: float | None = None):
+                 max_jump_s: float = 5.0, continue_after: float | None = None, start_wait_s: float = 60.0):
         self.spec, self.kind = spec, source_kind(spec)
         self.idle_s, self.stop, self.stall_s, self.max_jump_s = idle_s, stop, stall_s, max_jump_s
         self.continue_after = continue_after  # resuming a live URL: first frame at this time
+        self.start_wait_s = start_wait_s  # a URL may start sending after live started: wait this long for it
         self.gaps: list[Gap] = []
         self.average_fps: float | None = None
         self.last_time: float | None = None
@@ -148,7 +149,8 @@ class LiveSource:
             try:
                 container = self._open()
             except DataError:
-                if self.kind == "url" and time.monotonic() - waited_since < self.idle_s:
+                patience = self.idle_s if self.last_time is not None else max(self.idle_s, self.start_wait_s)
+                if self.kind == "url" and time.monotonic() - waited_since < patience:
                     time.sleep(POLL_S * 4)
                     continue
                 if self.last_time is not None:
