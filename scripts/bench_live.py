@@ -2,7 +2,8 @@
 
 A synthetic half (`--seconds`, 398x224, 25 fps) is sent by the imageio-ffmpeg wheel's ffmpeg to
 udp://127.0.0.1 at `--speed` x real time while `pipeline.live.run_live` spots it with a seeded random head
-(NetVLAD++, 15 s windows at 2 fps, NMS 6 s: the latency does not depend on what the head learned) on
+(NetVLAD++, 10 s windows at 2 fps, NMS 20 s, the demo head's: the latency does not depend on what the
+head learned) or a trained head (`--model`, e.g. the demo's) on
 features of `--backbone` (weights none). Then offline `spot` on the same recording.
 
 Measured: per emitted event, the time from its frame's arrival (decoded from the socket) to its line
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default=None,
                         help="a trained head (e.g. demo_out/model/best): latency per ground-truth event (default: a "
                              "seeded random NetVLAD++ head on --backbone features, latency per emitted event)")
+    parser.add_argument("--window-s", type=float, default=10.0, help="random head: window seconds (default 10)")
+    parser.add_argument("--nms-window", type=float, default=20.0, help="random head: NMS window s (default 20)")
     parser.add_argument("--match-s", type=float, default=None,
                         help="a ground-truth event is found when an event of its class lies this close (default: "
                              "half the NMS window)")
@@ -64,8 +67,8 @@ def main(argv=None) -> int:
         args.backbone, args.input_size = settings["backbone"], int(settings["input_size"])
         window, nms_window = trained.config.window_frames, trained.nms.window_seconds
         fps = trained.fps
-    else:
-        window, nms_window, fps = 30, 6.0, 2.0
+    else:  # the demo head's window and NMS (10 s, 20 s): the same bound as a trained demo head
+        window, nms_window, fps = int(round(args.window_s * 2.0)), args.nms_window, 2.0
     extractor = Extractor(ExtractConfig(backbone=args.backbone, weights="none", input_size=args.input_size,
                                         device="cpu", progress=False))
     if not args.model:
@@ -116,6 +119,7 @@ def main(argv=None) -> int:
         "events": int(len(every)), "events_during": int(len(during)), "corrections": report.corrections,
         "per": "ground-truth event" if args.model else "emitted event (random head)",
         "ground_truth_found": int(len(truth)),
+        "ground_truth_events": sum(1 for e in read_labels_events(game / "Labels-v2.json") if e.half == 1),
         "behind_warnings": report.behind_warnings, "gaps": report.gaps, "equal_to_offline": bool(equal),
         "cpu_threads": torch.get_num_threads(),
     }
@@ -124,6 +128,12 @@ def main(argv=None) -> int:
           f"equal to offline: {equal}", file=sys.stderr)
     print(json.dumps(result))
     return 0
+
+
+def read_labels_events(path: Path):
+    from soccerspot.data.labels import read_labels
+
+    return read_labels(path).events
 
 
 def ground_truth_latencies(labels_path: Path, lines: list[dict], report, match_s: float) -> np.ndarray:

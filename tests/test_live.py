@@ -209,8 +209,11 @@ def test_falling_behind_is_said_and_no_frame_is_dropped(tmp_path, broadcast, off
     model, spot_out = offline["netvlad++"]
     out = tmp_path / "live"
     # a finished recording arrives at decoding speed, far faster than the backbone takes it
-    assert main(live_args(broadcast[1], model, out, "--idle", "0.5")) == 0
-    assert "falls behind real time" in capsys.readouterr().err
+    assert main(live_args(broadcast[1], model, out, "--idle", "0.5", "--status-every", "0.3")) == 0
+    err = capsys.readouterr().err
+    assert "falls behind real time" in err and "none is dropped" in err
+    status = [line for line in err.splitlines() if line.startswith("live half 1: stream")]
+    assert status and all(k in status[-1] for k in ("lag", "x real time", "events", "gaps"))
     assert_equal_to_offline(out, spot_out)
 
 

@@ -47,24 +47,32 @@ def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
     return bool((before < score).all() and (after < score).all())
 
 
-def unsettled_rows(scores: np.ndarray, window_frames: int, settled: np.ndarray) -> np.ndarray:
-    """Hard NMS: which rows' fate (kept or suppressed) later rows could still change. Greedy NMS decides a
-    row once every row ahead of it in its order (higher score; equal score, earlier) that could suppress it
-    is decided; a row that a row not yet scored could suppress is undecided. Rows in `settled` stay decided
-    (their rivals all exist and are decided); the others are visited in NMS order."""
+def decide_rows(scores: np.ndarray, window_frames: int, threshold: float, settled: np.ndarray,
+                kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hard NMS, incrementally: greedy NMS (`postprocess.hard_nms`) keeps a row unless a kept row ahead of it
+    in its order (a higher score; an equal score, earlier) can suppress it. The rows not in `settled` are
+    visited in that order: each one's fate on these rows (`kept`, updated in place), and whether a later row
+    could still change it (returned `unsettled`): a row whose possible suppressors include a row not yet
+    scored, or an unsettled row ahead of it, is unsettled. `settled` rows keep their fate (their possible
+    suppressors all exist and are settled). Returns (visited rows, unsettled flags over all rows)."""
     unsettled = np.zeros(len(scores), dtype=bool)
-    candidates = np.flatnonzero(~settled)
-    order = candidates[np.lexsort((candidates, -scores[candidates]))]
+    visited = np.flatnonzero(~settled)
+    order = visited[np.lexsort((visited, -scores[visited]))]
     for index in order:
+        score = scores[index]
         first, last = rival_span(int(index), window_frames)
-        if last >= len(scores):
-            unsettled[index] = True
-            continue
-        first = max(0, first)
+        unsettled[index] = last >= len(scores)
+        first, last = max(0, first), min(last, len(scores) - 1)
         rivals = scores[first : last + 1]
-        ahead = (rivals > scores[index]) | ((rivals == scores[index]) & (np.arange(first, last + 1) < index))
-        unsettled[index] = bool((ahead & unsettled[first : last + 1]).any())
-    return unsettled
+        ahead = (rivals > score) | ((rivals == score) & (np.arange(first, last + 1) < index))
+        kept[index] = score >= threshold and not (ahead & kept[first : last + 1]).any()
+        unsettled[index] |= bool((ahead & unsettled[first : last + 1]).any())
+    return visited, unsettled
+
+
+def unsettled_rows(scores: np.ndarray, window_frames: int, settled: np.ndarray) -> np.ndarray:
+    """Which rows' fate under hard NMS later rows could still change (see `decide_rows`)."""
+    return decide_rows(scores, window_frames, -np.inf, settled, np.zeros(len(scores), dtype=bool))[1]
 
 
 @dataclass
@@ -104,6 +112,7 @@ class EventTracker:
     emitted: dict = field(default_factory=dict)  # id -> (label, position ms, confidence) of the events out
     retracted: set = field(default_factory=set)
     settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
+    kept: dict = field(default_factory=dict)  # hard NMS: class column -> rows NMS keeps on the rows so far
     clock: object = time.time
 
     def remember(self, line: dict) -> None:
@@ -119,32 +128,36 @@ class EventTracker:
     def update(self, scores: np.ndarray, times: np.ndarray, stream_time: float) -> list[EventLine]:
         """Lines for the final rows `scores` (rows, classes), `times` their timestamps (s), `stream_time`
         the latest frame's time."""
-        lines = []
-        current: dict[str, tuple[float, float, bool]] = {}
+        current: dict[str, tuple] = {}
+        considered: set[str] | None = set() if self.kind == "hard" else None
         for column, label in enumerate(self.classes):
             column_scores = np.asarray(scores[:, column], dtype=np.float64)
-            decided = self._decided(column, column_scores)
-            for row, confidence in nms(column_scores, self.kind, self.window_frames, self.threshold):
+            for row, confidence, sure in self._spots(column, column_scores, considered, label, times):
                 position = max(0, int(round(float(times[row]) * 1000.0)))
-                sure = decided[row] if decided is not None else certain(column_scores, row, self.window_frames)
                 old_enough = stream_time - float(times[row]) >= self.max_latency_s
                 current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
                                                                   sure or old_enough, label, position)
+        lines = []
         for key, (confidence, at, ready, label, position) in current.items():
             if key not in self.emitted and ready and confidence >= self.min_confidence:
                 lines.append(self._line("event", key, label, position, confidence, at))
-        lines += self._corrections(current)
-        return lines
+        return lines + self._corrections(current, considered)
 
-    def _decided(self, column: int, scores: np.ndarray) -> np.ndarray | None:
-        """Hard NMS: the rows whose fate no later row can change (kept incrementally per class)."""
+    def _spots(self, column: int, scores: np.ndarray, considered: set | None, label: str, times: np.ndarray):
+        """(row, confidence, certain) of the rows NMS keeps, of the rows reconsidered now (hard NMS: the rows
+        not settled before, in O(those rows); soft NMS: all of them)."""
         if self.kind != "hard":
-            return None
-        settled = self.settled.get(column, np.zeros(0, dtype=bool))
-        settled = np.concatenate([settled, np.zeros(len(scores) - len(settled), dtype=bool)])
-        settled |= ~unsettled_rows(scores, self.window_frames, settled)
-        self.settled[column] = settled
-        return settled
+            return [(row, confidence, certain(scores, row, self.window_frames))
+                    for row, confidence in nms(scores, self.kind, self.window_frames, self.threshold)]
+        grow = len(scores) - len(self.settled.get(column, ()))
+        settled = np.concatenate([self.settled.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
+        kept = np.concatenate([self.kept.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
+        visited, unsettled = decide_rows(scores, self.window_frames, self.threshold, settled, kept)
+        settled[visited] = ~unsettled[visited]
+        self.settled[column], self.kept[column] = settled, kept
+        for row in visited:
+            considered.add(event_id(self.half, label, max(0, int(round(float(times[row]) * 1000.0)))))
+        return [(int(row), float(scores[row]), bool(settled[row])) for row in visited if kept[row]]
 
     def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
         """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""
@@ -155,12 +168,15 @@ class EventTracker:
         for key, (confidence, at, _, label, position) in current.items():
             if key not in self.emitted and confidence >= self.min_confidence:
                 lines.append(self._line("event", key, label, position, confidence, at, reason="late"))
-        return lines + self._corrections(current, final=True)
+        return lines + self._corrections(current)
 
-    def _corrections(self, current: dict, final: bool = False) -> list[EventLine]:
-        """NMS runs on final rows only, so an emitted event it no longer keeps was dropped for good."""
+    def _corrections(self, current: dict, considered: set | None = None) -> list[EventLine]:
+        """NMS decides on final rows only, so an emitted event it no longer keeps was dropped for good.
+        `considered`: the events reconsidered now (None: all)."""
         lines = []
         for key, (label, position, confidence) in list(self.emitted.items()):
+            if considered is not None and key not in considered:
+                continue
             if key not in current:
                 lines.append(self._line("correction", key, label, position, confidence, position / 1000.0,
                                         reason="retracted"))

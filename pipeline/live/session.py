@@ -109,7 +109,11 @@ def plan_extractor(head: LoadedHead, options: LiveOptions):
                            feature_name=options.feature_name, progress=False)
     if plan.combine is not None:
         raise DataError(head.path, "live spotting with a head trained on combined features is not supported yet")
-    return plan.extractors[0]
+    extractor = plan.extractors[0]
+    if extractor.is_clip:
+        raise DataError(head.path, f"live spotting with a video backbone ({extractor.backbone.name}: clips of frames "
+                                   "around each row) is not supported yet")
+    return extractor
 
 
 def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | None = None) -> LiveReport:
