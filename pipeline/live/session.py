@@ -27,8 +27,8 @@ from soccerspot.pipeline.live.events import EventTracker
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.scoring import IncrementalScores
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
-from soccerspot.pipeline.live.sources import LiveSource
-from soccerspot.pipeline.live.state import EventLog, events_log_path, open_row_store, read_event_log, remove_state
+from soccerspot.pipeline.live.sources import LiveSource, source_kind
+from soccerspot.pipeline.live.state import STATE_DIR, EventLog, events_log_path, open_row_store, read_event_log, remove_state
 from soccerspot.pipeline.postprocess import window_in_frames
 from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
 
@@ -122,7 +122,7 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     extractor = plan_extractor(head, options)
     name, fps = extractor.name, float(extractor.config.fps)
-    if sidecar_path(out_dir, half, name).is_file():
+    if sidecar_path(out_dir, half, name).is_file() and not (out_dir / STATE_DIR / f"{half}_{name}.json").is_file():
         raise DataError(sidecar_path(out_dir, half, name), f"half {half} was already spotted live here (its features "
                                                            "exist); remove them or use another --out")
     identity = {"source": options.source, "settings": extractor.meta_template().settings(),
@@ -130,8 +130,7 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     store = open_row_store(out_dir, half, name, identity, int(extractor.backbone.feature_dim))
     stored_times, stored_raw = store.read()
     report = LiveReport(resumed_rows=len(stored_times))
-    probe_source = LiveSource(options.source, idle_s=options.idle_s, stop=stop)
-    resume_live = len(stored_times) and not probe_source.replayable
+    resume_live = bool(len(stored_times)) and source_kind(options.source) == "url"  # a URL cannot replay
     source = LiveSource(options.source, idle_s=options.idle_s, stop=stop,
                         continue_after=len(stored_times) / fps if resume_live else None)
     live = LiveFeatures(extractor, source, skip_rows=0 if resume_live else len(stored_times),

@@ -6,8 +6,9 @@
 - An HLS playlist (`.m3u8` on disk or over http(s)): FFmpeg's HLS demuxer reloads a live playlist and
   reads new segments as they appear, from the first one (`live_start_index=0`), and ends at
   `#EXT-X-ENDLIST` or after `idle_s` without data.
-- Any other URL PyAV/FFmpeg opens (udp, srt, rtmp, rtsp, ...): read with a 1 s read timeout and reopened
-  after a timeout until nothing arrived for `idle_s` (before its first frame: `start_wait_s`, 60 s).
+- Any other URL PyAV/FFmpeg opens (udp, srt, rtmp, rtsp, ...): read until nothing arrived for `idle_s`
+  (before its first frame: opened again until `start_wait_s`, 60 s); a sender restarted within `idle_s`
+  is read on the same socket (its clock jump is a discontinuity). Ctrl-C is seen within `idle_s`.
 
 Times: seconds from the first frame's presentation time, as `extract.decode` (no `index / 25`). A
 stream's timestamps may jump (a UDP sender restarted starts its clock again; a reopened source): a jump
@@ -118,11 +119,6 @@ class LiveSource:
     def name(self) -> str:
         return Path(self.spec.split("?", 1)[0]).name
 
-    @property
-    def replayable(self) -> bool:
-        """Does reopening deliver the stream from its start again (a file, an HLS playlist)?"""
-        return self.kind in ("file", "hls")
-
     def _open(self):
         import av
 
@@ -137,8 +133,10 @@ class LiveSource:
             raise DataError(self.spec, f"cannot open the source: {getattr(error, 'strerror', None) or error}") from None
 
     def _read_timeout(self) -> float:
-        # FFmpeg's HLS demuxer waits a target duration between playlist reloads
-        return max(self.idle_s, HLS_READ_TIMEOUT_S) if self.kind == "hls" else READ_TIMEOUT_S
+        # FFmpeg's HLS demuxer waits a target duration between playlist reloads; a read timeout closes the
+        # container for good (its error is sticky), and a reopened stream must wait for its next keyframe,
+        # so a URL's reads wait for `idle_s` (a loaded machine must not be mistaken for a silent sender)
+        return max(self.idle_s, HLS_READ_TIMEOUT_S) if self.kind == "hls" else max(self.idle_s, READ_TIMEOUT_S)
 
     def frames(self) -> Iterator[tuple[float, object]]:
         """(time s, av.VideoFrame) in presentation order, times strictly increasing."""
