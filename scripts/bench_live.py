@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--port", type=int, default=23950)
+    parser.add_argument("--sender-delay", type=float, default=10.0, help="seconds before the sender starts")
     parser.add_argument("--work", default=None)
     parser.add_argument("--model", default=None,
                         help="a trained head (e.g. demo_out/model/best): latency per ground-truth event (default: a "
@@ -91,9 +92,10 @@ def main(argv=None) -> int:
 
     shutil.rmtree(out, ignore_errors=True)
     options = LiveOptions(source=f"udp://127.0.0.1:{args.port}", out_dir=out, idle_s=5.0, status_every_s=10.0)
-    threading.Timer(1.5, lambda: send_udp(ts, args.port, speed=args.speed)).start()
+    # the sender starts once live listens (it builds its backbone first): a receiver joining mid-stream would
+    # start at the next keyframe and not see the same recording as offline spot
+    threading.Timer(args.sender_delay, lambda: send_udp(ts, args.port, speed=args.speed)).start()
     report = run_live(head, options)
-    sent_until = report.wall_s  # the sender ran for seconds / speed of it
     lines = [json.loads(line) for line in (out / "1_live_events.jsonl").read_text().splitlines()]
     during = np.array([line["latency_s"] for line in lines if line["type"] == "event" and line.get("reason") != "late"
                        and "latency_s" in line])

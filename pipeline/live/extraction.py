@@ -2,8 +2,8 @@
 
 The decode thread samples the source's frames by timestamp exactly as `extract` does
 (`extract.decode.select_on_screen`, the frame on screen at each target, times rounded to the µs) and
-transforms each sampled frame (`extract.transforms`); the caller runs the backbone (`Extractor.forward`)
-on whatever has arrived. The queue between them is unbounded: a source is read as fast as it delivers
+converts them to RGB; the caller transforms them (`extract.transforms`) and runs the backbone
+(`Extractor.forward`) on whatever has arrived. The queue between them is unbounded: a source is read as fast as it delivers
 (a UDP socket not read drops packets), and a backlog is reported by the caller, never dropped silently.
 
 Equal to `extract`'s features: the backbone's output for a frame does not depend on the other frames
@@ -64,9 +64,9 @@ class LiveFeatures:
                 if self.sampled <= self.skip_rows:
                     continue  # resuming: rows a previous run already computed
                 arrival = self.source.last_arrival or time.time()
-                image = frames_to_tensor(frame.to_ndarray(format="rgb24")[None])
-                image = apply_transform(image, config.transform, self.extractor.input_size)[0].contiguous()
-                self.queue.put((round(time_s, 6), image, arrival))
+                # RGB here (libswscale), the transform in the caller's thread: no torch op in this thread, which
+                # must keep reading the source while the backbone runs (an unread UDP socket loses packets)
+                self.queue.put((round(time_s, 6), frame.to_ndarray(format="rgb24"), arrival))
         except BaseException as error:  # handed to the caller
             self.error = error
         finally:
@@ -89,7 +89,9 @@ class LiveFeatures:
             raise self.error
         if not items:
             return None if self.ended else Rows(np.zeros((0, 0), np.float32), np.zeros(0), np.zeros(0))
-        images = torch.stack([image for _, image, _ in items])
+        config = self.extractor.config
+        images = apply_transform(frames_to_tensor(np.stack([rgb for _, rgb, _ in items])), config.transform,
+                                 self.extractor.input_size).contiguous()
         self.last_image = images[-1:]
         batch = images if len(items) > 1 else images.repeat(2, 1, 1, 1)  # never a batch of one (see above)
         began = time.perf_counter()

@@ -19,7 +19,6 @@ recorded too. Frames keep coming after either: the source waits and goes on.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from soccerspot.data.errors import DataError
 POLL_S = 0.05
 READ_TIMEOUT_S = 1.0
 HLS_READ_TIMEOUT_S = 15.0
+STALL_CONFIRM_PACKETS = 8
+UDP_BUFFER_BYTES = 4 << 20  # the socket's receive buffer (the kernel caps it at net.core.rmem_max)
 
 
 def source_kind(spec: str) -> str:
@@ -127,6 +128,8 @@ class LiveSource:
                 self.reader = FollowedFile(self.path, self.idle_s, self.stop, self.stall_s)
                 return av.open(self.reader, mode="r", metadata_errors="ignore")
             options = {"live_start_index": "0", "m3u8_hold_counters": "1000000"} if self.kind == "hls" else {}
+            if self.spec.startswith("udp://") and "buffer_size" not in self.spec:
+                options["buffer_size"] = str(UDP_BUFFER_BYTES)  # seconds of stream while a backbone pass runs
             return av.open(self.spec, mode="r", options=options, timeout=(max(self.idle_s, 1.0), self._read_timeout()),
                            metadata_errors="ignore")
         except av.error.FFmpegError as error:
@@ -162,7 +165,7 @@ class LiveSource:
                 stream.thread_type = "AUTO"
                 rate = stream.average_rate or stream.base_rate
                 self.average_fps = self.average_fps or (float(rate) if rate else None)
-                for pts_time, frame, blocked in self._decode(container, stream):
+                for pts_time, frame, waits in self._decode(container, stream):
                     if origin is None:
                         origin = pts_time
                         if self.continue_after is not None:
@@ -178,7 +181,7 @@ class LiveSource:
                             shift += self.last_time + step - time_s
                             time_s = self.last_time + step
                             self.gaps.append(Gap("discontinuity", self.last_time, jump))
-                        for waited in self._stalls(blocked):
+                        for waited in self._stalls(waits):
                             self.gaps.append(Gap("stall", self.last_time, waited))
                     if pending is not None:
                         pending.wall_s = time.monotonic() - waited_since
@@ -194,19 +197,23 @@ class LiveSource:
                 return
             pending = Gap("reconnect", self.last_time or 0.0, 0.0)  # recorded if frames come again
 
-    def _stalls(self, blocked: float) -> list[float]:
-        """Waits for data since the last frame: the file reader's own (a wait at the very end, where the
-        decoder flushes its last frames, is not one), else the time the demuxer blocked."""
+    def _stalls(self, waits: list[float]) -> list[float]:
+        """Waits for data since the last frame: the file reader's own, else the demuxer's (`_decode`)."""
         if self.kind == "file":
             stalls, self.reader.stalls = self.reader.stalls, []
             return stalls
-        return [blocked] if blocked > self.stall_s else []
+        return waits
 
-    def _decode(self, container, stream) -> Iterator[tuple[float, object, float]]:
-        """(presentation time, frame, seconds spent waiting for it); ends at the end of the stream or a timeout."""
+    def _decode(self, container, stream) -> Iterator[tuple[float, object, list[float]]]:
+        """(presentation time, frame, stalls) until the end of the stream or a read timeout. A wait longer
+        than `stall_s` for a packet is a stall once a later read delivers a packet too: the demuxer hands
+        over a stream's last packets only when the stream ends (a timeout), which is no stall: a stall counts
+        once `STALL_CONFIRM_PACKETS` more packets came."""
         import av
 
         packets = container.demux(stream)
+        pending: list[list] = []  # [seconds waited, packets read since]
+        confirmed: list[float] = []
         while True:
             began = time.monotonic()
             try:
@@ -215,14 +222,20 @@ class LiveSource:
                 packet = None
             except (av.error.FFmpegError, OSError):  # a read timeout, a damaged packet at a stream's end
                 packet = None
-            blocked = time.monotonic() - began
+            if packet is not None and packet.size:
+                for stall in pending:
+                    stall[1] += 1
+                confirmed += [waited for waited, count in pending if count >= STALL_CONFIRM_PACKETS]
+                pending = [stall for stall in pending if stall[1] < STALL_CONFIRM_PACKETS]
+                if time.monotonic() - began > self.stall_s:
+                    pending.append([time.monotonic() - began, 0])
             try:
                 frames = stream.decode(packet)  # None flushes the decoder's last frames
             except av.error.FFmpegError:
                 frames = []
             for frame in frames:
                 if frame.pts is not None:
-                    yield float(frame.pts * (frame.time_base or stream.time_base)), frame, blocked
-                    blocked = 0.0
+                    yield float(frame.pts * (frame.time_base or stream.time_base)), frame, confirmed
+                    confirmed = []
             if packet is None:
                 return
