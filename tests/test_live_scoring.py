@@ -27,13 +27,13 @@ def seeded_head(kind, options, seed=0):
 @pytest.mark.parametrize("kind,options", HEADS, ids=[f"{k}-{i}" for i, (k, _) in enumerate(HEADS)])
 def test_rows_scored_as_they_become_final_equal_the_offline_scores(kind, options):
     model = seeded_head(kind, options)
-    features = np.random.default_rng(1).normal(size=(137, 12)).astype(np.float32)
+    features = np.random.default_rng(1).normal(size=(101, 12)).astype(np.float32)
     offline = window_probabilities(model, features)
     live = IncrementalScores(model, model.config.window_frames)
     rng = np.random.default_rng(2)
     count = 0
     while count < len(features):
-        count = min(len(features), count + int(rng.integers(1, 9)))  # rows arrive in uneven bursts
+        count = min(len(features), count + int(rng.integers(1, 12)))  # rows arrive in uneven bursts
         live.update(features[:count])
         # a row is final only once its whole context exists: never ahead of it
         assert live.final <= max(0, count - live.context.future)
