@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from soccerspot.models.heads.context import RowContext
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.papers import CALF_PAPER
 
@@ -199,6 +200,12 @@ class CALFHead(nn.Module):
         """(batch, L, dim) -> (batch, L x C + D x (2 + C)); see `split_outputs`."""
         scores, slots = self.segment_and_spot(chunks)
         return torch.cat([scores.flatten(1), slots.flatten(1)], dim=1)
+
+    def context_rows(self) -> RowContext:
+        """Row i is voted on by the grid's chunks (every `stride` rows from 0) that contain it, read from
+        i - L + 1 on; the chunk ending the half covers its last L rows, so row i is final once row i + L exists."""
+        length = self.config.window_frames
+        return RowContext(past=length - 1, future=length, period=self.config.stride)
 
     @torch.no_grad()
     def half_probabilities(self, features: torch.Tensor, batch_size: int = 64, **_) -> torch.Tensor:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from soccerspot.models.heads.context import RowContext, window_context
 from soccerspot.models.sliding import per_window_probabilities
 
 __all__ = [
@@ -82,6 +83,10 @@ class WindowHead(nn.Module):
     `fast_inference` says whether `half_probabilities` is faster than the per-window path (and equal)."""
 
     fast_inference = False
+
+    def context_rows(self) -> RowContext:
+        """A row's score is its window's: rows `[i - offset, i - offset + window_frames)`."""
+        return window_context(self.config.window_frames)
 
     @torch.no_grad()
     def half_probabilities(self, features: torch.Tensor, *, progress: bool = False, batch_size: int = 256,

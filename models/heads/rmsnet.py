@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from soccerspot.models.heads.context import RowContext
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.papers import RMSNET_PAPER
 
@@ -80,6 +81,11 @@ class RMSNetHead(nn.Module):
         x = self.temporal(x).amax(dim=2)
         x = self.fc(x)
         return torch.cat([self.classifier(x), self.regressor(x)], dim=1)
+
+    def context_rows(self) -> RowContext:
+        """Row i gets votes from the windows starting at i - T + 1 ... i (each reads its T rows)."""
+        length = self.config.window_frames
+        return RowContext(past=length - 1, future=length - 1)
 
     @torch.no_grad()
     def half_probabilities(self, features: torch.Tensor, batch_size: int = 512, **_) -> torch.Tensor:

@@ -1,0 +1,130 @@
+"""`soccerspot live`: spot a match while it is broadcast (a growing recording, an HLS playlist, a stream URL).
+
+Bad option values exit 2 naming the flag; bad or missing data (checkpoint, source) exit 1 naming it.
+Ctrl-C / SIGTERM end the run cleanly: the half's features and results_spotting.json are written for
+the part seen. `kill -9` and the same command again continue where the run stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "spot actions live: follow a recording / HLS playlist / stream URL, emit events as they become certain"
+
+
+class UsageError(ValueError):
+    """A bad option value: one line naming the flag, exit 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE",
+                        help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
+                             "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
+    parser.add_argument("--model", required=True, metavar="CKPT", help="head checkpoint folder (model.pt + config.json)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="where the features, results_spotting.json and the events log go (default for a file: "
+                             "what `spot` uses; required for a URL)")
+    parser.add_argument("--half", type=int, default=1, choices=(1, 2), help="which half this source is (default 1)")
+    parser.add_argument("--events", metavar="FILE|-", help="also write each event line (JSON) to FILE, or - for stdout")
+    parser.add_argument("--webhook", metavar="URL", help="POST each event line as JSON to URL (retried; never blocks)")
+    parser.add_argument("--idle", type=float, default=10.0, metavar="SECONDS",
+                        help="end when the source delivered nothing for this long (default 10)")
+    parser.add_argument("--max-latency", type=float, default=30.0, metavar="SECONDS",
+                        help="emit an event NMS may still overturn once it is this old in stream time (default 30; "
+                             "a correction line follows if it is overturned)")
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                        help="emit only events at least this confident (the final file keeps every spot)")
+    parser.add_argument("--nms", choices=("hard", "soft"), help="NMS kind (default: the checkpoint's)")
+    parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
+    parser.add_argument("--threshold", type=float, help="NMS threshold in [0, 1] (default: the checkpoint's)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                        help="extraction precision (as spot)")
+    parser.add_argument("--batch-size", type=int, default=32, metavar="N",
+                        help="the extraction batch size of the `spot` run to be equal to (default 32, spot's)")
+    parser.add_argument("--weights", metavar="FILE", help="the backbone weights file, when the head's features used one")
+    parser.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with")
+    parser.add_argument("--features", metavar="NAME", help="name of the feature files written")
+    parser.add_argument("--status-every", type=float, default=2.0, metavar="SECONDS",
+                        help="status line period on stderr (0: none)")
+
+
+def check_values(args: argparse.Namespace) -> None:
+    for flag, value, low in (("--idle", args.idle, 0.0), ("--max-latency", args.max_latency, 0.0),
+                             ("--status-every", args.status_every, -1e-9)):
+        if not value > low:
+            raise UsageError(f"{flag} must be {'positive' if low == 0 else '>= 0'}, got {value:g}")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise UsageError(f"--min-confidence must be in [0, 1], got {args.min_confidence:g}")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold:g}")
+    if args.nms_window is not None and not args.nms_window > 0:
+        raise UsageError(f"--nms-window must be a positive number of seconds, got {args.nms_window:g}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.webhook is not None and not args.webhook.startswith(("http://", "https://")):
+        raise UsageError(f"--webhook {args.webhook}: expected an http:// or https:// URL")
+
+
+def default_out(source: str):
+    from pathlib import Path
+
+    from soccerspot.pipeline.live.sources import source_kind
+
+    if source_kind(source) != "file":
+        raise UsageError("--out DIR is required when SOURCE is a playlist or stream URL")
+    from soccerspot.pipeline.video_spot import plan_video_input
+
+    path = Path(source)
+    if not path.is_file():
+        from soccerspot.data.errors import DataError
+
+        raise DataError(path, "file not found (a live recording must exist when live starts)")
+    return plan_video_input(path, None)[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    from soccerspot.data.errors import DataError
+
+    try:
+        return live(args)
+    except DataError:
+        raise
+    except ValueError as error:
+        print(f"soccerspot live: error: {error}", file=sys.stderr)
+        return 2
+
+
+def live(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from pathlib import Path
+
+    check_values(args)
+    out = Path(args.out) if args.out else default_out(args.source)
+    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.live.session import LiveOptions, run_live
+    from soccerspot.pipeline.spot import SpotOptions
+
+    head = load_checkpoint(args.model)
+    options = LiveOptions(
+        source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
+        min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
+        status_every_s=args.status_every, device=args.device, precision=args.precision, batch_size=args.batch_size,
+        weights_file=args.weights, pca_file=args.pca, feature_name=args.features,
+        spot=SpotOptions(nms=args.nms, nms_window=args.nms_window, threshold=args.threshold),
+    )
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        report = run_live(head, options, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    gaps = f"; {len(report.gaps)} gap(s) recorded in the features' sidecar" if report.gaps else ""
+    resumed = f" ({report.resumed_rows} rows from the interrupted run)" if report.resumed_rows else ""
+    print(f"live: {report.rows + report.resumed_rows} rows{resumed}, {report.stream_s:.1f} s of stream in "
+          f"{report.wall_s:.1f} s (processed at {report.realtime_factor:.2f}x real time), {report.events} events, "
+          f"{report.corrections} corrections{gaps}", file=sys.stderr)
+    print(f"wrote {report.features} and {report.results}")
+    return 0

@@ -1,0 +1,197 @@
+"""Live events: NMS on the final rows of a growing half, an event emitted once NMS can no longer change it.
+
+NMS (`pipeline.postprocess.nms`, hard or soft, the offline code) runs on every final row of each class.
+A kept row `i` is *certain* when every row that could suppress it exists (rows `j` with `i` in `j`'s
+suppression range: `i - floor(w/2) < j <= i + w/2`) and `i` wins the greedy order against each of them
+(a higher score; an equal score only before it, the offline tie rule): then nothing that arrives later
+can remove it or change its confidence, under hard and soft NMS alike. Such events are emitted at once.
+A kept row that is not certain (it survives because a stronger neighbour was itself suppressed, a chain
+that later rows could in principle undo) is emitted when it is `max_latency` seconds old in stream time;
+if NMS on more rows then drops it, or moves its confidence, a correction line says so. At the end the
+offline spots of the whole half (`finish`) settle every event: each one emitted and not among them is
+retracted, each one missing is emitted late.
+
+Event ids are `<half>-<class>-<position ms>`: the same event gets the same id after a restart, so a
+resumed run skips the ids it already emitted (`emitted`).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from soccerspot.data.labels import Prediction, game_time
+from soccerspot.pipeline.postprocess import nms
+
+
+def event_id(half: int, label: str, position_ms: int) -> str:
+    return f"{half}-{label.replace(' ', '_')}-{position_ms}"
+
+
+def rival_span(index: int, window_frames: int) -> tuple[int, int]:
+    """[first, last] rows j whose suppression range `[floor(j - w/2), j + floor(w/2))` holds row `index`."""
+    half = window_frames / 2
+    return index - math.floor(half) + 1, math.ceil(index + 1 + half) - 1
+
+
+def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
+    """Soft NMS: is row `index` ahead of every row that could touch it (so nothing later can change it)?"""
+    first, last = rival_span(index, window_frames)
+    if last >= len(scores):
+        return False
+    score = scores[index]
+    before, after = scores[max(0, first):index], scores[index + 1 : last + 1]
+    return bool((before < score).all() and (after < score).all())
+
+
+def decide_rows(scores: np.ndarray, window_frames: int, threshold: float, settled: np.ndarray,
+                kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hard NMS, incrementally: greedy NMS (`postprocess.hard_nms`) keeps a row unless a kept row ahead of it
+    in its order (a higher score; an equal score, earlier) can suppress it. The rows not in `settled` are
+    visited in that order: each one's fate on these rows (`kept`, updated in place), and whether a later row
+    could still change it (returned `unsettled`): a row whose possible suppressors include a row not yet
+    scored, or an unsettled row ahead of it, is unsettled. `settled` rows keep their fate (their possible
+    suppressors all exist and are settled). Returns (visited rows, unsettled flags over all rows)."""
+    unsettled = np.zeros(len(scores), dtype=bool)
+    visited = np.flatnonzero(~settled)
+    order = visited[np.lexsort((visited, -scores[visited]))]
+    for index in order:
+        score = scores[index]
+        first, last = rival_span(int(index), window_frames)
+        unsettled[index] = last >= len(scores)
+        first, last = max(0, first), min(last, len(scores) - 1)
+        rivals = scores[first : last + 1]
+        ahead = (rivals > score) | ((rivals == score) & (np.arange(first, last + 1) < index))
+        kept[index] = score >= threshold and not (ahead & kept[first : last + 1]).any()
+        unsettled[index] |= bool((ahead & unsettled[first : last + 1]).any())
+    return visited, unsettled
+
+
+def unsettled_rows(scores: np.ndarray, window_frames: int, settled: np.ndarray) -> np.ndarray:
+    """Which rows' fate under hard NMS later rows could still change (see `decide_rows`)."""
+    return decide_rows(scores, window_frames, -np.inf, settled, np.zeros(len(scores), dtype=bool))[1]
+
+
+@dataclass
+class EventLine:
+    """One line of the event stream (`to_json` is what is written and POSTed)."""
+
+    kind: str  # "event" | "correction"
+    id: str
+    half: int
+    position_ms: int
+    label: str
+    confidence: float
+    stream_time_s: float
+    emitted_at: str
+    reason: str = ""  # corrections: "retracted" | "confidence"; late events: "late"
+
+    def to_json(self) -> dict:
+        line = {"type": self.kind, "id": self.id, "half": self.half, "gameTime": game_time(self.half, self.position_ms),
+                "position": self.position_ms, "label": self.label, "confidence": round(self.confidence, 6),
+                "stream_time": round(self.stream_time_s, 3), "emitted_at": self.emitted_at}
+        if self.reason:
+            line["reason"] = self.reason
+        return line
+
+
+@dataclass
+class EventTracker:
+    """Turns the final rows' scores into event lines (see the module docstring)."""
+
+    classes: list[str]
+    half: int
+    kind: str  # NMS kind
+    window_frames: int  # NMS window in rows
+    threshold: float
+    max_latency_s: float
+    min_confidence: float = 0.0  # lines below this are not emitted (the final file keeps every spot)
+    emitted: dict = field(default_factory=dict)  # id -> (label, position ms, confidence) of the events out
+    retracted: set = field(default_factory=set)
+    settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
+    kept: dict = field(default_factory=dict)  # hard NMS: class column -> rows NMS keeps on the rows so far
+    clock: object = time.time
+
+    def remember(self, line: dict) -> None:
+        """Take a line written by an earlier run of the same command (resume: no event twice)."""
+        if line.get("half") != self.half:
+            return
+        if line.get("reason") == "retracted":
+            self.emitted.pop(line["id"], None)
+            self.retracted.add(line["id"])
+        else:
+            self.emitted[line["id"]] = (line["label"], int(line["position"]), float(line["confidence"]))
+
+    def update(self, scores: np.ndarray, times: np.ndarray, stream_time: float) -> list[EventLine]:
+        """Lines for the final rows `scores` (rows, classes), `times` their timestamps (s), `stream_time`
+        the latest frame's time."""
+        current: dict[str, tuple] = {}
+        considered: set[str] | None = set() if self.kind == "hard" else None
+        for column, label in enumerate(self.classes):
+            column_scores = np.asarray(scores[:, column], dtype=np.float64)
+            for row, confidence, sure in self._spots(column, column_scores, considered, label, times):
+                position = max(0, int(round(float(times[row]) * 1000.0)))
+                old_enough = stream_time - float(times[row]) >= self.max_latency_s
+                current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
+                                                                  sure or old_enough, label, position)
+        lines = []
+        for key, (confidence, at, ready, label, position) in current.items():
+            if key not in self.emitted and ready and confidence >= self.min_confidence:
+                lines.append(self._line("event", key, label, position, confidence, at))
+        return lines + self._corrections(current, considered)
+
+    def _spots(self, column: int, scores: np.ndarray, considered: set | None, label: str, times: np.ndarray):
+        """(row, confidence, certain) of the rows NMS keeps, of the rows reconsidered now (hard NMS: the rows
+        not settled before, in O(those rows); soft NMS: all of them)."""
+        if self.kind != "hard":
+            return [(row, confidence, certain(scores, row, self.window_frames))
+                    for row, confidence in nms(scores, self.kind, self.window_frames, self.threshold)]
+        grow = len(scores) - len(self.settled.get(column, ()))
+        settled = np.concatenate([self.settled.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
+        kept = np.concatenate([self.kept.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
+        visited, unsettled = decide_rows(scores, self.window_frames, self.threshold, settled, kept)
+        settled[visited] = ~unsettled[visited]
+        self.settled[column], self.kept[column] = settled, kept
+        for row in visited:
+            considered.add(event_id(self.half, label, max(0, int(round(float(times[row]) * 1000.0)))))
+        return [(int(row), float(scores[row]), bool(settled[row])) for row in visited if kept[row]]
+
+    def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
+        """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""
+        current = {event_id(p.half, p.label, p.position_ms): (p.confidence, p.position_ms / 1000.0, True, p.label,
+                                                              p.position_ms)
+                   for p in predictions if p.half == self.half}
+        lines = []
+        for key, (confidence, at, _, label, position) in current.items():
+            if key not in self.emitted and confidence >= self.min_confidence:
+                lines.append(self._line("event", key, label, position, confidence, at, reason="late"))
+        return lines + self._corrections(current)
+
+    def _corrections(self, current: dict, considered: set | None = None) -> list[EventLine]:
+        """NMS decides on final rows only, so an emitted event it no longer keeps was dropped for good.
+        `considered`: the events reconsidered now (None: all)."""
+        lines = []
+        for key, (label, position, confidence) in list(self.emitted.items()):
+            if considered is not None and key not in considered:
+                continue
+            if key not in current:
+                lines.append(self._line("correction", key, label, position, confidence, position / 1000.0,
+                                        reason="retracted"))
+            elif abs(current[key][0] - confidence) > 1e-4:
+                lines.append(self._line("correction", key, label, position, current[key][0], position / 1000.0,
+                                        reason="confidence"))
+        return lines
+
+    def _line(self, kind: str, key: str, label: str, position: int, confidence: float, at: float,
+              reason: str = "") -> EventLine:
+        if reason == "retracted":
+            self.emitted.pop(key, None)
+            self.retracted.add(key)
+        else:
+            self.emitted[key] = (label, position, confidence)
+            self.retracted.discard(key)
+        stamp = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="milliseconds")
+        return EventLine(kind, key, self.half, position, label, confidence, at, stamp.replace("+00:00", "Z"), reason)
