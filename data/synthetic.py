@@ -35,6 +35,7 @@ from soccerspot.data.atomic import atomic_open
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
 from soccerspot.data.features import HALVES
 from soccerspot.data.labels import LABELS_FILE, Event, GameLabels, write_labels
+from soccerspot.data.synthetic_replays import ReplayConfig, game_camera_labels, insert_replays
 from soccerspot.data.synthetic_scenes import Look, Shot, build_look, render_shot
 
 VIDEO_NAME = "{half}_224p.mkv"  # SoccerNet's name for the 224p halves
@@ -87,6 +88,7 @@ class BroadcastConfig:
     audio_rate: int = 16000
     crf: int = 23
     preset: str = "ultrafast"
+    replays: ReplayConfig | None = None  # replays after some events + Labels-cameras.json (data.synthetic_replays)
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,8 @@ def render_half(video: str | Path, events: list[Event], seed: int, config: Broad
     video = Path(video)
     look = build_look(seed, config.width, config.height)
     shots = plan_shots(events, config.duration_s, seed, timeline)
+    if config.replays is not None:
+        shots, _ = insert_replays(shots, events, seed, config.replays, config.duration_s)
     frames = iter_frames(shots, events, look, config.fps, config.duration_s)
     if progress:
         from tqdm import tqdm
@@ -467,6 +471,10 @@ def render_games(plans: list[GamePlan], config: BroadcastConfig = BroadcastConfi
             bar.update()
     bar.close()
     for plan in plans:
+        if config.replays is not None:
+            from soccerspot.data.cameras import CAMERAS_FILE, write_camera_labels
+
+            write_camera_labels(plan.game_dir / CAMERAS_FILE, game_camera_labels(plan, config, timeline))
         write_labels(plan.game_dir / LABELS_FILE, plan.labels)
 
 
