@@ -367,3 +367,30 @@ def _calf_short() -> TrainConfig:
 
 
 PRESETS["calf-short"] = _calf_short()
+
+
+# Replay grounding (`models.grounding_head`, `pipeline.tasks.grounding`): trained beside the spotting labels
+# (Labels-v2.json) on the replays of Labels-cameras.json.
+PRESETS["baidu-grounding"] = TrainConfig(
+    preset="baidu-grounding",
+    source=(
+        f"{BAIDU_REPORT}, replay grounding. Report: candidate chunk features + replay clip features, "
+        "sine/cosine positions, 4 transformer encoder layers, two outputs (replay probability and positional "
+        "offset), BCE + L2 loss, candidates within 120 s before the replay, 4 positive + 4 negative samples "
+        "per replay clip, detections after the replay's end or more than 100 s before it dropped, fusion "
+        "with spotting results (W, S, beta1, beta2), NMS 25 s. Our choices (not given by or not retrieved "
+        "from the report): candidate chunks of 20 s (window_seconds), replay clips resampled to 16 rows, "
+        "4 heads of width 64 and feed-forward 256, max read-out over the candidate rows, offset weight 1, "
+        "candidates every 1 s at inference, fusion off (fusion_window_s 0; the report's W, S, beta1, beta2 "
+        "values could not be retrieved here), batch 64, Adam 1e-3, 100 epochs at most with the plateau "
+        "schedule, validation Average-AP (loose) every 5 epochs choosing the best checkpoint."
+    ),
+    head="baidu-grounding",
+    projection_dim=None,
+    dropout=0.1,
+    window_seconds=20.0,
+    batch_size=64,
+    max_epochs=100,
+    eval_every=5,
+    nms_window=25.0,
+)

@@ -109,10 +109,11 @@ class DemoConfig:
 
 
 def demo_heads() -> list[str]:
-    """The heads the demo can train: those some training preset trains."""
+    """The spotting heads the demo can train: those some training preset trains."""
+    from soccerspot.models.heads import head_kinds
     from soccerspot.pipeline.config import PRESETS
 
-    return sorted({preset.head for preset in PRESETS.values()})
+    return sorted({preset.head for preset in PRESETS.values()} & set(head_kinds("spotting")))
 
 
 def preset_for_head(head: str) -> str:
