@@ -17,7 +17,7 @@ with binary cross-entropy + L2. Here (ours where the report gives no value):
 Inference settings stored with the head (the report's post-processing; `pipeline.grounding` applies them):
 candidates from `search_before_s` before the replay start, detections more than `keep_before_s` before the
 replay (start) or after its end dropped, optional fusion with spotting results (`fusion_*`), NMS
-`nms_window_s`. `num_classes` is the spotting label set the head was trained beside (unused by the head).
+`nms_window_s`, then runner-up detections demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside (unused by the head).
 """
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class GroundingHeadConfig(BaseHeadConfig):
     fusion_threshold: float = 0.5  # S: spotting confidences below S are ignored (ours)
     fusion_beta1: float = 1.0  # beta1: weight of the grounding score (ours)
     fusion_beta2: float = 0.0  # beta2: weight of the best spotting confidence (ours)
+    rank_decay: float = 0.5  # the k-th best detection of a replay x rank_decay^k (ours; pipeline.grounding)
 
     def _validate_family(self) -> None:
         for name in ("replay_frames", "model_dim", "num_layers", "num_heads", "feedforward_dim"):
@@ -63,6 +64,8 @@ class GroundingHeadConfig(BaseHeadConfig):
         for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 < self.rank_decay <= 1.0:
+            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
         for name in ("fusion_window_s", "offset_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

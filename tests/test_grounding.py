@@ -17,7 +17,7 @@ from soccerspot.models.grounding_head import GroundingLoss
 from soccerspot.models.heads import build_head, head_config
 from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.grounding import (
-    GroundingOptions, HalfTrack, fuse_with_spotting, ground_game, keep_window, nms, training_samples,
+    GroundingOptions, HalfTrack, fuse_with_spotting, ground_game, keep_window, nms, rank_scores, training_samples,
 )
 from soccerspot.pipeline.grounding_evaluate import GroundingPairs, add_pair, average_ap
 
@@ -78,6 +78,7 @@ def test_post_processing_filter_fusion_and_nms():
     fused = fuse_with_spotting(kept, spots, 1, options)
     assert fused == [(60.0, 0.5 + 0.4), (61.0, 0.7 + 0.4), (157.0, 0.2)]
     assert nms(fused, 25.0) == [(61.0, 1.1), (157.0, 0.2)]
+    assert rank_scores([(10.0, 0.9), (40.0, 0.95), (70.0, 0.5)], 0.5) == [(10.0, 0.45), (40.0, 0.95), (70.0, 0.125)]
 
 
 def test_similarity_baseline_grounds_planted_replays(tmp_path):
