@@ -317,8 +317,10 @@ def spots_for(game_dir, grounder: Grounder, warnings: list[str]) -> list[Predict
 
 
 def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, overwrite: bool = False,
-                  warnings: list[str] | None = None, game: str = ".") -> GroundResult:
-    """Ground one game folder holding the features; writes `out_path` (Detection-replays.json)."""
+                  warnings: list[str] | None = None, game: str = ".", halves: Sequence[int] | None = None
+                  ) -> GroundResult:
+    """Ground one game folder holding the features (of `halves`: the replays of those halves only);
+    writes `out_path` (Detection-replays.json)."""
     from pathlib import Path
 
     from soccerspot.data.cameras import CAMERAS_FILE, write_replay_detections
@@ -329,7 +331,7 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
         return GroundResult(game, out_path, "skipped", reason="exists (--overwrite replaces it)")
     if grounder.feature_name is None:
         raise DataError(game_dir, "which features? the checkpoint does not name them: pass --features NAME")
-    replays = game_replays_for(game_dir, replays_file)
+    replays = [r for r in game_replays_for(game_dir, replays_file) if halves is None or r.half in halves]
     found = ground_game(game_dir, grounder.feature_name, replays, grounder.options, grounder.model,
                         spots_for(game_dir, grounder, warnings if warnings is not None else []),
                         where=replays_file or Path(game_dir) / CAMERAS_FILE)
@@ -339,7 +341,7 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
 
 def extract_video_features(input_path, grounder: Grounder, out_dir=None, progress: bool = True):
     """For video input: the checkpoint's features extracted (or reused) as `spot VIDEO` does; returns the
-    game folder."""
+    game folder and the halves extracted."""
     from pathlib import Path
 
     from soccerspot.data.errors import DataError
@@ -359,4 +361,4 @@ def extract_video_features(input_path, grounder: Grounder, out_dir=None, progres
         if plan.combine is not None:
             combine_half(game_dir, job.half, plan.combine)
     grounder.feature_name = plan.name
-    return game_dir
+    return game_dir, [job.half for job in jobs]

@@ -82,11 +82,11 @@ def ground_command(args: argparse.Namespace) -> int:
     results: list[GroundResult] = []
     single = is_video_input(source) or (source / CAMERAS_FILE).is_file() or args.replays is not None
     if single:
-        game_dir = source
+        game_dir, halves = source, None
         if is_video_input(source):
-            game_dir = extract_video_features(source, grounder, None, progress=not args.no_progress)
+            game_dir, halves = extract_video_features(source, grounder, None, progress=not args.no_progress)
         out = args.out or game_dir / DETECTIONS_FILE
-        results.append(ground_folder(game_dir, grounder, out, args.replays, args.overwrite, warnings))
+        results.append(ground_folder(game_dir, grounder, out, args.replays, args.overwrite, warnings, halves=halves))
     else:
         games = find_games(source, CAMERAS_FILE)
         without = [g for g in find_games(source, LABELS_FILE) if g not in set(games)]
