@@ -170,3 +170,14 @@ def test_bad_input(tmp_path, capsys):
     assert code == 2 and "--keep-before -3" in err
     code, out, err = run_cli(capsys, "ground", good, "--model", "similarity", "--fusion", "1,2")
     assert code == 2 and "--fusion 1,2" in err
+
+
+def test_spot_refuses_a_grounding_head(tmp_path, capsys):
+    from soccerspot.pipeline.checkpoints import save_checkpoint
+
+    games = planted_season(tmp_path, 1, "test")
+    model = small_head()
+    save_checkpoint(tmp_path / "ckpt", model, model.config, classes=[f"c{i}" for i in range(17)],
+                    feature_settings=None, fps=2.0)
+    code, out, err = run_cli(capsys, "spot", tmp_path / games[0], "--model", tmp_path / "ckpt", "--features", FEATURES)
+    assert code == 1 and "soccerspot ground" in err and "ckpt" in err
