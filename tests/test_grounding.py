@@ -98,7 +98,16 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_train_ground_and_evaluate_from_the_command_line(tmp_path, capsys):
+@pytest.fixture
+def one_thread():
+    """Small transformers train several times faster on one thread than on two on a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_ground_and_evaluate_from_the_command_line(tmp_path, capsys, one_thread):
     train_games = planted_season(tmp_path, 3, "train")
     test_games = planted_season(tmp_path, 1, "test")
     (tmp_path / "train.txt").write_text("\n".join(train_games))

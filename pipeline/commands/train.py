@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-HELP = "train a spotting head (NetVLAD++, transformer, …) on extracted features"
+HELP = "train a spotting head (NetVLAD++, transformer, …) or a replay grounding head (--preset baidu-grounding) on extracted features"
 
 SPLIT_HELP = ("an official split (train, valid, test, challenge), a text file listing game paths, a folder "
               "inside --features-root (its games), 'all' (every game under --features-root) or 'none'")
