@@ -43,6 +43,7 @@ class GroundingHeadConfig(BaseHeadConfig):
     feedforward_dim: int = 256
     attention_dropout: float = 0.1
     offset_weight: float = 1.0  # L2 offset loss weight beside the BCE (ours)
+    hard_negatives: float = 0.0  # fraction of training negatives holding another labelled action (ours)
     # inference (pipeline.grounding)
     search_before_s: float = 120.0  # candidates within this many seconds before the replay (report)
     keep_before_s: float = 100.0  # drop detections more than this before the replay (report)
@@ -64,6 +65,8 @@ class GroundingHeadConfig(BaseHeadConfig):
         for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.hard_negatives <= 1.0:
+            raise ValueError(f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
         if not 0.0 < self.rank_decay <= 1.0:
             raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
         for name in ("fusion_window_s", "offset_weight"):

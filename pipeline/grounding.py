@@ -106,9 +106,12 @@ def chunks(track: HalfTrack, starts: np.ndarray, length: int) -> np.ndarray:
 
 
 def training_samples(track: HalfTrack, replay: Replay, length: int, positives: int, negatives: int,
-                     rng: np.random.Generator, options: GroundingOptions) -> list[tuple[int, float, float]]:
+                     rng: np.random.Generator, options: GroundingOptions, other_actions: Sequence[int] = (),
+                     hard_fraction: float = 0.0) -> list[tuple[int, float, float]]:
     """(chunk start, holds the action, offset) samples of one replay: `positives` chunks with the action at a
-    uniform row of the chunk, `negatives` chunks of the search span without it (the report: 4 + 4)."""
+    uniform row of the chunk, `negatives` chunks of the search span without it (the report: 4 + 4). Each
+    negative is, with probability `hard_fraction` (ours), a chunk holding another action of the span
+    (`other_actions`: rows of the half's labelled actions), else any chunk of the span."""
     action = track.row(replay.link.position_ms / 1000.0)
     first, last = search_span(track, replay, options)
     samples = []
@@ -118,7 +121,14 @@ def training_samples(track: HalfTrack, replay: Replay, length: int, positives: i
     outside = [s for s in range(first, max(last - length, first) + 1) if not s <= action < s + length]
     if not outside:  # a short span: chunks anywhere in the half away from the action
         outside = [s for s in range(0, max(track.array.shape[0] - length, 0) + 1) if not s <= action < s + length]
+    others = [row for row in other_actions if first <= row < last and abs(row - action) >= length]
     for _ in range(negatives if outside else 0):
+        if others and rng.random() < hard_fraction:
+            row = others[int(rng.integers(0, len(others)))]
+            start = row - int(rng.integers(0, length))
+            if not start <= action < start + length:
+                samples.append((start, 0.0, 0.0))
+                continue
         samples.append((int(outside[int(rng.integers(0, len(outside)))]), 0.0, 0.0))
     return samples
 

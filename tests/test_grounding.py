@@ -190,3 +190,12 @@ def test_spot_refuses_a_grounding_head(tmp_path, capsys):
                     feature_settings=None, fps=2.0)
     code, out, err = run_cli(capsys, "spot", tmp_path / games[0], "--model", tmp_path / "ckpt", "--features", FEATURES)
     assert code == 1 and "soccerspot ground" in err and "ckpt" in err
+
+
+def test_hard_negatives_hold_another_action_of_the_span():
+    track, replay = track_and_replay()  # action at row 200, search span rows 60-300
+    options = GroundingOptions(search_before_s=120.0)
+    samples = training_samples(track, replay, 20, 4, 4, np.random.default_rng(2), options,
+                               other_actions=[120, 200, 10], hard_fraction=1.0)
+    negatives = [start for start, positive, _ in samples if not positive]
+    assert len(negatives) == 4 and all(start <= 120 < start + 20 for start in negatives)  # row 10: outside the span

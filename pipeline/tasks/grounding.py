@@ -2,7 +2,8 @@
 
 Per epoch and replay of the training halves (`Labels-cameras.json` beside the labels), the report's 4
 positive and 4 negative candidate chunks of the search span before the replay (`pipeline.grounding.
-training_samples`), each with the replay's clip; targets [holds the action, offset]; loss BCE + L2
+training_samples`; a `hard_negatives` fraction of the negatives, ours, hold another labelled action of the
+span), each with the replay's clip; targets [holds the action, offset]; loss BCE + L2
 (`GroundingLoss`). Validation: the same sampling with a fixed seed (loss) and the grounding Average-AP
 (loose, the official computation of `pipeline.grounding_evaluate`) of the validation replays, which picks
 the best checkpoint when computed.
@@ -37,13 +38,15 @@ class ReplaySet:
 
     tracks: list[HalfTrack]
     replays: list[tuple[int, Replay]]  # (track index, replay)
+    actions: list[list[int]]  # rows of each track's labelled actions (hard negatives)
 
 
 def replay_set(tracks, root: Path) -> ReplaySet:
     """The replays of `tracks` (data.clips.Track), read from `root/<game>/Labels-cameras.json`."""
-    halves, replays, labels = [], [], {}
+    halves, replays, labels, actions = [], [], {}, []
     for index, track in enumerate(tracks):
         halves.append(HalfTrack(track.features.array, track.features.meta.frame_times()))
+        actions.append([int(row) for row in track.event_rows])
         path = root / track.game / CAMERAS_FILE
         if track.game not in labels:
             if not path.is_file():
@@ -52,7 +55,7 @@ def replay_set(tracks, root: Path) -> ReplaySet:
             else:
                 labels[track.game] = replays_of(read_camera_labels(path))
         replays += [(index, replay) for replay in labels[track.game] if replay.half == track.half]
-    return ReplaySet(halves, replays)
+    return ReplaySet(halves, replays, actions)
 
 
 @dataclass
@@ -83,11 +86,13 @@ class SampleBatches:
             yield (torch.from_numpy(np.stack(candidates)), torch.from_numpy(np.stack(replays))), torch.from_numpy(targets)
 
 
-def draw_samples(data: ReplaySet, length: int, options: GroundingOptions, rng: np.random.Generator) -> list:
+def draw_samples(data: ReplaySet, length: int, options: GroundingOptions, rng: np.random.Generator,
+                 hard_fraction: float = 0.0) -> list:
     samples = []
     for replay_index, (track_index, replay) in enumerate(data.replays):
         for start, positive, offset in training_samples(data.tracks[track_index], replay, length, POSITIVES,
-                                                        NEGATIVES, rng, options):
+                                                        NEGATIVES, rng, options, data.actions[track_index],
+                                                        hard_fraction):
             samples.append((replay_index, track_index, int(start), positive, offset))
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
@@ -119,7 +124,8 @@ def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
     length, frames = head_config.window_frames, head_config.replay_frames
 
     def batches(replays: ReplaySet, rng: np.random.Generator) -> SampleBatches:
-        return SampleBatches(replays, draw_samples(replays, length, options, rng), length, frames, config.batch_size)
+        return SampleBatches(replays, draw_samples(replays, length, options, rng, head_config.hard_negatives),
+                             length, frames, config.batch_size)
 
     def checkpoint(folder: Path, epoch: int, record: dict) -> None:
         save_checkpoint(folder, model, head_config, classes=data.classes, feature_settings=data.feature_settings,
