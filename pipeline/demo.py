@@ -111,10 +111,11 @@ class DemoConfig:
 
 
 def demo_heads() -> list[str]:
-    """The heads the demo can train: those some training preset trains."""
+    """The spotting heads the demo can train: those some training preset trains."""
+    from soccerspot.models.heads import list_heads
     from soccerspot.pipeline.training.presets import PRESETS
 
-    return sorted({preset.head for preset in PRESETS.values()})
+    return sorted({preset.head for preset in PRESETS.values()} & set(list_heads("spotting")))
 
 
 def preset_for_head(head: str) -> str:

@@ -48,10 +48,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from soccerspot.data.labels import read_predictions
-    from soccerspot.data.synthetic import SYNTHETIC_CLASSES, BroadcastConfig, make_game
+    from soccerspot.data.synthetic.broadcast import SYNTHETIC_CLASSES, BroadcastConfig, make_game
     from soccerspot.extract.extractor import ExtractConfig, Extractor
-    from soccerspot.models.heads import build_head, head_config
-    from soccerspot.pipeline.checkpoints import NmsSettings, load_checkpoint, save_checkpoint
+    from soccerspot.models.heads import create_head, head_config
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, load_checkpoint, save_checkpoint
     from soccerspot.pipeline.cli import main as cli
     from soccerspot.pipeline.live.broadcast import send_udp, to_mpegts
     from soccerspot.pipeline.live.session import LiveOptions, run_live
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         torch.manual_seed(0)
         config = head_config("netvlad++", input_dim=settings["dim"], num_classes=len(SYNTHETIC_CLASSES),
                              window_frames=window, projection_dim=64, clusters=8)
-        model_dir = save_checkpoint(work / f"model-{args.backbone.replace(':', '_')}", build_head(config), config,
+        model_dir = save_checkpoint(work / f"model-{args.backbone.replace(':', '_')}", create_head(config), config,
                                     classes=SYNTHETIC_CLASSES, feature_settings=settings, fps=fps,
                                     nms=NmsSettings("hard", nms_window, 0.0), extra={"features": "bench"})
     batch = torch.zeros(8, 3, args.input_size, args.input_size, dtype=torch.uint8)

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from soccerspot.data.synthetic import BroadcastConfig, make_game
+from soccerspot.data.synthetic.broadcast import BroadcastConfig, make_game
 from soccerspot.pipeline.live.broadcast import grow_file, send_udp, to_mpegts, write_hls
 
 

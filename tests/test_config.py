@@ -33,7 +33,7 @@ def test_every_preset_builds_a_valid_head_config():
     for name, preset in PRESETS.items():
         assert preset.preset == name and preset.source
         preset.validate()
-        assert preset.head in list_heads()
+        assert preset.head in list_heads(None)  # spotting and grounding heads
         head_config_for(preset, 512, 17, 30)  # validates
 
 

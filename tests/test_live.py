@@ -19,10 +19,10 @@ import torch
 
 from soccerspot.data.features import load_features
 from soccerspot.data.labels import read_predictions
-from soccerspot.data.synthetic import SYNTHETIC_CLASSES, BroadcastConfig, make_game
+from soccerspot.data.synthetic.broadcast import SYNTHETIC_CLASSES, BroadcastConfig, make_game
 from soccerspot.extract.extractor import ExtractConfig, Extractor
-from soccerspot.models.heads import build_head, head_config
-from soccerspot.pipeline.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.models.heads import create_head, head_config
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.live.broadcast import grow_file, send_udp, to_mpegts, write_hls
 from soccerspot.pipeline.live.events import event_id
@@ -50,7 +50,7 @@ def make_head(out: Path, kind: str) -> Path:
                                        device="cpu", progress=False)).meta_template().settings()
     torch.manual_seed(0)
     config = head_config(kind, input_dim=settings["dim"], num_classes=len(SYNTHETIC_CLASSES), **HEADS[kind])
-    return save_checkpoint(out, build_head(config), config, classes=SYNTHETIC_CLASSES, feature_settings=settings,
+    return save_checkpoint(out, create_head(config), config, classes=SYNTHETIC_CLASSES, feature_settings=settings,
                            fps=2.0, nms=NmsSettings("hard", 6.0, 0.0), extra={"features": "resnet18"})
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from soccerspot.pipeline.live.events import EventTracker, rival_span, unsettled_rows
-from soccerspot.pipeline.postprocess import _suppression_range, hard_nms
+from soccerspot.pipeline.inference.nms import _suppression_range, hard_nms
 
 
 @pytest.mark.parametrize("window", [4, 5, 12])
@@ -40,7 +40,7 @@ def test_tracker_emits_only_final_spots_and_settles_the_rest_at_the_end(threshol
     lines = []
     for count in range(5, 301, 5):
         lines += tracker.update(scores[:count], times[:count], times[count - 1])
-    from soccerspot.pipeline.postprocess import scores_to_predictions
+    from soccerspot.pipeline.inference.nms import scores_to_predictions
 
     predictions = scores_to_predictions(scores, times, ["Goal"], 1, window_frames=12, threshold=threshold)
     lines += tracker.finish(predictions, times)
@@ -54,7 +54,7 @@ def test_tracker_emits_only_final_spots_and_settles_the_rest_at_the_end(threshol
 def test_events_emitted_early_at_max_latency_are_corrected_when_overturned(kind):
     """With a tiny max latency, undecided spots go out early; whatever NMS later overturns gets a correction
     line, so that the events standing at the end are exactly the offline spots."""
-    from soccerspot.pipeline.postprocess import scores_to_predictions
+    from soccerspot.pipeline.inference.nms import scores_to_predictions
 
     rng = np.random.default_rng(11)
     scores = np.convolve(rng.random(240), np.ones(3) / 3, mode="same")[:, None]

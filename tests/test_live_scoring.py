@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.models.heads import build_head, head_config
-from soccerspot.pipeline.infer import window_probabilities
+from soccerspot.models.heads import create_head, head_config
+from soccerspot.pipeline.inference.scores import window_probabilities
 from soccerspot.pipeline.live.scoring import IncrementalScores, run_start
-from soccerspot.models.context import RowContext
+from soccerspot.models.heads.context import RowContext
 
 HEADS = [
     ("netvlad++", dict(window_frames=10, projection_dim=16, clusters=4)),
@@ -21,7 +21,7 @@ HEADS = [
 
 def seeded_head(kind, options, seed=0):
     torch.manual_seed(seed)
-    return build_head(head_config(kind, input_dim=12, num_classes=3, **options)).eval()
+    return create_head(head_config(kind, input_dim=12, num_classes=3, **options)).eval()
 
 
 @pytest.mark.parametrize("kind,options", HEADS, ids=[f"{k}-{i}" for i, (k, _) in enumerate(HEADS)])

@@ -33,9 +33,10 @@ import numpy as np
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
-from soccerspot.data.games import HALVES
+from soccerspot.data.games import HALVES, LABELS_FILE
 from soccerspot.data.labels import Event, GameLabels, write_labels
-from soccerspot.data.games import LABELS_FILE
+from soccerspot.data.cameras import CameraChange, CameraLabels
+from soccerspot.data.synthetic.replays import ReplayConfig, SyntheticReplay, camera_labels, insert_replays
 from soccerspot.data.synthetic.scenes import Look, Shot, build_look, render_shot
 
 VIDEO_NAME = "{half}_224p.mkv"  # SoccerNet's name for the 224p halves
@@ -88,6 +89,7 @@ class BroadcastConfig:
     audio_rate: int = 16000
     crf: int = 23
     preset: str = "ultrafast"
+    replays: ReplayConfig | None = None  # replays after some events + Labels-cameras.json (data.synthetic_replays)
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,8 @@ def render_half(video: str | Path, events: list[Event], seed: int, config: Broad
     video = Path(video)
     look = build_look(seed, config.width, config.height)
     shots = plan_shots(events, config.duration_s, seed, timeline)
+    if config.replays is not None:
+        shots, _ = insert_replays(shots, events, seed, config.replays, config.duration_s)
     frames = iter_frames(shots, events, look, config.fps, config.duration_s)
     if progress:
         from tqdm import tqdm
@@ -468,6 +472,10 @@ def render_games(plans: list[GamePlan], config: BroadcastConfig = BroadcastConfi
             bar.update()
     bar.close()
     for plan in plans:
+        if config.replays is not None:
+            from soccerspot.data.cameras import CAMERAS_FILE, write_camera_labels
+
+            write_camera_labels(plan.game_dir / CAMERAS_FILE, game_camera_labels(plan, config, timeline))
         write_labels(plan.game_dir / LABELS_FILE, plan.labels)
 
 
@@ -482,3 +490,20 @@ def make_game(game_dir: str | Path, seed: int, config: BroadcastConfig = Broadca
 
 def season_game_names(num_games: int, split: str) -> list[str]:
     return [f"synthetic_league/season/{split}-game-{index:02d}" for index in range(num_games)]
+
+
+def half_shots(events: list[Event], seed: int, duration_s: float, timeline, config: ReplayConfig
+               ) -> tuple[list[Shot], list[SyntheticReplay]]:
+    """The shots of a half with its replays (what `data.synthetic.render_half` renders)."""
+    return insert_replays(plan_shots(events, duration_s, seed, timeline), events, seed, config, duration_s)
+
+
+def game_camera_labels(plan, broadcast, timeline) -> CameraLabels:
+    """The Labels-cameras.json of a planned game (`data.synthetic.GamePlan`), halves in order."""
+    changes: list[CameraChange] = []
+    for number, half in enumerate(plan.halves, start=1):
+        events = half.events
+        half_number = events[0].half if events else number
+        shots, replays = half_shots(events, half.seed, broadcast.duration_s, timeline, broadcast.replays)
+        changes.extend(camera_labels(shots, replays, half_number).changes)
+    return CameraLabels(url=plan.labels.url, changes=changes)

@@ -104,13 +104,15 @@ class HeadEntry:
     config_type: type
     paper: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    task: str = "spotting"  # what the head's outputs mean: "spotting" (this module's convention) or "grounding"
 
 
 _HEADS: dict[str, HeadEntry] = {}
 
 
-def register_head(kind: str, *, config: type, paper: str, **defaults: Any) -> Callable:
-    """Register `builder(config) -> nn.Module` under `kind`; `defaults` are config fields from `paper`."""
+def register_head(kind: str, *, config: type, paper: str, task: str = "spotting", **defaults: Any) -> Callable:
+    """Register `builder(config) -> nn.Module` under `kind`; `defaults` are config fields from `paper`;
+    `task` says what its outputs are (spotting heads follow this module's convention)."""
     names = {f.name for f in dataclasses.fields(config)}
     unknown = sorted(set(defaults) - names)
     if unknown:
@@ -119,19 +121,20 @@ def register_head(kind: str, *, config: type, paper: str, **defaults: Any) -> Ca
     def register(builder: Callable[[Any], nn.Module]) -> Callable[[Any], nn.Module]:
         if kind in _HEADS:
             raise ValueError(f"head {kind!r} is registered twice")
-        _HEADS[kind] = HeadEntry(kind, builder, config, paper, dict(defaults))
+        _HEADS[kind] = HeadEntry(kind, builder, config, paper, dict(defaults), task)
         return builder
 
     return register
 
 
-def list_heads() -> list[str]:
-    return sorted(_HEADS)
+def list_heads(task: str | None = "spotting") -> list[str]:
+    """The registered heads of `task` (None: all)."""
+    return sorted(kind for kind, entry in _HEADS.items() if task is None or entry.task == task)
 
 
 def head_entry(kind: str) -> HeadEntry:
     if kind not in _HEADS:
-        raise ValueError(f"unknown head kind {kind!r}; known: {', '.join(list_heads())}")
+        raise ValueError(f"unknown head kind {kind!r}; known: {', '.join(list_heads(None))}")
     return _HEADS[kind]
 
 

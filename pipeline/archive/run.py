@@ -65,6 +65,7 @@ def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_nam
         "features": feature_name,
         "nms": settings.nms, "nms_window": settings.nms_window, "threshold": settings.threshold,
         "features_only": settings.features_only,
+        **({"grounding_model": settings.grounding_model} if settings.grounding_model is not None else {}),
     }
     return fingerprint(described), described
 

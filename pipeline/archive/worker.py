@@ -38,6 +38,7 @@ class ArchiveSettings:
     nms_window: float | None = None
     threshold: float | None = None
     features_only: bool = False
+    grounding_model: str | None = None  # a grounding checkpoint or "similarity": games with camera labels are grounded
     torch_threads: int = 1
     progress: bool = False
 
@@ -120,5 +121,11 @@ class GameWorker:
             outcome.predictions = result.predictions
             outcome.files.append(PREDICTIONS_FILE)
             outcome.timings["spot"] = round(time.perf_counter() - began, 3)
+            if self.settings.grounding_model is not None:
+                from soccerspot.pipeline.archive.grounding import ground_archive_game
+
+                began = time.perf_counter()
+                outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name)
+                outcome.timings["ground"] = round(time.perf_counter() - began, 3)
         outcome.video_seconds = round(outcome.video_seconds, 3)
         return outcome

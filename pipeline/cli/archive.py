@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start Ray on this machine)")
     parser.add_argument("--retries", type=int, default=2, help="Ray: times a game is retried after its worker died")
     parser.add_argument("--features-only", action="store_true", help="extract features, do not spot")
+    parser.add_argument("--ground", metavar="CKPT", default=None,
+                        help="also ground the replays of games with a Labels-cameras.json (beside their videos) into "
+                             "Detection-replays.json: a grounding checkpoint trained on the same features, or "
+                             "'similarity'")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="of the features extracted (default auto: this machine's best); features already "
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ArchiveSettings(
         model=args.model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=tuple(args.weights) if args.weights else None,
         pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
-        features_only=args.features_only, torch_threads=args.threads or default_threads(args.jobs),
+        features_only=args.features_only, grounding_model=args.ground, torch_threads=args.threads or default_threads(args.jobs),
         progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
     )
     request = ArchiveRequest(root=Path(args.root), out=Path(args.out), settings=settings, jobs=args.jobs,

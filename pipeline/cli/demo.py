@@ -10,7 +10,7 @@ HELP = "run the whole chain on a synthetic season (minutes on a laptop, nothing 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.demo import DemoConfig, demo_heads
+    from soccerspot.pipeline.demo import DemoConfig
 
     defaults = DemoConfig()
     parser.add_argument("--out", type=Path, default=Path("demo_out"),
@@ -22,8 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs")
     parser.add_argument("--backbone", default=defaults.backbone,
                         help=f"feature backbone, random weights (default {defaults.backbone})")
-    parser.add_argument("--head", default=defaults.head, choices=demo_heads(),
-                        help=f"spotting head, trained from its preset (default {defaults.head})")
+    parser.add_argument("--head", default=defaults.head,
+                        help=f"spotting head, trained from its preset (default {defaults.head}; any head a "
+                             "training preset trains)")
     parser.add_argument("--workers", type=int, default=defaults.workers, help="processes rendering video")
     parser.add_argument("--no-video-spot", action="store_true", help="skip spotting a raw video at the end")
     parser.add_argument("--no-report", action="store_true",
@@ -34,7 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from soccerspot.pipeline.demo import DemoConfig, print_summary, run_demo
+    from soccerspot.pipeline.cli import UsageError
+    from soccerspot.pipeline.demo import DemoConfig, demo_heads, print_summary, run_demo
+
+    if args.head not in demo_heads():
+        raise UsageError(f"--head {args.head}: not a spotting head a training preset trains; choose from "
+                         f"{', '.join(demo_heads())}")
 
     config = dataclasses.replace(
         DemoConfig(), seed=args.seed, train_games=args.train_games, test_games=args.test_games,

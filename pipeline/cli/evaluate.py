@@ -5,12 +5,16 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "score results_spotting.json files against Labels-v2.json (SoccerNet Average-mAP)"
+HELP = ("score results_spotting.json files against Labels-v2.json (SoccerNet Average-mAP), or with --task grounding "
+        "Detection-replays.json against Labels-cameras.json (replay grounding Average-AP)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from soccerspot.pipeline.evaluation.average_map import METRICS
 
+    parser.add_argument("--task", default="spotting", choices=("spotting", "grounding"),
+                        help="spotting (default) or grounding: Detection-replays.json against Labels-cameras.json, "
+                             "Average-AP as SoccerNet.Evaluation.ReplayGrounding (loose or tight)")
     parser.add_argument("--labels", required=True, type=Path, metavar="ROOT",
                         help="root of the labels tree: <league>/<season>/<game>/Labels-v2.json")
     parser.add_argument("--predictions", required=True, type=Path, metavar="ROOT",
@@ -74,6 +78,13 @@ def run(args: argparse.Namespace) -> int:
     from soccerspot.data.classes import CLASS_NAMES_V2
     from soccerspot.pipeline.evaluation.average_map import deltas_for, evaluate_games, load_folders, resolve_games
 
+    if args.json is not None and args.json.exists() and not args.force:
+        print(f"soccerspot evaluate: error: {args.json} exists (add --force to overwrite it)", file=sys.stderr)
+        return 2
+    if args.task == "grounding":
+        from soccerspot.pipeline.evaluation.grounding import run_grounding_command
+
+        return run_grounding_command(args)
     if args.classes is not None:
         classes = [name.strip() for name in args.classes.split(",") if name.strip()]
         if not classes:

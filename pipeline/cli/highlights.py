@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds of match after each spot (default: 20)")
     parser.add_argument("-o", "--out", required=True, type=Path, metavar="REEL.mp4",
                         help="the reel (.mp4, .mkv, .mov); chapter lists go beside it (.chapters.json/.txt)")
+    parser.add_argument("--with-replays", nargs="?", const="", default=None, metavar="Detection-replays.json",
+                        help="put each replay right after its action (replays grounded by soccerspot ground; "
+                             "default: the game folder's Detection-replays.json)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -36,7 +39,15 @@ def run(args: argparse.Namespace) -> int:
             if not classes:
                 raise ValueError("--classes names no class")
         options = HighlightOptions(classes, args.min_confidence, args.before, args.after)
-        reel = make_highlight_reel(args.video, args.predictions, args.out, options, progress=not args.quiet)
+        replays = None
+        if args.with_replays is not None:
+            from soccerspot.data.cameras import DETECTIONS_FILE
+
+            if args.with_replays == "" and not args.video.is_dir():
+                raise ValueError("--with-replays needs the Detection-replays.json for a video file")
+            replays = Path(args.with_replays) if args.with_replays else args.video / DETECTIONS_FILE
+        reel = make_highlight_reel(args.video, args.predictions, args.out, options, progress=not args.quiet,
+                                   replays=replays)
     except ValueError as error:
         if type(error) is not ValueError:
             raise

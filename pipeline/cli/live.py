@@ -73,7 +73,7 @@ def default_out(source: str):
 
     if source_kind(source) != "file":
         raise UsageError("--out DIR is required when SOURCE is a playlist or stream URL")
-    from soccerspot.pipeline.video_spot import plan_video_input
+    from soccerspot.pipeline.inference.video_spot import plan_video_input
 
     path = Path(source)
     if not path.is_file():
@@ -102,9 +102,9 @@ def live(args: argparse.Namespace) -> int:
 
     check_values(args)
     out = Path(args.out) if args.out else default_out(args.source)
-    from soccerspot.pipeline.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
     from soccerspot.pipeline.live.session import LiveOptions, run_live
-    from soccerspot.pipeline.spot import SpotOptions
+    from soccerspot.pipeline.inference.spot import SpotOptions
 
     head = load_checkpoint(args.model)
     options = LiveOptions(

@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "<league>/<season>/<game> folders")
     parser.add_argument("--scores", metavar="DIR", type=Path,
                         help="folder holding <half>_scores.npy from spot --save-scores (default: the results' folder)")
+    parser.add_argument("--replays", metavar="Detection-replays.json", type=Path,
+                        help="grounded replays to mark (default: the Detection-replays.json beside the results)")
     parser.add_argument("--out", metavar="DIR", type=Path,
                         help="where <half>_timeline.png go (default: the results' folder)")
 
@@ -22,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.reports.timeline import write_timeline_plots
 
-    for path in write_timeline_plots(args.results, args.out, labels=args.labels, scores_dir=args.scores):
+    for path in write_timeline_plots(args.results, args.out, labels=args.labels, scores_dir=args.scores,
+                                     replays=args.replays):
         print(f"wrote {path}")
     return 0

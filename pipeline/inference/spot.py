@@ -95,6 +95,13 @@ class SpotReport:
 
 
 def resolve_nms(head: LoadedHead, options: SpotOptions) -> NmsSettings:
+    """The NMS settings of a spotting run (every spotting path calls it first: a replay grounding head is
+    refused here, naming its checkpoint)."""
+    from soccerspot.models.heads import head_entry
+
+    if head_entry(head.config.kind).task != "spotting":
+        raise DataError(head.path, f"a {head.config.kind} head grounds replays, it does not spot actions: use "
+                                   "soccerspot ground")
     nms = NmsSettings(
         kind=options.nms or head.nms.kind,
         window_seconds=head.nms.window_seconds if options.nms_window is None else float(options.nms_window),

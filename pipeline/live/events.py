@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from soccerspot.data.labels import Prediction, game_time
-from soccerspot.pipeline.postprocess import nms
+from soccerspot.pipeline.inference.nms import nms
 
 
 def event_id(half: int, label: str, position_ms: int) -> str:

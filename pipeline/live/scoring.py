@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from soccerspot.models.context import RowContext
-from soccerspot.pipeline.infer import window_probabilities
+from soccerspot.models.heads.context import RowContext
+from soccerspot.pipeline.inference.scores import window_probabilities
 
 
 def row_context(model: nn.Module) -> RowContext:

@@ -21,16 +21,17 @@ import numpy as np
 
 from soccerspot.data.errors import DataError
 from soccerspot.data.features import sidecar_path, write_features
-from soccerspot.data.labels import PREDICTIONS_FILE, read_predictions
-from soccerspot.pipeline.checkpoints import LoadedHead
+from soccerspot.data.labels import read_predictions
+from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.pipeline.inference.checkpoints import LoadedHead
 from soccerspot.pipeline.live.events import EventTracker
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.scoring import IncrementalScores
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
 from soccerspot.pipeline.live.state import STATE_DIR, EventLog, events_log_path, open_row_store, read_event_log, remove_state
-from soccerspot.pipeline.postprocess import window_in_frames
-from soccerspot.pipeline.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.inference.nms import window_in_frames
+from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
 
 MAX_BATCH = 16  # frames per backbone pass at most (a backlog is worked off in batches of this size)
 
@@ -102,7 +103,7 @@ class Growing:
 
 
 def plan_extractor(head: LoadedHead, options: LiveOptions):
-    from soccerspot.pipeline.video_spot import plan_extraction
+    from soccerspot.pipeline.inference.video_spot import plan_extraction
 
     plan = plan_extraction(head, device=options.device, precision=options.precision, batch_size=options.batch_size,
                            weights_file=options.weights_file, pca_file=options.pca_file,

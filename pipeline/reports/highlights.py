@@ -234,8 +234,10 @@ def join_segments(parts: Sequence[Path], metadata: Path, out: Path, audio: bool,
 
 
 def make_highlight_reel(video_or_game: str | Path, predictions: str | Path | None, output: str | Path,
-                        options: HighlightOptions = HighlightOptions(), *, progress: bool = True) -> Reel:
+                        options: HighlightOptions = HighlightOptions(), *, progress: bool = True,
+                        replays: str | Path | None = None) -> Reel:
     """Cut and join the windows around the chosen spots; write the reel and its chapter lists.
+    `replays`: a Detection-replays.json whose replays follow their actions (`replay_windows`).
 
     `predictions`: a `results_spotting.json`; None takes the game folder's own. Raises `ValueError`
     for usage errors (output, class names) and `DataError` for bad input files, all before cutting."""
@@ -256,6 +258,11 @@ def make_highlight_reel(video_or_game: str | Path, predictions: str | Path | Non
     chosen = select_spots(game_predictions.predictions, options)
     durations = {half: video.duration for half, video in videos.items()}
     windows = merge_windows(spot_windows(chosen, durations, options))
+    if replays is not None and windows:
+        from soccerspot.data.cameras import read_replay_detections
+        from soccerspot.pipeline.reports.replay_windows import with_replays
+
+        windows = with_replays(windows, read_replay_detections(replays), durations)
     if not windows:
         classes = "every class" if options.classes is None else ", ".join(options.classes)
         raise DataError(predictions, f"no spot of {classes} with confidence >= {options.min_confidence} inside "

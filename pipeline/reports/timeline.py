@@ -4,7 +4,9 @@ One panel per group of related classes (`class_groups.py`), so that 17 classes s
 is match time in mm:ss. Curves come from the per-frame scores `soccerspot spot --save-scores` writes
 (`<half>_scores.npy` beside `results_spotting.json`, `data/scores.py`); without them the kept spots are
 drawn as stems at their confidence. Ground truth (a `Labels-v2.json`) is drawn as triangles above the
-curves: filled when the action is shown, hollow when it is not.
+curves: filled when the action is shown, hollow when it is not. Replays (a `Detection-replays.json`
+beside the results, `soccerspot ground`) are grey bands, their grounded origins (each replay's best
+detection) black stars joined to their replay by an arrow in the top panel.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class HalfTimeline:
     spots: list[Prediction]
     scores: HalfScores | None = None
     truth: list[Event] | None = None  # None: no labels given
+    replays: list | None = None  # data.cameras.ReplayDetections of this half; None: not grounded
 
 
 def panel_colors(panel: Sequence[str]) -> dict[str, str]:
@@ -51,6 +54,21 @@ def panel_colors(panel: Sequence[str]) -> dict[str, str]:
 def figure_size(timeline: HalfTimeline) -> tuple[float, float]:
     """Width and height in inches (times `DPI` gives the PNG's pixels)."""
     return WIDTH_IN, HEADER_IN + PANEL_HEIGHT_IN * len(group_classes(timeline.classes))
+
+
+REPLAY_COLOR, ORIGIN_Y = "#9a9a9a", 1.02  # origins just under the ground truth's row
+
+
+def _draw_replays(ax, timeline: HalfTimeline, arrows: bool) -> None:
+    """Grey bands over the replays; in the top panel (`arrows`) each grounded origin and an arrow to it."""
+    for replay in timeline.replays or ():
+        ax.axvspan(replay.start, replay.end, color=REPLAY_COLOR, alpha=0.3, lw=0, zorder=0)
+        if arrows and replay.detections:
+            origin, _ = max(replay.detections, key=lambda d: d[1])
+            ax.scatter([origin], [ORIGIN_Y], marker="*", s=110, color="black", zorder=4)
+            ax.annotate("", xy=(origin, ORIGIN_Y), xytext=(replay.start, ORIGIN_Y), annotation_clip=True,
+                        arrowprops=dict(arrowstyle="->", color="#444444", lw=0.8, shrinkA=0, shrinkB=6,
+                                        connectionstyle="arc3,rad=-0.08"))
 
 
 def _draw_panel(ax, timeline: HalfTimeline, title: str, panel: list[str]) -> None:
@@ -100,7 +118,8 @@ def timeline_figure(timeline: HalfTimeline, title: str = ""):
     bottom = 0.55 / height
     top = 1 - 0.95 / height
     figure.subplots_adjust(left=0.05, right=0.86, bottom=bottom, top=top, hspace=0.35)
-    for ax, (panel_title, panel) in zip(axes, panels):
+    for index, (ax, (panel_title, panel)) in enumerate(zip(axes, panels)):
+        _draw_replays(ax, timeline, arrows=index == 0)
         _draw_panel(ax, timeline, panel_title, panel)
     set_match_time_axis(axes[-1], timeline.duration)
     key = "lines: per-frame scores; ● kept spots (at their confidence)"
@@ -108,6 +127,8 @@ def timeline_figure(timeline: HalfTimeline, title: str = ""):
         key = "● kept spots (at their confidence; no per-frame scores saved: spot --save-scores)"
     if timeline.truth is not None:
         key += "; ▼ ground truth (hollow: not shown)"
+    if timeline.replays is not None:
+        key += "; grey: replays, ★ their grounded origin"
     heading = f"{title} — {HALF_NAMES.get(timeline.half, f'half {timeline.half}')}" if title else \
         HALF_NAMES.get(timeline.half, f"half {timeline.half}")
     figure.suptitle(f"{heading}\n{key}", x=0.05, ha="left", y=1 - 0.1 / height, va="top", fontsize=11, linespacing=1.5)
@@ -168,11 +189,16 @@ def half_duration(scores: HalfScores | None, spots: list[Prediction], truth: lis
 
 
 def load_timelines(results: str | Path, labels: str | Path | None = None,
-                   scores_dir: str | Path | None = None) -> list[HalfTimeline]:
-    """One timeline per half that has spots, scores or labels."""
+                   scores_dir: str | Path | None = None, replays: str | Path | None = None) -> list[HalfTimeline]:
+    """One timeline per half that has spots, scores or labels; `replays`: a Detection-replays.json (default:
+    the one beside the results, if any)."""
+    from soccerspot.data.cameras import DETECTIONS_FILE, read_replay_detections
+
     results = resolve_results(results)
     game_dir = results.parent
     predictions = read_predictions(results)
+    replays = Path(replays) if replays is not None else game_dir / DETECTIONS_FILE
+    grounded = read_replay_detections(replays) if replays.is_file() else None
     truth_all = read_labels(find_labels(labels, game_dir)).events if labels is not None else None
     scores_dir = Path(scores_dir) if scores_dir is not None else game_dir
     timelines = []
@@ -185,17 +211,19 @@ def load_timelines(results: str | Path, labels: str | Path | None = None,
         names = {s.label for s in spots} | {e.label for e in truth or []}
         classes = list(scores.classes) if scores is not None else _ordered_classes(names)
         classes += _ordered_classes(names - set(classes))
-        timelines.append(HalfTimeline(half, half_duration(scores, spots, truth), classes, spots, scores, truth))
+        half_replays = None if grounded is None else [r for r in grounded if r.half == half]
+        timelines.append(HalfTimeline(half, half_duration(scores, spots, truth), classes, spots, scores, truth,
+                                      half_replays))
     if not timelines:
         raise DataError(results, "holds no predictions, and no scores or labels were found: nothing to plot")
     return timelines
 
 
 def write_timeline_plots(results: str | Path, out_dir: str | Path | None = None, *, labels: str | Path | None = None,
-                         scores_dir: str | Path | None = None) -> list[Path]:
+                         scores_dir: str | Path | None = None, replays: str | Path | None = None) -> list[Path]:
     """Write `<out_dir>/<half>_timeline.png` per half (out_dir: the results' folder); returns the paths."""
     results = resolve_results(results)
     out_dir = Path(out_dir) if out_dir is not None else results.parent
     title = results.parent.name
     return [write_timeline_plot(t, out_dir / f"{t.half}_timeline.png", title)
-            for t in load_timelines(results, labels, scores_dir)]
+            for t in load_timelines(results, labels, scores_dir, replays)]

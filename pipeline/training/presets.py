@@ -181,6 +181,39 @@ def _calf_short() -> TrainConfig:
 PRESETS["calf-short"] = _calf_short()
 
 
+# Replay grounding (`models.heads.grounding`, `pipeline.training.tasks.grounding`): trained beside the spotting labels
+# (Labels-v2.json) on the replays of Labels-cameras.json.
+PRESETS["baidu-grounding"] = TrainConfig(
+    preset="baidu-grounding",
+    source=(
+        f"{BAIDU_REPORT}, replay grounding. Report: candidate chunk features + replay clip features, "
+        "sine/cosine positions, 4 transformer encoder layers, two outputs (replay probability and positional "
+        "offset), BCE + L2 loss, candidates within 120 s before the replay, 4 positive + 4 negative samples "
+        "per replay clip, detections after the replay's end or more than 100 s before it dropped, fusion "
+        "with spotting results (W, S, beta1, beta2), NMS 25 s. Our choices (not given by or not retrieved "
+        "from the report): candidate chunks of 10 s (window_seconds), replay clips resampled to 16 rows, "
+        "4 heads of width 64 and feed-forward 128, half of the 4 negatives drawn as chunks holding another "
+        "labelled action of the search span (hard_negatives 0.5), max read-out over the candidate rows, offset weight 1, "
+        "candidates every 1 s at inference, the k-th best detection of a replay scored x 0.5^k after NMS "
+        "(rank_decay; see pipeline.inference.grounding), fusion off (fusion_window_s 0; the report's W, S, beta1, beta2 "
+        "values could not be retrieved here), batch 64, Adam 1e-3, 100 epochs at most with the plateau "
+        "schedule, validation Average-AP (loose) every 5 epochs choosing the best checkpoint. Measured on "
+        "bench_grounding's season (12 training games, held-out loose Average-AP after 15 epochs): 10 s chunks "
+        "with feed-forward 128 0.65 at ~3 s per epoch, 20 s chunks with feed-forward 256 0.43 at ~25 s per epoch; "
+        "on another season of that size, after 60 epochs, hard_negatives 0.5 0.83 against 0.75 without (one seed)."
+    ),
+    head="baidu-grounding",
+    projection_dim=None,
+    dropout=0.1,
+    head_options={"feedforward_dim": 128, "hard_negatives": 0.5},
+    window_seconds=10.0,
+    batch_size=64,
+    max_epochs=100,
+    eval_every=5,
+    nms_window=25.0,
+)
+
+
 def register_preset(config: TrainConfig) -> TrainConfig:
     """Register `config` under `config.preset`; a name is registered once."""
     if config.preset in PRESETS:

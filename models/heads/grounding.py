@@ -1,0 +1,129 @@
+"""Replay grounding head (Baidu's second task): does a candidate chunk of the half hold the action a replay
+shows, and where in the chunk?
+
+Zhou et al., 'Feature Combination Meets Attention: Baidu Soccer Embeddings and Transformer based Temporal
+Detection' (arXiv 2106.14447), replay grounding: the features of a candidate chunk and of the replay clip
+go through a transformer encoder (sine/cosine positions, 4 encoder layers) that gives two outputs: the
+probability that the chunk holds the replayed action, and the action's position in it (an offset), trained
+with binary cross-entropy + L2. Here (ours where the report gives no value):
+
+- the replay clip is resampled to `replay_frames` rows (evenly spaced over the replay shot, ours);
+- both sequences are projected to `model_dim` (one linear layer each, ours), get their own sine/cosine
+  positions and a learned segment embedding (ours), and are encoded together (4 layers, the report;
+  4 heads, width 64 and feed-forward 256 as our spotting transformer);
+- the read-out is the max over the candidate rows' encodings (ours), then a linear layer to 2 outputs:
+  sigmoid probability, sigmoid offset (the action's row / window_frames, in [0, 1]).
+
+Inference settings stored with the head (the report's post-processing; `pipeline.grounding` applies them):
+candidates from `search_before_s` before the replay start, detections more than `keep_before_s` before the
+replay (start) or after its end dropped, optional fusion with spotting results (`fusion_*`), NMS
+`nms_window_s`, then runner-up detections demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside (unused by the head).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from soccerspot.models.heads.registry import BaseHeadConfig, register_head
+from soccerspot.models.heads.transformer import sinusoidal_encoding
+from soccerspot.models.papers import BAIDU_REPORT
+
+GROUNDING_KIND = "baidu-grounding"
+
+
+@dataclass
+class GroundingHeadConfig(BaseHeadConfig):
+    """A `GroundingTransformer`; `window_frames` is the candidate chunk length in rows."""
+
+    kind: str = GROUNDING_KIND
+    replay_frames: int = 16
+    model_dim: int = 64
+    num_layers: int = 4
+    num_heads: int = 4
+    feedforward_dim: int = 256
+    attention_dropout: float = 0.1
+    offset_weight: float = 1.0  # L2 offset loss weight beside the BCE (ours)
+    hard_negatives: float = 0.0  # fraction of training negatives holding another labelled action (ours)
+    # inference (pipeline.grounding)
+    search_before_s: float = 120.0  # candidates within this many seconds before the replay (report)
+    keep_before_s: float = 100.0  # drop detections more than this before the replay (report)
+    drop_after_end: bool = True  # drop detections after the replay's end (report)
+    stride_s: float = 1.0  # candidate chunks every stride_s (ours)
+    nms_window_s: float = 25.0  # report
+    fusion_window_s: float = 0.0  # W: spotting results within W/2 of a detection; 0 = no fusion (ours)
+    fusion_threshold: float = 0.5  # S: spotting confidences below S are ignored (ours)
+    fusion_beta1: float = 1.0  # beta1: weight of the grounding score (ours)
+    fusion_beta2: float = 0.0  # beta2: weight of the best spotting confidence (ours)
+    rank_decay: float = 0.5  # the k-th best detection of a replay x rank_decay^k (ours; pipeline.grounding)
+
+    def _validate_family(self) -> None:
+        for name in ("replay_frames", "model_dim", "num_layers", "num_heads", "feedforward_dim"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.model_dim % self.num_heads:
+            raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+        for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.hard_negatives <= 1.0:
+            raise ValueError(f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
+        if not 0.0 < self.rank_decay <= 1.0:
+            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
+        for name in ("fusion_window_s", "offset_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+class GroundingTransformer(nn.Module):
+    """(candidates (B, window_frames, D), replays (B, replay_frames, D)) -> (B, 2): [probability, offset]."""
+
+    def __init__(self, config: GroundingHeadConfig):
+        super().__init__()
+        self.config = config
+        self.candidate_projection = nn.Linear(config.input_dim, config.model_dim)
+        self.replay_projection = nn.Linear(config.input_dim, config.model_dim)
+        self.segments = nn.Parameter(torch.zeros(2, config.model_dim))
+        layer = nn.TransformerEncoderLayer(config.model_dim, config.num_heads, dim_feedforward=config.feedforward_dim,
+                                           dropout=config.attention_dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+        self.register_buffer("candidate_positions", sinusoidal_encoding(config.window_frames, config.model_dim),
+                             persistent=False)
+        self.register_buffer("replay_positions", sinusoidal_encoding(config.replay_frames, config.model_dim),
+                             persistent=False)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(config.model_dim, 2)
+
+    def forward(self, candidates: torch.Tensor, replays: torch.Tensor) -> torch.Tensor:
+        length = candidates.shape[-2]
+        if length != self.config.window_frames or replays.shape[-2] != self.config.replay_frames:
+            raise ValueError(f"grounding head built for {self.config.window_frames} candidate and "
+                             f"{self.config.replay_frames} replay rows, got {length} and {replays.shape[-2]}")
+        tokens = torch.cat([
+            self.candidate_projection(candidates) + self.candidate_positions + self.segments[0],
+            self.replay_projection(replays) + self.replay_positions + self.segments[1],
+        ], dim=-2)
+        hidden = self.encoder(tokens)[..., :length, :]
+        return torch.sigmoid(self.fc(self.dropout(hidden.amax(dim=-2))))
+
+
+class GroundingLoss(nn.Module):
+    """BCE on the probability + `offset_weight` x squared offset error on positive candidates (targets:
+    (B, 2) = [holds the action, its offset in [0, 1]])."""
+
+    def __init__(self, offset_weight: float = 1.0):
+        super().__init__()
+        self.offset_weight = offset_weight
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        bce = nn.functional.binary_cross_entropy(outputs[:, 0], targets[:, 0])
+        positive = targets[:, 0]
+        l2 = (positive * (outputs[:, 1] - targets[:, 1]) ** 2).sum() / positive.sum().clamp(min=1.0)
+        return bce + self.offset_weight * l2
+
+
+@register_head(GROUNDING_KIND, config=GroundingHeadConfig, paper=BAIDU_REPORT, task="grounding", num_layers=4, num_heads=4,
+               model_dim=64, feedforward_dim=256, attention_dropout=0.1, dropout=0.1)
+def baidu_grounding(config: GroundingHeadConfig) -> GroundingTransformer:
+    return GroundingTransformer(config)

@@ -1,0 +1,375 @@
+"""Replay grounding on features: for each replay of a half, where is the action it shows?
+
+Two methods, one post-processing (Zhou et al., arXiv 2106.14447, replay grounding; `GroundingOptions`):
+
+- `"transformer"`: Baidu's grounding transformer (`models.grounding_head`): candidate chunks of
+  `window_frames` rows every `stride_s` from `search_before_s` before the replay's start up to its start;
+  each gives a probability and the action's offset in it -> one detection (chunk start + offset, score).
+- `"similarity"` (training-free baseline, ours): cosine similarity between the replay's mean feature and
+  every candidate row of the same span, mapped to [0, 1].
+
+Then: detections after the replay's end or more than `keep_before_s` before the replay are dropped;
+optionally fused with spotting results (`fuse_with_spotting`); NMS over `nms_window_s`; then (ours) the
+k-th best detection of a replay is scored x `rank_decay`^k: the official metric pools every replay's
+detections, so a replay's runner-up candidates would otherwise compete with the other replays' best ones
+(on bench_grounding's season 0.5 lifted the held-out loose Average-AP of a transformer checkpoint from
+0.77 to 0.86 and of the similarity baseline from 0.38 to 0.52; 1 turns it off).
+The result is the `Detection-replays.json` of a game (`data.cameras.ReplayDetections`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+
+from soccerspot.data.cameras import Replay, ReplayDetections
+from soccerspot.data.labels import Prediction
+
+METHODS = ("transformer", "similarity")
+
+
+@dataclass(frozen=True)
+class GroundingOptions:
+    """The post-processing of the report (defaults: its values where it gives them, else ours; see
+    `models.grounding_head.GroundingHeadConfig`, which stores them with a trained head)."""
+
+    search_before_s: float = 120.0
+    keep_before_s: float = 100.0
+    drop_after_end: bool = True
+    stride_s: float = 1.0
+    nms_window_s: float = 25.0
+    fusion_window_s: float = 0.0
+    fusion_threshold: float = 0.5
+    fusion_beta1: float = 1.0
+    fusion_beta2: float = 0.0
+    rank_decay: float = 0.5
+
+    @classmethod
+    def of_head(cls, head_config) -> "GroundingOptions":
+        return cls(**{f.name: getattr(head_config, f.name) for f in fields(cls)})
+
+
+@dataclass
+class HalfTrack:
+    """A half's features with the time of each row."""
+
+    array: np.ndarray  # (rows, dim)
+    times: np.ndarray  # (rows,) seconds
+
+    @property
+    def step(self) -> float:
+        return float(np.median(np.diff(self.times))) if self.times.shape[0] > 1 else 0.5
+
+    def row(self, seconds: float) -> int:
+        """The row nearest `seconds`, clipped to the half."""
+        index = int(np.searchsorted(self.times, seconds))
+        index = min(max(index, 0), self.times.shape[0] - 1)
+        if index > 0 and abs(self.times[index - 1] - seconds) <= abs(self.times[index] - seconds):
+            index -= 1
+        return index
+
+
+def replay_rows(track: HalfTrack, replay: Replay, frames: int) -> np.ndarray:
+    """`frames` rows spread evenly over the replay shot [start, end)."""
+    first, last = track.row(replay.start), max(track.row(replay.end) - 1, track.row(replay.start))
+    return np.linspace(first, last, frames).round().astype(np.int64)
+
+
+def replay_clip(track: HalfTrack, replay: Replay, frames: int) -> np.ndarray:
+    return np.asarray(track.array[replay_rows(track, replay, frames)], dtype=np.float32)
+
+
+def search_span(track: HalfTrack, replay: Replay, options: GroundingOptions) -> tuple[int, int]:
+    """Rows [first, last) where the replayed action is looked for: `search_before_s` before the replay's start
+    up to its start."""
+    first = track.row(max(replay.start - options.search_before_s, float(track.times[0])))
+    return first, max(track.row(replay.start), first + 1)
+
+
+def candidate_starts(track: HalfTrack, replay: Replay, length: int, options: GroundingOptions) -> np.ndarray:
+    """Starts of the candidate chunks covering the search span, every `stride_s` (the last ends at its end)."""
+    first, last = search_span(track, replay, options)
+    stride = max(1, int(round(options.stride_s / track.step)))
+    starts = np.arange(first, max(last - length, first) + 1, stride)
+    if starts[-1] != max(last - length, first):
+        starts = np.append(starts, max(last - length, first))
+    return starts.clip(0, max(track.array.shape[0] - length, 0))
+
+
+def chunks(track: HalfTrack, starts: np.ndarray, length: int) -> np.ndarray:
+    rows = np.clip(starts[:, None] + np.arange(length), 0, track.array.shape[0] - 1)
+    return np.asarray(track.array[rows], dtype=np.float32)
+
+
+# -------------------------------------------------------------------------------------------- training
+
+
+def training_samples(track: HalfTrack, replay: Replay, length: int, positives: int, negatives: int,
+                     rng: np.random.Generator, options: GroundingOptions, other_actions: Sequence[int] = (),
+                     hard_fraction: float = 0.0) -> list[tuple[int, float, float]]:
+    """(chunk start, holds the action, offset) samples of one replay: `positives` chunks with the action at a
+    uniform row of the chunk, `negatives` chunks of the search span without it (the report: 4 + 4). Each
+    negative is, with probability `hard_fraction` (ours), a chunk holding another action of the span
+    (`other_actions`: rows of the half's labelled actions), else any chunk of the span."""
+    action = track.row(replay.link.position_ms / 1000.0)
+    first, last = search_span(track, replay, options)
+    samples = []
+    for _ in range(positives):
+        offset = int(rng.integers(0, length))
+        samples.append((action - offset, 1.0, offset / length))
+    outside = [s for s in range(first, max(last - length, first) + 1) if not s <= action < s + length]
+    if not outside:  # a short span: chunks anywhere in the half away from the action
+        outside = [s for s in range(0, max(track.array.shape[0] - length, 0) + 1) if not s <= action < s + length]
+    others = [row for row in other_actions if first <= row < last and abs(row - action) >= length]
+    for _ in range(negatives if outside else 0):
+        if others and rng.random() < hard_fraction:
+            row = others[int(rng.integers(0, len(others)))]
+            start = row - int(rng.integers(0, length))
+            if not start <= action < start + length:
+                samples.append((start, 0.0, 0.0))
+                continue
+        samples.append((int(outside[int(rng.integers(0, len(outside)))]), 0.0, 0.0))
+    return samples
+
+
+# ------------------------------------------------------------------------------------------- inference
+
+
+def transformer_detections(model, track: HalfTrack, replay: Replay, options: GroundingOptions,
+                           batch_size: int = 256) -> list[tuple[float, float]]:
+    """(seconds, score) of every candidate chunk: its probability at its start + offset."""
+    import torch
+
+    config = model.config
+    starts = candidate_starts(track, replay, config.window_frames, options)
+    clip = torch.from_numpy(replay_clip(track, replay, config.replay_frames))
+    found = []
+    with torch.no_grad():
+        for begin in range(0, starts.shape[0], batch_size):
+            part = starts[begin:begin + batch_size]
+            candidates = torch.from_numpy(chunks(track, part, config.window_frames))
+            outputs = model(candidates, clip.unsqueeze(0).expand(len(part), -1, -1)).numpy()
+            for start, (probability, offset) in zip(part, outputs):
+                row = min(int(start + round(float(offset) * config.window_frames)), track.array.shape[0] - 1)
+                found.append((float(track.times[max(row, 0)]), float(probability)))
+    return found
+
+
+def similarity_detections(track: HalfTrack, replay: Replay, options: GroundingOptions, frames: int = 16
+                          ) -> list[tuple[float, float]]:
+    """(seconds, (cosine + 1) / 2) of every row of the search span against the replay's mean feature."""
+    query = replay_clip(track, replay, frames).mean(axis=0)
+    first, last = search_span(track, replay, options)
+    rows = np.asarray(track.array[first:last], dtype=np.float32)
+    cosine = rows @ query / (np.linalg.norm(rows, axis=1) * np.linalg.norm(query) + 1e-12)
+    return [(float(t), float((c + 1) / 2)) for t, c in zip(track.times[first:last], cosine)]
+
+
+def keep_window(detections: list[tuple[float, float]], replay: Replay, options: GroundingOptions) -> list:
+    """The report's filter: nothing after the replay's end, nothing more than `keep_before_s` before it."""
+    low = replay.start - options.keep_before_s
+    high = replay.end if options.drop_after_end else np.inf
+    return [(t, s) for t, s in detections if low <= t <= high]
+
+
+def fuse_with_spotting(detections: list[tuple[float, float]], spots: Sequence[Prediction], half: int,
+                       options: GroundingOptions) -> list[tuple[float, float]]:
+    """score = beta1 x grounding + beta2 x the best spotting confidence >= S within W/2 of the detection
+    (the report fuses with spotting results through W, S, beta1, beta2; this formula is ours)."""
+    if options.fusion_window_s <= 0:
+        return detections
+    near = [(p.position_ms / 1000.0, p.confidence) for p in spots if p.half == half
+            and p.confidence >= options.fusion_threshold]
+    fused = []
+    for t, score in detections:
+        best = max((c for s, c in near if abs(s - t) <= options.fusion_window_s / 2), default=0.0)
+        fused.append((t, options.fusion_beta1 * score + options.fusion_beta2 * best))
+    return fused
+
+
+def nms(detections: list[tuple[float, float]], window_s: float) -> list[tuple[float, float]]:
+    """Hard NMS: the best detection, then the best farther than window_s / 2 from every kept one, …"""
+    kept: list[tuple[float, float]] = []
+    for t, s in sorted(detections, key=lambda d: (-d[1], d[0])):
+        if all(abs(t - k) >= window_s / 2 for k, _ in kept):
+            kept.append((t, s))
+    return sorted(kept)
+
+
+def rank_scores(detections: list[tuple[float, float]], decay: float) -> list[tuple[float, float]]:
+    """The k-th best detection's score x decay^k (k from 0), in time order."""
+    ranked = sorted(detections, key=lambda d: (-d[1], d[0]))
+    return sorted((t, s * decay ** k) for k, (t, s) in enumerate(ranked))
+
+
+def ground_replay(track: HalfTrack, replay: Replay, options: GroundingOptions, model=None,
+                  spots: Sequence[Prediction] = ()) -> ReplayDetections:
+    """One replay's detections: the transformer's when `model` is given, else the similarity baseline's."""
+    raw = (transformer_detections(model, track, replay, options) if model is not None
+           else similarity_detections(track, replay, options))
+    kept = nms(fuse_with_spotting(keep_window(raw, replay, options), spots, replay.half, options),
+               options.nms_window_s)
+    kept = rank_scores(kept, options.rank_decay)
+    return ReplayDetections(replay.half, replay.start, replay.end, [(round(t, 3), s) for t, s in kept])
+
+
+def ground_halves(tracks: dict[int, HalfTrack], replays: Sequence[Replay], options: GroundingOptions, model=None,
+                  spots: Sequence[Prediction] = ()) -> list[ReplayDetections]:
+    """Every replay of a game (halves without features are a `KeyError` the caller names)."""
+    if model is not None:
+        model.eval()
+    return [ground_replay(tracks[replay.half], replay, options, model, spots) for replay in replays]
+
+
+def load_half_tracks(game_dir, features_name: str, halves: Sequence[int]) -> dict[int, HalfTrack]:
+    """The halves' features (memory-mapped); a missing file is a `DataError` naming it."""
+    from soccerspot.data.features import load_features
+
+    tracks = {}
+    for half in sorted(set(halves)):
+        features = load_features(game_dir, half, features_name)
+        tracks[half] = HalfTrack(features.array, features.meta.frame_times())
+    return tracks
+
+
+OUTSIDE_TOLERANCE_S = 2.0
+
+
+def check_replays_fit(tracks: dict[int, HalfTrack], replays: Sequence[Replay], where) -> None:
+    """A replay ending past its half's features (by more than `OUTSIDE_TOLERANCE_S`) is a `DataError`
+    (labels of another game or features of another video)."""
+    from soccerspot.data.errors import DataError
+
+    for replay in replays:
+        times = tracks[replay.half].times
+        if replay.end > times[-1] + OUTSIDE_TOLERANCE_S or replay.end < replay.start:
+            raise DataError(where, f"replay {replay.start}-{replay.end} s of half {replay.half} lies outside the "
+                                   f"half's features (0-{times[-1]:.0f} s)")
+
+
+def ground_game(game_dir, features_name: str, replays: Sequence[Replay], options: GroundingOptions, model=None,
+                spots: Sequence[Prediction] = (), where=None) -> list[ReplayDetections]:
+    """Detection-replays of a game folder's replays from its `<half>_<features_name>.npy`."""
+    tracks = load_half_tracks(game_dir, features_name, [replay.half for replay in replays])
+    check_replays_fit(tracks, replays, where or game_dir)
+    return ground_halves(tracks, replays, options, model, spots)
+
+
+# ------------------------------------------------------------------------------------ `soccerspot ground`
+
+SIMILARITY = "similarity"  # --model value of the training-free baseline
+
+
+@dataclass
+class GroundResult:
+    game: str
+    path: object  # the Detection-replays.json written (or skipped)
+    status: str  # "grounded" | "skipped" | "failed" | "no camera labels"
+    replays: int = 0
+    reason: str = ""
+
+
+@dataclass
+class Grounder:
+    """What grounds: the transformer of a checkpoint (`head`) or the similarity baseline (`head` None)."""
+
+    options: GroundingOptions
+    head: object = None  # pipeline.checkpoints.LoadedHead
+    feature_name: str | None = None
+
+    @property
+    def model(self):
+        return None if self.head is None else self.head.model
+
+
+def load_grounder(model: str, feature_name: str | None = None, overrides: dict | None = None) -> Grounder:
+    """`--model CKPT` (a trained grounding head) or `--model similarity`; `overrides` replace options."""
+    import dataclasses
+
+    from soccerspot.data.errors import DataError
+    from soccerspot.models.heads import head_entry
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if model == SIMILARITY:
+        return Grounder(dataclasses.replace(GroundingOptions(), **overrides), None, feature_name)
+    head = load_checkpoint(model)
+    if head_entry(head.config.kind).task != "grounding":
+        raise DataError(head.path, f"a {head.config.kind} head spots actions; grounding needs a replay grounding "
+                                   "head (soccerspot train --preset baidu-grounding) or --model similarity")
+    options = dataclasses.replace(GroundingOptions.of_head(head.config), **overrides)
+    return Grounder(options, head, feature_name or head.feature_name or head.training.get("features"))
+
+
+def game_replays_for(game_dir, replays_file=None) -> list[Replay]:
+    from pathlib import Path
+
+    from soccerspot.data.cameras import CAMERAS_FILE, read_camera_labels, replays_of
+
+    path = Path(replays_file) if replays_file is not None else Path(game_dir) / CAMERAS_FILE
+    return replays_of(read_camera_labels(path))
+
+
+def spots_for(game_dir, grounder: Grounder, warnings: list[str]) -> list[Prediction]:
+    """The game's results_spotting.json when fusion is on (a warning and no fusion without it)."""
+    from pathlib import Path
+
+    from soccerspot.data.labels import read_predictions
+    from soccerspot.data.games import PREDICTIONS_FILE
+
+    if grounder.options.fusion_window_s <= 0:
+        return []
+    path = Path(game_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        warnings.append(f"{path}: not found; grounded without fusion with spotting results")
+        return []
+    return read_predictions(path).predictions
+
+
+def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, overwrite: bool = False,
+                  warnings: list[str] | None = None, game: str = ".", halves: Sequence[int] | None = None
+                  ) -> GroundResult:
+    """Ground one game folder holding the features (of `halves`: the replays of those halves only);
+    writes `out_path` (Detection-replays.json)."""
+    from pathlib import Path
+
+    from soccerspot.data.cameras import CAMERAS_FILE, write_replay_detections
+    from soccerspot.data.errors import DataError
+
+    out_path = Path(out_path)
+    if out_path.exists() and not overwrite:
+        return GroundResult(game, out_path, "skipped", reason="exists (--overwrite replaces it)")
+    if grounder.feature_name is None:
+        raise DataError(game_dir, "which features? the checkpoint does not name them: pass --features NAME")
+    replays = [r for r in game_replays_for(game_dir, replays_file) if halves is None or r.half in halves]
+    found = ground_game(game_dir, grounder.feature_name, replays, grounder.options, grounder.model,
+                        spots_for(game_dir, grounder, warnings if warnings is not None else []),
+                        where=replays_file or Path(game_dir) / CAMERAS_FILE)
+    write_replay_detections(out_path, found, game=game)
+    return GroundResult(game, out_path, "grounded", len(replays))
+
+
+def extract_video_features(input_path, grounder: Grounder, out_dir=None, progress: bool = True):
+    """For video input: the checkpoint's features extracted (or reused) as `spot VIDEO` does; returns the
+    game folder and the halves extracted."""
+    from pathlib import Path
+
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.inference.video_spot import extract_half, plan_extraction, plan_video_input, reusable_precision
+
+    if grounder.head is None:
+        raise DataError(input_path, "video input needs a checkpoint (its feature settings say what to extract); "
+                                    "the similarity baseline grounds features: extract them first")
+    from soccerspot.data.combined_features import combine_half
+
+    game_dir, jobs = plan_video_input(Path(input_path), Path(out_dir) if out_dir is not None else None)
+    plan = plan_extraction(grounder.head, progress=progress, feature_name=grounder.feature_name)
+    for job in jobs:
+        for extractor in plan.extractors:
+            if reusable_precision(extractor, job.video, game_dir, job.half) is None:
+                extract_half(extractor, job.video, game_dir, job.half)
+        if plan.combine is not None:
+            combine_half(game_dir, job.half, plan.combine)
+    grounder.feature_name = plan.name
+    return game_dir, [job.half for job in jobs]

@@ -1,0 +1,153 @@
+"""Replay grounding's training (Baidu's transformer, `models.grounding_head`) in the one training loop.
+
+Per epoch and replay of the training halves (`Labels-cameras.json` beside the labels), the report's 4
+positive and 4 negative candidate chunks of the search span before the replay (`pipeline.grounding.
+training_samples`; a `hard_negatives` fraction of the negatives, ours, hold another labelled action of the
+span), each with the replay's clip; targets [holds the action, offset]; loss BCE + L2
+(`GroundingLoss`). Validation: the same sampling with a fixed seed (loss) and the grounding Average-AP
+(loose, the official computation of `pipeline.grounding_evaluate`) of the validation replays, which picks
+the best checkpoint when computed.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from soccerspot.data.cameras import CAMERAS_FILE, Replay, read_camera_labels, replays_of
+from soccerspot.data.errors import DataError
+from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.inference.grounding import GroundingOptions, HalfTrack, chunks, replay_clip, training_samples
+from soccerspot.pipeline.training.tasks import register_task
+
+POSITIVES, NEGATIVES = 4, 4  # per replay and epoch (the report)
+VALID_SEED = 2**31 - 1
+
+
+class NoCameraLabelsWarning(UserWarning):
+    """A training or validation game has no Labels-cameras.json: it gives no replay."""
+
+
+@dataclass
+class ReplaySet:
+    """Halves with their replays."""
+
+    tracks: list[HalfTrack]
+    replays: list[tuple[int, Replay]]  # (track index, replay)
+    actions: list[list[int]]  # rows of each track's labelled actions (hard negatives)
+
+
+def replay_set(tracks, root: Path) -> ReplaySet:
+    """The replays of `tracks` (data.clips.Track), read from `root/<game>/Labels-cameras.json`."""
+    halves, replays, labels, actions = [], [], {}, []
+    for index, track in enumerate(tracks):
+        halves.append(HalfTrack(track.features.array, track.features.meta.frame_times()))
+        actions.append([int(row) for row in track.event_rows])
+        path = root / track.game / CAMERAS_FILE
+        if track.game not in labels:
+            if not path.is_file():
+                warnings.warn(f"{path}: no camera labels; the game gives no replay", NoCameraLabelsWarning)
+                labels[track.game] = []
+            else:
+                labels[track.game] = replays_of(read_camera_labels(path))
+        replays += [(index, replay) for replay in labels[track.game] if replay.half == track.half]
+    return ReplaySet(halves, replays, actions)
+
+
+@dataclass
+class SampleBatches:
+    """Sized iterable of ((candidates (B, L, D), replay clips (B, R, D)), targets (B, 2))."""
+
+    data: ReplaySet
+    samples: list[tuple[int, int, int, float, float]]  # (replay index, track index, start, positive, offset)
+    length: int
+    replay_frames: int
+    batch_size: int
+
+    def __len__(self) -> int:
+        return -(-len(self.samples) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
+        clips: dict[int, np.ndarray] = {}
+        for begin in range(0, len(self.samples), self.batch_size):
+            part = self.samples[begin:begin + self.batch_size]
+            candidates, replays = [], []
+            for replay_index, track_index, start, _, _ in part:
+                track = self.data.tracks[track_index]
+                candidates.append(chunks(track, np.array([start]), self.length)[0])
+                if replay_index not in clips:
+                    clips[replay_index] = replay_clip(track, self.data.replays[replay_index][1], self.replay_frames)
+                replays.append(clips[replay_index])
+            targets = np.array([[p, o] for *_, p, o in part], dtype=np.float32)
+            yield (torch.from_numpy(np.stack(candidates)), torch.from_numpy(np.stack(replays))), torch.from_numpy(targets)
+
+
+def draw_samples(data: ReplaySet, length: int, options: GroundingOptions, rng: np.random.Generator,
+                 hard_fraction: float = 0.0) -> list:
+    samples = []
+    for replay_index, (track_index, replay) in enumerate(data.replays):
+        for start, positive, offset in training_samples(data.tracks[track_index], replay, length, POSITIVES,
+                                                        NEGATIVES, rng, options, data.actions[track_index],
+                                                        hard_fraction):
+            samples.append((replay_index, track_index, int(start), positive, offset))
+    order = rng.permutation(len(samples))
+    return [samples[i] for i in order]
+
+
+def validation_a_ap(model, data: ReplaySet, options: GroundingOptions) -> dict:
+    from soccerspot.pipeline.inference.grounding import ground_replay
+    from soccerspot.pipeline.evaluation.grounding import GroundingPairs, add_pair, average_ap
+
+    pairs = GroundingPairs()
+    for track_index, replay in data.replays:
+        add_pair(pairs, replay.link.seconds, ground_replay(data.tracks[track_index], replay, options, model))
+    return {"a_AP": float(average_ap(pairs, "loose")["a_AP"])} if pairs.targets else {}
+
+
+@register_task("baidu-grounding")
+def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
+    from soccerspot.models.heads.grounding import GroundingLoss
+    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
+    from soccerspot.pipeline.training.loop import LoopTask
+    from soccerspot.pipeline.training.tasks.features import build_model, data_differences
+
+    root = Path(data.description.get("labels_root") or data.description["features_root"])
+    options = GroundingOptions.of_head(head_config)
+    train_set = replay_set(data.train.tracks, root)
+    if not train_set.replays:
+        raise DataError(root, f"no replay in the training games' {CAMERAS_FILE}: nothing to ground")
+    valid_set = replay_set(data.valid.tracks, root) if data.valid is not None else None
+    model = build_model(config, head_config)
+    length, frames = head_config.window_frames, head_config.replay_frames
+
+    def batches(replays: ReplaySet, rng: np.random.Generator) -> SampleBatches:
+        return SampleBatches(replays, draw_samples(replays, length, options, rng, head_config.hard_negatives),
+                             length, frames, config.batch_size)
+
+    def checkpoint(folder: Path, epoch: int, record: dict) -> None:
+        save_checkpoint(folder, model, head_config, classes=data.classes, feature_settings=data.feature_settings,
+                        fps=data.fps, nms=NmsSettings("hard", head_config.nms_window_s, 0.0),
+                        extra={"epoch": epoch, "metrics": record, "train_config": config.to_json(),
+                               "run": str(out_dir), "features": data.description.get("features"),
+                               "task": "replay grounding"})
+
+    has_valid = valid_set is not None and bool(valid_set.replays)
+    return LoopTask(
+        model=model,
+        train_batches=lambda epoch: batches(train_set, np.random.default_rng([config.seed, epoch])),
+        save_checkpoint=checkpoint,
+        run_record={"config": config.to_json(), "data": data.description,
+                    "games": {"train": data.train_games, "valid": data.valid_games},
+                    "head": head_config.to_json(), "classes": data.classes,
+                    "feature_settings": data.feature_settings, "fps": data.fps,
+                    "replays": {"train": len(train_set.replays), "valid": len(valid_set.replays) if valid_set else 0}},
+        resume_differences=lambda stored: data_differences(stored, data),
+        valid_batches=(lambda: batches(valid_set, np.random.default_rng([config.seed, VALID_SEED]))) if has_valid else None,
+        validate=(lambda: validation_a_ap(model, valid_set, options)) if has_valid else None,
+        criterion=GroundingLoss(head_config.offset_weight),
+        select_max="valid_a_AP" if has_valid and config.eval_every else None,
+    )
