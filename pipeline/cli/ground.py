@@ -69,7 +69,7 @@ def ground_command(args: argparse.Namespace) -> int:
     from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE
     from soccerspot.data.errors import DataError
     from soccerspot.data.games import LABELS_FILE
-    from soccerspot.data.layout import find_games
+    from soccerspot.data.games import find_games
     from soccerspot.pipeline.inference.grounding import GroundResult, extract_video_features, ground_folder, load_grounder
     from soccerspot.pipeline.inference.video_spot import is_video_input
 

@@ -223,7 +223,7 @@ def run_grounding_command(args) -> int:
     prediction_file = DETECTIONS_FILE if args.prediction_file == "results_spotting.json" else args.prediction_file
     if args.split is None:  # every game with camera labels; games with only Labels-v2.json are reported
         from soccerspot.data.games import LABELS_FILE
-        from soccerspot.data.layout import find_games
+        from soccerspot.data.games import find_games
 
         games = find_games(args.labels, CAMERAS_FILE)
         missing = [game for game in find_games(args.labels, LABELS_FILE) if game not in set(games)]
