@@ -202,13 +202,13 @@ class CALFHead(nn.Module):
         scores, slots = self.segment_and_spot(chunks)
         return torch.cat([scores.flatten(1), slots.flatten(1)], dim=1)
 
-    @torch.no_grad()
     def context_rows(self) -> RowContext:
         """Row i is voted on by the grid's chunks (every `stride` rows from 0) that contain it, read from
         i - L + 1 on; the chunk ending the half covers its last L rows, so row i is final once row i + L exists."""
         length = self.config.window_frames
         return RowContext(past=length - 1, future=length, period=self.config.stride)
 
+    @torch.no_grad()
     def half_probabilities(self, features: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """(frames, dim) -> (frames, C + 1): the chunks' slots at their rows, gathered by `config.vote`."""
         config = self.config
