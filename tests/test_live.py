@@ -225,3 +225,28 @@ def test_bad_options_exit_2_naming_the_flag(tmp_path, offline, capsys):
     assert "--max-latency" in capsys.readouterr().err
     assert main(["live", str(tmp_path / "missing.ts"), "--model", str(model), "--out", str(tmp_path)]) == 1
     assert "missing.ts" in capsys.readouterr().err
+
+
+def test_sigterm_ends_the_run_with_the_files_of_the_part_seen(tmp_path, broadcast, offline):
+    model, _ = offline["netvlad++"]
+    out = tmp_path / "live"
+    grow_file(broadcast[1], tmp_path / "rec.ts", duration_s=DURATION, speed=1.0)  # real time: 20 s
+    args = live_args(tmp_path / "rec.ts", model, out, "--idle", "30")
+    process = subprocess.Popen([sys.executable, "-m", "soccerspot", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    rows = out / ".live" / "1_resnet18.rows"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (rows.is_file() and rows.stat().st_size >= 8 * (8 + 4 * 512)):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    seen = load_features(out, 1, "resnet18")
+    assert 8 <= len(seen.array) < DURATION * 2  # the part seen, not the whole half
+    # the results are what offline spot makes of those features
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "1_resnet18.npy").write_bytes((out / "1_resnet18.npy").read_bytes())
+    (again / "1_resnet18.json").write_bytes((out / "1_resnet18.json").read_bytes())
+    assert main(["spot", str(again), "--model", str(model)]) == 0
+    assert read_predictions(out / "results_spotting.json").predictions == \
+        read_predictions(again / "results_spotting.json").predictions

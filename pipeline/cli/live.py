@@ -126,5 +126,6 @@ def live(args: argparse.Namespace) -> int:
     print(f"live: {report.rows + report.resumed_rows} rows{resumed}, {report.stream_s:.1f} s of stream in "
           f"{report.wall_s:.1f} s (processed at {report.realtime_factor:.2f}x real time), {report.events} events, "
           f"{report.corrections} corrections{gaps}", file=sys.stderr)
-    print(f"wrote {report.features} and {report.results}")
+    # with --events - stdout carries only event lines
+    print(f"wrote {report.features} and {report.results}", file=sys.stderr if args.events == "-" else sys.stdout)
     return 0
