@@ -238,6 +238,15 @@ CASES: list[tuple[str, str]] = [
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
     ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
     ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+    # ground
+    ("ground {missing} --model similarity", "{missing}"),
+    ("ground {features} --model {missing}", "{missing}"),
+    ("ground {features} --model {text_model}", "{text_model}"),
+    ("ground {features} --model similarity --keep-before -5", "--keep-before"),
+    # live
+    ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
+    ("live {video} --model {missing} --out {root}/live", "{missing}"),
+    ("live {video} --model {model} --out {root}/live --max-latency 0", "--max-latency"),
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),

@@ -205,10 +205,20 @@ def test_kill_9_then_the_same_command_continues_without_emitting_an_event_twice(
     assert not (out / ".live").exists()
 
 
-def test_falling_behind_is_said_and_no_frame_is_dropped(tmp_path, broadcast, offline, capsys):
+def test_falling_behind_is_said_and_no_frame_is_dropped(tmp_path, broadcast, offline, capsys, monkeypatch):
+    from soccerspot.pipeline.live.extraction import LiveFeatures
+
     model, spot_out = offline["netvlad++"]
     out = tmp_path / "live"
-    # a finished recording arrives at decoding speed, far faster than the backbone takes it
+    # a finished recording arrives at decoding speed; a backbone made slow here (0.5 s a pass, whatever the
+    # machine's load) takes it far slower, so frames wait
+    forward = LiveFeatures.forward
+
+    def slow_forward(self, images):
+        time.sleep(0.5)
+        return forward(self, images)
+
+    monkeypatch.setattr(LiveFeatures, "forward", slow_forward)
     assert main(live_args(broadcast[1], model, out, "--idle", "0.5", "--status-every", "0.3")) == 0
     err = capsys.readouterr().err
     assert "falls behind real time" in err and "none is dropped" in err
