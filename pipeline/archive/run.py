@@ -144,7 +144,9 @@ def run_archive(request: ArchiveRequest) -> dict:
     began = time.perf_counter()
     try:
         if todo:
-            worker = GameWorker(request.settings, head, plan) if request.jobs == 1 else None
+            # the driver's head and extractor, loaded already: a worker of this process (the local engine runs
+            # games on it; the Ray engine's actors build their own)
+            worker = GameWorker(request.settings, head, plan)
             get_engine(request.engine)(EngineJob(todo, request.out, request.settings, request.jobs, on_start, on_done,
                                                  worker=worker, address=request.address, retries=request.retries))
     finally:
