@@ -146,16 +146,28 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
         args.setting_head_options = "{}"
 
 
+def run_games(args: argparse.Namespace, recipe: str) -> tuple[Path, list[str], list[str]]:
+    """(labels root, training games, validation games) of a fine-tuning run; `--out` defaults to
+    `runs/<recipe>-<date>`."""
+    from soccerspot.data.errors import DataError
+    from soccerspot.pipeline.training.finetune import videos_games
+
+    if args.out is None:
+        args.out = Path("runs") / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    train_games = videos_games(args.train_split, args.videos)
+    valid_games = videos_games(args.valid_split, args.videos)
+    if not train_games:
+        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    return args.labels or args.videos, train_games, valid_games
+
+
 def run(args: argparse.Namespace) -> int:
     return finetune_command(args)
 
 
 def finetune_command(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import DataError
     from soccerspot.pipeline.cli.train import build_config
-    from soccerspot.pipeline.training.finetune import (
-        BACKBONE_FILE, check_finetune_head, finetune, load_finetune_data, videos_games,
-    )
+    from soccerspot.pipeline.training.finetune import BACKBONE_FILE, check_finetune_head, finetune, load_finetune_data
 
     check_inputs(args)
     if args.recipe == "snippets":
@@ -167,13 +179,7 @@ def finetune_command(args: argparse.Namespace) -> int:
     check_frame_backbone(settings.backbone)
     check_finetune_head(config.head)
     check_weights(settings)
-    if args.out is None:
-        args.out = Path("runs") / f"finetune-{time.strftime('%Y%m%d-%H%M%S')}"
-    labels_root = args.labels or args.videos
-    train_games = videos_games(args.train_split, args.videos)
-    valid_games = videos_games(args.valid_split, args.videos)
-    if not train_games:
-        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    labels_root, train_games, valid_games = run_games(args, "finetune")
     data = load_finetune_data(config, settings, args.videos, labels_root, train_games, valid_games,
                               args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
     print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) with {config.head} "
@@ -190,12 +196,10 @@ def finetune_command(args: argparse.Namespace) -> int:
 def snippets_command(args: argparse.Namespace) -> int:
     """`soccerspot finetune --recipe snippets` (the arguments of this command; inputs checked)."""
     import json
-    import time
     from pathlib import Path
 
-    from soccerspot.data.errors import DataError
     from soccerspot.pipeline.cli.train import build_config
-    from soccerspot.pipeline.training.finetune import BACKBONE_FILE, videos_games
+    from soccerspot.pipeline.training.finetune import BACKBONE_FILE
     from soccerspot.pipeline.training.loop import check_loop_settings
     from soccerspot.pipeline.training.snippets import (
         SnippetSettings, check_snippet_settings, load_snippet_data, run_snippets,
@@ -208,13 +212,7 @@ def snippets_command(args: argparse.Namespace) -> int:
     check_loop_settings(config)
     check_snippet_settings(config, settings, snippet)
     check_weights(settings)
-    if args.out is None:
-        args.out = Path("runs") / f"snippets-{time.strftime('%Y%m%d-%H%M%S')}"
-    labels_root = args.labels or args.videos
-    train_games = videos_games(args.train_split, args.videos)
-    valid_games = videos_games(args.valid_split, args.videos)
-    if not train_games:
-        raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    labels_root, train_games, valid_games = run_games(args, "snippets")
     data = load_snippet_data(config, settings, args.videos, labels_root, train_games, valid_games,
                              args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
     print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a {len(data.classes) + 1}-way "
