@@ -158,6 +158,40 @@ def test_a_stalled_recording_is_waited_for_and_the_gap_recorded(tmp_path, broadc
     assert [gap["kind"] for gap in gaps] == ["stall"] and 2.5 < gaps[0]["seconds"] < 4.0
 
 
+def test_an_hls_gap_is_waited_for_and_the_stream_goes_on(tmp_path, broadcast, offline):
+    """A live playlist whose next segment comes 3 s late (an encoder or uplink hiccup): live waits, then reads
+    on; the final files still equal offline spot's."""
+    model, spot_out = offline["netvlad++"]
+    full = tmp_path / "full"
+    write_hls(broadcast[0], full, speed=100.0).wait()  # every segment, made at once
+    lines = (full / "live.m3u8").read_text().splitlines()
+    header = [line for line in lines if line.startswith("#") and not line.startswith(("#EXTINF", "#EXT-X-ENDLIST"))]
+    segments = [(lines[i], lines[i + 1]) for i, line in enumerate(lines) if line.startswith("#EXTINF")]
+    assert len(segments) >= 2  # segments cut at keyframes (every 10 s here)
+    folder = tmp_path / "hls"
+    folder.mkdir()
+
+    def publish():
+        for index, (info, name) in enumerate(segments):
+            (folder / name).write_bytes((full / name).read_bytes())
+            listed = [line for item in segments[: index + 1] for line in item]
+            ended = ["#EXT-X-ENDLIST"] if index == len(segments) - 1 else []
+            (folder / "live.m3u8.tmp").write_text("\n".join(header + listed + ended) + "\n")
+            os.replace(folder / "live.m3u8.tmp", folder / "live.m3u8")
+            time.sleep(3.0 if index == 0 else 2.0 / SPEED)  # the gap after the first segment
+
+    publish_thread = threading.Thread(target=publish, daemon=True)
+    publish_thread.start()
+    while not (folder / "live.m3u8").exists():
+        time.sleep(0.05)
+    out = tmp_path / "live"
+    assert main(live_args(folder / "live.m3u8", model, out, "--idle", "6")) == 0
+    publish_thread.join()
+    assert_equal_to_offline(out, spot_out)
+    gaps = load_features(out, 1, "resnet18").meta.extra["gaps"]
+    assert [gap["kind"] for gap in gaps] == ["stall"] and abs(gaps[0]["stream_time"] - 10.0) < 0.5  # the boundary
+
+
 def test_a_restarted_udp_sender_is_waited_for_and_the_gap_recorded(tmp_path, broadcast, offline):
     model, _ = offline["netvlad++"]
     port = 24100
