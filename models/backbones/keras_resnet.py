@@ -36,8 +36,9 @@ from torch import nn
 
 from soccerspot.models.backbones.registry import PretrainedWeights, register_backbone, register_pretrained_loader
 from soccerspot.models.backbones.weights import BackboneWeightsError, register_weights_reader
+from soccerspot.models.papers import RESNET_PAPER
 
-KERAS_PAPER = "He et al., 'Deep Residual Learning for Image Recognition', CVPR 2016 (Keras applications' ResNet152)"
+KERAS_PAPER = f"{RESNET_PAPER} (Keras applications' ResNet152)"
 BN_EPS = 1.001e-5
 # Keras's `preprocess_input(mode="caffe")`: subtract these from channels 0, 1, 2 (BGR means), no scaling.
 CAFFE_MEANS = (103.939, 116.779, 123.68)

@@ -21,6 +21,7 @@ from pathlib import Path
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.data.errors import DataError
 from soccerspot.models.backbones.keras_resnet import WeightsFile
+from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 
 SN_SPOTTING = "https://github.com/SoccerNet/sn-spotting"
 SN_SPOTTING_COMMIT = "9842826f94e1419580a9d17219c11aca7225f7ce"
@@ -52,33 +53,32 @@ def _entry(name: str, folder: str, head_sha1: str, log: str, log_sha1: str, **fi
         source=f"{SN_SPOTTING}/tree/{SN_SPOTTING_COMMIT}/{folder}", **fields)
 
 
-POOLING_PAPER = "Deliège et al., 'SoccerNet-v2: A Dataset and Benchmarks for Holistic Understanding of Broadcast Soccer Videos', CVPRW 2021"
 RELEASED: dict[str, ReleasedModel] = {model.name: model for model in (
     _entry("NetVLAD++", "Benchmarks/TemporallyAwarePooling/models/NetVLAD++", "0c9f6a2b915369b983d2d225ef2183febb16a8da",
            "2021-03-03_00-09-55.log", "0ce667427d1933dc088425a2b9dcdc602009b47a", recipe="ResNET_TF2",
            classes=tuple(CLASS_NAMES_V2), test_average_map=53.4,
            metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test)",
-           paper="Giancola and Ghanem, 'Temporally-Aware Feature Pooling for Action Spotting in Video Broadcasts', CVPRW 2021"),
+           paper=TEMPORALLY_AWARE_PAPER),
     _entry("MAXPOOL_v2", "Benchmarks/Pooling/models/MAXPOOL_v2", "902a6af82a0526ed6350fd546207135027330a8d",
            "2021-02-05_15-55-45.log", "068a918ea01766616806a0546699691d6c21718a", recipe="ResNET_TF2_PCA512",
            classes=tuple(CLASS_NAMES_V2), test_average_map=18.6,
            metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test) (Benchmarks/Pooling/README.md: 18.5%)",
-           paper=POOLING_PAPER),
+           paper=SOCCERNET_V2_PAPER),
     _entry("NETVLAD_v2", "Benchmarks/Pooling/models/NETVLAD_v2", "ad96b56764f89d7d1953fb0a2773cd59583251d9",
            "2021-02-05_15-55-50.log", "faf1115b01f43ab173e0b36fc923479839eae0d2", recipe="ResNET_TF2_PCA512",
            classes=tuple(CLASS_NAMES_V2), test_average_map=31.4,
            metric_source="sn-spotting Benchmarks/README.MD table, Avg-mAP (test) (Benchmarks/Pooling/README.md: 31.37%)",
-           paper=POOLING_PAPER),
+           paper=SOCCERNET_V2_PAPER),
     _entry("MAXPOOL_v1", "Benchmarks/Pooling/models/MAXPOOL_v1", "c64a6a364a0afb3b56217873deb9cbcbc16f2d6b",
            "2021-02-05_15-52-38.log", "e93c8aa23f1f5f97339656038c3c5dafa1b477e3", recipe="ResNET_TF2_PCA512",
            classes=tuple(CLASS_NAMES_V1), test_average_map=29.52,
            metric_source="sn-spotting Benchmarks/Pooling/README.md (SoccerNet v1, 3 classes, split_test test)",
-           paper=POOLING_PAPER),
+           paper=SOCCERNET_V2_PAPER),
     _entry("NETVLAD_v1", "Benchmarks/Pooling/models/NETVLAD_v1", "373fdd4b2e8fc33ab638781d50b1d20e9772e92c",
            "2021-02-05_15-56-18.log", "a0e9dc97ac31ee3c9592c3047a555aca69576b7c", recipe="ResNET_TF2_PCA512",
            classes=tuple(CLASS_NAMES_V1), test_average_map=44.67,
            metric_source="sn-spotting Benchmarks/Pooling/README.md (SoccerNet v1, 3 classes, split_test test)",
-           paper=POOLING_PAPER),
+           paper=SOCCERNET_V2_PAPER),
 )}
 
 
