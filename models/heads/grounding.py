@@ -14,7 +14,7 @@ with binary cross-entropy + L2. Here (ours where the report gives no value):
 - the read-out is the max over the candidate rows' encodings (ours), then a linear layer to 2 outputs:
   sigmoid probability, sigmoid offset (the action's row / window_frames, in [0, 1]).
 
-Inference settings stored with the head (the report's post-processing; `pipeline.grounding` applies them):
+Inference settings stored with the head (the report's post-processing; `pipeline.inference.grounding` applies them):
 candidates from `search_before_s` before the replay start, detections more than `keep_before_s` before the
 replay (start) or after its end dropped, optional fusion with spotting results (`fusion_*`), NMS
 `nms_window_s`, then runner-up detections demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside (unused by the head).
@@ -22,6 +22,7 @@ replay (start) or after its end dropped, optional fusion with spotting results (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -34,7 +35,46 @@ GROUNDING_KIND = "baidu-grounding"
 
 
 @dataclass
-class GroundingHeadConfig(BaseHeadConfig):
+class GroundingInference:
+    """The inference settings every grounding head stores (the report's post-processing;
+    `pipeline.inference.grounding.GroundingOptions` reads them from a head config)."""
+
+    search_before_s: float = 120.0  # candidates within this many seconds before the replay (report)
+    keep_before_s: float = 100.0  # drop detections more than this before the replay (report)
+    drop_after_end: bool = True  # drop detections after the replay's end (report)
+    stride_s: float = 1.0  # candidate chunks every stride_s (ours)
+    nms_window_s: float = 25.0  # report
+    fusion_window_s: float = 0.0  # W: spotting results within W/2 of a detection; 0 = no fusion (ours)
+    fusion_threshold: float = 0.5  # S: spotting confidences below S are ignored (ours)
+    fusion_beta1: float = 1.0  # beta1: weight of the grounding score (ours)
+    fusion_beta2: float = 0.0  # beta2: weight of the best spotting confidence (ours)
+    rank_decay: float = 0.5  # the k-th best detection of a replay x rank_decay^k (ours; pipeline.inference.grounding)
+
+    # How the inference feeds the head (class attributes, not settings): the replay clip's rows resampled
+    # evenly over the shot ("resample") or the shot's rows repeated ("tile"); a chunk's detection kept
+    # only when it lies `central_margin` rows or more inside the chunk (0: anywhere).
+    replay_fill: ClassVar[str] = "resample"
+
+    @property
+    def replay_rows(self) -> int:
+        return int(getattr(self, "replay_frames", self.window_frames))
+
+    @property
+    def central_margin(self) -> int:
+        return 0
+
+    def _validate_inference(self) -> None:
+        for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 < self.rank_decay <= 1.0:
+            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
+        if self.fusion_window_s < 0:
+            raise ValueError(f"fusion_window_s must be >= 0, got {self.fusion_window_s}")
+
+
+@dataclass
+class GroundingHeadConfig(GroundingInference, BaseHeadConfig):
     """A `GroundingTransformer`; `window_frames` is the candidate chunk length in rows."""
 
     kind: str = GROUNDING_KIND
@@ -46,17 +86,8 @@ class GroundingHeadConfig(BaseHeadConfig):
     attention_dropout: float = 0.1
     offset_weight: float = 1.0  # L2 offset loss weight beside the BCE (ours)
     hard_negatives: float = 0.0  # fraction of training negatives holding another labelled action (ours)
-    # inference (pipeline.grounding)
-    search_before_s: float = 120.0  # candidates within this many seconds before the replay (report)
-    keep_before_s: float = 100.0  # drop detections more than this before the replay (report)
-    drop_after_end: bool = True  # drop detections after the replay's end (report)
-    stride_s: float = 1.0  # candidate chunks every stride_s (ours)
-    nms_window_s: float = 25.0  # report
-    fusion_window_s: float = 0.0  # W: spotting results within W/2 of a detection; 0 = no fusion (ours)
-    fusion_threshold: float = 0.5  # S: spotting confidences below S are ignored (ours)
-    fusion_beta1: float = 1.0  # beta1: weight of the grounding score (ours)
-    fusion_beta2: float = 0.0  # beta2: weight of the best spotting confidence (ours)
-    rank_decay: float = 0.5  # the k-th best detection of a replay x rank_decay^k (ours; pipeline.grounding)
+    replay_jitter: float = 0.0  # training: replay shot trimmed by up to this fraction at each end (ours)
+    feature_noise: float = 0.0  # training: Gaussian noise, this many x each dimension's std (ours)
 
     def _validate_family(self) -> None:
         for name in ("replay_frames", "model_dim", "num_layers", "num_heads", "feedforward_dim"):
@@ -64,16 +95,15 @@ class GroundingHeadConfig(BaseHeadConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.model_dim % self.num_heads:
             raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
-        for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.hard_negatives <= 1.0:
             raise ValueError(f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
-        if not 0.0 < self.rank_decay <= 1.0:
-            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
-        for name in ("fusion_window_s", "offset_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.replay_jitter < 0.5:
+            raise ValueError(f"replay_jitter must lie in [0, 0.5), got {self.replay_jitter}")
+        if self.feature_noise < 0:
+            raise ValueError(f"feature_noise must be >= 0, got {self.feature_noise}")
+        if self.offset_weight < 0:
+            raise ValueError(f"offset_weight must be >= 0, got {self.offset_weight}")
+        self._validate_inference()
 
 
 class GroundingTransformer(nn.Module):
@@ -106,6 +136,11 @@ class GroundingTransformer(nn.Module):
         ], dim=-2)
         hidden = self.encoder(tokens)[..., :length, :]
         return torch.sigmoid(self.fc(self.dropout(hidden.amax(dim=-2))))
+
+    def ground_chunks(self, candidates: torch.Tensor, replays: torch.Tensor) -> torch.Tensor:
+        """(B, 2): each chunk's probability of holding the replayed action and the action's row in it."""
+        outputs = self(candidates, replays)
+        return torch.stack([outputs[:, 0], outputs[:, 1] * self.config.window_frames], dim=1)
 
 
 class GroundingLoss(nn.Module):

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="GAME_OR_TREE_OR_VIDEO",
                         help="a game folder, a tree of game folders, or a raw video / game folder of half videos")
     parser.add_argument("--model", required=True, metavar="CKPT",
-                        help="a trained grounding head (soccerspot train --preset baidu-grounding), or 'similarity' "
+                        help="a trained grounding head (soccerspot train --preset baidu-grounding or calf-grounding), "
+                             "or 'similarity' "
                              "for the training-free baseline (cosine similarity to the replay's mean feature)")
     parser.add_argument("--replays", type=Path, metavar="Labels-cameras.json",
                         help="the camera labels holding the replays (default: the game folder's Labels-cameras.json)")

@@ -16,7 +16,7 @@ from typing import Callable
 from soccerspot.data.games import SPLIT_HELP
 from soccerspot.pipeline.cli import UsageError, flag_of
 
-HELP = "train a spotting head (NetVLAD++, transformer, …) or a replay grounding head (--preset baidu-grounding) on extracted features"
+HELP = "train a spotting head (NetVLAD++, transformer, …) or a replay grounding head (--preset baidu-grounding / calf-grounding) on extracted features"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

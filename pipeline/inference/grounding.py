@@ -2,9 +2,11 @@
 
 Two methods, one post-processing (Zhou et al., arXiv 2106.14447, replay grounding; `GroundingOptions`):
 
-- `"transformer"`: Baidu's grounding transformer (`models.grounding_head`): candidate chunks of
-  `window_frames` rows every `stride_s` from `search_before_s` before the replay's start up to its start;
-  each gives a probability and the action's offset in it -> one detection (chunk start + offset, score).
+- a trained grounding head (`model_detections`): Baidu's grounding transformer (`models.heads.grounding`)
+  or the CALF-based baseline of SoccerNet-v2 (`models.heads.calf_grounding`): candidate chunks of
+  `window_frames` rows every `stride_s` covering the span from `search_before_s` before the replay's start
+  up to its start; each gives a probability and the action's row in it -> one detection (chunk start +
+  row, score); CALF's count only in the chunk's central rows.
 - `"similarity"` (training-free baseline, ours): cosine similarity between the replay's mean feature and
   every candidate row of the same span, mapped to [0, 1].
 
@@ -32,7 +34,7 @@ METHODS = ("transformer", "similarity")
 @dataclass(frozen=True)
 class GroundingOptions:
     """The post-processing of the report (defaults: its values where it gives them, else ours; see
-    `models.grounding_head.GroundingHeadConfig`, which stores them with a trained head)."""
+    `models.heads.grounding.GroundingInference`, which stores them with a trained head)."""
 
     search_before_s: float = 120.0
     keep_before_s: float = 100.0
@@ -76,8 +78,20 @@ def replay_rows(track: HalfTrack, replay: Replay, frames: int) -> np.ndarray:
     return np.linspace(first, last, frames).round().astype(np.int64)
 
 
-def replay_clip(track: HalfTrack, replay: Replay, frames: int) -> np.ndarray:
-    return np.asarray(track.array[replay_rows(track, replay, frames)], dtype=np.float32)
+def tiled_replay_rows(track: HalfTrack, replay: Replay, frames: int) -> np.ndarray:
+    """The replay shot's rows (at most `frames`) repeated to fill `frames` rows."""
+    first = track.row(replay.start)
+    last = max(track.row(replay.end), first + 1)
+    shot = np.arange(first, min(last, first + frames))
+    return np.resize(shot, frames).astype(np.int64)
+
+
+REPLAY_FILLS = {"resample": replay_rows, "tile": tiled_replay_rows}
+
+
+def replay_clip(track: HalfTrack, replay: Replay, frames: int, fill: str = "resample") -> np.ndarray:
+    """The replay's `frames` rows of features, resampled over the shot or its rows repeated (`REPLAY_FILLS`)."""
+    return np.asarray(track.array[REPLAY_FILLS[fill](track, replay, frames)], dtype=np.float32)
 
 
 def search_span(track: HalfTrack, replay: Replay, options: GroundingOptions) -> tuple[int, int]:
@@ -87,14 +101,28 @@ def search_span(track: HalfTrack, replay: Replay, options: GroundingOptions) -> 
     return first, max(track.row(replay.start), first + 1)
 
 
-def candidate_starts(track: HalfTrack, replay: Replay, length: int, options: GroundingOptions) -> np.ndarray:
-    """Starts of the candidate chunks covering the search span, every `stride_s` (the last ends at its end)."""
+def candidate_starts(track: HalfTrack, replay: Replay, length: int, options: GroundingOptions,
+                     margin: int = 0) -> np.ndarray:
+    """Starts of the candidate chunks covering the search span, every `stride_s` (the last ends at its end);
+    with a `margin`, each row of the span lies `margin` rows or more inside some chunk."""
     first, last = search_span(track, replay, options)
     stride = max(1, int(round(options.stride_s / track.step)))
-    starts = np.arange(first, max(last - length, first) + 1, stride)
-    if starts[-1] != max(last - length, first):
-        starts = np.append(starts, max(last - length, first))
-    return starts.clip(0, max(track.array.shape[0] - length, 0))
+    low = first - margin
+    high = max(last - length + margin, low)
+    starts = np.arange(low, high + 1, stride)
+    if starts[-1] != high:
+        starts = np.append(starts, high)
+    return np.unique(starts.clip(0, max(track.array.shape[0] - length, 0)))
+
+
+def kept_positions(starts: np.ndarray, positions: np.ndarray, rows: int, length: int, margin: int) -> np.ndarray:
+    """Which chunk detections count: those `margin` rows or more inside their chunk, or nearer a border of
+    the half (its first and last chunk keep theirs there); all of them when `margin` is 0."""
+    if margin <= 0:
+        return np.ones(len(starts), dtype=bool)
+    low = np.where(starts <= 0, 0, margin)
+    high = np.where(starts + length >= rows, length, length - margin)
+    return (positions >= low) & (positions < high)
 
 
 def chunks(track: HalfTrack, starts: np.ndarray, length: int) -> np.ndarray:
@@ -136,23 +164,27 @@ def training_samples(track: HalfTrack, replay: Replay, length: int, positives: i
 # ------------------------------------------------------------------------------------------- inference
 
 
-def transformer_detections(model, track: HalfTrack, replay: Replay, options: GroundingOptions,
-                           batch_size: int = 256) -> list[tuple[float, float]]:
-    """(seconds, score) of every candidate chunk: its probability at its start + offset."""
+def model_detections(model, track: HalfTrack, replay: Replay, options: GroundingOptions,
+                     batch_size: int = 256) -> list[tuple[float, float]]:
+    """(seconds, score) of every candidate chunk of a grounding head (`ground_chunks`: its probability at
+    its start + the row it points to), the chunks and replay clip laid out as the head's config says."""
     import torch
 
     config = model.config
-    starts = candidate_starts(track, replay, config.window_frames, options)
-    clip = torch.from_numpy(replay_clip(track, replay, config.replay_frames))
+    length, margin = config.window_frames, config.central_margin
+    starts = candidate_starts(track, replay, length, options, margin)
+    clip = torch.from_numpy(replay_clip(track, replay, config.replay_rows, config.replay_fill))
+    rows = track.array.shape[0]
     found = []
     with torch.no_grad():
         for begin in range(0, starts.shape[0], batch_size):
             part = starts[begin:begin + batch_size]
-            candidates = torch.from_numpy(chunks(track, part, config.window_frames))
-            outputs = model(candidates, clip.unsqueeze(0).expand(len(part), -1, -1)).numpy()
-            for start, (probability, offset) in zip(part, outputs):
-                row = min(int(start + round(float(offset) * config.window_frames)), track.array.shape[0] - 1)
-                found.append((float(track.times[max(row, 0)]), float(probability)))
+            candidates = torch.from_numpy(chunks(track, part, length))
+            outputs = model.ground_chunks(candidates, clip.unsqueeze(0).expand(len(part), -1, -1)).numpy()
+            positions = np.round(outputs[:, 1]).astype(np.int64)
+            keep = kept_positions(part, positions, rows, length, margin)
+            at = np.clip(part[keep] + positions[keep], 0, rows - 1)
+            found += [(float(track.times[row]), float(p)) for row, p in zip(at, outputs[keep, 0])]
     return found
 
 
@@ -206,7 +238,7 @@ def rank_scores(detections: list[tuple[float, float]], decay: float) -> list[tup
 def ground_replay(track: HalfTrack, replay: Replay, options: GroundingOptions, model=None,
                   spots: Sequence[Prediction] = ()) -> ReplayDetections:
     """One replay's detections: the transformer's when `model` is given, else the similarity baseline's."""
-    raw = (transformer_detections(model, track, replay, options) if model is not None
+    raw = (model_detections(model, track, replay, options) if model is not None
            else similarity_detections(track, replay, options))
     kept = nms(fuse_with_spotting(keep_window(raw, replay, options), spots, replay.half, options),
                options.nms_window_s)
@@ -275,7 +307,7 @@ class Grounder:
     """What grounds: the transformer of a checkpoint (`head`) or the similarity baseline (`head` None)."""
 
     options: GroundingOptions
-    head: object = None  # pipeline.checkpoints.LoadedHead
+    head: object = None  # pipeline.inference.checkpoints.LoadedHead
     feature_name: str | None = None
 
     @property

@@ -214,6 +214,39 @@ PRESETS["baidu-grounding"] = TrainConfig(
 )
 
 
+# The CALF-based replay grounding baseline of the SoccerNet-v2 benchmark (`models.heads.calf_grounding`,
+# `pipeline.training.tasks.calf_grounding`).
+PRESETS["calf-grounding"] = TrainConfig(
+    preset="calf-grounding",
+    source=(
+        f"{SOCCERNET_V2_PAPER}, replay grounding baseline: CALF ({CALF_PAPER}) fed a chunk and the replay, "
+        "settings of the released code (SoccerNet/sn-grounding, SoccerNetv2-ReplayGrounding-CALF): chunks of "
+        "120 s (240 rows at 2 fps), receptive field 40 s, the replay's rows repeated over the chunk, one "
+        "16-d capsule, one detection slot, symmetric context-aware loss with K = (-20, -10, 10, 20) s and "
+        "margins 0.1 / 0.9 (x0.002) + detection loss with lambda_coord 5 and lambda_noobj 0.5 (x1), "
+        "positive and negative chunks 1:1, half the negatives around another action of the replayed class, "
+        "Adam lr 1e-3, ReduceLROnPlateau patience 50 down to 1e-6, inference chunks every 80 s (L - R) keeping "
+        "the slots of their central rows. Ours: batch 32 (released: 1), 8 chunks per replay and epoch "
+        "(released: 1), input standardisation, the last repetition of the replay filled, the post-processing "
+        "of baidu-grounding (search span 120 s, keep window 100 s, NMS 25 s, rank_decay 0.5; "
+        "pipeline.inference.grounding), validation Average-AP (loose) every 5 epochs choosing the best "
+        "checkpoint, 100 epochs at most."
+    ),
+    head="calf-grounding",
+    projection_dim=None,
+    dropout=0.0,
+    head_options={"stride_s": 80.0},
+    window_seconds=120.0,
+    batch_size=32,
+    lr=1e-3,
+    plateau_patience=50,
+    stop_lr=1e-6,
+    max_epochs=100,
+    eval_every=5,
+    nms_window=25.0,
+)
+
+
 def register_preset(config: TrainConfig) -> TrainConfig:
     """Register `config` under `config.preset`; a name is registered once."""
     if config.preset in PRESETS:

@@ -1,19 +1,20 @@
-"""Replay grounding's training (Baidu's transformer, `models.grounding_head`) in the one training loop.
+"""Replay grounding's training (Baidu's transformer, `models.heads.grounding`) in the one training loop.
 
 Per epoch and replay of the training halves (`Labels-cameras.json` beside the labels), the report's 4
-positive and 4 negative candidate chunks of the search span before the replay (`pipeline.grounding.
+positive and 4 negative candidate chunks of the search span before the replay (`pipeline.inference.grounding.
 training_samples`; a `hard_negatives` fraction of the negatives, ours, hold another labelled action of the
 span), each with the replay's clip; targets [holds the action, offset]; loss BCE + L2
 (`GroundingLoss`). Validation: the same sampling with a fixed seed (loss) and the grounding Average-AP
-(loose, the official computation of `pipeline.grounding_evaluate`) of the validation replays, which picks
+(loose, the official computation of `pipeline.evaluation.grounding`) of the validation replays, which picks
 the best checkpoint when computed.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -60,28 +61,51 @@ def replay_set(tracks, root: Path) -> ReplaySet:
 
 @dataclass
 class SampleBatches:
-    """Sized iterable of ((candidates (B, L, D), replay clips (B, R, D)), targets (B, 2))."""
+    """Sized iterable of ((candidates (B, L, D), replay clips (B, R, D)), targets (B, 2)). Augmentations
+    (training only; ours): `replay_jitter` trims each sample's replay shot by up to that fraction of its
+    length at each end before resampling it; `feature_noise` adds Gaussian noise of that many times each
+    dimension's std over the half to candidates and clips."""
 
     data: ReplaySet
     samples: list[tuple[int, int, int, float, float]]  # (replay index, track index, start, positive, offset)
     length: int
     replay_frames: int
     batch_size: int
+    replay_jitter: float = 0.0
+    feature_noise: float = 0.0
+    rng: np.random.Generator | None = None
 
     def __len__(self) -> int:
         return -(-len(self.samples) // self.batch_size)
 
+    def clip(self, replay_index: int, track: HalfTrack, clips: dict[int, np.ndarray]) -> np.ndarray:
+        replay = self.data.replays[replay_index][1]
+        if self.replay_jitter > 0 and self.rng is not None:
+            trim = (replay.end - replay.start) * self.replay_jitter * self.rng.random(2)
+            return replay_clip(track, dataclasses.replace(replay, start=replay.start + trim[0],
+                                                          end=replay.end - trim[1]), self.replay_frames)
+        if replay_index not in clips:
+            clips[replay_index] = replay_clip(track, replay, self.replay_frames)
+        return clips[replay_index]
+
+    def noisy(self, rows: np.ndarray, track_index: int, scales: dict[int, np.ndarray]) -> np.ndarray:
+        if self.feature_noise <= 0 or self.rng is None:
+            return rows
+        if track_index not in scales:
+            array = self.data.tracks[track_index].array
+            scales[track_index] = np.asarray(array[::4], dtype=np.float32).std(axis=0) * self.feature_noise
+        return (rows + self.rng.normal(size=rows.shape) * scales[track_index]).astype(np.float32)
+
     def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
         clips: dict[int, np.ndarray] = {}
+        scales: dict[int, np.ndarray] = {}
         for begin in range(0, len(self.samples), self.batch_size):
             part = self.samples[begin:begin + self.batch_size]
             candidates, replays = [], []
             for replay_index, track_index, start, _, _ in part:
                 track = self.data.tracks[track_index]
-                candidates.append(chunks(track, np.array([start]), self.length)[0])
-                if replay_index not in clips:
-                    clips[replay_index] = replay_clip(track, self.data.replays[replay_index][1], self.replay_frames)
-                replays.append(clips[replay_index])
+                candidates.append(self.noisy(chunks(track, np.array([start]), self.length)[0], track_index, scales))
+                replays.append(self.noisy(self.clip(replay_index, track, clips), track_index, scales))
             targets = np.array([[p, o] for *_, p, o in part], dtype=np.float32)
             yield (torch.from_numpy(np.stack(candidates)), torch.from_numpy(np.stack(replays))), torch.from_numpy(targets)
 
@@ -108,9 +132,9 @@ def validation_a_ap(model, data: ReplaySet, options: GroundingOptions) -> dict:
     return {"a_AP": float(average_ap(pairs, "loose")["a_AP"])} if pairs.targets else {}
 
 
-@register_task("baidu-grounding")
-def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.heads.grounding import GroundingLoss
+def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batches: Callable, criterion):
+    """The loop task of a grounding head: `batches(replay set, tracks, rng)` gives an epoch's (train) or the
+    validation's batches; checkpoints, run record and the validation Average-AP are shared."""
     from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
     from soccerspot.pipeline.training.loop import LoopTask
     from soccerspot.pipeline.training.tasks.features import build_model, data_differences
@@ -122,11 +146,6 @@ def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
         raise DataError(root, f"no replay in the training games' {CAMERAS_FILE}: nothing to ground")
     valid_set = replay_set(data.valid.tracks, root) if data.valid is not None else None
     model = build_model(config, head_config)
-    length, frames = head_config.window_frames, head_config.replay_frames
-
-    def batches(replays: ReplaySet, rng: np.random.Generator) -> SampleBatches:
-        return SampleBatches(replays, draw_samples(replays, length, options, rng, head_config.hard_negatives),
-                             length, frames, config.batch_size)
 
     def checkpoint(folder: Path, epoch: int, record: dict) -> None:
         save_checkpoint(folder, model, head_config, classes=data.classes, feature_settings=data.feature_settings,
@@ -138,7 +157,7 @@ def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
     has_valid = valid_set is not None and bool(valid_set.replays)
     return LoopTask(
         model=model,
-        train_batches=lambda epoch: batches(train_set, np.random.default_rng([config.seed, epoch])),
+        train_batches=lambda epoch: batches(train_set, data.train.tracks, np.random.default_rng([config.seed, epoch])),
         save_checkpoint=checkpoint,
         run_record={"config": config.to_json(), "data": data.description,
                     "games": {"train": data.train_games, "valid": data.valid_games},
@@ -146,8 +165,27 @@ def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
                     "feature_settings": data.feature_settings, "fps": data.fps,
                     "replays": {"train": len(train_set.replays), "valid": len(valid_set.replays) if valid_set else 0}},
         resume_differences=lambda stored: data_differences(stored, data),
-        valid_batches=(lambda: batches(valid_set, np.random.default_rng([config.seed, VALID_SEED]))) if has_valid else None,
+        valid_batches=((lambda: batches(valid_set, data.valid.tracks, np.random.default_rng([config.seed, VALID_SEED]),
+                                        augment=False))
+                       if has_valid else None),
         validate=(lambda: validation_a_ap(model, valid_set, options)) if has_valid else None,
-        criterion=GroundingLoss(head_config.offset_weight),
+        criterion=criterion,
         select_max="valid_a_AP" if has_valid and config.eval_every else None,
     )
+
+
+@register_task("baidu-grounding")
+def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
+    from soccerspot.models.heads.grounding import GroundingLoss
+
+    options = GroundingOptions.of_head(head_config)
+    length, frames = head_config.window_frames, head_config.replay_frames
+
+    def batches(replays: ReplaySet, _tracks, rng: np.random.Generator, augment: bool = True) -> SampleBatches:
+        samples = draw_samples(replays, length, options, rng, head_config.hard_negatives)
+        if not augment:
+            return SampleBatches(replays, samples, length, frames, config.batch_size)
+        return SampleBatches(replays, samples, length, frames, config.batch_size, head_config.replay_jitter,
+                             head_config.feature_noise, rng)
+
+    return replay_loop_task(config, data, head_config, out_dir, batches, GroundingLoss(head_config.offset_weight))

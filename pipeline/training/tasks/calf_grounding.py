@@ -1,0 +1,114 @@
+"""Training of the CALF-based replay grounding baseline (`models.heads.calf_grounding`) in the one training loop.
+
+Per epoch and replay of the training halves (`Labels-cameras.json` beside the labels), `chunks_per_replay`
+chunks of L rows, as the benchmark's released code draws them: half positives (the replayed action at a
+random row of [R, L - R) of the chunk), half negatives; a negative lies, with probability
+`same_class_negatives`, around another action of the replayed class in the half (same placement; ours: never
+the replayed action itself), else anywhere in the half. Each chunk goes with the replay's repeated rows
+(`pipeline.inference.grounding.tiled_replay_rows`). Targets: the chunk's time shifts to the replayed action
+(segmentation), then [holds the action, its row / (L - 1)] (detection), whatever the draw was.
+Validation: the same draw with a fixed seed (loss) and the loose grounding Average-AP of the validation
+replays (`pipeline.training.tasks.grounding.validation_a_ap`), which picks the best checkpoint when computed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from soccerspot.pipeline.inference.grounding import chunks, replay_clip
+from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.training.tasks import register_task
+from soccerspot.pipeline.training.tasks.grounding import ReplaySet
+
+CHUNK_SAMPLE = tuple[int, int, int]  # (replay index, track index, chunk start)
+
+
+def same_class_rows(tracks, classes: list[str]) -> list[dict[str, list[int]]]:
+    """Per track: the rows of its labelled actions by class name."""
+    rows = []
+    for track in tracks:
+        by_class: dict[str, list[int]] = {}
+        for row, cls in zip(track.event_rows, track.event_classes):
+            by_class.setdefault(classes[int(cls)], []).append(int(row))
+        rows.append(by_class)
+    return rows
+
+
+def draw_chunks(data: ReplaySet, by_class: list[dict[str, list[int]]], length: int, receptive: int, count: int,
+                same_class: float, rng: np.random.Generator) -> list[CHUNK_SAMPLE]:
+    """`count` chunk starts per replay (see the module docstring), shuffled."""
+    samples = []
+    for replay_index, (track_index, replay) in enumerate(data.replays):
+        track = data.tracks[track_index]
+        rows = track.array.shape[0]
+        action = track.row(replay.link.position_ms / 1000.0)
+        others = [r for r in by_class[track_index].get(replay.link.label, []) if r != action]
+        for _ in range(count):
+            if rng.random() < 0.5:
+                start = action - int(rng.integers(receptive, length - receptive))
+            elif others and rng.random() < same_class:
+                start = others[int(rng.integers(0, len(others)))] - int(rng.integers(receptive, length - receptive))
+            else:
+                start = int(rng.integers(0, rows))
+            samples.append((replay_index, track_index, int(min(max(start, 0), max(rows - length, 0)))))
+    return [samples[i] for i in rng.permutation(len(samples))]
+
+
+@dataclass
+class CALFReplayBatches:
+    """Sized iterable of ((chunks (B, L, D), replays (B, L, D)), targets (B, L + 2))."""
+
+    data: ReplaySet
+    samples: list[CHUNK_SAMPLE]
+    length: int
+    batch_size: int
+
+    def __len__(self) -> int:
+        return -(-len(self.samples) // self.batch_size)
+
+    def targets(self, track_index: int, replay_index: int, start: int) -> np.ndarray:
+        track, replay = self.data.tracks[track_index], self.data.replays[replay_index][1]
+        action = track.row(replay.link.position_ms / 1000.0)
+        rows = np.clip(np.arange(start, start + self.length), 0, track.array.shape[0] - 1)
+        inside = 0 <= action - start < self.length
+        slot = [1.0, (action - start) / max(self.length - 1, 1)] if inside else [0.0, 0.0]
+        return np.concatenate([(rows - action).astype(np.float32), np.asarray(slot, dtype=np.float32)])
+
+    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
+        clips: dict[int, np.ndarray] = {}
+        for begin in range(0, len(self.samples), self.batch_size):
+            part = self.samples[begin:begin + self.batch_size]
+            candidates, replays, targets = [], [], []
+            for replay_index, track_index, start in part:
+                track = self.data.tracks[track_index]
+                candidates.append(chunks(track, np.array([start]), self.length)[0])
+                if replay_index not in clips:
+                    clips[replay_index] = replay_clip(track, self.data.replays[replay_index][1], self.length, "tile")
+                replays.append(clips[replay_index])
+                targets.append(self.targets(track_index, replay_index, start))
+            yield ((torch.from_numpy(np.stack(candidates)), torch.from_numpy(np.stack(replays))),
+                   torch.from_numpy(np.stack(targets)))
+
+
+@register_task("calf-grounding")
+def calf_grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
+    from soccerspot.models.heads.calf_grounding import CALFGroundingLoss
+    from soccerspot.pipeline.training.tasks.calf import input_statistics
+    from soccerspot.pipeline.training.tasks.grounding import replay_loop_task
+
+    length, receptive = head_config.window_frames, head_config.receptive
+    by_class: dict[int, list] = {}  # id(tracks) -> their actions by class, computed once per set
+
+    def batches(replays: ReplaySet, tracks, rng: np.random.Generator, augment: bool = True) -> CALFReplayBatches:
+        rows = by_class.setdefault(id(tracks), same_class_rows(tracks, data.classes))
+        samples = draw_chunks(replays, rows, length, receptive, head_config.chunks_per_replay,
+                              head_config.same_class_negatives, rng)
+        return CALFReplayBatches(replays, samples, length, config.batch_size)
+
+    task = replay_loop_task(config, data, head_config, out_dir, batches, CALFGroundingLoss(head_config, data.fps))
+    task.model.set_input_statistics(*(torch.from_numpy(v) for v in input_statistics(data.train.tracks)))
+    return task
