@@ -199,3 +199,22 @@ def test_hard_negatives_hold_another_action_of_the_span():
                                other_actions=[120, 200, 10], hard_fraction=1.0)
     negatives = [start for start, positive, _ in samples if not positive]
     assert len(negatives) == 4 and all(start <= 120 < start + 20 for start in negatives)  # row 10: outside the span
+
+
+def test_training_augmentations_trim_the_replay_and_add_noise_only_when_asked():
+    from soccerspot.pipeline.training.tasks.grounding import ReplaySet, SampleBatches
+
+    track, replay = track_and_replay()  # replay 150-158 s: rows 300-316
+    data = ReplaySet([track], [(0, replay)], [[200]])
+    samples = [(0, 0, 190, 1.0, 0.5), (0, 0, 40, 0.0, 0.0)]
+    (plain_candidates, plain_clips), _ = next(iter(SampleBatches(data, samples, 20, 8, 4)))
+    rng = np.random.default_rng(3)
+    (candidates, clips), targets = next(iter(SampleBatches(data, samples, 20, 8, 4, replay_jitter=0.4, rng=rng)))
+    assert torch.equal(candidates, plain_candidates) and targets.shape == (2, 2)
+    shot = torch.from_numpy(track.array[300:316])
+    for clip in clips:  # rows of the trimmed shot, every one from the replay
+        assert all(any(torch.equal(row, r) for r in shot) for row in clip)
+    assert all(not torch.equal(clip, plain) for clip, plain in zip(clips, plain_clips))  # trimmed: resampled anew
+    (noisy, noisy_clips), _ = next(iter(SampleBatches(data, samples, 20, 8, 4, feature_noise=0.5, rng=rng)))
+    difference = (noisy - plain_candidates).std().item()
+    assert 0.3 < difference / float(track.array.std()) < 0.7 and not torch.equal(noisy_clips, plain_clips)
