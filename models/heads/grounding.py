@@ -12,12 +12,18 @@ with binary cross-entropy + L2. Here (ours where the report gives no value):
   positions and a learned segment embedding (ours), and are encoded together (4 layers, the report;
   4 heads, width 64 and feed-forward 256 as our spotting transformer);
 - the read-out is the max over the candidate rows' encodings (ours), then a linear layer to 2 outputs:
-  sigmoid probability, sigmoid offset (the action's row / window_frames, in [0, 1]).
+  sigmoid probability, sigmoid offset (the action's row / window_frames, in [0, 1]);
+- training options, all ours: `offset_weight` (the L2 term's weight), `hard_negatives` (the share of the
+  4 negatives drawn around another labelled action of the search span), `replay_jitter` and
+  `feature_noise` (augmentations, `pipeline.training.tasks.grounding.SampleBatches`; 0 = off).
 
-Inference settings stored with the head (the report's post-processing; `pipeline.inference.grounding` applies them):
-candidates from `search_before_s` before the replay start, detections more than `keep_before_s` before the
-replay (start) or after its end dropped, optional fusion with spotting results (`fusion_*`), NMS
-`nms_window_s`, then runner-up detections demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside (unused by the head).
+Inference settings stored with the head (`GroundingInference`, shared with `models.heads.calf_grounding`;
+the report's post-processing, `pipeline.inference.grounding` applies them): candidates from
+`search_before_s` before the replay start, detections more than `keep_before_s` before the replay (start)
+or after its end dropped, optional fusion with spotting results (`fusion_*`; the report's W, S, beta1,
+beta2 values could not be retrieved: no fusion by default), NMS `nms_window_s`, then runner-up detections
+demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside
+(unused by the head).
 """
 from __future__ import annotations
 

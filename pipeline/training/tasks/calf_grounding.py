@@ -104,7 +104,10 @@ def calf_grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
     by_class: dict[int, list] = {}  # id(tracks) -> their actions by class, computed once per set
 
     def batches(replays: ReplaySet, tracks, rng: np.random.Generator, augment: bool = True) -> CALFReplayBatches:
-        rows = by_class.setdefault(id(tracks), same_class_rows(tracks, data.classes))
+        del augment  # no augmentation for CALF (the released code has none)
+        if id(tracks) not in by_class:
+            by_class[id(tracks)] = same_class_rows(tracks, data.classes)
+        rows = by_class[id(tracks)]
         samples = draw_chunks(replays, rows, length, receptive, head_config.chunks_per_replay,
                               head_config.same_class_negatives, rng)
         return CALFReplayBatches(replays, samples, length, config.batch_size)
