@@ -236,7 +236,9 @@ PRESETS["calf-grounding"] = TrainConfig(
         "(released: 1), input standardisation, the last repetition of the replay filled, the post-processing "
         "of baidu-grounding (search span 120 s, keep window 100 s, NMS 25 s, rank_decay 0.5; "
         "pipeline.inference.grounding), validation Average-AP (loose) every 5 epochs choosing the best "
-        "checkpoint, 100 epochs at most."
+        "checkpoint, 100 epochs at most. On bench_grounding's exploration season 7000 (24 training / 6 held-out "
+        "games, 20 epochs, seed 0): loose Average-AP 0.759, tight 0.135; inference chunks every 10 s instead "
+        "of 80 s: 0.729."
     ),
     head="calf-grounding",
     projection_dim=None,
