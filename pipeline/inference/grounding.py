@@ -28,8 +28,6 @@ import numpy as np
 from soccerspot.data.cameras import Replay, ReplayDetections
 from soccerspot.data.labels import Prediction
 
-METHODS = ("transformer", "similarity")
-
 
 @dataclass(frozen=True)
 class GroundingOptions:
