@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.extract.extractor import ExtractConfig, Extractor

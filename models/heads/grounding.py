@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.heads.transformer import sinusoidal_encoding
 from soccerspot.models.papers import BAIDU_REPORT
@@ -61,19 +62,19 @@ class GroundingHeadConfig(BaseHeadConfig):
     def _validate_family(self) -> None:
         for name in ("replay_frames", "model_dim", "num_layers", "num_heads", "feedforward_dim"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if self.model_dim % self.num_heads:
-            raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+            raise SettingsError("model_dim", f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
         for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.hard_negatives <= 1.0:
-            raise ValueError(f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
+            raise SettingsError("hard_negatives", f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
         if not 0.0 < self.rank_decay <= 1.0:
-            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
+            raise SettingsError("rank_decay", f"rank_decay must lie in (0, 1], got {self.rank_decay}")
         for name in ("fusion_window_s", "offset_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class GroundingTransformer(nn.Module):

@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.engines import EngineJob, get_engine
 from soccerspot.files import sha256_file

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.decode import set_decode_threads
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame

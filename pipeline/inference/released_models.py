@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.models.backbones.keras_resnet import WeightsFile
 from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 

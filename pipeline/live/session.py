@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import sidecar_path, write_features
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
