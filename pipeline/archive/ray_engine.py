@@ -18,7 +18,8 @@ from pathlib import Path
 
 from soccerspot.pipeline.archive.discover import ArchiveGame
 from soccerspot.pipeline.archive.engines import EngineJob, OnDone, OnStart
-from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
+from soccerspot.pipeline.archive.settings import ArchiveSettings
+from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker
 
 INSTALL_HINT = "the ray engine needs the ray extra: pip install 'soccerspot[ray]'"
 
