@@ -1,8 +1,8 @@
 """Archive engines: where the games of an archive run. An engine is a module `<name>_engine.py` of this
 package exposing `run(job: EngineJob) -> None`, which runs `GameWorker.run(game, game_dir)` on every game
 and calls `job.on_start(game)` / `job.on_done(game, outcome)` as games start and end (the driver writes the
-manifest and outputs). An engine may also expose `start(settings, jobs) -> Started`, which the driver
-calls before its pre-flight so that workers load while it checks the games (the handle comes back in
+manifest and outputs). An engine may also expose `start(settings, jobs, address) -> Started`, which the driver
+calls before its pre-flight (with the cluster address) so that workers load while it checks the games (the handle comes back in
 `EngineJob.started`; the driver closes it). Engines are found by their file names, not listed: `--engine
 NAME` imports `NAME_engine` only when chosen (Ray is an optional dependency)."""
 from __future__ import annotations
@@ -58,8 +58,8 @@ def get_engine(name: str) -> Callable[[EngineJob], None]:
     return importlib.import_module(f"{__package__}.{name}{SUFFIX}").run
 
 
-def start_engine(name: str, settings: "ArchiveSettings", jobs: int) -> Started | None:
-    """The engine's early start (its `start`), or None when it has none."""
+def start_engine(name: str, settings: "ArchiveSettings", jobs: int, address: str | None = None) -> Started | None:
+    """The engine's early start (its `start(settings, jobs, address)`), or None when it has none."""
     get_engine(name)
     start = getattr(importlib.import_module(f"{__package__}.{name}{SUFFIX}"), "start", None)
-    return None if start is None else start(settings, jobs)
+    return None if start is None else start(settings, jobs, address)

@@ -39,7 +39,7 @@ class StartedPool:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def start(settings: ArchiveSettings, jobs: int) -> StartedPool | None:
+def start(settings: ArchiveSettings, jobs: int, address: str | None = None) -> StartedPool | None:
     """Spawn the `jobs - 1` pool processes now (the driver's own process is the other slot)."""
     if jobs < 2:
         return None

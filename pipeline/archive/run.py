@@ -92,7 +92,7 @@ def run_archive(request: ArchiveRequest) -> dict:
     check_engine(request.engine)
     check_writable(request.out)
     games, problems = discover_games(request.root)
-    started = start_engine(request.engine, request.settings, request.jobs) if games else None
+    started = start_engine(request.engine, request.settings, request.jobs, request.address) if games else None
     try:
         return _run_archive(request, games, problems, started)
     finally:
