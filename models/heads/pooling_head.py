@@ -43,7 +43,8 @@ from soccerspot.models.state_dict import strip_prefixes
 
 __all__ = ["PoolingHeadConfig", "PoolingHead", "convert_peer_state_dict", "PeerModel", "PEER_POOLS"]
 
-DEFAULT_TILE = 256  # frames per tile of the fast path (bounds the memory of the per-frame terms)
+DEFAULT_TILE = 512  # frames per tile of the fast path: bounds its per-frame terms (a few MB a tile for
+# NetVLAD++ with 18 outputs); on a 45-min half 256 ran 0.135 s, 512 0.125 s, 1024 0.129 s (medians of 8)
 
 
 @dataclass
