@@ -23,7 +23,7 @@ from pathlib import Path
 
 from soccerspot.data.atomic import write_json_atomic
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 CAMERAS_FILE = "Labels-cameras.json"
 DETECTIONS_FILE = "Detection-replays.json"

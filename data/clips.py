@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import HalfFeatures, load_features, seconds_to_rows
 from soccerspot.data.games import HALVES
 from soccerspot.data.labels import GameLabels, read_labels

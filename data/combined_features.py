@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.files import soccerspot_version
 from soccerspot.data.features import FeatureMeta, HalfFeatures, check_finite, feature_path, load_features, sidecar_path, write_features
 from soccerspot.data.games import HALVES

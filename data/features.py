@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.games import feature_file_name
 
 # Official SoccerNet feature files and their sampling rate (frames per second).

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 FRAMES_SUFFIX = ".u8"
 SIDECAR_SUFFIX = ".json"

@@ -20,7 +20,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 HALVES = (1, 2)
 LABELS_FILE = "Labels-v2.json"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from soccerspot.data.atomic import write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.games import HALVES
 
 VISIBILITY_SHOWN = "visible"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, feature_path, load_features, write_features
 from soccerspot.data.games import SCORES_NAME
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 
 def load_weights_only(path: str | Path, what: str = "checkpoint") -> object:

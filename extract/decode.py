@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 DECODERS = ("pyav", "decord")
 DEFAULT_DECODER = "pyav"

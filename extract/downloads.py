@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.models.backbones.keras_resnet import WeightsFile, cache_dir, cached_weights_file
 
 CHUNK = 1 << 20

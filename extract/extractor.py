@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.files import soccerspot_version
 from soccerspot.data.features import (
     OFFICIAL_FEATURE_FPS, FeatureMeta, feature_path, load_features, sidecar_path, write_features,

@@ -32,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.decode import FrameBatch, VideoInfo
 
 FRAMECV = "framecv"

@@ -20,7 +20,7 @@ from typing import Iterable
 import numpy as np
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.restricted_pickle import load_pickled_array, load_pickled_pca
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.models.backbones.keras_resnet import CAFFE_MEAN, CAFFE_MEANS, CAFFE_STD, KERAS_IMAGENET, WeightsFile
 
 SOCCERNET_PCA_SOURCE = ("SoccerNet's sn-spotting repository, Features/pca_512_TF2.pkl and Features/average_512_TF2.pkl "

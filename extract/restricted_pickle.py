@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 PCA_CLASSES = {("sklearn.decomposition._pca", "PCA"), ("sklearn.decomposition.pca", "PCA")}
 # (module, name) -> where it lives in this numpy (numpy 2 moved numpy.core to numpy._core).

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.atomic import write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.games import HALVES
 from soccerspot.data.labels import Event, GameLabels, read_labels, read_predictions, write_labels
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE

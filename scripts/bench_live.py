@@ -1,7 +1,7 @@
 """Live spotting latency and real-time factor on a synthetic broadcast streamed to loopback UDP.
 
 A synthetic half (`--seconds`, 398x224, 25 fps) is sent by the imageio-ffmpeg wheel's ffmpeg to
-udp://127.0.0.1 at `--speed` x real time while `pipeline.live.run_live` spots it with a seeded random head
+udp://127.0.0.1 at `--speed` x real time while `pipeline.live.session.run_live` spots it with a seeded random head
 (NetVLAD++, 10 s windows at 2 fps, NMS 20 s, the demo head's: the latency does not depend on what the
 head learned) or a trained head (`--model`, e.g. the demo's) on
 features of `--backbone` (weights none). Then offline `spot` on the same recording.

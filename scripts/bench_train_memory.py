@@ -2,7 +2,7 @@
 
 Builds 300 games x 2 halves x 45 min at 2 fps x 2048-d (float16 on disk, ~13 GB: random values, labels with
 ~200 random events per game, official file name `ResNET_TF2` so no sidecar is needed) in a temporary folder,
-then trains one epoch of the paper's recipe on it with `soccerspot.pipeline.training.loop.train` (training windows only:
+then trains one epoch of the paper's recipe on it with `soccerspot.pipeline.training.tasks.features.train` (training windows only:
 no validation games, so the figure is the training loop's).
 
 The peers load every clip into RAM (per-window copies of the features: ~26 GB as float32 for this set,

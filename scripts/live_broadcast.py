@@ -1,10 +1,10 @@
-"""Stream a synthetic broadcast to loopback at real speed, for `soccerspot live` to spot (see docs/live.md).
+"""Stream a synthetic broadcast to loopback at real speed, for `soccerspot live` to spot (see the README section "Live spotting").
 
     python scripts/live_broadcast.py --udp 23000            # MPEG-TS to udp://127.0.0.1:23000
     python scripts/live_broadcast.py --hls live_hls         # HLS segments + live_hls/live.m3u8
     python scripts/live_broadcast.py --file live_rec.ts     # a recording that grows as it is written
 
-A half of `--minutes` (default 3) is rendered by `data.synthetic.make_game` (its Labels-v2.json beside
+A half of `--minutes` (default 3) is rendered by `data.synthetic.broadcast.make_game` (its Labels-v2.json beside
 it, under --work), then sent once at `--speed` x real time by the imageio-ffmpeg wheel's ffmpeg (UDP,
 HLS) or written at that pace (file). Everything goes to 127.0.0.1 and stops at the end of the half.
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.extract.extractor import ExtractConfig, Extractor
@@ -26,7 +26,7 @@ from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.pipeline.archive.discover import discover_games
 from soccerspot.pipeline.archive.manifest import MANIFEST_FILE, Manifest
 from soccerspot.pipeline.archive.summary import SPOTS_COLUMNS, SPOTS_FILE, SUMMARY_FILE
-from soccerspot.pipeline.archive.worker import threads_per_job
+from soccerspot.pipeline.archive.settings import threads_per_job
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.cli import main
 
@@ -209,6 +209,19 @@ def test_checkpoint_whose_feature_width_differs_from_the_extractor_is_refused(ar
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "dim" in error and str(head) in error
     assert list(out.iterdir()) == []  # no manifest, no game folder
+
+
+def test_pool_processes_started_before_the_checks_leave_a_bad_checkpoint_to_them(archive, tmp_path):
+    """With --jobs 2 the pool processes start loading the model before the driver checks it: a checkpoint
+    that cannot load is still one line from the driver, with no traceback from a pool process."""
+    head = tmp_path / "broken"
+    head.mkdir()
+    (head / "config.json").write_text("{not json")
+    done = subprocess.run(cli(str(archive), "--model", str(head), "--out", str(tmp_path / "out"), "--jobs", "2"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert str(head) in done.stderr
 
 
 def test_usage_errors_exit_2(archive, checkpoint, tmp_path):

@@ -9,7 +9,7 @@ from soccerspot.data.cameras import (
     CAMERAS_FILE, CameraChange, CameraLabels, ReplayDetections, ReplayLink, games_without_camera_labels,
     read_camera_labels, read_replay_detections, replays_of, write_camera_labels, write_replay_detections,
 )
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 
 def labels_with(link: ReplayLink) -> CameraLabels:

@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.models.heads import create_head, head_config, head_config_from_json, list_heads
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.models.heads.transformer import TransformerHeadConfig

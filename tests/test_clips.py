@@ -7,7 +7,7 @@ import torch
 
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
 from soccerspot.data.clips import SkippedHalfWarning, build_window_dataset, chunk_starts, event_rows, slice_window
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.games import LABELS_FILE

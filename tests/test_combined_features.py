@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from soccerspot.data.combined_features import (CombineConfig, combine_arrays, combine_half, find_halves)
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, sidecar_path, write_features
 from soccerspot.pipeline.cli import main
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.decode import (
     iter_frames, on_screen_indices, probe, sample_targets, select_on_screen,
 )

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.downloads import download, ensure_file, file_digest
 from soccerspot.extract.recipes import RESNET_TF2, recipe_weights
 from soccerspot.models.backbones.keras_resnet import KERAS_IMAGENET, WeightsFile

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import Event, GameLabels, GamePredictions, Prediction
 from soccerspot.pipeline.evaluation.average_map import (
     CLASS_NAMES_V1_OFFICIAL, RESULT_KEYS, evaluate_arrays, evaluate_folders, evaluate_games, frames_of,

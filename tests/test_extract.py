@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import load_features
 from soccerspot.extract.decode import iter_frames
 from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths, extract_video

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import (
     FeatureMeta, check_finite, features_complete, load_features, sidecar_path, write_features,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.frame_store import frame_cache_path, open_frame_cache, sidecar_of
 from soccerspot.extract import frame_store
 from soccerspot.extract.decode import frames_at, iter_frames

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE, mm_ss
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.evaluation.grounding import evaluate_grounding
 
 CLASSES = ["Goal", "Foul", "Shots on target", "Corner", "Yellow card"]

@@ -6,7 +6,7 @@ import json
 import av
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import GamePredictions, Prediction, write_predictions
 from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.reports.highlights import make_highlight_reel

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from soccerspot.data.classes import CLASS_NAMES_V2, EVENT_DICTIONARY_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import (
     GamePredictions, Prediction, game_time, read_labels, read_predictions, write_predictions,
 )

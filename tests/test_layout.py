@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.games import find_games, split_games
 
 ODD_GAME = "europe_uefa-champions-league/2016-2017/2016-09-13 - 21-45 Paris SG 1 - 1 Arsenal (St. Denis), U.E.'s"

@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.pca import PCA, PCAFitter, fit_pca, import_soccernet_pca, load_pca, save_pca
 from soccerspot.extract.restricted_pickle import load_restricted
 

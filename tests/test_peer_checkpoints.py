@@ -184,7 +184,7 @@ def test_sn_spotting_maxpool_window_comes_from_its_log(tmp_path):
 
 
 def test_unrecognised_peer_state_dict(tmp_path):
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     path = write_peer(tmp_path / "odd", {"encoder.weight": torch.zeros(2, 2)})
     with pytest.raises(DataError, match="unrecognised peer checkpoint"):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.data.scores import read_scores, scores_path, write_scores
 from soccerspot.pipeline.inference.checkpoints import load_checkpoint

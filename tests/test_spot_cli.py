@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import read_predictions
 from soccerspot.models.heads import create_head

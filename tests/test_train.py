@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, write_features
 from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.games import LABELS_FILE

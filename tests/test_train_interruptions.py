@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from soccerspot.data.clips import SkippedHalfWarning
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, load_features, write_features
 from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, METRICS_FILE, STATE_FILE, read_metrics
-from soccerspot.data.errors import SettingsError
+from soccerspot.errors import SettingsError
 from soccerspot.pipeline.training.tasks.features import load_train_data, train
 from test_train import DIM, FPS, small_config, write_season
 
@@ -173,7 +173,7 @@ def test_other_invalid_head_settings_are_not_blamed_on_the_window(season, tmp_pa
     data = load_train_data(config, root, "synth", games[:1], [])
     with pytest.raises(SettingsError, match="invalid head settings: .*clusters must be even") as info:
         train(config, data, tmp_path / "run", progress=False)
-    assert info.value.setting is None
+    assert info.value.setting == "clusters"
 
 
 def test_a_half_with_zero_feature_rows_is_skipped_with_a_warning(season, tmp_path):

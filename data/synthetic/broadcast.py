@@ -89,7 +89,7 @@ class BroadcastConfig:
     audio_rate: int = 16000
     crf: int = 23
     preset: str = "ultrafast"
-    replays: ReplayConfig | None = None  # replays after some events + Labels-cameras.json (data.synthetic_replays)
+    replays: ReplayConfig | None = None  # replays after some events + Labels-cameras.json (data.synthetic.replays)
 
 
 @dataclass(frozen=True)
@@ -494,12 +494,12 @@ def season_game_names(num_games: int, split: str) -> list[str]:
 
 def half_shots(events: list[Event], seed: int, duration_s: float, timeline, config: ReplayConfig
                ) -> tuple[list[Shot], list[SyntheticReplay]]:
-    """The shots of a half with its replays (what `data.synthetic.render_half` renders)."""
+    """The shots of a half with its replays (what `data.synthetic.broadcast.render_half` renders)."""
     return insert_replays(plan_shots(events, duration_s, seed, timeline), events, seed, config, duration_s)
 
 
 def game_camera_labels(plan, broadcast, timeline) -> CameraLabels:
-    """The Labels-cameras.json of a planned game (`data.synthetic.GamePlan`), halves in order."""
+    """The Labels-cameras.json of a planned game (`data.synthetic.broadcast.GamePlan`), halves in order."""
     changes: list[CameraChange] = []
     for number, half in enumerate(plan.halves, start=1):
         events = half.events

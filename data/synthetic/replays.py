@@ -2,7 +2,7 @@
 
 Some seconds to two minutes after an action, a broadcast shows it again: a logo wipe, the same moment from
 closer (zoomed in) and slower, a logo wipe out. `insert_replays` carves such replay shots out of the open
-play of a planned half (`data.synthetic.plan_shots`), never over an event's own script; the Goal script's
+play of a planned half (`data.synthetic.broadcast.plan_shots`), never over an event's own script; the Goal script's
 own replay shot (its "replay" scene right after the celebration) is a replay too. `camera_labels` turns
 the shots into camera changes, with a `link` on the change closing each replay (the convention of
 SoccerNet's grounding code, see `data.cameras`).

@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from soccerspot.files import sha256_file
+from soccerspot.models.state_dict import strip_prefixes
 
+# Names a wrapping model gives the backbone's weights: DataParallel, BackboneHeadModel, Backbone, other models.
+WRAPPER_PREFIXES = ("module.", "backbone.", "body.", "model.")
 # Keys a classification checkpoint carries that a pooled-feature backbone does not have.
 CLASSIFIER_PREFIXES = ("fc.", "head.fc.", "classifier.", "head.weight", "head.bias", "head.1.", "last_linear.")
 
@@ -25,7 +28,7 @@ def load_weights_file(body: nn.Module, path: str) -> str:
     if not file.is_file():
         raise BackboneWeightsError(f"{path}: weights file not found (use 'imagenet', 'none' or a checkpoint file)")
     state = read_state_dict(file)
-    state = strip_prefixes(state, body)
+    state = strip_prefixes(state, WRAPPER_PREFIXES, expected=body.state_dict())
     expected = body.state_dict()
     unexpected = [key for key in state if key not in expected and not key.startswith(CLASSIFIER_PREFIXES)]
     missing = [key for key in expected if key not in state]
@@ -77,16 +80,3 @@ def read_state_dict(file: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(value, torch.Tensor) for value in obj.values()):
         raise BackboneWeightsError(f"{file}: expected a state dict (names -> tensors)")
     return obj
-
-
-def strip_prefixes(state: dict[str, torch.Tensor], body: nn.Module) -> dict[str, torch.Tensor]:
-    """Accept this Backbone's keys ("body."), a wrapping model's ("backbone."), DataParallel's ("module.")."""
-    expected = set(body.state_dict())
-    for _ in range(3):
-        if any(key in expected for key in state):
-            break
-        for prefix in ("module.", "backbone.", "body.", "model."):
-            if any(key.startswith(prefix) for key in state):
-                state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-                break
-    return state

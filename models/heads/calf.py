@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.context import RowContext
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.papers import CALF_PAPER
@@ -112,27 +113,27 @@ class CALFHeadConfig(BaseHeadConfig):
     def _validate_family(self) -> None:
         for name in ("frame_hidden", "frame_reduced", "capsule_dim", "num_detections", "chunks_per_epoch"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if pooled_length(self.window_frames) < 1:
-            raise ValueError(f"calf pools a chunk three times: window_frames must be >= 15 rows, got "
+            raise SettingsError("window_frames", f"calf pools a chunk three times: window_frames must be >= 15 rows, got "
                              f"{self.window_frames}")
         if self.inference_stride < 0:
-            raise ValueError(f"inference_stride must be >= 0 (0: window_frames - receptive), got {self.inference_stride}")
+            raise SettingsError("inference_stride", f"inference_stride must be >= 0 (0: window_frames - receptive), got {self.inference_stride}")
         if self.vote not in CALF_VOTES:
-            raise ValueError(f"vote must be one of {CALF_VOTES}, got {self.vote!r}")
+            raise SettingsError("vote", f"vote must be one of {CALF_VOTES}, got {self.vote!r}")
         if not 0 <= self.receptive_frames < self.window_frames:
-            raise ValueError(f"receptive_frames must lie in [0, window_frames), got {self.receptive_frames}")
+            raise SettingsError("receptive_frames", f"receptive_frames must lie in [0, window_frames), got {self.receptive_frames}")
         if not (0.0 <= self.tau_min < 1.0 and 0.0 < self.tau_max <= 1.0):
-            raise ValueError(f"margins must satisfy 0 <= tau_min < 1 and 0 < tau_max <= 1, got "
+            raise SettingsError("tau_min" if not 0.0 <= self.tau_min < 1.0 else "tau_max", f"margins must satisfy 0 <= tau_min < 1 and 0 < tau_max <= 1, got "
                              f"{self.tau_min}, {self.tau_max}")
         if self.slicing_seconds is not None:
             rows = [list(map(float, k)) for k in self.slicing_seconds]
             if len(rows) != self.num_classes or any(len(k) != 4 for k in rows):
-                raise ValueError(f"slicing_seconds holds [K1, K2, K3, K4] for each of the {self.num_classes} "
+                raise SettingsError("slicing_seconds", f"slicing_seconds holds [K1, K2, K3, K4] for each of the {self.num_classes} "
                                  f"classes; got {len(rows)} rows")
             for index, (k1, k2, k3, k4) in enumerate(rows):
                 if not k1 < k2 < 0 < k3 < k4:
-                    raise ValueError(f"slicing_seconds must satisfy K1 < K2 < 0 < K3 < K4; class {index} "
+                    raise SettingsError("slicing_seconds", f"slicing_seconds must satisfy K1 < K2 < 0 < K3 < K4; class {index} "
                                      f"has {[k1, k2, k3, k4]}")
 
 

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.calf import SameConv, SpottingLoss, pooled_length
 from soccerspot.models.heads.grounding import GroundingInference
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
@@ -79,20 +80,24 @@ class CALFGroundingConfig(GroundingInference, BaseHeadConfig):
     def _validate_family(self) -> None:
         for name in ("frame_hidden", "frame_reduced", "capsule_dim", "chunks_per_replay"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if pooled_length(self.window_frames) < 1:
-            raise ValueError(f"calf-grounding pools a chunk three times: window_frames must be >= 15 rows, got "
-                             f"{self.window_frames}")
+            raise SettingsError("window_frames", f"calf-grounding pools a chunk three times: window_frames must "
+                                                 f"be >= 15 rows, got {self.window_frames}")
         if not 0 <= self.receptive_frames < self.window_frames:
-            raise ValueError(f"receptive_frames must lie in [0, window_frames), got {self.receptive_frames}")
+            raise SettingsError("receptive_frames",
+                                f"receptive_frames must lie in [0, window_frames), got {self.receptive_frames}")
         k = [float(v) for v in self.slicing_seconds]
         if len(k) != 4 or not k[0] < k[1] < 0 < k[2] < k[3]:
-            raise ValueError(f"slicing_seconds must be [K1, K2, K3, K4] with K1 < K2 < 0 < K3 < K4, got {k}")
-        if not (0.0 <= self.tau_min < 1.0 and 0.0 < self.tau_max <= 1.0):
-            raise ValueError(f"margins must satisfy 0 <= tau_min < 1 and 0 < tau_max <= 1, got "
-                             f"{self.tau_min}, {self.tau_max}")
+            raise SettingsError("slicing_seconds",
+                                f"slicing_seconds must be [K1, K2, K3, K4] with K1 < K2 < 0 < K3 < K4, got {k}")
+        if not 0.0 <= self.tau_min < 1.0:
+            raise SettingsError("tau_min", f"tau_min must lie in [0, 1), got {self.tau_min}")
+        if not 0.0 < self.tau_max <= 1.0:
+            raise SettingsError("tau_max", f"tau_max must lie in (0, 1], got {self.tau_max}")
         if not 0.0 <= self.same_class_negatives <= 1.0:
-            raise ValueError(f"same_class_negatives must lie in [0, 1], got {self.same_class_negatives}")
+            raise SettingsError("same_class_negatives",
+                                f"same_class_negatives must lie in [0, 1], got {self.same_class_negatives}")
         self._validate_inference()
 
 

@@ -33,6 +33,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.heads.transformer import sinusoidal_encoding
 from soccerspot.models.papers import BAIDU_REPORT
@@ -72,11 +73,11 @@ class GroundingInference:
     def _validate_inference(self) -> None:
         for name in ("search_before_s", "keep_before_s", "stride_s", "nms_window_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 < self.rank_decay <= 1.0:
-            raise ValueError(f"rank_decay must lie in (0, 1], got {self.rank_decay}")
+            raise SettingsError("rank_decay", f"rank_decay must lie in (0, 1], got {self.rank_decay}")
         if self.fusion_window_s < 0:
-            raise ValueError(f"fusion_window_s must be >= 0, got {self.fusion_window_s}")
+            raise SettingsError("fusion_window_s", f"fusion_window_s must be >= 0, got {self.fusion_window_s}")
 
 
 @dataclass
@@ -98,17 +99,17 @@ class GroundingHeadConfig(GroundingInference, BaseHeadConfig):
     def _validate_family(self) -> None:
         for name in ("replay_frames", "model_dim", "num_layers", "num_heads", "feedforward_dim"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if self.model_dim % self.num_heads:
-            raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+            raise SettingsError("model_dim", f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
         if not 0.0 <= self.hard_negatives <= 1.0:
-            raise ValueError(f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
+            raise SettingsError("hard_negatives", f"hard_negatives must lie in [0, 1], got {self.hard_negatives}")
         if not 0.0 <= self.replay_jitter < 0.5:
-            raise ValueError(f"replay_jitter must lie in [0, 0.5), got {self.replay_jitter}")
+            raise SettingsError("replay_jitter", f"replay_jitter must lie in [0, 0.5), got {self.replay_jitter}")
         if self.feature_noise < 0:
-            raise ValueError(f"feature_noise must be >= 0, got {self.feature_noise}")
+            raise SettingsError("feature_noise", f"feature_noise must be >= 0, got {self.feature_noise}")
         if self.offset_weight < 0:
-            raise ValueError(f"offset_weight must be >= 0, got {self.offset_weight}")
+            raise SettingsError("offset_weight", f"offset_weight must be >= 0, got {self.offset_weight}")
         self._validate_inference()
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.context import RowContext, window_context
 from soccerspot.models.sliding import per_window_probabilities
 
@@ -51,15 +52,15 @@ class BaseHeadConfig:
     dropout: float = 0.4  # before the classifier
 
     def validate(self) -> "BaseHeadConfig":
-        """Raise ValueError naming the first invalid setting; returns self."""
+        """Raise SettingsError naming the first invalid setting; returns self."""
         entry = head_entry(self.kind)
         if not isinstance(self, entry.config_type):
-            raise ValueError(f"head {self.kind!r} takes a {entry.config_type.__name__}, not a {type(self).__name__}")
+            raise SettingsError("kind", f"head {self.kind!r} takes a {entry.config_type.__name__}, not a {type(self).__name__}")
         for name in ("input_dim", "num_classes", "window_frames"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{type(self).__name__}.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout <= 1.0:
-            raise ValueError(f"dropout must lie in [0, 1], got {self.dropout}")
+            raise SettingsError("dropout", f"dropout must lie in [0, 1], got {self.dropout}")
         self._validate_family()
         return self
 
@@ -134,7 +135,7 @@ def list_heads(task: str | None = "spotting") -> list[str]:
 
 def head_entry(kind: str) -> HeadEntry:
     if kind not in _HEADS:
-        raise ValueError(f"unknown head kind {kind!r}; known: {', '.join(list_heads(None))}")
+        raise SettingsError("kind", f"unknown head kind {kind!r}; known: {', '.join(list_heads(None))}")
     return _HEADS[kind]
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.context import RowContext
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.papers import RMSNET_PAPER
@@ -46,14 +47,14 @@ class RMSNetHeadConfig(BaseHeadConfig):
 
     def _validate_family(self) -> None:
         if not 0.0 <= self.mask_probability <= 1.0:
-            raise ValueError(f"mask_probability must lie in [0, 1], got {self.mask_probability}")
+            raise SettingsError("mask_probability", f"mask_probability must lie in [0, 1], got {self.mask_probability}")
         for name in ("hidden_dim", "kernel_size", "fc_dim"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if self.vote not in VOTES:
-            raise ValueError(f"vote must be one of {VOTES}, got {self.vote!r}")
+            raise SettingsError("vote", f"vote must be one of {VOTES}, got {self.vote!r}")
         if self.window_frames < 2:
-            raise ValueError("rmsnet regresses a position inside the window: window_frames must be >= 2")
+            raise SettingsError("window_frames", "rmsnet regresses a position inside the window: window_frames must be >= 2")
 
 
 def offset_rows(starts: torch.Tensor, offsets: torch.Tensor, window_frames: int) -> torch.Tensor:

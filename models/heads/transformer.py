@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from soccerspot.errors import SettingsError
 from soccerspot.models.heads.registry import BaseHeadConfig, WindowHead, register_head
 from soccerspot.models.papers import BAIDU_REPORT
 from soccerspot.models.sliding import window_offset
@@ -38,13 +39,13 @@ class TransformerHeadConfig(BaseHeadConfig):
     def _validate_family(self) -> None:
         for name in ("model_dim", "num_layers", "num_heads", "feedforward_dim"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingsError(name, f"{name} must be >= 1, got {getattr(self, name)}")
         if self.model_dim % self.num_heads:
-            raise ValueError(f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+            raise SettingsError("model_dim", f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
         if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+            raise SettingsError("readout", f"readout must be one of {READOUTS}, got {self.readout!r}")
         if not 0.0 <= self.attention_dropout <= 1.0:
-            raise ValueError(f"attention_dropout must lie in [0, 1], got {self.attention_dropout}")
+            raise SettingsError("attention_dropout", f"attention_dropout must lie in [0, 1], got {self.attention_dropout}")
 
 
 

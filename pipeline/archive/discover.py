@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.jobs import PlanProblem, is_video_name, plan_jobs
 
 

@@ -1,23 +1,33 @@
 """Archive engines: where the games of an archive run. An engine is a module `<name>_engine.py` of this
 package exposing `run(job: EngineJob) -> None`, which runs `GameWorker.run(game, game_dir)` on every game
 and calls `job.on_start(game)` / `job.on_done(game, outcome)` as games start and end (the driver writes the
-manifest and outputs). Engines are found by their file names, not listed: `--engine NAME` imports
-`NAME_engine` only when chosen (Ray is an optional dependency)."""
+manifest and outputs). An engine may also expose `start(settings, jobs, address) -> Started`, which the driver
+calls before its pre-flight (with the cluster address) so that workers load while it checks the games (the handle comes back in
+`EngineJob.started`; the driver closes it). Engines are found by their file names, not listed: `--engine
+NAME` imports `NAME_engine` only when chosen (Ray is an optional dependency)."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:  # the worker imports torch: not needed to list or choose an engine
     from soccerspot.pipeline.archive.discover import ArchiveGame
-    from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker
+    from soccerspot.pipeline.archive.settings import ArchiveSettings
+    from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker
 
 SUFFIX = "_engine"
 OnStart = Callable[["ArchiveGame"], None]
 OnDone = Callable[["ArchiveGame", "GameOutcome"], None]
+
+
+
+class Started(Protocol):
+    """Workers an engine started early (`start`); `close` stops whatever `run` did not use."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -34,6 +44,7 @@ class EngineJob:
     worker: "GameWorker | None" = None  # the driver's own, for games run in the driver's process
     address: str | None = None  # a cluster to join (Ray)
     retries: int = 2  # more attempts for a game whose worker died (Ray)
+    started: Started | None = None  # what the engine's `start` made, if it has one
 
 
 def list_engines() -> list[str]:
@@ -45,3 +56,10 @@ def get_engine(name: str) -> Callable[[EngineJob], None]:
     if name not in list_engines():
         raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(list_engines())}")
     return importlib.import_module(f"{__package__}.{name}{SUFFIX}").run
+
+
+def start_engine(name: str, settings: "ArchiveSettings", jobs: int, address: str | None = None) -> Started | None:
+    """The engine's early start (its `start(settings, jobs, address)`), or None when it has none."""
+    get_engine(name)
+    start = getattr(importlib.import_module(f"{__package__}.{name}{SUFFIX}"), "start", None)
+    return None if start is None else start(settings, jobs, address)

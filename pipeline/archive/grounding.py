@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 
 @lru_cache(maxsize=4)

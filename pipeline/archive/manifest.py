@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 MANIFEST_FILE = "archive_manifest.jsonl"
 STATUSES = ("started", "done", "failed", "skipped")

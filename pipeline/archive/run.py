@@ -16,14 +16,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
-from soccerspot.pipeline.archive.engines import EngineJob, get_engine
+from soccerspot.pipeline.archive.engines import EngineJob, Started, get_engine, start_engine
 from soccerspot.files import sha256_file
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, fingerprint
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
-from soccerspot.pipeline.archive.worker import ArchiveSettings, GameOutcome, GameWorker, load_head_and_extractor
-from soccerspot.pipeline.inference.video_spot import check_game
+from soccerspot.pipeline.archive.settings import ArchiveSettings
+
 
 @dataclass(frozen=True)
 class ArchiveRequest:
@@ -72,6 +72,8 @@ def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_nam
 
 def _conflict(plan, game: ArchiveGame, out: Path) -> str | None:
     """Why the game's folder below `out` must not be written (features made differently), or None."""
+    from soccerspot.pipeline.inference.video_spot import check_game
+
     try:
         check_game(plan, game.halves, out / game.key)
     except DataError as error:
@@ -90,6 +92,17 @@ def run_archive(request: ArchiveRequest) -> dict:
     check_engine(request.engine)
     check_writable(request.out)
     games, problems = discover_games(request.root)
+    started = start_engine(request.engine, request.settings, request.jobs, request.address) if games else None
+    try:
+        return _run_archive(request, games, problems, started)
+    finally:
+        if started is not None:
+            started.close()
+
+
+def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: list, started: Started | None) -> dict:
+    from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker, load_head_and_extractor
+
     head, plan = load_head_and_extractor(request.settings)
     manifest = Manifest(request.out)
     current, described = settings_fingerprint(head.path, request.settings, plan.name)
@@ -148,7 +161,8 @@ def run_archive(request: ArchiveRequest) -> dict:
             # games on it; the Ray engine's actors build their own)
             worker = GameWorker(request.settings, head, plan)
             get_engine(request.engine)(EngineJob(todo, request.out, request.settings, request.jobs, on_start, on_done,
-                                                 worker=worker, address=request.address, retries=request.retries))
+                                                 worker=worker, address=request.address, retries=request.retries,
+                                                 started=started))
     finally:
         bar.close()
     counts.wall_seconds = time.perf_counter() - began
@@ -157,6 +171,6 @@ def run_archive(request: ArchiveRequest) -> dict:
 
 
 def default_threads(jobs: int) -> int:
-    from soccerspot.pipeline.archive.worker import threads_per_job
+    from soccerspot.pipeline.archive.settings import threads_per_job
 
     return threads_per_job(jobs, len(os.sched_getaffinity(0)))

@@ -8,43 +8,20 @@ processes) and never stop the archive.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.extract.decode import set_decode_threads
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.archive.settings import ArchiveSettings
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, load_checkpoint
-from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.inference.spot import resolve_nms, spot_features
 from soccerspot.pipeline.inference.video_spot import ExtractionPlan, extract_game, plan_extraction
-
-
-@dataclass(frozen=True)
-class ArchiveSettings:
-    """Everything a worker needs to rebuild the driver's checkpoint and extractor (picklable)."""
-
-    model: str
-    device: str = "auto"
-    precision: str = "auto"  # of features extracted here; features on disk at another precision are reused
-    batch_size: int = 32
-    weights_file: str | tuple[str, ...] | None = None  # several: one per fine-tuned part of combined features
-    pca_file: str | None = None
-    nms: str | None = None
-    nms_window: float | None = None
-    threshold: float | None = None
-    features_only: bool = False
-    grounding_model: str | None = None  # a grounding checkpoint or "similarity": games with camera labels are grounded
-    torch_threads: int = 1
-    progress: bool = False
-
-    def spot_options(self) -> SpotOptions:
-        # overwrite: a game that is not finished in the manifest is redone from a clean state
-        return SpotOptions(nms=self.nms, nms_window=self.nms_window, threshold=self.threshold, overwrite=True)
 
 
 @dataclass
@@ -60,10 +37,6 @@ class GameOutcome:
     payload: list[tuple[str, bytes]] | None = None  # the files' bytes, when the driver must write them (Ray)
 
 
-def threads_per_job(jobs: int, cores: int | None = None) -> int:
-    """Torch threads for each of `jobs` concurrent games so that threads x jobs <= cores."""
-    cores = cores or len(os.sched_getaffinity(0))
-    return max(1, cores // max(1, jobs))
 
 
 def load_head_and_extractor(settings: ArchiveSettings) -> tuple[LoadedHead, ExtractionPlan]:

@@ -21,7 +21,7 @@ import importlib
 import pkgutil
 import sys
 
-from soccerspot.data.errors import DataError, SettingsError
+from soccerspot.errors import DataError, SettingsError
 
 
 class UsageError(ValueError):

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from soccerspot.pipeline.archive.run import ArchiveRequest, default_threads, run_archive
-    from soccerspot.pipeline.archive.worker import ArchiveSettings
+    from soccerspot.pipeline.archive.settings import ArchiveSettings
 
     if args.jobs < 1 or (args.threads is not None and args.threads < 1) or args.batch_size < 1 or args.retries < 0:
         return _usage_error("--jobs, --threads and --batch-size must be >= 1, --retries >= 0")

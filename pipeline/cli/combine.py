@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from soccerspot.data.combined_features import CombineConfig, CombineSummary, combine_half, find_halves
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     config = CombineConfig(parts=[part.strip() for part in args.parts.split(",")], name=args.name,
                            normalize=args.normalize)

@@ -62,7 +62,7 @@ def format_table(results: dict, classes: list[str], metric: str) -> str:
 
 def check_writable_folder(folder: Path) -> None:
     """Before any work: `DataError` when plots cannot be written into `folder`."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

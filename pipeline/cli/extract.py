@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from soccerspot.extract.extractor import ExtractConfig, Extractor, extract_paths
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.models.backbones import BackboneWeightsError
 
     config = ExtractConfig(

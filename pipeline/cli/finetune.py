@@ -88,7 +88,7 @@ def settings_from(args: argparse.Namespace):
 
 
 def check_inputs(args: argparse.Namespace) -> None:
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.run_folder import check_run_folder
 
     if args.max_batches is not None and args.max_batches < 1:
@@ -123,7 +123,7 @@ def check_frame_backbone(name: str) -> None:
 
 def check_weights(settings) -> None:
     """Weights that cannot load (offline, a bad file) are refused before hours of decoding."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.models.backbones import BackboneWeightsError, create_backbone
 
     try:
@@ -149,7 +149,7 @@ def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> N
 def run_games(args: argparse.Namespace, recipe: str) -> tuple[Path, list[str], list[str]]:
     """(labels root, training games, validation games) of a fine-tuning run; `--out` defaults to
     `runs/<recipe>-<date>`."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.finetune import videos_games
 
     if args.out is None:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def ground_command(args: argparse.Namespace) -> int:
     from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.data.games import LABELS_FILE
     from soccerspot.data.games import find_games
     from soccerspot.pipeline.inference.grounding import GroundResult, extract_video_features, ground_folder, load_grounder

@@ -77,14 +77,14 @@ def default_out(source: str):
 
     path = Path(source)
     if not path.is_file():
-        from soccerspot.data.errors import DataError
+        from soccerspot.errors import DataError
 
         raise DataError(path, "file not found (a live recording must exist when live starts)")
     return plan_video_input(path, None)[0]
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     try:
         return live(args)

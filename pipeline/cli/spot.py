@@ -110,7 +110,7 @@ def check_video_options(args: argparse.Namespace, device) -> None:
 
     from soccerspot.extract.extractor import resolve_precision
 
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     for flag, value in [*(("--weights", file) for file in args.weights or ()), ("--pca", args.pca)]:
         if value is not None and not Path(value).is_file():
@@ -134,7 +134,7 @@ def check_classes_fit(head, classes: list[str] | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     try:
         return spot(args)
@@ -191,7 +191,7 @@ def spot(args: argparse.Namespace) -> int:
 
 def plot_results(report) -> None:
     """Timeline plots of every game spotted now; a game that cannot be drawn is one warning, not a failure."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.data.games import LABELS_FILE
     from soccerspot.pipeline.reports.timeline import write_timeline_plots
 

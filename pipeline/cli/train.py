@@ -11,7 +11,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
 
 from soccerspot.data.games import SPLIT_HELP
 from soccerspot.pipeline.cli import UsageError, flag_of
@@ -64,7 +63,7 @@ def games_with_features(spec: str, features_root: Path, features_name: str) -> l
 
 
 def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.data.features import feature_path
     from soccerspot.data.games import HALVES, feature_names_in
 
@@ -77,21 +76,12 @@ def check_features_present(games: list[str], features_root: Path, features_name:
                                        f"1_{features_name}.npy / 2_{features_name}.npy: {shown}{hint}")
 
 
-def blame(check: Callable[[dict], None], overrides: dict[str, str]) -> str | None:
-    """The first override that fails `check` on its own (the one to name in the message), if any."""
-    for name, value in overrides.items():
-        try:
-            check({name: value})
-        except (KeyError, ValueError, TypeError):
-            return name
-    return None
-
-
-def settings_failure(error: Exception, check: Callable[[dict], None], overrides: dict[str, str]) -> UsageError:
-    from soccerspot.data.errors import SettingsError
+def settings_failure(error: Exception, overrides: dict[str, str]) -> UsageError:
+    """The usage error for a setting that cannot work, naming its flag (and the value given to it)."""
+    from soccerspot.errors import SettingsError
 
     reason = error.reason if isinstance(error, SettingsError) else str(error).strip('"')
-    setting = blame(check, overrides) or getattr(error, "setting", None)
+    setting = getattr(error, "setting", None)
     if setting in overrides:
         return UsageError(f"{flag_of(setting)} {overrides[setting]}: {reason}")
     return UsageError(f"{flag_of(setting)}: {reason}" if setting else reason)
@@ -99,7 +89,7 @@ def settings_failure(error: Exception, check: Callable[[dict], None], overrides:
 
 def stored_config(out: Path):
     """The TrainConfig a run in `out` started with."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.config import TrainConfig
     from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, read_run_config
 
@@ -114,7 +104,7 @@ def stored_config(out: Path):
 def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-paper"):
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.config import apply_overrides
     from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.config import head_config_for
@@ -132,8 +122,8 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
         try:
             differing = {k for k, v in overrides.items()
                          if k != "max_epochs" and apply_overrides(stored, {k: v}) != stored}
-        except (KeyError, ValueError, TypeError) as error:
-            raise settings_failure(error, lambda one: apply_overrides(stored, one), overrides) from None
+        except (ValueError, TypeError) as error:
+            raise settings_failure(error, overrides) from None
         if differing:
             raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
                                                     f"these differ: {', '.join(sorted(differing))}")
@@ -141,23 +131,20 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     else:
         base = get_preset(args.preset or default_preset)
 
-    def check(chosen: dict) -> None:  # stand-in sizes: the real window length is checked on the data
-        config = apply_overrides(base, chosen)
-        check_loop_settings(config)
-        head_config_for(config, input_dim=16, num_classes=17, window_frames=30)
-
     try:
-        check(overrides)
-    except (KeyError, ValueError, TypeError) as error:
+        config = apply_overrides(base, overrides)
+        check_loop_settings(config)
+        head_config_for(config, input_dim=16, num_classes=17, window_frames=30)  # stand-in sizes: the real
+    except (ValueError, TypeError) as error:                                    # window is checked on the data
         if isinstance(error, DataError):
             raise
-        raise settings_failure(error, check, overrides) from None
-    return apply_overrides(base, overrides)
+        raise settings_failure(error, overrides) from None
+    return config
 
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Flags and folders that can be checked before any data is read."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.run_folder import check_run_folder
 
     if args.max_batches is not None and args.max_batches < 1:
@@ -195,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.training.tasks.features import head_config_for_data, train
 
     check_inputs(args)

@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, class_setup
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import HALVES, VISIBILITY_UNSHOWN, Event, GameLabels, GamePredictions, Prediction, read_labels, read_predictions
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 

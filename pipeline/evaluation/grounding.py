@@ -35,7 +35,7 @@ from soccerspot.data.cameras import (
     CAMERAS_FILE, DETECTIONS_FILE, CameraLabels, ReplayDetections, read_camera_labels, read_replay_detections,
 )
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 FRAMERATE = 2
 CAP_SECONDS = 3500  # the official score tracks' length

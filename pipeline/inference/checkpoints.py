@@ -34,7 +34,7 @@ from torch import nn
 from soccerspot.data.features import seconds_to_rows
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.weights_file import load_weights_only
 from soccerspot.models.heads import (
     BaseHeadConfig, as_head_config, convert_peer_checkpoint, create_head, head_config_from_json,

@@ -269,7 +269,7 @@ OUTSIDE_TOLERANCE_S = 2.0
 def check_replays_fit(tracks: dict[int, HalfTrack], replays: Sequence[Replay], where) -> None:
     """A replay ending past its half's features (by more than `OUTSIDE_TOLERANCE_S`) is a `DataError`
     (labels of another game or features of another video)."""
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     for replay in replays:
         times = tracks[replay.half].times
@@ -317,7 +317,7 @@ def load_grounder(model: str, feature_name: str | None = None, overrides: dict |
     """`--model CKPT` (a trained grounding head) or `--model similarity`; `overrides` replace options."""
     import dataclasses
 
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.models.heads import head_entry
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
@@ -365,7 +365,7 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
     from pathlib import Path
 
     from soccerspot.data.cameras import CAMERAS_FILE, write_replay_detections
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
 
     out_path = Path(out_path)
     if out_path.exists() and not overwrite:
@@ -385,7 +385,7 @@ def extract_video_features(input_path, grounder: Grounder, out_dir=None, progres
     game folder and the halves extracted."""
     from pathlib import Path
 
-    from soccerspot.data.errors import DataError
+    from soccerspot.errors import DataError
     from soccerspot.pipeline.inference.video_spot import extract_half, plan_extraction, plan_video_input, reusable_precision
 
     if grounder.head is None:

@@ -5,10 +5,10 @@ publishes for them, their size where the snapshot held them), the feature recipe
 (`extract.recipes`), its classes, the test Average-mAP its authors report, and where each fact comes from.
 Source snapshot: github.com/SoccerNet/sn-spotting at commit 9842826f94e1419580a9d17219c11aca7225f7ce
 (`git ls-tree -l`; the READMEs named per entry). The training log goes beside the head as `training.log`:
-the peer loader (`pipeline.checkpoints`) reads its window, frame rate and NMS from there.
+the peer loader (`pipeline.inference.checkpoints`) reads its window, frame rate and NMS from there.
 
 Not listed: CALF's `CALF_benchmark` (published there too, 40.7 test Average-mAP, ResNET_TF2_PCA512) - its
-`model.pth.tar` is not a format `pipeline.checkpoints` converts yet; the five `NetVLAD++_run_<seed>` and
+`model.pth.tar` is not a format `pipeline.inference.checkpoints` converts yet; the five `NetVLAD++_run_<seed>` and
 `NetVLAD++_Challenge` (trained on train+valid, validated on test: no test figure) are left out as variants.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.models.backbones.keras_resnet import WeightsFile
 from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 

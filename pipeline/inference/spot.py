@@ -35,7 +35,7 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import PRECISION_KEY, FeatureMeta, HalfFeatures, check_finite, feature_identity, feature_path, load_features
 from soccerspot.data.games import FEATURE_FILE, HALVES, feature_names_in
 from soccerspot.data.labels import GamePredictions, Prediction, write_predictions

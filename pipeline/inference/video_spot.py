@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Sequence
 
 from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
 from soccerspot.data.games import PREDICTIONS_FILE, half_of, half_videos, is_video_name
 from soccerspot.pipeline.inference.checkpoints import LoadedHead

@@ -1,1 +1,1 @@
-"""`soccerspot live`: spot a match while it is broadcast (see docs/live.md and pipeline.live.session)."""
+"""`soccerspot live`: spot a match while it is broadcast (see the README section "Live spotting" and pipeline.live.session)."""

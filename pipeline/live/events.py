@@ -1,6 +1,6 @@
 """Live events: NMS on the final rows of a growing half, an event emitted once NMS can no longer change it.
 
-NMS (`pipeline.postprocess.nms`, hard or soft, the offline code) runs on every final row of each class.
+NMS (`pipeline.inference.nms`, hard or soft, the offline code) runs on every final row of each class.
 A kept row `i` is *certain* when every row that could suppress it exists (rows `j` with `i` in `j`'s
 suppression range: `i - floor(w/2) < j <= i + w/2`) and `i` wins the greedy order against each of them
 (a higher score; an equal score only before it, the offline tie rule): then nothing that arrives later
@@ -49,7 +49,7 @@ def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
 
 def decide_rows(scores: np.ndarray, window_frames: int, threshold: float, settled: np.ndarray,
                 kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hard NMS, incrementally: greedy NMS (`postprocess.hard_nms`) keeps a row unless a kept row ahead of it
+    """Hard NMS, incrementally: greedy NMS (`pipeline.inference.nms.hard_nms`) keeps a row unless a kept row ahead of it
     in its order (a higher score; an equal score, earlier) can suppress it. The rows not in `settled` are
     visited in that order: each one's fate on these rows (`kept`, updated in place), and whether a later row
     could still change it (returned `unsettled`): a row whose possible suppressors include a row not yet

@@ -1,8 +1,8 @@
 """Per-row class scores of a growing half, each computed once it is final and equal to the offline scores.
 
 A row's score is final once the rows its head reads around it exist (`RowContext` from the head's own
-`context_rows()`, `models.context`). New final rows are scored by running the offline whole-half function
-(`pipeline.infer.window_probabilities`) on a trailing run of rows that starts `past` rows before the first
+`context_rows()`, `models.heads.context`). New final rows are scored by running the offline whole-half function
+(`pipeline.inference.scores.window_probabilities`) on a trailing run of rows that starts `past` rows before the first
 unscored row (aligned down to the head's `period`), so the live path has no scoring code of its own: it
 knows no head class. Over that run the head sees exactly the rows it sees in the whole half, so the scores
 are the offline ones up to float rounding of the different batch and prefix-sum extents (tested <= 1e-5);

@@ -5,7 +5,7 @@ them to the resume store (`state`), score the rows that became final (`scoring.I
 them into event lines (`events.EventTracker`), write each line to the run's log first and then to
 --events / the webhook, and print a status line. When the source ends (idle, end of playlist) or is
 stopped (Ctrl-C, SIGTERM) the half's features are written and `results_spotting.json` is made by the
-offline code (`pipeline.spot.spot_features`) from them: the files `soccerspot spot` writes for the same
+offline code (`pipeline.inference.spot.spot_features`) from them: the files `soccerspot spot` writes for the same
 recording; the tracker then settles its events against those spots (late events, retractions).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import sidecar_path, write_features
 from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 POLL_S = 0.05
 READ_TIMEOUT_S = 1.0

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from soccerspot.data.atomic import write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 STATE_DIR = ".live"
 

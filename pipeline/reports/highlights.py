@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import GamePredictions, read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.reports.chapters import Chapter, build_chapters, ffmetadata, write_chapter_lists

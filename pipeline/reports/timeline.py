@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.scores import HalfScores, read_scores, scores_path

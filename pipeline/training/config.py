@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from soccerspot.data.errors import SettingsError
+from soccerspot.errors import SettingsError
 
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
     from soccerspot.models.heads import BaseHeadConfig
@@ -125,23 +125,40 @@ DATA_HEAD_FIELDS = ("kind", "input_dim", "num_classes", "window_frames")
 def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "BaseHeadConfig":
     """The config of the head `config` trains, on `input_dim`-d features, `num_classes` classes and windows
     of `window_frames` rows: the head's registered defaults, then the run's head fields its family has
-    (`HEAD_FIELDS`), then `head_options`. Raises ValueError on a setting the head lacks or refuses."""
+    (`HEAD_FIELDS`), then `head_options`. Raises SettingsError naming the run's field to blame."""
     from soccerspot.models.heads import head_config, head_entry
 
-    entry = head_entry(config.head)
+    try:
+        entry = head_entry(config.head)
+    except SettingsError as error:
+        raise SettingsError("head", error.reason) from None
     if not isinstance(config.head_options, dict):
-        raise ValueError(f"head_options must be a JSON object of head settings, got {config.head_options!r}")
+        raise SettingsError("head_options", f"head_options must be a JSON object of head settings, got {config.head_options!r}")
     names = {f.name for f in dataclasses.fields(entry.config_type)}
     fixed = sorted(set(config.head_options) & set(DATA_HEAD_FIELDS))
     if fixed:
-        raise ValueError(f"head_options cannot set {', '.join(fixed)}: the run takes them from its data and --head")
+        raise SettingsError("head_options", f"head_options cannot set {', '.join(fixed)}: the run takes them from "
+                                            "its data and --head")
     unknown = sorted(set(config.head_options) - names)
     if unknown:
-        raise ValueError(f"head_options names settings the {config.head} head ({entry.config_type.__name__}) "
-                         f"does not have: {', '.join(unknown)}")
+        raise SettingsError("head_options", f"head_options names settings the {config.head} head "
+                                            f"({entry.config_type.__name__}) does not have: {', '.join(unknown)}")
     values = {name: getattr(config, name) for name in HEAD_FIELDS if name in names}
-    return head_config(config.head, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
-                       **{**values, **config.head_options})
+    try:
+        return head_config(config.head, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
+                           **{**values, **config.head_options})
+    except SettingsError as error:
+        raise SettingsError(run_field_of(error.setting, config), error.reason) from None
+
+
+def run_field_of(head_field: str | None, config: TrainConfig) -> str | None:
+    """The `TrainConfig` field a head config field comes from: `head_options` wins (it is applied last),
+    then the run's own head fields; the window length is `window_seconds`; the rest come from the data."""
+    if head_field in config.head_options:
+        return "head_options"
+    if head_field in HEAD_FIELDS:
+        return head_field
+    return {"window_frames": "window_seconds", "kind": "head"}.get(head_field)
 
 
 def parse_value(field_type: Any, text: str) -> Any:
@@ -165,13 +182,17 @@ def parse_value(field_type: Any, text: str) -> Any:
 
 
 def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    """Replace fields; strings are parsed into the field's type. Unknown names raise KeyError."""
+    """Replace fields; strings are parsed into the field's type (SettingsError naming the field if one cannot
+    be). Unknown names raise KeyError: flags are made from the fields, so only code can name one."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     changes = {}
     for name, value in overrides.items():
         if name not in fields:
             raise KeyError(f"unknown training setting {name!r}; settings: {', '.join(sorted(fields))}")
-        changes[name] = parse_value(fields[name].type, value) if isinstance(value, str) else value
+        try:
+            changes[name] = parse_value(fields[name].type, value) if isinstance(value, str) else value
+        except ValueError as error:
+            raise SettingsError(name, str(error).strip('"')) from None
     return dataclasses.replace(config, **changes).validate()
 
 

@@ -39,7 +39,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.features import FeatureMeta, HalfFeatures, seconds_to_rows
 from soccerspot.data.labels import GameLabels, read_labels
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
@@ -47,7 +47,7 @@ from soccerspot.extract.precision import autocast
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
 from soccerspot.data.classes import class_setup
 from soccerspot.pipeline.training.tasks.features import validation_a_map
-from soccerspot.data.errors import SettingsError
+from soccerspot.errors import SettingsError
 
 BACKBONE_FILE = "backbone.pt"
 
@@ -221,8 +221,8 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
     try:
         head_config = head_config_for(config, backbone.feature_dim, num_classes, clip_frames(config, settings))
         head = create_head(head_config)
-    except (ValueError, TypeError) as error:
-        raise SettingsError(None, f"invalid head settings: {error}") from None
+    except SettingsError as error:
+        raise SettingsError(error.setting, f"invalid head settings: {error.reason}") from None
     model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
     return model.to(torch.device(config.device), memory_format=model.backbone.memory_format), head_config
 

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.data.errors import DataError, SettingsError
+from soccerspot.errors import DataError, SettingsError
 from soccerspot.data.weights_file import load_weights_only
 from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
@@ -57,14 +57,6 @@ def check_loop_settings(config: TrainConfig) -> None:
         raise SettingsError("device", f"not a torch device: {config.device!r} (e.g. cpu, cuda, cuda:1)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SettingsError("device", f"{config.device!r}: CUDA is not available on this machine")
-
-
-
-
-
-
-
-
 
 
 def seed_everything(seed: int) -> None:

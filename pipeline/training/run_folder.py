@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 
 STATE_FILE = "state.pt"
 METRICS_FILE = "metrics.jsonl"

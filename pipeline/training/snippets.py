@@ -33,13 +33,13 @@ import torch
 from torch import nn
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.finetune import (
     BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences, save_backbone,
 )
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
-from soccerspot.data.errors import SettingsError
+from soccerspot.errors import SettingsError
 
 MODEL_FILE = "snippet_model.json"
 HEAD_FILE = "snippet_head.pt"

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE, VIDEO_EXTENSIONS
 from soccerspot.data.games import half_videos as game_half_videos
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import GameLabels, Prediction, read_predictions
 from soccerspot.pipeline.view.catalog import ViewGame
 from soccerspot.pipeline.view.media import probe

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.data.labels import VISIBILITY_SHOWN, VISIBILITY_UNSHOWN, Event, GameLabels, read_labels, write_labels
 from soccerspot.data.games import LABELS_FILE
 

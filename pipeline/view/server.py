@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.view.catalog import ViewGame, find_view_games, inside, odd_name
 from soccerspot.pipeline.view.guard import Guard
 from soccerspot.pipeline.view.media import RangeNotSatisfiable, RemuxCache, parse_range

@@ -23,7 +23,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 
 from soccerspot.data.classes import class_setup
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
-from soccerspot.data.errors import DataError, SettingsError
+from soccerspot.errors import DataError, SettingsError
 from soccerspot.data.features import feature_identity
 from soccerspot.data.labels import GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels
 from soccerspot.models.heads import BaseHeadConfig, create_head
@@ -87,25 +87,20 @@ def load_train_data(
                      list(train_games), list(valid_games))
 
 
-LONG_WINDOW_ROWS = 128
-
-
 def head_config_for_data(config: TrainConfig, data: TrainData) -> BaseHeadConfig:
     """The head's config with the real window length in rows (`window_seconds` x the features' fps).
 
     A head that cannot work with that length (a "++" head splits the window in two, so it needs 2 rows)
-    raises a `SettingsError` naming `window_seconds`; any other invalid head setting one without a field."""
+    raises a `SettingsError` naming `window_seconds`; another invalid head setting one naming its field."""
     rows, dims, classes = data.train.length, data.train.feature_dim, len(data.classes)
     try:
         return head_config_for(config, dims, classes, rows)
-    except (ValueError, TypeError) as error:
-        try:  # valid with a long window: the length is to blame, not another head setting
-            head_config_for(config, dims, classes, max(rows, LONG_WINDOW_ROWS))
-        except (ValueError, TypeError):
-            raise SettingsError(None, f"invalid head settings: {error}") from None
-        raise SettingsError("window_seconds", f"{config.window_seconds:g} s at {data.fps:g} fps is {rows} "
-                                              f"feature row(s) per window, too short for the {config.head} "
-                                              f"head: {error}") from None
+    except SettingsError as error:
+        if error.setting == "window_seconds":
+            raise SettingsError("window_seconds", f"{config.window_seconds:g} s at {data.fps:g} fps is {rows} "
+                                                  f"feature row(s) per window, too short for the {config.head} "
+                                                  f"head: {error.reason}") from None
+        raise SettingsError(error.setting, f"invalid head settings: {error.reason}") from None
 
 
 def build_model(config: TrainConfig, head_config: BaseHeadConfig) -> nn.Module:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from soccerspot.data.cameras import CAMERAS_FILE, Replay, read_camera_labels, replays_of
-from soccerspot.data.errors import DataError
+from soccerspot.errors import DataError
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.inference.grounding import GroundingOptions, HalfTrack, chunks, replay_clip, training_samples
 from soccerspot.pipeline.training.tasks import register_task

@@ -1,4 +1,6 @@
-"""The one error type for bad input data: it names the file and says what is wrong."""
+"""The two error types a user sees: bad input data (`DataError`, naming the file) and a setting that cannot
+work (`SettingsError`, naming the config field). Every layer raises them (`models/` included, which imports
+nothing else of ours but `soccerspot.files` and this), and the CLI turns each into one line."""
 from __future__ import annotations
 
 from pathlib import Path
