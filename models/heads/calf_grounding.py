@@ -16,7 +16,8 @@ As in the benchmark's released code (SoccerNet/sn-grounding, SoccerNetv2-ReplayG
   K = (-20, -10, 10, 20) s, margins 0.1 / 0.9, the chunk's first and last R/2 rows not counted) + 1 x the
   YOLO-like detection loss of the one slot (lambda_coord 5, lambda_noobj 0.5; `models.heads.calf.SpottingLoss`);
 - inference: chunks every L - R rows (80 s), each slot kept where it lies in the chunk's central rows
-  [R/2, L - R/2) (borders of the half: the whole chunk).
+  [R/2, L - R/2) (borders of the half: the whole chunk); its row is location x (L - 1), rounded (ours;
+  the released code floors it).
 
 Ours (as in `models.heads.calf`): the per-dimension input standardisation, the normalisation over the
 capsule channels with PyTorch's default momentum, the segmentation score fed to the spotting module as it
