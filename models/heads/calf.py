@@ -153,20 +153,27 @@ class SameConv(nn.Module):
         return self.conv(F.pad(x, self.padding))
 
 
+def add_frame_trunk(module: nn.Module, config) -> None:
+    """CALF's per-frame trunk, on `module` (CALF and its grounding variant share it): per-dimension input
+    standardisation buffers, set from the training features (`set_input_statistics`) and saved with the
+    weights (the paper's features are PCA-reduced, i.e. centred; ours may not be), the frame MLP
+    (`frames`) and the temporal pyramid of four convolutions of 8-64 channels (`pyramid`: 120 channels)."""
+    r = config.receptive
+    module.register_buffer("input_mean", torch.zeros(config.input_dim))
+    module.register_buffer("input_scale", torch.ones(config.input_dim))
+    module.frames = nn.Sequential(nn.Linear(config.input_dim, config.frame_hidden), nn.ReLU(),
+                                  nn.Linear(config.frame_hidden, config.frame_reduced), nn.ReLU())
+    kernels = (math.ceil(r / 7), math.ceil(r / 3), math.ceil(r / 2), r)
+    module.pyramid = nn.ModuleList(SameConv(config.frame_reduced, width, kernel)
+                                   for width, kernel in zip((8, 16, 32, 64), kernels))
+
+
 class CALFHead(nn.Module):
     def __init__(self, config: CALFHeadConfig):
         super().__init__()
         self.config = config
-        c, cap, r = config.num_classes, config.capsule_dim, config.receptive
-        # Per-dimension standardisation of the input, set from the training features (`set_input_statistics`)
-        # and saved with the weights: the paper's features are PCA-reduced, i.e. centred; ours may not be.
-        self.register_buffer("input_mean", torch.zeros(config.input_dim))
-        self.register_buffer("input_scale", torch.ones(config.input_dim))
-        self.frames = nn.Sequential(nn.Linear(config.input_dim, config.frame_hidden), nn.ReLU(),
-                                    nn.Linear(config.frame_hidden, config.frame_reduced), nn.ReLU())
-        kernels = (math.ceil(r / 7), math.ceil(r / 3), math.ceil(r / 2), r)
-        self.pyramid = nn.ModuleList(SameConv(config.frame_reduced, width, kernel)
-                                     for width, kernel in zip((8, 16, 32, 64), kernels))
+        c, cap = config.num_classes, config.capsule_dim
+        add_frame_trunk(self, config)
         self.segment = SameConv(config.frame_reduced + 120, cap * c, 3)
         self.norm = nn.BatchNorm1d(cap * c)
         self.spot = nn.Sequential(

@@ -36,7 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from soccerspot.errors import SettingsError
-from soccerspot.models.heads.calf import SameConv, SpottingLoss, pooled_length
+from soccerspot.models.heads.calf import SameConv, SpottingLoss, add_frame_trunk, pooled_length
 from soccerspot.models.heads.grounding import GroundingInference
 from soccerspot.models.heads.registry import BaseHeadConfig, register_head
 from soccerspot.models.papers import SOCCERNET_V2_PAPER
@@ -109,14 +109,8 @@ class CALFGrounding(nn.Module):
     def __init__(self, config: CALFGroundingConfig):
         super().__init__()
         self.config = config
-        r, cap = config.receptive, config.capsule_dim
-        self.register_buffer("input_mean", torch.zeros(config.input_dim))
-        self.register_buffer("input_scale", torch.ones(config.input_dim))
-        self.frames = nn.Sequential(nn.Linear(config.input_dim, config.frame_hidden), nn.ReLU(),
-                                    nn.Linear(config.frame_hidden, config.frame_reduced), nn.ReLU())
-        kernels = (math.ceil(r / 7), math.ceil(r / 3), math.ceil(r / 2), r)
-        self.pyramid = nn.ModuleList(SameConv(config.frame_reduced, width, kernel)
-                                     for width, kernel in zip((8, 16, 32, 64), kernels))
+        cap = config.capsule_dim
+        add_frame_trunk(self, config)
         self.segment = SameConv(2 * (config.frame_reduced + 120), cap, 3)
         self.norm = nn.BatchNorm1d(cap)
         self.spot = nn.Sequential(
