@@ -17,7 +17,7 @@ contract that the inference code calls without knowing the layer's class:
   for *every* window of a run of rows at once (constants of the weights computed once, the runs scored
   tile by tile). The default goes through the per-frame terms: a window's pooled vector is
   `finish_terms(reduce(frame_terms(x_t) for t in window), frames)` where `reduce` is a sum
-  (`reduce == "sum"`: AvgPool — a window is a difference of prefix sums) or a max (`reduce == "max"`:
+  (`reduce == "sum"`: AvgPool — `models.sliding.window_sums`) or a max (`reduce == "max"`:
   MaxPool — a sliding-window max). NetVLAD and NetRVLAD override it with an exact shortcut that never
   forms the (clusters x dim) window vectors (`_vlad_window_logits`).
 
@@ -45,7 +45,7 @@ from torch import nn
 from soccerspot.models.papers import (
     NETRVLAD_PAPER, NETVLAD_PAPER, SOCCERNET_PAPER, TEMPORALLY_AWARE_PAPER,
 )
-from soccerspot.models.sliding import window_grams, window_maxima, window_offset, window_sums
+from soccerspot.models.sliding import window_maxima, window_offset, window_quadratic_forms, window_sums
 
 __all__ = [
     "WindowPooling",
@@ -98,8 +98,8 @@ class WindowPooling(nn.Module):
         is a classifier's slice. What depends on the weights alone is computed here, once per half, not
         once per run. Inference only (call under `torch.no_grad()`).
 
-        This default reduces `frame_terms` over each window (prefix-sum differences in float64 for "sum", a
-        sliding max for "max") and finishes them with `finish_terms`."""
+        This default reduces `frame_terms` over each window (window sums in float64 for "sum", a sliding
+        max for "max") and finishes them with `finish_terms`."""
 
         def readout(rows: torch.Tensor, length: int) -> torch.Tensor:
             terms = self.frame_terms(rows)
@@ -221,45 +221,40 @@ def _vlad_window_logits(layer: _SoftAssignmentPooling, rows: torch.Tensor, lengt
 
     With v_k = S_k - m_k c_k (S_k = sum a_tk x_t, m_k = sum a_tk over the window; c_k = 0 for NetRVLAD)
     and n_k = |v_k|:
-      W_ok . v_k = sum_t a_tk (W_ok . x_t) - m_k (W_ok . c_k)              prefix sums of per-frame terms
+      W_ok . v_k = sum_t a_tk (W_ok . x_t) - m_k (W_ok . c_k)              window sums of per-frame terms
       n_k^2 = sum_{t,s} a_tk a_sk (x_t . x_s) - 2 m_k (c_k . S_k) + m_k^2 |c_k|^2
-    (the first term from the window's block of the Gram matrix, the second from prefix sums); the output
-    is sum_k (W_ok . v_k) / max(n_k, eps) over the global norm sqrt(sum_k n_k^2 / max(n_k, eps)^2): the
-    layer's intra- then global L2 normalisation (F.normalize, eps = 1e-12), exactly.
+    (the first term from the band of the Gram matrix, `window_quadratic_forms`, the others from window
+    sums); the output is sum_k (W_ok . v_k) / max(n_k, eps) over the global norm
+    sqrt(sum_k n_k^2 / max(n_k, eps)^2): the layer's intra- then global L2 normalisation (F.normalize,
+    eps = 1e-12), exactly.
 
-    A prefix-sum difference has an absolute error ~1e-16 x the run's sum; where a cluster's mass in a
-    window is below 1e-8 of its mass over the run (very sharp assignments), that window is pooled
-    directly instead, so the result never depends on that cancellation."""
+    Every window sum is taken over the window's own rows (`window_sums`), so a cluster with almost no mass
+    in a window keeps its relative precision. The W . x terms are summed in the features' dtype, like the
+    layer's own S_k. n_k^2 is a difference of larger terms where frames lie close to their centre, so its
+    three terms are summed in float64."""
     eps = 1e-12
     frames, clusters, outputs = rows.shape[0], layer.clusters, weight.shape[0]
     count = frames - length + 1
     centres = layer.residual_centres()
     x, assignment = layer.soft_assign(rows)  # (frames, dim), (frames, clusters)
     projected = (x @ constants.per_cluster.reshape(-1, layer.dim).t()).view(frames, outputs, clusters)
-    terms = [assignment, (projected * assignment.unsqueeze(1)).flatten(1)]
-    if centres is not None:
-        terms.append(assignment * (x @ centres.t()))
-    sums = window_sums(torch.cat(terms, dim=1), length)
+    numerator = window_sums((projected * assignment.unsqueeze(1)).flatten(1), length, x.dtype)
+    mass_terms = [assignment] if centres is None else [assignment, assignment * (x @ centres.t())]
+    sums = window_sums(torch.cat(mass_terms, dim=1), length)
     mass = sums[:, :clusters]
-    numerator = sums[:, clusters : clusters + outputs * clusters].view(count, outputs, clusters)
-    # sum over t, s in the window of a_tk a_sk (x_t . x_s), from the Gram matrix's diagonal blocks
-    x64, assignment64 = x.to(torch.float64), assignment.to(torch.float64)
-    blocks = window_grams(x64, length)
-    window_assignment = assignment64.unfold(0, length, 1).transpose(1, 2)  # (count, length, clusters)
-    squared = ((blocks @ window_assignment) * window_assignment).sum(dim=1)  # (count, clusters)
+    squared = window_quadratic_forms(x.to(torch.float64), assignment.to(torch.float64), length)  # |S_k|^2
     if centres is not None:
-        centred = sums[:, clusters + outputs * clusters :]  # sum a_tk (c_k . x_t)
-        numerator = numerator - mass.unsqueeze(1) * constants.weight_dot_centres
+        centred = sums[:, clusters:]  # sum a_tk (c_k . x_t)
         squared = squared - 2 * mass * centred + mass.square() * constants.centres_squared
     squared = squared.clamp_min(0)
     norms = squared.sqrt().clamp_min(eps)
     global_norm = (squared / norms.square()).sum(-1).sqrt().clamp_min(eps)
-    logits = ((numerator / norms.unsqueeze(1)).sum(-1) / global_norm.unsqueeze(1)).to(weight.dtype)
-    fragile = (mass < 1e-8 * assignment64.sum(0)).any(dim=1).nonzero().flatten()
-    if fragile.numel():
-        windows = rows[fragile.unsqueeze(1) + torch.arange(length, device=rows.device)]
-        logits[fragile] = layer(windows) @ weight.t()
-    return logits
+    # sum_k (W_ok . v_k) / n_k, as one batched product over k
+    logits = torch.bmm(numerator.view(count, outputs, clusters), (1 / norms).to(numerator.dtype).unsqueeze(2))
+    logits = logits.squeeze(2).to(torch.float64)
+    if centres is not None:
+        logits = logits - (mass / norms) @ constants.weight_dot_centres.t()
+    return (logits / global_norm.unsqueeze(1)).to(weight.dtype)
 
 
 class MaxPool(WindowPooling):

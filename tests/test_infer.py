@@ -14,7 +14,7 @@ POOLING_KINDS = list_poolings()
 
 
 def fast_probabilities(head, features: np.ndarray, window_frames: int, tile_frames: int = 256) -> np.ndarray:
-    """The pooling head's own whole-half path (prefix sums)."""
+    """The pooling head's own whole-half path (window sums)."""
     assert window_frames == head.config.window_frames
     return head.eval().half_probabilities(torch.from_numpy(features), tile_frames=tile_frames).numpy()
 
@@ -127,13 +127,13 @@ def test_inference_side_spots_a_hand_made_detector():
 @pytest.mark.parametrize("kind, sharpness", [("netvlad++", 40.0), ("netrvlad", 40.0), ("netvlad", 1000.0)])
 def test_fast_path_is_exact_when_clusters_get_almost_no_mass(kind, sharpness):
     """Sharp soft assignments leave some clusters with ~0 mass in a window: their intra-normalised
-    direction comes from a tiny difference of prefix sums, which must stay accurate."""
+    direction comes from their tiny window sums, which must stay accurate (prefix-sum differences lost them)."""
     head = sharp_head(kind, 30)
     layers = [head.pooling.past, head.pooling.future] if kind.endswith("++") else [head.pooling]
     with torch.no_grad():
         for layer in layers:
             # x40: float32 prefix sums were off by 2e-5 (netrvlad) to 7e-2 (netvlad++); x1000: masses
-            # of 1e-100 and less, which no prefix-sum difference resolves (those windows are pooled directly)
+            # of 1e-100 and less, which no prefix-sum difference resolves
             layer.assignment.weight.mul_(sharpness)
     features = np.random.default_rng(5).standard_normal((600, 20)).astype(np.float32)
     fast = fast_probabilities(head, features, 30)

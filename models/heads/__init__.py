@@ -2,7 +2,7 @@
 imports every module in this folder, so a new head is one new file here.
 
 - `pooling_head` — NetVLAD++, NetRVLAD++, MaxPool++, AvgPool++ and their single-window forms (Giancola &
-  Ghanem, CVPR-W 2021; the SoccerNet-v2 pooling baselines), with the exact prefix-sum whole-half path and
+  Ghanem, CVPR-W 2021; the SoccerNet-v2 pooling baselines), with the exact window-sum whole-half path and
   the SoccerNet baselines' checkpoint conversion.
 - `transformer` — Baidu's transformer encoder (Zhou et al. 2021).
 - `calf` — CALF's context-aware segmentation + spotting head (Cioppa et al., CVPR 2020).

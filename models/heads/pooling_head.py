@@ -11,8 +11,8 @@ scoring every window separately (window centring: `models.sliding.window_offset`
   - "++" heads: past and future segments (`WindowPooling.segments`) are done separately and their fc
     contributions added (the fc of a concatenation is the sum of each part times its slice of the weights);
   - each segment's layer scores every window of a tile at once through the pooling contract
-    `WindowPooling.window_readout(weight)` (`models/pooling.py`): prefix-sum differences of per-frame
-    terms (AvgPool; NetVLAD / NetRVLAD without ever forming a window's clusters x dim VLAD vector, which
+    `WindowPooling.window_readout(weight)` (`models/pooling.py`): window sums of per-frame terms
+    (AvgPool; NetVLAD / NetRVLAD without ever forming a window's clusters x dim VLAD vector, which
     is what makes a 45-minute half cost less than a second, `scripts/bench_head_infer.py`) or a
     sliding-window max (MaxPool).
   Outputs equal the per-window path to float32 rounding (tested <= 1e-5 for every pooling type).
@@ -43,8 +43,9 @@ from soccerspot.models.state_dict import strip_prefixes
 
 __all__ = ["PoolingHeadConfig", "PoolingHead", "convert_peer_state_dict", "PeerModel", "PEER_POOLS"]
 
-DEFAULT_TILE = 512  # frames per tile of the fast path: bounds its per-frame terms (a few MB a tile for
-# NetVLAD++ with 18 outputs); on a 45-min half 256 ran 0.135 s, 512 0.125 s, 1024 0.129 s (medians of 8)
+DEFAULT_TILE = 1024  # frames per tile of the fast path: bounds its per-frame terms (a few MB a tile for
+# NetVLAD++ with 18 outputs); on a 45-min half 256 ran 0.112 s, 512 0.097 s, 1024 0.090 s, 2048 0.159 s
+# (medians of 8, 2 cores)
 
 
 @dataclass

@@ -8,7 +8,7 @@ sigmoid probability (multi-label). Inference drops column 0.
 Every head scores a whole half itself: `half_probabilities(features (frames, dim) float32, *, progress)
 -> (frames, C + 1)` keeps the convention per row. `WindowHead` gives window heads the exact per-window
 path (one window around every row, `models.sliding.per_window_probabilities`); a head with a faster exact
-path (pooling heads' prefix sums) or other outputs (CALF's chunks, RMS-Net's offsets) overrides it.
+path (pooling heads' window sums) or other outputs (CALF's chunks, RMS-Net's offsets) overrides it.
 
 Heads are registered builders, as timm's models: `@register_head("netvlad++", config=PoolingHeadConfig,
 paper=..., clusters=64, ...)` records the head's config type, the paper it comes from and its

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing results_spotting.json files (default: skip those games)")
     parser.add_argument("--method", choices=["auto", "fast", "per-window"], default="auto",
-                        help="inference path: fast prefix sums for pooling heads, or every window separately")
+                        help="inference path: fast window sums for pooling heads, or every window separately")
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="windows per forward pass on the per-window path (default 256); frames per backbone "
                              "pass when extracting from video (default 32)")

@@ -1,7 +1,7 @@
 """Per-frame class scores for a whole half: every head scores a half itself (`half_probabilities`).
 
 Window heads score one window around every feature row (window centring and edge padding:
-`models.sliding.window_indices`); pooling heads do it exactly in O(frames) with prefix sums
+`models.sliding.window_indices`); pooling heads do it exactly in O(frames) with window sums of per-frame terms
 (`models/heads/pooling_head.py`); CALF and RMS-Net gather their chunks' or windows' votes. This file
 knows no head class: `method="per-window"` forces the definition (`models.sliding.per_window_probabilities`)
 on a head whose own path is a faster equal one (`fast_inference`), for tests and benchmarks.

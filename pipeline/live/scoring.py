@@ -5,7 +5,7 @@ A row's score is final once the rows its head reads around it exist (`RowContext
 (`pipeline.inference.scores.window_probabilities`) on a trailing run of rows that starts `past` rows before the first
 unscored row (aligned down to the head's `period`), so the live path has no scoring code of its own: it
 knows no head class. Over that run the head sees exactly the rows it sees in the whole half, so the scores
-are the offline ones up to float rounding of the different batch and prefix-sum extents (tested <= 1e-5);
+are the offline ones up to float rounding of the different batch and window-sum extents (tested <= 1e-5);
 the final `results_spotting.json` is written by the offline code itself (`pipeline.live.session`).
 """
 from __future__ import annotations
