@@ -38,18 +38,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from soccerspot.errors import DataError
-from soccerspot.files import soccerspot_version
 from soccerspot.data.features import (
     OFFICIAL_FEATURE_FPS, FeatureMeta, feature_path, load_features, sidecar_path, write_features,
 )
+from soccerspot.errors import DataError
 from soccerspot.extract.allocator import tune_glibc_allocator
+from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
+from soccerspot.extract.framecv import framecv_timing, iter_framecv
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
 from soccerspot.extract.precision import autocast, resolve_precision
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
-from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
+from soccerspot.files import soccerspot_version
 from soccerspot.models.backbones import Backbone, create_backbone
 
 SAMPLINGS = ("timestamp", "framecv")
@@ -303,7 +304,6 @@ class Extractor:
                 self._produce_clips(info, batches, stop)
                 return
             if config.sampling == "framecv":
-                from soccerspot.extract.framecv import framecv_timing, iter_framecv
 
                 self.framecv_timing = framecv_timing(info)
                 frames = iter_framecv(info, fps=config.fps, start=config.start, duration=config.duration,

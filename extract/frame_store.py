@@ -17,14 +17,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from soccerspot.data.frame_store import FrameCache, FrameCacheMeta, FrameCacheWriter, open_frame_cache, stale_reason
+from soccerspot.data.frame_store import (
+    FrameCache, FrameCacheMeta, FrameCacheWriter, open_frame_cache, stale_reason,
+)
+from soccerspot.extract.clips import clip_offsets, iter_clips
 from soccerspot.extract.decode import VideoInfo, check_file, iter_frames, probe
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
+from soccerspot.files import soccerspot_version
 
 DECODE_BATCH = 32
 CLIP_BATCH = 8  # clips per write in clip mode
@@ -38,7 +41,6 @@ def cache_settings(source_size: int, fps: float, start: float, transform: str, i
 
 def frame_preparer(transform: str, input_size: int):
     """Decoded PyAV frames -> (k, 3, h, w) uint8 after the transform (what clip extraction applies)."""
-
     def prepare(frames: list) -> torch.Tensor:
         images = frames_to_tensor(np.stack([frame.to_ndarray(format="rgb24") for frame in frames]))
         return apply_transform(images, transform, input_size).contiguous()
@@ -55,8 +57,6 @@ def _frame_batches(video: Path, info: VideoInfo, fps: float, start: float, trans
 
 def _clip_batches(info: VideoInfo, fps: float, start: float, transform: str, input_size: int, clip_frames: int,
                   clip_fps: float):
-    from soccerspot.extract.clips import clip_offsets, iter_clips
-
     offsets = clip_offsets(clip_frames, clip_fps)
     for batch in iter_clips(info, fps=fps, offsets=offsets, prepare=frame_preparer(transform, input_size),
                             start=start, batch_size=CLIP_BATCH):
@@ -70,8 +70,6 @@ def ensure_frame_cache(video: str | Path, path: str | Path, *, fps: float = 2.0,
     """The cache of `video` at `path`: reused when complete and made with these settings from a video of
     the same size, otherwise decoded now. `clip_frames`/`clip_fps` set: a clip per row (clip mode, PyAV
     only). Bad video: `DataError` naming it."""
-    from soccerspot.files import soccerspot_version
-
     video = check_file(video)
     info = probe(video)
     path = Path(path)

@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 
 from soccerspot.errors import DataError
-from soccerspot.extract.decode import FrameBatch, VideoInfo
+from soccerspot.extract.decode import FrameBatch, VideoInfo, _describe, _open_container, _video_stream
 
 FRAMECV = "framecv"
 AV_TIME_BASE = 1_000_000
@@ -80,8 +80,6 @@ def keep_frame(i: int, fps_video: float, fps: float, start: float | None, durati
 
 def framecv_timing(info: VideoInfo) -> FrameCVTiming:
     """Read the header rate and duration and count the video packets (demuxing only)."""
-    from soccerspot.extract.decode import _open_container, _video_stream
-
     with _open_container(info.path) as container:
         stream = _video_stream(container, info.path)
         rate = stream.average_rate or stream.guessed_rate
@@ -129,8 +127,6 @@ def iter_framecv(
 ) -> Iterator[FrameBatch]:
     """FrameCV's kept frames, full size RGB uint8, in batches of at most `batch_size`, each with its
     presentation time (seconds from the first frame). One sequential decode; stops after the trim."""
-    from soccerspot.extract.decode import _describe, _open_container, _video_stream
-
     import av
 
     timing = timing or framecv_timing(info)

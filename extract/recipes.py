@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.errors import DataError
-from soccerspot.models.backbones.keras_resnet import CAFFE_MEAN, CAFFE_MEANS, CAFFE_STD, KERAS_IMAGENET, WeightsFile
+from soccerspot.extract.downloads import ensure_file
+from soccerspot.extract.extractor import ExtractConfig, Extractor
+from soccerspot.models.backbones import create_backbone
+from soccerspot.models.backbones.keras_resnet import (
+    CAFFE_MEAN, CAFFE_MEANS, CAFFE_STD, KERAS_IMAGENET, WeightsFile, cached_weights_file,
+    missing_weights_message, weights_search_paths,
+)
 
 SOCCERNET_PCA_SOURCE = ("SoccerNet's sn-spotting repository, Features/pca_512_TF2.pkl and Features/average_512_TF2.pkl "
                         "(https://github.com/SoccerNet/sn-spotting/tree/main/Features)")
@@ -101,8 +107,6 @@ def check_pca(recipe: FeatureRecipe, pca_file: str | Path | None) -> None:
 def recipe_config(recipe: FeatureRecipe, *, weights_file: str | Path, pca_file: str | Path | None = None, **settings):
     """The `ExtractConfig` of `recipe` with a local weights file (and PCA file); `settings` are the machine's
     own choices (device, precision, batch_size, start, duration, progress...)."""
-    from soccerspot.extract.extractor import ExtractConfig
-
     check_pca(recipe, pca_file)
     return ExtractConfig(
         backbone=recipe.backbone, weights=str(weights_file), fps=recipe.fps, transform=recipe.transform,
@@ -115,8 +119,6 @@ def recipe_weights(recipe: FeatureRecipe, weights_file: str | Path | None = None
                    progress: bool = True) -> Path:
     """The recipe's weights file: `weights_file` if given, else the cached copy, else downloaded (when
     `download`); `DataError` naming the URL and where to put the file otherwise."""
-    from soccerspot.models.backbones.keras_resnet import cached_weights_file, missing_weights_message, weights_search_paths
-
     if weights_file is not None:
         path = Path(weights_file)
         if not path.is_file():
@@ -127,7 +129,6 @@ def recipe_weights(recipe: FeatureRecipe, weights_file: str | Path | None = None
         return cached
     if not download:
         raise DataError(weights_search_paths(recipe.weights)[0], missing_weights_message(recipe.weights))
-    from soccerspot.extract.downloads import ensure_file
 
     return ensure_file(recipe.weights, progress=progress)
 
@@ -135,9 +136,6 @@ def recipe_weights(recipe: FeatureRecipe, weights_file: str | Path | None = None
 def build_recipe_extractor(recipe: FeatureRecipe | str, *, weights_file: str | Path | None = None,
                            pca_file: str | Path | None = None, download: bool = True, **settings):
     """An `Extractor` making `recipe`'s features (weights fetched as `recipe_weights` says)."""
-    from soccerspot.extract.extractor import Extractor
-    from soccerspot.models.backbones import create_backbone
-
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     check_pca(recipe, pca_file)  # before any download
     weights = recipe_weights(recipe, weights_file, download=download, progress=settings.get("progress", True))

@@ -29,19 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.atomic import write_json_atomic
-from soccerspot.errors import DataError
-from soccerspot.data.games import HALVES
+from soccerspot.data.games import HALVES, LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.labels import Event, GameLabels, read_labels, read_predictions, write_labels
-from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.synthetic.broadcast import (
-    SYNTHETIC_CLASSES,
-    VIDEO_NAME,
-    BroadcastConfig,
-    game_is_complete,
-    plan_game,
-    render_games,
+    SYNTHETIC_CLASSES, VIDEO_NAME, BroadcastConfig, game_is_complete, plan_game, render_games,
     season_game_names,
 )
+from soccerspot.errors import DataError
+from soccerspot.pipeline.evaluation.average_map import evaluate_games
+from soccerspot.pipeline.reports.highlights import make_highlight_reel
+from soccerspot.pipeline.reports.timeline import write_timeline_plots
+from soccerspot.pipeline.reports.windows import HighlightOptions
+from soccerspot.pipeline.training.presets import PRESETS, get_preset
+from soccerspot.pipeline.training.run_folder import LAST
 
 MARKER_FILE = ".soccerspot-demo.json"
 SUMMARY_FILE = "summary.json"
@@ -113,7 +113,6 @@ class DemoConfig:
 def demo_heads() -> list[str]:
     """The spotting heads the demo can train: those some training preset trains."""
     from soccerspot.models.heads import list_heads
-    from soccerspot.pipeline.training.presets import PRESETS
 
     return sorted({preset.head for preset in PRESETS.values()} & set(list_heads("spotting")))
 
@@ -121,8 +120,6 @@ def demo_heads() -> list[str]:
 def preset_for_head(head: str) -> str:
     """The preset the demo starts from: `<head>-paper` where it exists (the pooling family), else the
     first preset of that head by name (`baidu-transformer` for the transformer)."""
-    from soccerspot.pipeline.training.presets import PRESETS
-
     paper = head.replace("+", "p") + "-paper"
     if paper in PRESETS:
         return paper
@@ -217,8 +214,6 @@ def shuffled_labels(season: Path, games: list[str], out_root: Path, seed: int) -
 
 
 def train_config(config: DemoConfig):
-    from soccerspot.pipeline.training.presets import get_preset
-
     preset = get_preset(preset_for_head(config.head))
     return dataclasses.replace(
         preset, preset=f"demo-{preset.preset}",
@@ -234,7 +229,6 @@ def train_config(config: DemoConfig):
 def train_head(season: Path, feature_name: str, games: list[str], run_dir: Path, config: DemoConfig,
                labels_root: Path | None = None, progress: bool = True) -> Path:
     """Train the head; returns its last checkpoint folder."""
-    from soccerspot.pipeline.training.run_folder import LAST
     from soccerspot.pipeline.training.tasks.features import load_train_data, train
 
     recipe = train_config(config)
@@ -256,8 +250,6 @@ def spot_games(checkpoint: Path, season: Path, feature_name: str, games: list[st
 def evaluate_season(season: Path, predictions_root: Path, games: list[str]) -> dict:
     """Average-mAP (loose and tight) over the season's classes; predictions of other classes (the head
     scores all 17) have no ground truth here and are left out."""
-    from soccerspot.pipeline.evaluation.average_map import evaluate_games
-
     labels = {game: read_labels(season / game / LABELS_FILE) for game in games}
     predictions = {}
     for game in games:
@@ -304,10 +296,6 @@ def spot_raw_video(checkpoint: Path, video: Path, out_dir: Path, reference: Path
 
 def write_report(season: Path, game: str, results: Path, out_dir: Path, progress: bool = True) -> dict:
     """Timeline plots (score curves, spots, ground truth) and a highlight reel of one held-out game."""
-    from soccerspot.pipeline.reports.highlights import make_highlight_reel
-    from soccerspot.pipeline.reports.timeline import write_timeline_plots
-    from soccerspot.pipeline.reports.windows import HighlightOptions
-
     plots = write_timeline_plots(results, out_dir, labels=season / game)
     options = HighlightOptions(classes=REEL_CLASSES, min_confidence=REEL_MIN_CONFIDENCE,
                                before_s=REEL_BEFORE_S, after_s=REEL_AFTER_S)

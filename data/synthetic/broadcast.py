@@ -32,10 +32,10 @@ from typing import Iterator
 import numpy as np
 
 from soccerspot.data.atomic import atomic_open
+from soccerspot.data.cameras import CAMERAS_FILE, CameraChange, CameraLabels, write_camera_labels
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
 from soccerspot.data.games import HALVES, LABELS_FILE
 from soccerspot.data.labels import Event, GameLabels, write_labels
-from soccerspot.data.cameras import CameraChange, CameraLabels
 from soccerspot.data.synthetic.replays import ReplayConfig, SyntheticReplay, camera_labels, insert_replays
 from soccerspot.data.synthetic.scenes import Look, Shot, build_look, render_shot
 
@@ -473,7 +473,6 @@ def render_games(plans: list[GamePlan], config: BroadcastConfig = BroadcastConfi
     bar.close()
     for plan in plans:
         if config.replays is not None:
-            from soccerspot.data.cameras import CAMERAS_FILE, write_camera_labels
 
             write_camera_labels(plan.game_dir / CAMERAS_FILE, game_camera_labels(plan, config, timeline))
         write_labels(plan.game_dir / LABELS_FILE, plan.labels)

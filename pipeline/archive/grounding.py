@@ -3,6 +3,7 @@
 features the archive extracted and written as Detection-replays.json in the output folder."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,8 +27,6 @@ def camera_labels_of(game, game_dir: Path) -> Path | None:
 
 def ground_archive_game(model: str, game, game_dir: Path, feature_name: str) -> list[str]:
     """The files written (none for a game without camera labels)."""
-    import dataclasses
-
     from soccerspot.pipeline.inference.grounding import ground_folder
 
     labels = camera_labels_of(game, game_dir)

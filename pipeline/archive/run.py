@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.errors import DataError
+from soccerspot.files import sha256_file
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.engines import EngineJob, Started, get_engine, start_engine
-from soccerspot.files import sha256_file
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, fingerprint
+from soccerspot.pipeline.archive.ray_engine import INSTALL_HINT
+from soccerspot.pipeline.archive.settings import ArchiveSettings, threads_per_job
 from soccerspot.pipeline.archive.summary import RunCounts, write_summary
-from soccerspot.pipeline.archive.settings import ArchiveSettings
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ def check_engine(engine: str) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
-            from soccerspot.pipeline.archive.ray_engine import INSTALL_HINT
 
             raise ValueError(INSTALL_HINT) from None
 
@@ -171,6 +171,4 @@ def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: li
 
 
 def default_threads(jobs: int) -> int:
-    from soccerspot.pipeline.archive.settings import threads_per_job
-
     return threads_per_job(jobs, len(os.sched_getaffinity(0)))

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
+from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.errors import DataError
 from soccerspot.extract.decode import set_decode_threads
-from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.discover import ArchiveGame
+from soccerspot.pipeline.archive.grounding import ground_archive_game
 from soccerspot.pipeline.archive.settings import ArchiveSettings
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, load_checkpoint
 from soccerspot.pipeline.inference.spot import resolve_nms, spot_features
@@ -95,7 +96,6 @@ class GameWorker:
             outcome.files.append(PREDICTIONS_FILE)
             outcome.timings["spot"] = round(time.perf_counter() - began, 3)
             if self.settings.grounding_model is not None:
-                from soccerspot.pipeline.archive.grounding import ground_archive_game
 
                 began = time.perf_counter()
                 outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name)

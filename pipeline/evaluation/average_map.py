@@ -31,9 +31,12 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, class_setup
-from soccerspot.errors import DataError
-from soccerspot.data.labels import HALVES, VISIBILITY_UNSHOWN, Event, GameLabels, GamePredictions, Prediction, read_labels, read_predictions
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
+from soccerspot.data.games import resolve_games as games_named
+from soccerspot.data.labels import (
+    HALVES, VISIBILITY_UNSHOWN, Event, GameLabels, GamePredictions, Prediction, read_labels, read_predictions,
+)
+from soccerspot.errors import DataError
 
 FRAMERATE = 2
 HALF_MINUTES = 120  # length of the official per-half grid; later events are clamped to its last frame
@@ -440,8 +443,6 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
 def resolve_games(labels_root: str | Path, split: str | Path | None, labels_file: str = LABELS_FILE) -> list[str]:
     """The games of `split` (`data.games.resolve_games`; without one, every game under `labels_root` with
     labels); none is an error."""
-    from soccerspot.data.games import resolve_games as games_named
-
     games = games_named(split, labels_root, labels_file, folders=False)
     if not games:
         raise DataError(labels_root, f"no game folder holds a {labels_file}")

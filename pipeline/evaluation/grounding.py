@@ -26,16 +26,21 @@ this module takes "no previous change".
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from soccerspot.data.atomic import write_json_atomic
 from soccerspot.data.cameras import (
-    CAMERAS_FILE, DETECTIONS_FILE, CameraLabels, ReplayDetections, read_camera_labels, read_replay_detections,
+    CAMERAS_FILE, DETECTIONS_FILE, CameraLabels, ReplayDetections, games_without_camera_labels,
+    read_camera_labels, read_replay_detections,
 )
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
+from soccerspot.data.games import LABELS_FILE, find_games
 from soccerspot.errors import DataError
+from soccerspot.pipeline.evaluation.average_map import resolve_games
 
 FRAMERATE = 2
 CAP_SECONDS = 3500  # the official score tracks' length
@@ -210,20 +215,12 @@ def report_lines(results: dict, metric: str, missing_labels: list[str]) -> list[
 
 def run_grounding_command(args) -> int:
     """`soccerspot evaluate --task grounding`: Detection-replays.json against Labels-cameras.json."""
-    import sys
-
-    from soccerspot.data.atomic import write_json_atomic
-    from soccerspot.data.cameras import games_without_camera_labels
-    from soccerspot.pipeline.evaluation.average_map import resolve_games
-
     if args.metric not in GROUNDING_METRICS:
         print(f"soccerspot evaluate: error: --metric {args.metric}: replay grounding is scored loose or tight",
               file=sys.stderr)
         return 2
     prediction_file = DETECTIONS_FILE if args.prediction_file == "results_spotting.json" else args.prediction_file
     if args.split is None:  # every game with camera labels; games with only Labels-v2.json are reported
-        from soccerspot.data.games import LABELS_FILE
-        from soccerspot.data.games import find_games
 
         games = find_games(args.labels, CAMERAS_FILE)
         missing = [game for game in find_games(args.labels, LABELS_FILE) if game not in set(games)]

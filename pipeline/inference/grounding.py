@@ -20,13 +20,21 @@ The result is the `Detection-replays.json` of a game (`data.cameras.ReplayDetect
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from soccerspot.data.cameras import Replay, ReplayDetections
-from soccerspot.data.labels import Prediction
+from soccerspot.data.cameras import (
+    CAMERAS_FILE, Replay, ReplayDetections, read_camera_labels, replays_of, write_replay_detections,
+)
+from soccerspot.data.combined_features import combine_half
+from soccerspot.data.features import load_features
+from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.data.labels import Prediction, read_predictions
+from soccerspot.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -254,8 +262,6 @@ def ground_halves(tracks: dict[int, HalfTrack], replays: Sequence[Replay], optio
 
 def load_half_tracks(game_dir, features_name: str, halves: Sequence[int]) -> dict[int, HalfTrack]:
     """The halves' features (memory-mapped); a missing file is a `DataError` naming it."""
-    from soccerspot.data.features import load_features
-
     tracks = {}
     for half in sorted(set(halves)):
         features = load_features(game_dir, half, features_name)
@@ -269,8 +275,6 @@ OUTSIDE_TOLERANCE_S = 2.0
 def check_replays_fit(tracks: dict[int, HalfTrack], replays: Sequence[Replay], where) -> None:
     """A replay ending past its half's features (by more than `OUTSIDE_TOLERANCE_S`) is a `DataError`
     (labels of another game or features of another video)."""
-    from soccerspot.errors import DataError
-
     for replay in replays:
         times = tracks[replay.half].times
         if replay.end > times[-1] + OUTSIDE_TOLERANCE_S or replay.end < replay.start:
@@ -315,9 +319,6 @@ class Grounder:
 
 def load_grounder(model: str, feature_name: str | None = None, overrides: dict | None = None) -> Grounder:
     """`--model CKPT` (a trained grounding head) or `--model similarity`; `overrides` replace options."""
-    import dataclasses
-
-    from soccerspot.errors import DataError
     from soccerspot.models.heads import head_entry
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
@@ -333,21 +334,12 @@ def load_grounder(model: str, feature_name: str | None = None, overrides: dict |
 
 
 def game_replays_for(game_dir, replays_file=None) -> list[Replay]:
-    from pathlib import Path
-
-    from soccerspot.data.cameras import CAMERAS_FILE, read_camera_labels, replays_of
-
     path = Path(replays_file) if replays_file is not None else Path(game_dir) / CAMERAS_FILE
     return replays_of(read_camera_labels(path))
 
 
 def spots_for(game_dir, grounder: Grounder, warnings: list[str]) -> list[Prediction]:
     """The game's results_spotting.json when fusion is on (a warning and no fusion without it)."""
-    from pathlib import Path
-
-    from soccerspot.data.labels import read_predictions
-    from soccerspot.data.games import PREDICTIONS_FILE
-
     if grounder.options.fusion_window_s <= 0:
         return []
     path = Path(game_dir) / PREDICTIONS_FILE
@@ -362,11 +354,6 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
                   ) -> GroundResult:
     """Ground one game folder holding the features (of `halves`: the replays of those halves only);
     writes `out_path` (Detection-replays.json)."""
-    from pathlib import Path
-
-    from soccerspot.data.cameras import CAMERAS_FILE, write_replay_detections
-    from soccerspot.errors import DataError
-
     out_path = Path(out_path)
     if out_path.exists() and not overwrite:
         return GroundResult(game, out_path, "skipped", reason="exists (--overwrite replaces it)")
@@ -383,15 +370,11 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
 def extract_video_features(input_path, grounder: Grounder, out_dir=None, progress: bool = True):
     """For video input: the checkpoint's features extracted (or reused) as `spot VIDEO` does; returns the
     game folder and the halves extracted."""
-    from pathlib import Path
-
-    from soccerspot.errors import DataError
     from soccerspot.pipeline.inference.video_spot import extract_half, plan_extraction, plan_video_input, reusable_precision
 
     if grounder.head is None:
         raise DataError(input_path, "video input needs a checkpoint (its feature settings say what to extract); "
                                     "the similarity baseline grounds features: extract them first")
-    from soccerspot.data.combined_features import combine_half
 
     game_dir, jobs = plan_video_input(Path(input_path), Path(out_dir) if out_dir is not None else None)
     plan = plan_extraction(grounder.head, progress=progress, feature_name=grounder.feature_name)

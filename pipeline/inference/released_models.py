@@ -20,7 +20,8 @@ from pathlib import Path
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.errors import DataError
-from soccerspot.models.backbones.keras_resnet import WeightsFile
+from soccerspot.extract.downloads import ensure_file
+from soccerspot.models.backbones.keras_resnet import CACHE_ENV, WeightsFile
 from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 
 SN_SPOTTING = "https://github.com/SoccerNet/sn-spotting"
@@ -84,8 +85,6 @@ RELEASED: dict[str, ReleasedModel] = {model.name: model for model in (
 
 def models_dir() -> Path:
     """Where released heads go: `$SOCCERSPOT_CACHE/models/<name>/` (default `~/.cache/soccerspot`)."""
-    from soccerspot.models.backbones.keras_resnet import CACHE_ENV
-
     root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "soccerspot")
     return Path(root) / "models"
 
@@ -108,7 +107,6 @@ def resolve_model(model: str, *, download: bool = True, progress: bool = True) -
     if not download:
         raise DataError(head, f"released model {entry.name} is not here: download {entry.head.url} to {head} and "
                               f"{entry.log.url} to {log}")
-    from soccerspot.extract.downloads import ensure_file
 
     for spec in (entry.head, entry.log):
         ensure_file(spec, progress=progress, dest_dir=folder)

@@ -35,15 +35,17 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
-from soccerspot.errors import DataError
-from soccerspot.data.features import PRECISION_KEY, FeatureMeta, HalfFeatures, check_finite, feature_identity, feature_path, load_features
-from soccerspot.data.games import FEATURE_FILE, HALVES, feature_names_in
+from soccerspot.data.features import (
+    PRECISION_KEY, FeatureMeta, HalfFeatures, check_finite, feature_identity, feature_path, load_features,
+)
+from soccerspot.data.games import FEATURE_FILE, HALVES, PREDICTIONS_FILE, feature_names_in
 from soccerspot.data.labels import GamePredictions, Prediction, write_predictions
-from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.data.scores import SCORES_NAME, write_scores
+from soccerspot.errors import DataError
+from soccerspot.models.heads import head_entry
 from soccerspot.pipeline.inference.checkpoints import LoadedHead, NmsSettings
-from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, frame_scores
 from soccerspot.pipeline.inference.nms import NMS_KINDS, scores_to_predictions, window_in_frames
+from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, frame_scores
 
 
 
@@ -97,8 +99,6 @@ class SpotReport:
 def resolve_nms(head: LoadedHead, options: SpotOptions) -> NmsSettings:
     """The NMS settings of a spotting run (every spotting path calls it first: a replay grounding head is
     refused here, naming its checkpoint)."""
-    from soccerspot.models.heads import head_entry
-
     if head_entry(head.config.kind).task != "spotting":
         raise DataError(head.path, f"a {head.config.kind} head grounds replays, it does not spot actions: use "
                                    "soccerspot ground")

@@ -41,11 +41,17 @@ from pathlib import Path
 from typing import Sequence
 
 from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
-from soccerspot.errors import DataError
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
 from soccerspot.data.games import PREDICTIONS_FILE, half_of, half_videos, is_video_name
+from soccerspot.errors import DataError
+from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_device, resolve_precision
+from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
+from soccerspot.models.backbones import BackboneWeightsError, weights_file_id
+from soccerspot.models.backbones.keras_resnet import cached_weights_file
 from soccerspot.pipeline.inference.checkpoints import LoadedHead
-from soccerspot.pipeline.inference.spot import GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game
+from soccerspot.pipeline.inference.spot import (
+    GameResult, SpotOptions, SpotReport, resolve_nms, spot_half, write_game,
+)
 
 # the feature identity an extractor is configured from (the precision is this machine's choice)
 SETTINGS_KEYS = ("backbone", "weights", "fps", "transform", "input_size", "pca", "dim")
@@ -97,9 +103,6 @@ def fine_tuned_backbone(head: LoadedHead) -> str | None:
 def cached_official_weights(weights_id: str) -> str | None:
     """Keras's ImageNet ResNet152 file in the cache, when it is the file features of `weights_id` were made
     with (a head trained on ResNET_TF2 features made here records "file:<sha256 prefix>" of it)."""
-    from soccerspot.models.backbones import weights_file_id
-    from soccerspot.models.backbones.keras_resnet import cached_weights_file
-
     cached = cached_weights_file()
     return str(cached) if cached is not None and weights_file_id(cached) == weights_id else None
 
@@ -107,8 +110,6 @@ def cached_official_weights(weights_id: str) -> str | None:
 def matching_weights_file(head: LoadedHead, weights: str, files: Sequence[str]) -> str | None:
     """Of several `--weights` files, the one whose identity ("file:<sha256 prefix>") is the recorded `weights`;
     one file is taken as given (a mismatch is reported by `build_extractor`); None when none is needed."""
-    from soccerspot.models.backbones import weights_file_id
-
     if len(files) <= 1 or not weights.startswith("file:"):
         return files[0] if files else None
     for file in files:
@@ -123,8 +124,6 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
                        progress: bool = True):
     """The `ExtractConfig` that re-makes the identity of the head's training features at `precision`
     (`auto`: this machine's best), or a `DataError` saying why it cannot."""
-    from soccerspot.extract.extractor import ExtractConfig
-
     settings = head.feature_settings
     if not settings:
         raise DataError(head.path, "this checkpoint records no feature settings (a SoccerNet baseline trained on the "
@@ -160,9 +159,6 @@ def extract_config_for(head: LoadedHead, *, device: str = "auto", precision: str
 
 def build_extractor(head: LoadedHead, config):
     """An `Extractor` whose features have the identity of the head's training features (else `DataError`)."""
-    from soccerspot.extract.extractor import Extractor
-    from soccerspot.models.backbones import BackboneWeightsError
-
     try:
         extractor = Extractor(config)
     except (ValueError, BackboneWeightsError) as error:  # a device or backbone unavailable here, weights offline
@@ -188,8 +184,6 @@ def check_no_conflict(extractor, video: Path, game_dir: Path, half: int) -> None
 
 def check_device(device: str, precision: str) -> None:
     """`ValueError` (a usage error) for a device or precision this machine cannot run."""
-    from soccerspot.extract.extractor import resolve_device, resolve_precision
-
     try:
         resolved = resolve_device(device)
     except RuntimeError as error:  # torch.device("nonsense")
@@ -308,9 +302,6 @@ def recipe_plan(head: LoadedHead, *, feature_name: str | None, weights_file: str
     """For a head without recorded feature settings (SoccerNet's `model.pth.tar`), the extractor of the
     feature recipe named by `feature_name` (`--features`) or by its `training.log` (e.g. ResNET_TF2_PCA512);
     None when neither names a recipe (`extract.recipes`)."""
-    from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
-    from soccerspot.models.backbones import BackboneWeightsError
-
     name = feature_name or head.feature_name
     if name not in RECIPES:
         return None

@@ -19,19 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from soccerspot.errors import DataError
 from soccerspot.data.features import sidecar_path, write_features
-from soccerspot.data.labels import read_predictions
 from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.data.labels import read_predictions
+from soccerspot.errors import DataError
 from soccerspot.pipeline.inference.checkpoints import LoadedHead
+from soccerspot.pipeline.inference.nms import window_in_frames
+from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.inference.video_spot import plan_extraction
 from soccerspot.pipeline.live.events import EventTracker
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.scoring import IncrementalScores
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
-from soccerspot.pipeline.live.state import STATE_DIR, EventLog, events_log_path, open_row_store, read_event_log, remove_state
-from soccerspot.pipeline.inference.nms import window_in_frames
-from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
+from soccerspot.pipeline.live.state import (
+    STATE_DIR, EventLog, events_log_path, open_row_store, read_event_log, remove_state,
+)
 
 MAX_BATCH = 16  # frames per backbone pass at most (a backlog is worked off in batches of this size)
 
@@ -103,8 +106,6 @@ class Growing:
 
 
 def plan_extractor(head: LoadedHead, options: LiveOptions):
-    from soccerspot.pipeline.inference.video_spot import plan_extraction
-
     plan = plan_extraction(head, device=options.device, precision=options.precision, batch_size=options.batch_size,
                            weights_file=options.weights_file, pca_file=options.pca_file,
                            feature_name=options.feature_name, progress=False)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from soccerspot.data.cameras import read_replay_detections
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.errors import DataError
+from soccerspot.data.games import PREDICTIONS_FILE, half_of, half_videos, is_video_name
 from soccerspot.data.labels import GamePredictions, read_predictions
-from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.errors import DataError
 from soccerspot.pipeline.reports.chapters import Chapter, build_chapters, ffmetadata, write_chapter_lists
 from soccerspot.pipeline.reports.clock import format_clock
+from soccerspot.pipeline.reports.replay_windows import with_replays
 from soccerspot.pipeline.reports.windows import (
     HighlightOptions, Window, merge_windows, select_spots, spot_windows, spots_inside,
 )
@@ -73,8 +75,6 @@ class Reel:
 def find_half_videos(path: str | Path) -> dict[int, Path]:
     """{half: video}: a game folder's `1_*.mkv` / `2_*.mkv` (224p preferred), or one file (half 1 unless
     it is named like a half, `2_224p.mkv`)."""
-    from soccerspot.data.games import half_of, half_videos, is_video_name
-
     path = Path(path)
     if path.is_dir():
         found = half_videos(path)
@@ -259,8 +259,6 @@ def make_highlight_reel(video_or_game: str | Path, predictions: str | Path | Non
     durations = {half: video.duration for half, video in videos.items()}
     windows = merge_windows(spot_windows(chosen, durations, options))
     if replays is not None and windows:
-        from soccerspot.data.cameras import read_replay_detections
-        from soccerspot.pipeline.reports.replay_windows import with_replays
 
         windows = with_replays(windows, read_replay_detections(replays), durations)
     if not windows:

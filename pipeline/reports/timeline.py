@@ -16,11 +16,13 @@ from typing import Sequence
 
 import numpy as np
 
+from soccerspot.data.atomic import atomic_open
+from soccerspot.data.cameras import DETECTIONS_FILE, read_replay_detections
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.errors import DataError
-from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
+from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
 from soccerspot.data.scores import HalfScores, read_scores, scores_path
+from soccerspot.errors import DataError
 from soccerspot.pipeline.reports.class_groups import group_classes
 from soccerspot.pipeline.reports.clock import set_match_time_axis
 
@@ -137,8 +139,6 @@ def timeline_figure(timeline: HalfTimeline, title: str = ""):
 
 def write_timeline_plot(timeline: HalfTimeline, path: str | Path, title: str = "") -> Path:
     """Write one half's timeline as a PNG, atomically."""
-    from soccerspot.data.atomic import atomic_open
-
     figure = timeline_figure(timeline, title)
     path = Path(path)
     with atomic_open(path, "wb") as handle:
@@ -192,8 +192,6 @@ def load_timelines(results: str | Path, labels: str | Path | None = None,
                    scores_dir: str | Path | None = None, replays: str | Path | None = None) -> list[HalfTimeline]:
     """One timeline per half that has spots, scores or labels; `replays`: a Detection-replays.json (default:
     the one beside the results, if any)."""
-    from soccerspot.data.cameras import DETECTIONS_FILE, read_replay_detections
-
     results = resolve_results(results)
     game_dir = results.parent
     predictions = read_predictions(results)

@@ -8,9 +8,11 @@ The run folder keeps the final config as `train_config.json`, so every run says 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from soccerspot.data.classes import CLASS_SETUPS
 from soccerspot.errors import SettingsError
 
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
@@ -72,7 +74,6 @@ class TrainConfig:
         from soccerspot.data.clips import SAMPLINGS
         from soccerspot.pipeline.evaluation.average_map import METRICS
         from soccerspot.pipeline.inference.nms import NMS_KINDS
-        from soccerspot.data.classes import CLASS_SETUPS
 
         choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
                    "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS,
@@ -173,7 +174,6 @@ def parse_value(field_type: Any, text: str) -> Any:
     if kind.startswith("tuple"):
         return tuple(float(part) for part in text.split(","))
     if kind.startswith("dict"):
-        import json
 
         return json.loads(text)
     if kind.startswith("bool"):

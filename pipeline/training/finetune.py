@@ -39,15 +39,29 @@ import torch
 from torch.utils.data import DataLoader
 
 from soccerspot.data.atomic import atomic_open
-from soccerspot.errors import DataError
-from soccerspot.data.features import FeatureMeta, HalfFeatures, seconds_to_rows
-from soccerspot.data.labels import GameLabels, read_labels
-from soccerspot.pipeline.training.config import TrainConfig, head_config_for
-from soccerspot.extract.precision import autocast
-from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
 from soccerspot.data.classes import class_setup
+from soccerspot.data.features import FeatureMeta, HalfFeatures, seconds_to_rows
+from soccerspot.data.frame_store import frame_cache_path
+from soccerspot.data.games import half_videos, holds_half_videos, resolve_games
+from soccerspot.data.labels import GameLabels, read_labels
+from soccerspot.data.video_clips import (
+    FrameClipDataset, class_balanced_batches, frame_track, shuffled_batches,
+)
+from soccerspot.errors import DataError, SettingsError
+from soccerspot.extract.decode import DECODERS
+from soccerspot.extract.frame_store import ensure_frame_cache
+from soccerspot.extract.precision import autocast
+from soccerspot.extract.transforms import TRANSFORMS
+from soccerspot.models.backbones import BackboneWeightsError, create_backbone, weights_file_id
+from soccerspot.models.finetune import BackboneHeadModel
+from soccerspot.models.heads import create_head
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.training.config import TrainConfig, head_config_for
+from soccerspot.pipeline.training.loop import (
+    LoopTask, TrainResult, check_loop_settings, run, training_precision,
+)
+from soccerspot.pipeline.training.tasks import registered_task
 from soccerspot.pipeline.training.tasks.features import validation_a_map
-from soccerspot.errors import SettingsError
 
 BACKBONE_FILE = "backbone.pt"
 
@@ -69,9 +83,6 @@ class FineTuneSettings:
     color_jitter: float = 0.0
 
     def validate(self) -> "FineTuneSettings":
-        from soccerspot.extract.decode import DECODERS
-        from soccerspot.extract.transforms import TRANSFORMS
-
         if self.transform not in TRANSFORMS:
             raise SettingsError("transform", f"must be one of {', '.join(TRANSFORMS)}; got {self.transform!r}")
         if self.decoder not in DECODERS:
@@ -120,8 +131,6 @@ class FineTuneData:
 
 def video_halves(videos_root: Path, games: Sequence[str]) -> list[VideoHalf]:
     """The half videos of `games` below `videos_root` (`data.games.half_videos`: `224p` preferred)."""
-    from soccerspot.data.games import half_videos
-
     halves = []
     for game in games:
         found = half_videos(videos_root / game) if (videos_root / game).is_dir() else {}
@@ -134,8 +143,6 @@ def video_halves(videos_root: Path, games: Sequence[str]) -> list[VideoHalf]:
 
 def videos_games(spec: str, videos_root: Path) -> list[str]:
     """Games named by `spec` (`data.games.SPLIT_HELP`); "all": every game with half videos."""
-    from soccerspot.data.games import holds_half_videos, resolve_games
-
     return resolve_games(spec, videos_root, holds_half_videos, root_name="--videos")
 
 
@@ -145,9 +152,6 @@ def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTu
     """A frame cache per half (decoded once, reused after; with `clip_frames`, a clip cache: each row the clip
     a video backbone takes); a half whose video cannot be decoded is left out with a warning and listed in
     the second value."""
-    from soccerspot.data.frame_store import frame_cache_path
-    from soccerspot.extract.frame_store import ensure_frame_cache
-
     caches, failed = [], []
     for half in halves:
         path = frame_cache_path(cache_root, half.game, half.half, settings.fps, settings.transform,
@@ -170,8 +174,6 @@ def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_r
                        progress: bool = True) -> FineTuneData:
     """Cache every half of both game lists (frames; with `clip_frames`, each row's clip for a video backbone)
     and map their labels to rows."""
-    from soccerspot.data.video_clips import frame_track
-
     setup = class_setup(config.classes)
     labels = {}
     for game in [*train_games, *valid_games]:
@@ -207,10 +209,6 @@ def clip_frames(config: TrainConfig, settings: FineTuneSettings) -> int:
 
 def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
     """`BackboneHeadModel` on `config.device`; `SettingsError` for a head that cannot take the clips."""
-    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
-    from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.heads import create_head
-
     try:
         backbone = create_backbone(settings.backbone, weights=settings.weights,
                                   trainable_stages=settings.trainable_stages)
@@ -238,8 +236,6 @@ def feature_settings(model, settings: FineTuneSettings, weights_id: str, precisi
 def save_backbone(folder: Path, model) -> str:
     """Write `folder/backbone.pt` (the backbone's state dict, as `extract --weights` reads it); returns the
     identity `extract` gives features made with it."""
-    from soccerspot.models.backbones import weights_file_id
-
     folder.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.backbone.body.state_dict().items()}
     with atomic_open(folder / BACKBONE_FILE, "wb") as handle:
@@ -294,9 +290,6 @@ def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> DataL
 
 
 def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
-    from soccerspot.data.video_clips import class_balanced_batches, shuffled_batches
-    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
-
     model, head_config = build_finetune_model(config, settings, len(data.classes))
     length = clip_frames(config, settings)
     precision = training_precision(config.precision, torch.device(config.device))
@@ -354,8 +347,6 @@ def run_differences(stored: dict, current: dict) -> list[str]:
 
 def window_clip_targets(head_config):
     """Clips labelled with their window's classes, the loop's BCE: pooling heads and the transformer."""
-    from soccerspot.data.video_clips import FrameClipDataset
-
     def window_clips(tracks, length, num_classes, *, train: bool = False, **options):
         return FrameClipDataset(tracks, length, num_classes, **options)
 
@@ -365,8 +356,6 @@ def window_clip_targets(head_config):
 def clip_targets(kind: str, head_config):
     """(clip dataset factory, criterion or None for the loop's BCE) of a head: its registered frames task
     (`pipeline.training.tasks`, e.g. RMS-Net's class + offset), else its window's classes."""
-    from soccerspot.pipeline.training.tasks import registered_task
-
     return (registered_task(kind, "frames") or window_clip_targets)(head_config)
 
 
@@ -374,8 +363,6 @@ def check_finetune_head(kind: str) -> None:
     """Fine-tuning trains heads whose target is a window's classes (pooling heads, the transformer) and
     heads with a registered frames task (RMS-Net); another head with its own targets and loss on features
     (CALF's chunks) is not wired to frame clips."""
-    from soccerspot.pipeline.training.tasks import registered_task
-
     if registered_task(kind) is not None and registered_task(kind, "frames") is None:
         raise SettingsError("head", f"{kind!r} trains with its own targets, which fine-tuning on frame clips does "
                                     "not provide; fine-tune with a pooling head, the transformer or rmsnet")

@@ -25,14 +25,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.errors import DataError, SettingsError
 from soccerspot.data.weights_file import load_weights_only
+from soccerspot.errors import DataError, SettingsError
+from soccerspot.extract.allocator import tune_glibc_allocator
+from soccerspot.extract.precision import autocast, resolve_precision
+from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
     make_run_folder, trim_metrics,
 )
-from soccerspot.extract.precision import autocast, resolve_precision
-from soccerspot.pipeline.training.config import TrainConfig
 
 
 
@@ -379,7 +380,6 @@ def run(
     check_run_folder(out_dir, resume)
     seed_everything(config.seed)
     if frames and torch.device(config.device).type == "cpu":
-        from soccerspot.extract.allocator import tune_glibc_allocator
 
         tune_glibc_allocator()  # glibc's defaults page-fault through every forward pass
     task = make_task()

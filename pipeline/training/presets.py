@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS
 from soccerspot.models.papers import (
     BAIDU_REPORT, CALF_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
 )
@@ -124,8 +125,6 @@ PRESETS["rmsnet-paper"] = TrainConfig(
 
 
 def _calf_paper() -> TrainConfig:
-    from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS  # numpy only
-
     return TrainConfig(
         preset="calf-paper",
         source=(

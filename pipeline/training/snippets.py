@@ -33,13 +33,18 @@ import torch
 from torch import nn
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
-from soccerspot.errors import DataError
+from soccerspot.data.snippets import SnippetDataset, fixed_batches, shuffled_snippet_batches, snippet_rows
+from soccerspot.errors import DataError, SettingsError
+from soccerspot.models.backbones import BackboneWeightsError, create_backbone
+from soccerspot.models.backbones.video import is_video_backbone, video_backbone_entry
+from soccerspot.models.finetune import BackboneHeadModel
+from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.finetune import (
-    BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences, save_backbone,
+    BACKBONE_FILE, FineTuneData, FineTuneSettings, clip_loader, load_finetune_data, run_differences,
+    save_backbone,
 )
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
-from soccerspot.errors import SettingsError
 
 MODEL_FILE = "snippet_model.json"
 HEAD_FILE = "snippet_head.pt"
@@ -69,8 +74,6 @@ class ClipSetting:
 def clip_setting(settings: FineTuneSettings) -> ClipSetting:
     """The backbone's clip (video backbones: from their weights metadata), checked against the input size
     and decoder; `SettingsError` when it cannot work."""
-    from soccerspot.models.backbones.video import is_video_backbone, video_backbone_entry
-
     if not is_video_backbone(settings.backbone):
         return ClipSetting()
     try:
@@ -113,10 +116,6 @@ def load_snippet_data(config: TrainConfig, settings: FineTuneSettings, videos_ro
 
 def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_classes: int):
     """`BackboneHeadModel(backbone, SnippetHead)` on `config.device`: C + 1 logits per snippet."""
-    from soccerspot.models.backbones import BackboneWeightsError, create_backbone
-    from soccerspot.models.finetune import BackboneHeadModel
-    from soccerspot.models.heads.snippet import SnippetHead, SnippetHeadConfig
-
     try:
         backbone = create_backbone(settings.backbone, weights=settings.weights,
                                   trainable_stages=settings.trainable_stages)
@@ -168,8 +167,6 @@ def export_snippet_model(folder: Path, model, settings: FineTuneSettings, snippe
                          clip: ClipSetting, classes: list[str], extra: dict) -> str:
     """`backbone.pt` (for `extract --weights`), `snippet_head.pt` and `snippet_model.json` in `folder`;
     returns the weights identity `extract` gives features made with `backbone.pt`."""
-    from soccerspot.data.snippets import snippet_rows
-
     weights_id = save_backbone(folder, model)
     head = {name: tensor.detach().cpu() for name, tensor in model.head.state_dict().items()}
     with atomic_open(folder / HEAD_FILE, "wb") as handle:
@@ -190,8 +187,6 @@ def export_snippet_model(folder: Path, model, settings: FineTuneSettings, snippe
 
 def snippet_task(config: TrainConfig, settings: FineTuneSettings, snippet: SnippetSettings, data: FineTuneData,
                  out_dir: Path) -> LoopTask:
-    from soccerspot.data.snippets import SnippetDataset, fixed_batches, shuffled_snippet_batches, snippet_rows
-
     clip = clip_setting(settings)
     model = build_snippet_model(config, settings, len(data.classes))
     length = snippet_rows(snippet.snippet_seconds, settings.fps)

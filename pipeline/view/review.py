@@ -16,6 +16,7 @@ to `Labels-v2.original.json` (the labels the decisions refer to from then on).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -25,9 +26,11 @@ from pathlib import Path
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import CLASS_NAMES_V2
-from soccerspot.errors import DataError
-from soccerspot.data.labels import VISIBILITY_SHOWN, VISIBILITY_UNSHOWN, Event, GameLabels, read_labels, write_labels
 from soccerspot.data.games import LABELS_FILE
+from soccerspot.data.labels import (
+    VISIBILITY_SHOWN, VISIBILITY_UNSHOWN, Event, GameLabels, read_labels, write_labels,
+)
+from soccerspot.errors import DataError
 
 REVIEW_FILE = "review.json"
 ORIGINAL_COPY = "Labels-v2.original.json"
@@ -182,8 +185,6 @@ class ReviewStore:
 
 
 def fingerprint(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -263,8 +264,6 @@ class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address) -> None:
-        import sys
-
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # a browser dropping a range request
             super().handle_error(request, client_address)
 

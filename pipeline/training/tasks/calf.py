@@ -10,11 +10,15 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from soccerspot.data.calf_targets import anchor_chunk_starts, chunk_anchors, default_slicing, detection_targets, \
-    draw_chunk_starts, time_shift_encoding
+from soccerspot.data.calf_targets import (
+    anchor_chunk_starts, chunk_anchors, default_slicing, detection_targets, draw_chunk_starts,
+    time_shift_encoding,
+)
 from soccerspot.data.clips import Track
+from soccerspot.models.heads.calf import CALFLoss
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.tasks import register_task
+from soccerspot.pipeline.training.tasks.features import feature_task
 
 # Validation: one chunk per validation action and background stretch (ours), the same chunks every epoch.
 VALID_SEED = 2**31 - 1
@@ -83,9 +87,6 @@ def chunk_source(tracks: Sequence[Track], head_config, slicing: np.ndarray) -> t
 
 @register_task("calf")
 def calf_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.heads.calf import CALFLoss
-    from soccerspot.pipeline.training.tasks.features import feature_task
-
     task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
     slicing = slicing_rows(head_config, data.fps)
     task.model.set_input_statistics(*(torch.from_numpy(v) for v in input_statistics(data.train.tracks)))

@@ -19,10 +19,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from soccerspot.models.heads.calf_grounding import CALFGroundingLoss
 from soccerspot.pipeline.inference.grounding import chunks, replay_clip
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.tasks import register_task
-from soccerspot.pipeline.training.tasks.grounding import ReplaySet
+from soccerspot.pipeline.training.tasks.calf import input_statistics
+from soccerspot.pipeline.training.tasks.grounding import ReplaySet, replay_loop_task
 
 CHUNK_SAMPLE = tuple[int, int, int]  # (replay index, track index, chunk start)
 
@@ -96,10 +98,6 @@ class CALFReplayBatches:
 
 @register_task("calf-grounding")
 def calf_grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.heads.calf_grounding import CALFGroundingLoss
-    from soccerspot.pipeline.training.tasks.calf import input_statistics
-    from soccerspot.pipeline.training.tasks.grounding import replay_loop_task
-
     length, receptive = head_config.window_frames, head_config.receptive
     by_class: dict[int, list] = {}  # id(tracks) -> their actions by class, computed once per set
 

@@ -23,13 +23,17 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 
 from soccerspot.data.classes import class_setup
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
-from soccerspot.errors import DataError, SettingsError
 from soccerspot.data.features import feature_identity
 from soccerspot.data.labels import GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels
+from soccerspot.errors import DataError, SettingsError
 from soccerspot.models.heads import BaseHeadConfig, create_head
+from soccerspot.pipeline.evaluation.average_map import evaluate_games
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.inference.spot import half_spots
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
 from soccerspot.pipeline.training.run_folder import same_folder
+from soccerspot.pipeline.training.tasks import registered_task
 
 
 @dataclass
@@ -122,8 +126,6 @@ def validation_a_map(model: nn.Module, tracks: Sequence, labels: dict[str, GameL
                      config: TrainConfig) -> dict:
     """Average-mAP of `model` on the validation halves `tracks` (`.game`, `.half`, `.features`) through the
     inference path `spot` uses: whole-half scores, NMS, the in-memory SoccerNet evaluator."""
-    from soccerspot.pipeline.evaluation.average_map import evaluate_games
-
     predictions = predict_tracks(model, tracks, classes, config)
     results = evaluate_games(labels, predictions, classes, metric=config.metric,
                              version=class_setup(config.classes).version)
@@ -133,9 +135,6 @@ def validation_a_map(model: nn.Module, tracks: Sequence, labels: dict[str, GameL
 def predict_tracks(model: nn.Module, tracks: Sequence[Track], classes: list[str], config: TrainConfig) -> dict:
     """Whole-half frame scores (the fast path where the head has one) -> NMS -> predictions per game, with
     one prediction per class per 0.5 s bin as `results_spotting.json` would hold them."""
-    from soccerspot.pipeline.inference.checkpoints import NmsSettings
-    from soccerspot.pipeline.inference.spot import half_spots
-
     nms = NmsSettings(kind=config.nms, window_seconds=config.nms_window, threshold=config.nms_threshold)
     by_game: dict[str, list[Prediction]] = {}
     for track in tracks:
@@ -183,8 +182,6 @@ def data_differences(stored: dict, data: TrainData) -> list[str]:
 
 def feature_task(config: TrainConfig, data: TrainData, head_config: BaseHeadConfig, out_dir: Path) -> LoopTask:
     """A head trained on windows of memory-mapped features (`soccerspot train`)."""
-    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
-
     model = build_model(config, head_config)
 
     def train_batches(epoch: int) -> DataLoader:
@@ -219,8 +216,6 @@ TaskBuilder = Callable[[TrainConfig, TrainData, BaseHeadConfig, Path], LoopTask]
 def task_builder(head_kind: str) -> TaskBuilder:
     """How a head of `head_kind` trains on features: its registered task (`pipeline.training.tasks`: heads with
     their own targets and loss, e.g. CALF, RMS-Net), or windows with the BCE loss (`feature_task`)."""
-    from soccerspot.pipeline.training.tasks import registered_task
-
     return registered_task(head_kind) or feature_task
 
 

@@ -21,9 +21,16 @@ import torch
 
 from soccerspot.data.cameras import CAMERAS_FILE, Replay, read_camera_labels, replays_of
 from soccerspot.errors import DataError
+from soccerspot.models.heads.grounding import GroundingLoss
+from soccerspot.pipeline.evaluation.grounding import GroundingPairs, add_pair, average_ap
+from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.inference.grounding import (
+    GroundingOptions, HalfTrack, chunks, ground_replay, replay_clip, training_samples,
+)
 from soccerspot.pipeline.training.config import TrainConfig
-from soccerspot.pipeline.inference.grounding import GroundingOptions, HalfTrack, chunks, replay_clip, training_samples
+from soccerspot.pipeline.training.loop import LoopTask
 from soccerspot.pipeline.training.tasks import register_task
+from soccerspot.pipeline.training.tasks.features import build_model, data_differences
 
 POSITIVES, NEGATIVES = 4, 4  # per replay and epoch (the report)
 VALID_SEED = 2**31 - 1
@@ -123,9 +130,6 @@ def draw_samples(data: ReplaySet, length: int, options: GroundingOptions, rng: n
 
 
 def validation_a_ap(model, data: ReplaySet, options: GroundingOptions) -> dict:
-    from soccerspot.pipeline.inference.grounding import ground_replay
-    from soccerspot.pipeline.evaluation.grounding import GroundingPairs, add_pair, average_ap
-
     pairs = GroundingPairs()
     for track_index, replay in data.replays:
         add_pair(pairs, replay.link.seconds, ground_replay(data.tracks[track_index], replay, options, model))
@@ -135,10 +139,6 @@ def validation_a_ap(model, data: ReplaySet, options: GroundingOptions) -> dict:
 def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batches: Callable, criterion):
     """The loop task of a grounding head: `batches(replay set, tracks, rng)` gives an epoch's (train) or the
     validation's batches; checkpoints, run record and the validation Average-AP are shared."""
-    from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
-    from soccerspot.pipeline.training.loop import LoopTask
-    from soccerspot.pipeline.training.tasks.features import build_model, data_differences
-
     root = Path(data.description.get("labels_root") or data.description["features_root"])
     options = GroundingOptions.of_head(head_config)
     train_set = replay_set(data.train.tracks, root)
@@ -176,8 +176,6 @@ def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batc
 
 @register_task("baidu-grounding")
 def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.heads.grounding import GroundingLoss
-
     options = GroundingOptions.of_head(head_config)
     length, frames = head_config.window_frames, head_config.replay_frames
 

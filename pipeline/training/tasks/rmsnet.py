@@ -8,16 +8,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from soccerspot.data.offset_windows import OffsetWindowDataset
+from soccerspot.data.offset_windows import OffsetClipDataset, OffsetWindowDataset
+from soccerspot.models.heads.rmsnet import RMSNetLoss
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.tasks import register_task
+from soccerspot.pipeline.training.tasks.features import batch_loader, feature_task
 
 
 @register_task("rmsnet")
 def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
-    from soccerspot.models.heads.rmsnet import RMSNetLoss
-    from soccerspot.pipeline.training.tasks.features import batch_loader, feature_task
-
     task = feature_task(config, data, head_config, out_dir)  # model, checkpoints, run record, validation
     train = OffsetWindowDataset(data.train.tracks, data.train.length, len(data.classes), seed=config.seed,
                                 mask_probability=head_config.mask_probability)
@@ -39,9 +38,6 @@ def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
 @register_task("rmsnet", input="frames")
 def rmsnet_clip_targets(head_config):
     """Fine-tuning RMS-Net: clips with the class and offset of their event, masked in training, its loss."""
-    from soccerspot.data.offset_windows import OffsetClipDataset
-    from soccerspot.models.heads.rmsnet import RMSNetLoss
-
     def offset_clips(tracks, length, num_classes, *, train: bool = False, **options):
         return OffsetClipDataset(tracks, length, num_classes,
                                  mask_probability=head_config.mask_probability if train else 0.0, **options)
