@@ -179,6 +179,9 @@ def test_a_run_of_an_older_version_resumes_with_the_flags_it_started_with(season
                                        "head_options.clusters")
     assert main(command(season, out, "--resume", "--epochs", "2")) == 0  # the state fits the head it describes
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 2
+    # the preset's head options given again with the flags: the same head, so the same run
+    assert main(command(season, out, "--resume", "--epochs", "3", "--head-options", '{"assignment_bias": false}')) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
 
 
 def test_head_setting_flags_set_the_head_options_of_heads_that_have_them():

@@ -31,7 +31,7 @@ class UsageError(ValueError):
 # Flags of `soccerspot train` / `finetune` that each set one head setting, `head_options.NAME`, of the heads
 # whose config has it (the pooling heads, `models.heads.pooling_head`); other heads ignore them, as when
 # these were run fields. `--head-options` naming the same setting wins over its flag.
-HEAD_OPTION_FLAGS = ("clusters", "projection_dim")
+HEAD_OPTION_FLAGS = {"clusters": "INT", "projection_dim": "INT|NONE"}  # flag name -> its metavar in --help
 
 
 def flag_of(setting: str) -> str:

@@ -53,10 +53,10 @@ def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...
             continue
         group.add_argument(flag, dest=f"setting_{field.name}", default=None, metavar=str(field.type).upper()
                            .replace(" ", ""), help=f"({field.type})")
-    for name in HEAD_OPTION_FLAGS:
+    for name, metavar in HEAD_OPTION_FLAGS.items():
         if flag_of(f"head_options.{name}") not in taken:
             group.add_argument(flag_of(f"head_options.{name}"), dest=f"head_option_{name}", default=None,
-                               metavar="VALUE", help=f"head_options.{name}, for the heads whose config has it")
+                               metavar=metavar, help=f"head_options.{name}, for the heads whose config has it")
 
 
 def head_option_overrides(config, given: dict[str, str], head_options_given: bool) -> dict[str, str]:
@@ -69,6 +69,27 @@ def head_option_overrides(config, given: dict[str, str], head_options_given: boo
     names = head_fields(config.head)
     return {HEAD_OPTION_PREFIX + name: value for name, value in given.items()
             if name in names and not (head_options_given and name in config.head_options)}
+
+
+def changed_settings(stored, given) -> list[str]:
+    """The settings `given` changes in `stored` (a resumed run's), `max_epochs` aside: run fields by name, a
+    head's own settings as `head_options.NAME` where they change the head's config (one given the value the
+    run had from the head's defaults, e.g. in a run config written before it moved to head_options, does not)."""
+    import dataclasses
+
+    from soccerspot.pipeline.training.config import HEAD_FIELDS, HEAD_OPTION_PREFIX, head_config_for
+
+    changed = [f.name for f in dataclasses.fields(stored) if f.name not in ("max_epochs", "head_options")
+               and getattr(stored, f.name) != getattr(given, f.name)]
+    if stored.head_options != given.head_options:
+        if stored.head != given.head:
+            changed.append("head_options")
+        else:  # the run fields' own changes (dropout) are named above
+            options = dataclasses.replace(given, **{name: getattr(stored, name) for name in HEAD_FIELDS})
+            then, now = (head_config_for(c, input_dim=16, num_classes=17, window_frames=30).to_json()
+                         for c in (stored, options))
+            changed += [HEAD_OPTION_PREFIX + name for name in then if then[name] != now[name]]
+    return sorted(changed)
 
 
 def games_with_features(spec: str, features_root: Path, features_name: str) -> list[str]:
@@ -148,13 +169,14 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
-            given = {**overrides, **head_option_overrides(stored, head_options, "head_options" in overrides)}
-            differing = {k for k, v in given.items() if k != "max_epochs" and apply_overrides(stored, {k: v}) != stored}
+            given = apply_overrides(stored, {k: v for k, v in overrides.items() if k != "max_epochs"})
+            given = apply_overrides(given, head_option_overrides(given, head_options, "head_options" in overrides))
+            differing = changed_settings(stored, given)
         except (ValueError, TypeError) as error:
             raise settings_failure(error, overrides, head_options) from None
         if differing:
             raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
-                                                    f"these differ: {', '.join(sorted(differing))}")
+                                                    f"these differ: {', '.join(differing)}")
         base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}, {}
     else:
         base = get_preset(args.preset or default_preset)
