@@ -68,8 +68,7 @@ class DemoConfig:
     precision: str = "fp32"
     extract_batch: int = 32
     # head and training
-    head: str = "netvlad++"
-    projection_dim: int | None = 512  # the paper's linear layer before pooling; None pools raw features
+    head: str = "netvlad++"  # trained with its preset's head settings (`preset_for_head`)
     window_seconds: float = 10.0  # the scripts span ~10 s around each anchor
     sampling: str = "events"
     epochs: int = 100
@@ -221,7 +220,6 @@ def train_config(config: DemoConfig):
                f"{config.window_seconds} s, {config.epochs} epochs at constant lr, last checkpoint",
         window_seconds=config.window_seconds, sampling=config.sampling, max_epochs=config.epochs,
         scheduler="none", eval_every=0, batch_size=config.batch_size, lr=config.lr, nms_window=config.nms_window,
-        projection_dim=config.projection_dim,
         seed=config.seed,
     )
 

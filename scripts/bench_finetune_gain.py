@@ -62,10 +62,12 @@ def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) 
     from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.finetune import FineTuneSettings, finetune, load_finetune_data
 
+    preset = get_preset("rmsnet-finetune")
     config = dataclasses.replace(
-        get_preset("rmsnet-finetune"), window_seconds=args.window_seconds, batch_size=args.clips, optimizer="adam",
-        lr=args.lr, scheduler="none", max_epochs=args.finetune_epochs, eval_every=0, projection_dim=128,
-        clusters=16, nms_window=20.0, precision="auto", seed=seed)
+        preset, window_seconds=args.window_seconds, batch_size=args.clips, optimizer="adam",
+        lr=args.lr, scheduler="none", max_epochs=args.finetune_epochs, eval_every=0,
+        head_options={**preset.head_options, "projection_dim": 128, "clusters": 16}, nms_window=20.0,
+        precision="auto", seed=seed)
     settings = FineTuneSettings(backbone=args.backbone, weights="none", trainable_stages=args.trainable_stages,
                                 transform=args.transform, input_size=args.input_size)
     data = load_finetune_data(config, settings, season, season, train_games, [], run.parent / "frame-cache",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from soccerspot.extract.extractor import ExtractConfig, Extractor
 from soccerspot.models.heads import create_head
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.pipeline.archive.discover import discover_games
-from soccerspot.pipeline.archive.manifest import MANIFEST_FILE, Manifest
+from soccerspot.pipeline.archive.manifest import MANIFEST_FILE, GameRecord, Manifest
 from soccerspot.pipeline.archive.summary import SPOTS_COLUMNS, SPOTS_FILE, SUMMARY_FILE
 from soccerspot.pipeline.archive.settings import threads_per_job
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
@@ -188,6 +189,27 @@ def test_kill_9_during_a_game_then_resume_loses_and_redoes_nothing(archive, chec
     assert list(out.rglob(".*.tmp")) == []
     for game in GAMES:  # the interrupted game, redone from a clean state, equals an uninterrupted run
         assert (out / game / PREDICTIONS_FILE).read_bytes() == (local_run / game / PREDICTIONS_FILE).read_bytes()
+
+
+def test_a_resumed_run_with_every_game_done_starts_no_workers(archive, checkpoint, local_run, tmp_path, monkeypatch,
+                                                             capsys):
+    from soccerspot.pipeline.archive import local_engine
+
+    out = tmp_path / "out"
+    shutil.copytree(local_run, out)
+    calls = []
+    real_start = local_engine.start
+    monkeypatch.setattr(local_engine, "start", lambda *args: calls.append(args) or real_start(*args))
+    base = ["archive", str(archive), "--model", str(checkpoint), "--out", str(out), "--no-progress"]
+    assert main(base + ["--jobs", "2"]) == 0
+    assert calls == []  # no pool spawned (and closed) for nothing
+    assert "archive: 0 done, 0 failed, 3 skipped (done before)" in capsys.readouterr().out
+    assert statuses(out, "skipped") == GAMES
+
+    Manifest(out).add(GameRecord(GAMES[0], "started", "f"))  # an interrupted game: work left, started early
+    assert main(base) == 0
+    assert len(calls) == 1
+    assert "archive: 1 done, 0 failed, 2 skipped (done before)" in capsys.readouterr().out
 
 
 def test_unwritable_output_folder_is_refused_before_any_work(archive, checkpoint, tmp_path, capsys):

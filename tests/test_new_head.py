@@ -47,7 +47,7 @@ class RowMLPHead(WindowHead):
 @pytest.fixture
 def new_head():
     register_head(KIND, config=RowMLPConfig, paper="this test", hidden_dim=32)(RowMLPHead)
-    register_preset(TrainConfig(preset=PRESET, source="this test", head=KIND, projection_dim=None, dropout=0.0,
+    register_preset(TrainConfig(preset=PRESET, source="this test", head=KIND, dropout=0.0,
                                 window_seconds=6.0, batch_size=16, lr=2e-2, scheduler="none", max_epochs=10,
                                 eval_every=10, nms_window=10.0))
     yield

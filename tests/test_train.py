@@ -53,16 +53,19 @@ def season(tmp_path_factory):
     return root, games[:4], games[4:]
 
 
-def small_config(**overrides):
-    base = apply_overrides(get_preset("netvladpp-paper"), dict(
-        projection_dim=16, clusters=8, window_seconds=6.0, batch_size=32, lr=3e-3, eval_every=0,
-        max_epochs=3, seed=0))
-    return apply_overrides(base, overrides)
+def small_config(head_settings: dict | None = None, **overrides):
+    """netvladpp-paper made small; `head_settings` are merged into its head_options."""
+    base = apply_overrides(get_preset("netvladpp-paper"), {
+        "head_options.projection_dim": 16, "head_options.clusters": 8, "window_seconds": 6.0, "batch_size": 32,
+        "lr": 3e-3, "eval_every": 0, "max_epochs": 3, "seed": 0})
+    head = {f"head_options.{name}": value for name, value in (head_settings or {}).items()}
+    return apply_overrides(base, {**overrides, **head})
 
 
 def test_a_head_learns_separable_features_and_spots_them(season, tmp_path):
     root, train_games, valid_games = season
-    config = small_config(max_epochs=10, eval_every=10, nms_window=10.0, clusters=16, lr=2e-2, batch_size=16)
+    config = small_config(max_epochs=10, eval_every=10, nms_window=10.0, head_settings={"clusters": 16}, lr=2e-2,
+                          batch_size=16)
     data = load_train_data(config, root, "synth", train_games, valid_games)
     result = train(config, data, tmp_path / "run", progress=False)
     last = result.history[-1]
@@ -154,7 +157,7 @@ def test_cli_trains_end_to_end_and_resumes(season, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["epochs"] == 2 and summary["last"]["valid_a_mAP"] >= 0
     saved = json.loads((out / "train_config.json").read_text())
-    assert saved["config"]["projection_dim"] == 8 and saved["config"]["preset"] == "netvladpp-paper"
+    assert saved["config"]["head_options"]["projection_dim"] == 8 and saved["config"]["preset"] == "netvladpp-paper"
     assert main(common + settings + ["--epochs", "2"]) == 1  # the run folder exists: refused
     assert "already holds files" in capsys.readouterr().err
     assert main(common + ["--resume", "--epochs", "3"]) == 0  # the run's own settings, one more epoch
@@ -184,8 +187,9 @@ def test_the_same_loop_trains_every_head(season, tmp_path, preset):
     from soccerspot.pipeline.inference.scores import frame_scores
 
     root, train_games, valid_games = season
+    clusters = {"head_options.clusters": 4} if "clusters" in get_preset(preset).head_options else {}
     config = apply_overrides(get_preset(preset), dict(max_epochs=1, batch_size=64, window_seconds=4.0,
-                                                      eval_every=1, clusters=4))
+                                                      eval_every=1, **clusters))
     data = load_train_data(config, root, "synth", train_games[:1], valid_games[:1])
     result = train(config, data, tmp_path / "run", progress=False)
     record = result.history[0]

@@ -164,6 +164,40 @@ def test_another_run_is_refused_without_resume_and_resumed_only_on_its_own_data(
     assert folder_bytes(out) == before  # every refusal above left the run as it was
 
 
+def test_a_run_of_an_older_version_resumes_with_the_flags_it_started_with(season, tmp_path, capsys):
+    """Runs written when projection_dim and clusters were run fields (top level of train_config.json)."""
+    out = tmp_path / "run"
+    assert main(command(season, out)) == 0
+    capsys.readouterr()
+    stored = json.loads((out / RUN_CONFIG_FILE).read_text())
+    options = stored["config"]["head_options"]
+    assert (options.pop("projection_dim"), options.pop("clusters")) == (8, 4)  # FAST's flags
+    stored["config"].update(projection_dim=8, clusters=4)
+    (out / RUN_CONFIG_FILE).write_text(json.dumps(stored))
+    code, line = failure(capsys, command(season, out, "--resume", "--clusters", "6"))
+    assert code == 1 and line.endswith("--resume continues the run with its own settings; these differ: "
+                                       "head_options.clusters")
+    assert main(command(season, out, "--resume", "--epochs", "2")) == 0  # the state fits the head it describes
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 2
+    # the preset's head options given again with the flags: the same head, so the same run
+    assert main(command(season, out, "--resume", "--epochs", "3", "--head-options", '{"assignment_bias": false}')) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epochs"] == 3
+
+
+def test_head_setting_flags_set_the_head_options_of_heads_that_have_them():
+    from soccerspot.pipeline.cli import build_parser
+    from soccerspot.pipeline.cli.train import build_config
+    from soccerspot.pipeline.training.presets import get_preset
+
+    def config(*flags):
+        return build_config(build_parser().parse_args(["train", "--features-root", ".", "--features", "x", *flags]))
+
+    assert config("--clusters", "16", "--projection-dim", "none").head_options == {
+        "projection_dim": None, "clusters": 16, "assignment_bias": False}
+    assert config("--preset", "baidu-transformer", "--clusters", "16") == get_preset("baidu-transformer")  # ignored
+    assert config("--head-options", '{"clusters": 6}', "--clusters", "16").head_options == {"clusters": 6}
+
+
 def test_a_damaged_training_state_is_refused_naming_it(season, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(command(season, out)) == 0

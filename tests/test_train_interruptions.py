@@ -135,7 +135,7 @@ def test_resume_on_the_same_features_named_by_another_path_continues(finished_ru
 
 def test_resume_refuses_a_state_that_does_not_fit_and_a_run_without_its_settings(finished_run):
     root, games, config, out = finished_run
-    wider = small_config(max_epochs=2, projection_dim=8)  # a library caller passing other head settings
+    wider = small_config(max_epochs=2, head_settings={"projection_dim": 8})  # a library caller passing other head settings
     data = load_train_data(wider, root, "synth", games[:1], games[1:2])
     with pytest.raises(DataError, match=rf"{STATE_FILE}: does not fit this head and settings \(.*size mismatch"):
         train(wider, data, out, resume=True, progress=False)
@@ -169,11 +169,11 @@ def test_the_real_window_length_decides_not_the_seconds(season, tmp_path):
 
 def test_other_invalid_head_settings_are_not_blamed_on_the_window(season, tmp_path):
     root, games = season
-    config = small_config(clusters=7, max_epochs=1)  # "++" gives K/2 to each half
+    config = small_config(head_settings={"clusters": 7}, max_epochs=1)  # "++" gives K/2 to each half
     data = load_train_data(config, root, "synth", games[:1], [])
     with pytest.raises(SettingsError, match="invalid head settings: .*clusters must be even") as info:
         train(config, data, tmp_path / "run", progress=False)
-    assert info.value.setting == "clusters"
+    assert info.value.setting == "head_options.clusters"
 
 
 def test_a_half_with_zero_feature_rows_is_skipped_with_a_warning(season, tmp_path):

@@ -2,8 +2,8 @@
 package exposing `run(job: EngineJob) -> None`, which runs `GameWorker.run(game, game_dir)` on every game
 and calls `job.on_start(game)` / `job.on_done(game, outcome)` as games start and end (the driver writes the
 manifest and outputs). An engine may also expose `start(settings, jobs, address) -> Started`, which the driver
-calls before its pre-flight (with the cluster address) so that workers load while it checks the games (the handle comes back in
-`EngineJob.started`; the driver closes it). Engines are found by their file names, not listed: `--engine
+calls before its pre-flight (with the cluster address) when a game may need work, so that workers load while it
+checks the games (the handle comes back in `EngineJob.started`, else None; the driver closes it). Engines are found by their file names, not listed: `--engine
 NAME` imports `NAME_engine` only when chosen (Ray is an optional dependency)."""
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def get_engine(name: str) -> Callable[[EngineJob], None]:
 
 
 def start_engine(name: str, settings: "ArchiveSettings", jobs: int, address: str | None = None) -> Started | None:
-    """The engine's early start (its `start(settings, jobs, address)`), or None when it has none."""
-    get_engine(name)
+    """The engine's early start (its `start(settings, jobs, address)`), or None when it has none; `name` is
+    one `get_engine` accepted (the driver's `check_engine`)."""
     start = getattr(importlib.import_module(f"{__package__}.{name}{SUFFIX}"), "start", None)
     return None if start is None else start(settings, jobs, address)

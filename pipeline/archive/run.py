@@ -87,24 +87,35 @@ def _write_payload(game_dir: Path, payload: list[tuple[str, bytes]]) -> None:
             handle.write(data)
 
 
+def may_have_work(games: list[ArchiveGame], manifest: Manifest) -> bool:
+    """Whether a game may need work: one whose latest record is not `done` (under any settings). This reads
+    only the manifest; which games are done under the current settings needs the checkpoint loaded (its
+    fingerprint), so a game done under other settings is found later, and the engine starts then, in `run`."""
+    latest = manifest.latest()
+    return any(latest.get(game.key, {}).get("status") != "done" for game in games)
+
+
 def run_archive(request: ArchiveRequest) -> dict:
-    """Run the archive; returns the summary (also written to `<out>/archive_summary.json`)."""
+    """Run the archive; returns the summary (also written to `<out>/archive_summary.json`). When a game may
+    need work, the engine's workers start before the driver's checks, loading the model meanwhile."""
     check_engine(request.engine)
     check_writable(request.out)
     games, problems = discover_games(request.root)
-    started = start_engine(request.engine, request.settings, request.jobs, request.address) if games else None
+    manifest = Manifest(request.out)
+    started = (start_engine(request.engine, request.settings, request.jobs, request.address)
+               if may_have_work(games, manifest) else None)
     try:
-        return _run_archive(request, games, problems, started)
+        return _run_archive(request, games, problems, manifest, started)
     finally:
         if started is not None:
             started.close()
 
 
-def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: list, started: Started | None) -> dict:
+def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: list, manifest: Manifest,
+                 started: Started | None) -> dict:
     from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker, load_head_and_extractor
 
     head, plan = load_head_and_extractor(request.settings)
-    manifest = Manifest(request.out)
     current, described = settings_fingerprint(head.path, request.settings, plan.name)
     finished = manifest.finished(current)
     counts = RunCounts()

@@ -28,8 +28,18 @@ class UsageError(ValueError):
     """A flag value that cannot work: one line naming the flag, exit 2."""
 
 
+# Flags of `soccerspot train` / `finetune` that each set one head setting, `head_options.NAME`, of the heads
+# whose config has it (the pooling heads, `models.heads.pooling_head`); other heads ignore them, as when
+# these were run fields. `--head-options` naming the same setting wins over its flag.
+HEAD_OPTION_FLAGS = {"clusters": "INT", "projection_dim": "INT|NONE"}  # flag name -> its metavar in --help
+
+
 def flag_of(setting: str) -> str:
-    """The flag that sets a config field (`max_epochs` -> `--epochs`, `window_seconds` -> `--window-seconds`)."""
+    """The flag that sets a config field (`max_epochs` -> `--epochs`, `window_seconds` -> `--window-seconds`,
+    `head_options.clusters` -> `--clusters`, another head setting -> `--head-options`)."""
+    if setting.startswith("head_options."):
+        name = setting[len("head_options."):]
+        return "--" + name.replace("_", "-") if name in HEAD_OPTION_FLAGS else "--head-options"
     return "--epochs" if setting == "max_epochs" else "--" + setting.replace("_", "-")
 
 # errno values of an OSError that a user's path or disk explains (see the module docstring)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from soccerspot.data.games import SPLIT_HELP
-from soccerspot.pipeline.cli import UsageError, flag_of
+from soccerspot.pipeline.cli import HEAD_OPTION_FLAGS, UsageError, flag_of
 
 HELP = "train a spotting head (NetVLAD++, transformer, …) or a replay grounding head (--preset baidu-grounding / calf-grounding) on extracted features"
 
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...] = ()) -> None:
-    """One flag per `TrainConfig` field (`--lr 1e-4`), overriding the preset; `taken` flags are left out."""
+    """One flag per `TrainConfig` field (`--lr 1e-4`), overriding the preset, and one per head setting of
+    `HEAD_OPTION_FLAGS` (`--clusters 16`); `taken` flags are left out."""
     from soccerspot.pipeline.training.config import override_fields
 
     group = parser.add_argument_group("settings", "override single fields of the preset")
@@ -52,6 +53,43 @@ def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...
             continue
         group.add_argument(flag, dest=f"setting_{field.name}", default=None, metavar=str(field.type).upper()
                            .replace(" ", ""), help=f"({field.type})")
+    for name, metavar in HEAD_OPTION_FLAGS.items():
+        if flag_of(f"head_options.{name}") not in taken:
+            group.add_argument(flag_of(f"head_options.{name}"), dest=f"head_option_{name}", default=None,
+                               metavar=metavar, help=f"head_options.{name}, for the heads whose config has it")
+
+
+def head_option_overrides(config, given: dict[str, str], head_options_given: bool) -> dict[str, str]:
+    """The `HEAD_OPTION_FLAGS` values `given` as `head_options.NAME` overrides of `config`: those its head's
+    config has (other heads ignore them) and `--head-options` does not name (it wins)."""
+    from soccerspot.pipeline.training.config import HEAD_OPTION_PREFIX, head_fields
+
+    if not given:
+        return {}
+    names = head_fields(config.head)
+    return {HEAD_OPTION_PREFIX + name: value for name, value in given.items()
+            if name in names and not (head_options_given and name in config.head_options)}
+
+
+def changed_settings(stored, given) -> list[str]:
+    """The settings `given` changes in `stored` (a resumed run's), `max_epochs` aside: run fields by name, a
+    head's own settings as `head_options.NAME` where they change the head's config (one given the value the
+    run had from the head's defaults, e.g. in a run config written before it moved to head_options, does not)."""
+    import dataclasses
+
+    from soccerspot.pipeline.training.config import HEAD_FIELDS, HEAD_OPTION_PREFIX, head_config_for
+
+    changed = [f.name for f in dataclasses.fields(stored) if f.name not in ("max_epochs", "head_options")
+               and getattr(stored, f.name) != getattr(given, f.name)]
+    if stored.head_options != given.head_options:
+        if stored.head != given.head:
+            changed.append("head_options")
+        else:  # the run fields' own changes (dropout) are named above
+            options = dataclasses.replace(given, **{name: getattr(stored, name) for name in HEAD_FIELDS})
+            then, now = (head_config_for(c, input_dim=16, num_classes=17, window_frames=30).to_json()
+                         for c in (stored, options))
+            changed += [HEAD_OPTION_PREFIX + name for name in then if then[name] != now[name]]
+    return sorted(changed)
 
 
 def games_with_features(spec: str, features_root: Path, features_name: str) -> list[str]:
@@ -76,14 +114,23 @@ def check_features_present(games: list[str], features_root: Path, features_name:
                                        f"1_{features_name}.npy / 2_{features_name}.npy: {shown}{hint}")
 
 
-def settings_failure(error: Exception, overrides: dict[str, str]) -> UsageError:
-    """The usage error for a setting that cannot work, naming its flag (and the value given to it)."""
+def settings_failure(error: Exception, overrides: dict[str, str], head_options: dict[str, str] | None = None
+                     ) -> UsageError:
+    """The usage error for a setting that cannot work, naming its flag (and the value given to it);
+    `head_options` are the values given to `HEAD_OPTION_FLAGS` flags."""
     from soccerspot.errors import SettingsError
+    from soccerspot.pipeline.training.config import HEAD_OPTION_PREFIX
 
     reason = error.reason if isinstance(error, SettingsError) else str(error).strip('"')
     setting = getattr(error, "setting", None)
     if setting in overrides:
         return UsageError(f"{flag_of(setting)} {overrides[setting]}: {reason}")
+    if setting and setting.startswith(HEAD_OPTION_PREFIX):
+        name = setting[len(HEAD_OPTION_PREFIX):]
+        if name in (head_options or {}):
+            return UsageError(f"{flag_of(setting)} {head_options[name]}: {reason}")
+        if "head_options" in overrides:
+            return UsageError(f"--head-options {overrides['head_options']}: {reason}")
     return UsageError(f"{flag_of(setting)}: {reason}" if setting else reason)
 
 
@@ -114,31 +161,35 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     overrides = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
     if args.epochs is not None:
         overrides["max_epochs"] = str(args.epochs)
+    head_options = {name: getattr(args, f"head_option_{name}") for name in HEAD_OPTION_FLAGS
+                    if getattr(args, f"head_option_{name}", None) is not None}
     if args.resume and args.out is not None and (args.out / STATE_FILE).is_file():
         stored = stored_config(args.out)
         if args.preset is not None and args.preset != stored.preset:
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
-            differing = {k for k, v in overrides.items()
-                         if k != "max_epochs" and apply_overrides(stored, {k: v}) != stored}
+            given = apply_overrides(stored, {k: v for k, v in overrides.items() if k != "max_epochs"})
+            given = apply_overrides(given, head_option_overrides(given, head_options, "head_options" in overrides))
+            differing = changed_settings(stored, given)
         except (ValueError, TypeError) as error:
-            raise settings_failure(error, overrides) from None
+            raise settings_failure(error, overrides, head_options) from None
         if differing:
             raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
-                                                    f"these differ: {', '.join(sorted(differing))}")
-        base, overrides = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}
+                                                    f"these differ: {', '.join(differing)}")
+        base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}, {}
     else:
         base = get_preset(args.preset or default_preset)
 
     try:
         config = apply_overrides(base, overrides)
+        config = apply_overrides(config, head_option_overrides(config, head_options, "head_options" in overrides))
         check_loop_settings(config)
         head_config_for(config, input_dim=16, num_classes=17, window_frames=30)  # stand-in sizes: the real
     except (ValueError, TypeError) as error:                                    # window is checked on the data
         if isinstance(error, DataError):
             raise
-        raise settings_failure(error, overrides) from None
+        raise settings_failure(error, overrides, head_options) from None
     return config
 
 

@@ -3,7 +3,10 @@
 A preset (`pipeline.training.presets`) is a full `TrainConfig`; `soccerspot train --preset NAME --field
 value` replaces single fields.
 The run folder keeps the final config as `train_config.json`, so every run says exactly what it did.
-`head_config_for` turns a run's head settings into the head's family config (`models.heads`).
+`head_config_for` turns a run's head settings into the head's family config (`models.heads`): a head's own
+settings (a pooling head's `clusters`, a transformer's `num_layers`) are keys of `head_options`, set one at a
+time as `apply_overrides(config, {"head_options.clusters": 16})`; only `dropout`, which every head has, is a
+run field.
 """
 from __future__ import annotations
 
@@ -30,11 +33,9 @@ class TrainConfig:
 
     preset: str = "custom"
     source: str = ""  # the paper/report the values come from, and what we chose ourselves
-    # head (`head_config_for` maps these onto the head's family config; `head_options` carries any further
-    # field of that config, e.g. assignment_bias or model_dim)
+    # head (`head_config_for` maps these onto the head's family config: its registered defaults, then
+    # `dropout`, then `head_options`, which holds the family's own fields, e.g. clusters or model_dim)
     head: str = "netvlad++"
-    projection_dim: int | None = 512  # learned linear projection before pooling; None = pool raw features
-    clusters: int = 64
     dropout: float = 0.4
     head_options: dict[str, Any] = field(default_factory=dict)
     # data
@@ -110,40 +111,73 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, obj: dict) -> "TrainConfig":
+        """A stored config (`train_config.json`, a checkpoint's `train_config`). Files written when the pooling
+        heads' settings were run fields hold them at top level (`LEGACY_HEAD_FIELDS`): they move into
+        `head_options` for a head whose config has them, unless `head_options` names them already."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in obj.items() if k in known}
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
+        legacy = {k: obj[k] for k in LEGACY_HEAD_FIELDS if k in obj}
+        if legacy:
+            values["head_options"] = with_legacy_head_fields(values.get("head", cls.head),
+                                                             values.get("head_options", {}), legacy)
         return cls(**values)
 
 
-# TrainConfig fields that are head settings, passed to the heads whose family config has them.
-HEAD_FIELDS = ("projection_dim", "clusters", "dropout")
+# Run fields that are head settings: every head config has them (`models.heads.BaseHeadConfig`).
+HEAD_FIELDS = ("dropout",)
 # Head config fields a run fixes from its data, never from head_options.
 DATA_HEAD_FIELDS = ("kind", "input_dim", "num_classes", "window_frames")
+# Settings of the pooling heads that older run configs held as run fields (their values were passed to the
+# heads whose config has them, the others ignored them); `TrainConfig.from_json` moves them to head_options.
+LEGACY_HEAD_FIELDS = ("projection_dim", "clusters")
+# "head_options.NAME" in `apply_overrides`: one head setting
+HEAD_OPTION_PREFIX = "head_options."
+
+
+def head_fields(head: str) -> dict[str, dataclasses.Field]:
+    """The fields of head `head`'s family config by name; SettingsError naming `head` for an unknown head."""
+    from soccerspot.models.heads import head_entry
+
+    try:
+        entry = head_entry(head)
+    except SettingsError as error:
+        raise SettingsError("head", error.reason) from None
+    return {f.name: f for f in dataclasses.fields(entry.config_type)}
+
+
+def with_legacy_head_fields(head: str, head_options: Any, legacy: dict[str, Any]) -> Any:
+    """`head_options` of a stored config plus its top-level `legacy` head settings, as those were applied:
+    only those the head's config has, and `head_options` (applied last) winning. An unknown head or
+    head_options that are not an object are left as they are (validation names them)."""
+    if not isinstance(head_options, dict):
+        return head_options
+    try:
+        names = head_fields(head)
+    except SettingsError:
+        return head_options
+    return {**{k: v for k, v in legacy.items() if k in names}, **head_options}
 
 
 def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "BaseHeadConfig":
     """The config of the head `config` trains, on `input_dim`-d features, `num_classes` classes and windows
-    of `window_frames` rows: the head's registered defaults, then the run's head fields its family has
-    (`HEAD_FIELDS`), then `head_options`. Raises SettingsError naming the run's field to blame."""
+    of `window_frames` rows: the head's registered defaults, then the run's head fields (`HEAD_FIELDS`), then
+    `head_options`. Raises SettingsError naming the run's setting to blame (`run_field_of`)."""
     from soccerspot.models.heads import head_config, head_entry
 
-    try:
-        entry = head_entry(config.head)
-    except SettingsError as error:
-        raise SettingsError("head", error.reason) from None
+    names = head_fields(config.head)
     if not isinstance(config.head_options, dict):
         raise SettingsError("head_options", f"head_options must be a JSON object of head settings, got {config.head_options!r}")
-    names = {f.name for f in dataclasses.fields(entry.config_type)}
     fixed = sorted(set(config.head_options) & set(DATA_HEAD_FIELDS))
     if fixed:
         raise SettingsError("head_options", f"head_options cannot set {', '.join(fixed)}: the run takes them from "
                                             "its data and --head")
-    unknown = sorted(set(config.head_options) - names)
+    unknown = sorted(set(config.head_options) - set(names))
     if unknown:
         raise SettingsError("head_options", f"head_options names settings the {config.head} head "
-                                            f"({entry.config_type.__name__}) does not have: {', '.join(unknown)}")
+                                            f"({head_entry(config.head).config_type.__name__}) does not have: "
+                                            f"{', '.join(unknown)}")
     values = {name: getattr(config, name) for name in HEAD_FIELDS if name in names}
     try:
         return head_config(config.head, input_dim=input_dim, num_classes=num_classes, window_frames=window_frames,
@@ -153,18 +187,23 @@ def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, windo
 
 
 def run_field_of(head_field: str | None, config: TrainConfig) -> str | None:
-    """The `TrainConfig` field a head config field comes from: `head_options` wins (it is applied last),
-    then the run's own head fields; the window length is `window_seconds`; the rest come from the data."""
+    """The run setting a head config field comes from: `head_options.<field>` where head_options names it (it
+    is applied last), else the run's own head field (`HEAD_FIELDS`); the window length is `window_seconds`,
+    the kind `head`, the other data fields none; any other field of the head is set by `head_options`."""
+    if head_field is None:
+        return None
     if head_field in config.head_options:
-        return "head_options"
+        return HEAD_OPTION_PREFIX + head_field
     if head_field in HEAD_FIELDS:
         return head_field
-    return {"window_frames": "window_seconds", "kind": "head"}.get(head_field)
+    if head_field in DATA_HEAD_FIELDS:
+        return {"window_frames": "window_seconds", "kind": "head"}.get(head_field)
+    return HEAD_OPTION_PREFIX + head_field
 
 
 def parse_value(field_type: Any, text: str) -> Any:
-    """Parse a CLI string into a field's type (dataclass annotations are strings here)."""
-    kind = str(field_type)
+    """Parse a CLI string into a field's type (an annotation string such as "int | None", or a type)."""
+    kind = field_type if isinstance(field_type, str) else getattr(field_type, "__name__", str(field_type))
     if text.lower() in ("none", "null") and "None" in kind:
         return None
     if kind.startswith("int"):
@@ -183,17 +222,40 @@ def parse_value(field_type: Any, text: str) -> Any:
 
 def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     """Replace fields; strings are parsed into the field's type (SettingsError naming the field if one cannot
-    be). Unknown names raise KeyError: flags are made from the fields, so only code can name one."""
+    be). "head_options.NAME" sets one head setting, merged into head_options after the fields (so after a new
+    `head`); a string is parsed into the type of that field of the head's config, which must have it.
+    Unknown names raise KeyError: flags are made from the fields, so only code can name one."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    changes = {}
+    changes, options = {}, {}
     for name, value in overrides.items():
+        if name.startswith(HEAD_OPTION_PREFIX):
+            options[name[len(HEAD_OPTION_PREFIX):]] = value
+            continue
         if name not in fields:
             raise KeyError(f"unknown training setting {name!r}; settings: {', '.join(sorted(fields))}")
         try:
             changes[name] = parse_value(fields[name].type, value) if isinstance(value, str) else value
         except ValueError as error:
             raise SettingsError(name, str(error).strip('"')) from None
-    return dataclasses.replace(config, **changes).validate()
+    config = dataclasses.replace(config, **changes).validate()
+    return set_head_options(config, options) if options else config
+
+
+def set_head_options(config: TrainConfig, options: dict[str, Any]) -> TrainConfig:
+    """`config` with `options` (head settings by name; strings parsed into the head config's field types)
+    merged into its head_options. SettingsError naming `head_options.NAME` for a setting the head lacks or a
+    value that cannot be parsed."""
+    head = head_fields(config.head)
+    parsed = {}
+    for name, value in options.items():
+        setting = HEAD_OPTION_PREFIX + name
+        if name not in head or name in DATA_HEAD_FIELDS:
+            raise SettingsError(setting, f"the {config.head} head has no setting {name!r} a run may set")
+        try:
+            parsed[name] = parse_value(head[name].type, value) if isinstance(value, str) else value
+        except ValueError as error:
+            raise SettingsError(setting, str(error).strip('"')) from None
+    return dataclasses.replace(config, head_options={**config.head_options, **parsed}).validate()
 
 
 def override_fields() -> list[dataclasses.Field]:

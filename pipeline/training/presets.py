@@ -21,16 +21,19 @@ SOCCERNET_V2_BASELINE = (
 
 # The peers' VLAD layers assign frames with softmax(x . clusters), no bias (sn-spotting netvlad.py).
 PEER_VLAD = {"assignment_bias": False}
+# The NetVLAD++ paper's pooling head (`models.heads.pooling_head.PoolingHeadConfig`): a linear layer to 512-d,
+# then K = 64 clusters (32 past + 32 future for "++"); max and average pooling have no clusters.
+PAPER_PROJECTION = {"projection_dim": 512}
+PAPER_VLAD = {**PAPER_PROJECTION, "clusters": 64, **PEER_VLAD}
 
 
-def _pooling_preset(head: str, vlad: bool, clusters: int = 64) -> TrainConfig:
+def _pooling_preset(head: str, vlad: bool) -> TrainConfig:
     """The paper's recipe with another pooling layer: the paper compares all of them this way."""
     return TrainConfig(
         preset=head.replace("+", "p") + "-paper",
         source=f"{NETVLADPP_PAPER}: same recipe as netvladpp-paper, pooling '{head}' (the paper's pooling ablation)",
         head=head,
-        clusters=clusters,
-        head_options=dict(PEER_VLAD) if vlad else {},
+        head_options=dict(PAPER_VLAD) if vlad else dict(PAPER_PROJECTION),
     )
 
 
@@ -44,7 +47,7 @@ PRESETS: dict[str, TrainConfig] = {
             "validation loss. Validation Average-mAP every 10 epochs as sn-spotting's main.py default. "
             "VLAD soft assignment without bias, as the peers' layer."
         ),
-        head_options=dict(PEER_VLAD),
+        head_options=dict(PAPER_VLAD),
     ),
     "baidu-transformer": TrainConfig(
         preset="baidu-transformer",
@@ -55,7 +58,6 @@ PRESETS: dict[str, TrainConfig] = {
             "validation loss."
         ),
         head="transformer",
-        projection_dim=None,
         dropout=0.1,
         window_seconds=7.0,
         lr=5e-4,
@@ -69,7 +71,7 @@ PRESETS: dict[str, TrainConfig] = {
         preset="maxpool-soccernet-v2",
         source=SOCCERNET_V2_BASELINE,
         head="maxpool",
-        projection_dim=None,
+        head_options={"projection_dim": None},
         window_seconds=20.0,
         nms_window=20.0,
     ),
@@ -102,7 +104,7 @@ PRESETS["rmsnet-finetune"] = TrainConfig(
     max_epochs=30,
     eval_every=5,
     precision="auto",
-    head_options=dict(PEER_VLAD),
+    head_options=dict(PAPER_VLAD),
 )
 
 
@@ -117,7 +119,6 @@ PRESETS["rmsnet-paper"] = TrainConfig(
         "dropout 0, plateau patience 10 on the validation loss, NMS 10 s, votes summed (models.heads.rmsnet)."
     ),
     head="rmsnet",
-    projection_dim=None,
     dropout=0.0,
     window_seconds=20.5,
     nms_window=10.0,
@@ -137,7 +138,6 @@ def _calf_paper() -> TrainConfig:
             "Average-mAP every 20 epochs, NMS 30 s threshold 0, best checkpoint on validation loss."
         ),
         head="calf",
-        projection_dim=None,
         dropout=0.0,
         window_seconds=120.0,
         batch_size=32,
@@ -208,7 +208,6 @@ PRESETS["baidu-grounding"] = TrainConfig(
         "changed for the bench's default season (9000)."
     ),
     head="baidu-grounding",
-    projection_dim=None,
     dropout=0.1,
     head_options={"feedforward_dim": 128, "hard_negatives": 0.5},
     window_seconds=10.0,
@@ -240,7 +239,6 @@ PRESETS["calf-grounding"] = TrainConfig(
         "of 80 s: 0.729."
     ),
     head="calf-grounding",
-    projection_dim=None,
     dropout=0.0,
     head_options={"stride_s": 80.0},
     window_seconds=120.0,
