@@ -7,7 +7,7 @@ from soccerspot.errors import SettingsError
 from soccerspot.models.heads import list_heads
 from soccerspot.models.heads.pooling_head import PoolingHeadConfig
 from soccerspot.models.heads.transformer import TransformerHeadConfig
-from soccerspot.pipeline.training.config import TrainConfig, apply_overrides, head_config_for
+from soccerspot.pipeline.training.config import TrainConfig, apply_overrides, head_config_for, with_head
 from soccerspot.pipeline.training.presets import PRESETS, get_preset
 from soccerspot.pipeline.training.loop import should_stop
 
@@ -141,3 +141,13 @@ def test_the_demo_trains_the_papers_netvladpp_head():
     head = head_config_for(train_config(DemoConfig()), 368, 17, 20)
     assert head == PoolingHeadConfig(kind="netvlad++", input_dim=368, num_classes=17, window_frames=20, clusters=64,
                                      projection_dim=512, dropout=0.4, assignment_bias=False, normalize_input=True)
+
+
+def test_a_preset_switched_to_another_head_keeps_only_the_settings_that_head_has():
+    pooling = get_preset("netvladpp-paper")
+    switched = with_head(pooling, "transformer")
+    assert switched.head_options == {} and pooling.head_options["clusters"] == 64  # the preset is not changed
+    config = apply_overrides(switched, {"head": "transformer"})
+    assert type(head_config_for(config, 64, 17, 30)) is TransformerHeadConfig
+    assert with_head(pooling, "netrvlad++").head_options == pooling.head_options  # both have every setting
+    assert with_head(pooling, "no-such-head") is pooling  # left for validation to name

@@ -237,3 +237,10 @@ def test_a_half_without_rows_is_one_warning_line_and_training_goes_on(season, tm
     assert json.loads(captured.out.strip().splitlines()[-1])["epochs"] == 1
     saved = json.loads((tmp_path / "run" / RUN_CONFIG_FILE).read_text())
     assert saved["data"]["skipped_halves"] == [str(empty)]
+
+
+def test_a_pooling_preset_trains_another_head_without_its_pooling_settings(season, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(command(season, out, "--preset", "maxpool-paper", "--head", "transformer")) == 0
+    stored = json.loads((out / RUN_CONFIG_FILE).read_text())["config"]
+    assert (stored["preset"], stored["head"], stored["head_options"]) == ("maxpool-paper", "transformer", {})

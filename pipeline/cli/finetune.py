@@ -132,20 +132,6 @@ def check_weights(settings) -> None:
         raise DataError(None, str(error)) from None
 
 
-def drop_other_heads_options(args: argparse.Namespace, default_preset: str) -> None:
-    """`--head` naming another head than the preset's (`--head rmsnet` on rmsnet-finetune, whose head is
-    NetVLAD++): the preset's `head_options` are its own head's settings, so they are dropped unless
-    `--head-options` is given (a resumed run keeps its own)."""
-    from soccerspot.pipeline.training.presets import get_preset
-
-    head = getattr(args, "setting_head", None)
-    if head is None or args.resume or getattr(args, "setting_head_options", None) is not None:
-        return
-    preset = get_preset(args.preset or default_preset)
-    if preset.head != head and preset.head_options:
-        args.setting_head_options = "{}"
-
-
 def run_games(args: argparse.Namespace, recipe: str) -> tuple[Path, list[str], list[str]]:
     """(labels root, training games, validation games) of a fine-tuning run; `--out` defaults to
     `runs/<recipe>-<date>`."""
@@ -172,7 +158,6 @@ def finetune_command(args: argparse.Namespace) -> int:
     check_inputs(args)
     if args.recipe == "snippets":
         return snippets_command(args)
-    drop_other_heads_options(args, default_preset="rmsnet-finetune")
     config = build_config(args, default_preset="rmsnet-finetune")
     settings = settings_from(args)
     check_backbone(settings.backbone)

@@ -152,9 +152,8 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.errors import DataError
-    from soccerspot.pipeline.training.config import apply_overrides
+    from soccerspot.pipeline.training.config import apply_overrides, head_config_for, with_head
     from soccerspot.pipeline.training.presets import get_preset
-    from soccerspot.pipeline.training.config import head_config_for
     from soccerspot.pipeline.training.loop import check_loop_settings
     from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, STATE_FILE
 
@@ -180,6 +179,8 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
         base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}, {}
     else:
         base = get_preset(args.preset or default_preset)
+        if "head" in overrides:  # the preset's settings of its own head do not carry over to another
+            base = with_head(base, overrides["head"])
 
     try:
         config = apply_overrides(base, overrides)

@@ -160,6 +160,19 @@ def with_legacy_head_fields(head: str, head_options: Any, legacy: dict[str, Any]
     return {**{k: v for k, v in legacy.items() if k in names}, **head_options}
 
 
+def with_head(config: TrainConfig, head: str) -> TrainConfig:
+    """`config` (a preset) training `head` instead: its head_options that `head`'s config has no field for
+    belong to the preset's own head and are dropped, as the pooling settings were ignored by other heads when
+    they were run fields. An unknown head is left for validation to name."""
+    try:
+        names = head_fields(head)
+    except SettingsError:
+        return config
+    if head == config.head or not isinstance(config.head_options, dict):
+        return config
+    return dataclasses.replace(config, head_options={k: v for k, v in config.head_options.items() if k in names})
+
+
 def head_config_for(config: TrainConfig, input_dim: int, num_classes: int, window_frames: int) -> "BaseHeadConfig":
     """The config of the head `config` trains, on `input_dim`-d features, `num_classes` classes and windows
     of `window_frames` rows: the head's registered defaults, then the run's head fields (`HEAD_FIELDS`), then
