@@ -22,6 +22,7 @@ import pkgutil
 import sys
 
 from soccerspot.errors import DataError, SettingsError
+from soccerspot.pipeline.training.config import HEAD_OPTION_PREFIX
 
 
 class UsageError(ValueError):
@@ -37,8 +38,8 @@ HEAD_OPTION_FLAGS = {"clusters": "INT", "projection_dim": "INT|NONE"}  # flag na
 def flag_of(setting: str) -> str:
     """The flag that sets a config field (`max_epochs` -> `--epochs`, `window_seconds` -> `--window-seconds`,
     `head_options.clusters` -> `--clusters`, another head setting -> `--head-options`)."""
-    if setting.startswith("head_options."):
-        name = setting[len("head_options."):]
+    if setting.startswith(HEAD_OPTION_PREFIX):
+        name = setting[len(HEAD_OPTION_PREFIX):]
         return "--" + name.replace("_", "-") if name in HEAD_OPTION_FLAGS else "--head-options"
     return "--epochs" if setting == "max_epochs" else "--" + setting.replace("_", "-")
 

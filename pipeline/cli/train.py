@@ -71,6 +71,14 @@ def head_option_overrides(config, given: dict[str, str], head_options_given: boo
             if name in names and not (head_options_given and name in config.head_options)}
 
 
+def with_flags(config, overrides: dict[str, str], head_options: dict[str, str]):
+    """`config` with the flags' field `overrides`, then the `HEAD_OPTION_FLAGS` values of its (new) head."""
+    from soccerspot.pipeline.training.config import apply_overrides
+
+    config = apply_overrides(config, overrides)
+    return apply_overrides(config, head_option_overrides(config, head_options, "head_options" in overrides))
+
+
 def changed_settings(stored, given) -> list[str]:
     """The settings `given` changes in `stored` (a resumed run's), `max_epochs` aside: run fields by name, a
     head's own settings as `head_options.NAME` where they change the head's config (one given the value the
@@ -152,7 +160,7 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
     change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.errors import DataError
-    from soccerspot.pipeline.training.config import apply_overrides, head_config_for, with_head
+    from soccerspot.pipeline.training.config import head_config_for, with_head
     from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.loop import check_loop_settings
     from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, STATE_FILE
@@ -168,8 +176,7 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
-            given = apply_overrides(stored, {k: v for k, v in overrides.items() if k != "max_epochs"})
-            given = apply_overrides(given, head_option_overrides(given, head_options, "head_options" in overrides))
+            given = with_flags(stored, {k: v for k, v in overrides.items() if k != "max_epochs"}, head_options)
             differing = changed_settings(stored, given)
         except (ValueError, TypeError) as error:
             raise settings_failure(error, overrides, head_options) from None
@@ -183,8 +190,7 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
             base = with_head(base, overrides["head"])
 
     try:
-        config = apply_overrides(base, overrides)
-        config = apply_overrides(config, head_option_overrides(config, head_options, "head_options" in overrides))
+        config = with_flags(base, overrides, head_options)
         check_loop_settings(config)
         head_config_for(config, input_dim=16, num_classes=17, window_frames=30)  # stand-in sizes: the real
     except (ValueError, TypeError) as error:                                    # window is checked on the data
