@@ -22,3 +22,9 @@ def soccernet_data() -> Path:
             "(labels/, predictions/, checkpoints/)"
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def peer_code_root(tmp_path_factory) -> Path:
+    """Where `tests.peer_code.peer_repo` unpacks the peers' code for this session."""
+    return tmp_path_factory.mktemp("peer_code")
