@@ -25,6 +25,7 @@ from soccerspot.errors import DataError
 HALVES = (1, 2)
 LABELS_FILE = "Labels-v2.json"
 LABELS_FILE_V1 = "Labels.json"
+LABELS_FILE_BALL = "Labels-ball.json"  # Ball Action Spotting (2023-2025)
 PREDICTIONS_FILE = "results_spotting.json"
 SCORES_NAME = "scores"  # `<half>_scores.npy`: per-row class probabilities kept by `spot --save-scores`
 OFFICIAL_SPLITS = ("train", "valid", "test", "challenge")
@@ -97,13 +98,15 @@ def find_games(root: str | Path, filename: str | Callable[[list[str]], bool] = L
     return sorted(games)
 
 
-def official_split_games(split: str) -> list[str]:
-    """The games of an official SoccerNet split, in the package's order."""
+def official_split_games(split: str, game_lists: str = "spotting") -> list[str]:
+    """The games of an official SoccerNet split, in the package's order. `game_lists` is the package's task
+    whose lists are read: "spotting" (SoccerNet-v2's 500 games) or "spotting-ball" (Ball Action Spotting's
+    nine: `SoccerNet/data/Ball{Train,Valid,Test,Challenge}.json`)."""
     if split not in OFFICIAL_SPLITS:
         raise ValueError(f"unknown split {split!r}; official splits: {', '.join(OFFICIAL_SPLITS)}")
     from SoccerNet.utils import getListGames
 
-    return list(getListGames(split=split, task="spotting", dataset="SoccerNet"))
+    return list(getListGames(split=split, task=game_lists, dataset="SoccerNet"))
 
 
 def read_games_file(path: str | Path) -> list[str]:
@@ -137,18 +140,20 @@ def read_games_file(path: str | Path) -> list[str]:
     return games
 
 
-def split_games(split: str | Path) -> list[str]:
-    """An official split's games, or the games listed in a GAMES.txt file."""
+def split_games(split: str | Path, game_lists: str = "spotting") -> list[str]:
+    """An official split's games (of `game_lists`, see `official_split_games`), or the games listed in a
+    GAMES.txt file."""
     if isinstance(split, str) and split in OFFICIAL_SPLITS:
-        return official_split_games(split)
+        return official_split_games(split, game_lists)
     return read_games_file(split)
 
 
 def resolve_games(spec: str | Path | None, root: str | Path, marker: str | Callable[[list[str]], bool], *,
-                  folders: bool = True, root_name: str = "the root") -> list[str]:
+                  folders: bool = True, root_name: str = "the root", game_lists: str = "spotting") -> list[str]:
     """The games (paths relative to `root`) named by `spec` (`SPLIT_HELP`): an official split or a games
     file; "all" or None (every game below `root` holding `marker`); "none" (no games); with `folders`, a
-    folder inside `root` (its games holding `marker`; `root_name` names the root in messages, e.g. its flag)."""
+    folder inside `root` (its games holding `marker`; `root_name` names the root in messages, e.g. its flag).
+    `game_lists`: whose official splits (`official_split_games`)."""
     if spec is None or spec == "all":
         return find_games(root, marker)
     if isinstance(spec, str) and spec.lower() == "none":
@@ -164,4 +169,4 @@ def resolve_games(spec: str | Path | None, root: str | Path, marker: str | Calla
             what = marker if isinstance(marker, str) else "half videos"
             raise DataError(folder, f"no games with {what} below this folder")
         return games
-    return split_games(spec)
+    return split_games(spec, game_lists)

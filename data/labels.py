@@ -4,6 +4,9 @@
 "position": "312000", "team": "home", "visibility": "visible"}, ...]}.
 `results_spotting.json`: {"UrlLocal": ..., "predictions": [{"gameTime": "1 - 5:12", "label": "Goal",
 "position": 312000, "half": 1, "confidence": 0.93}, ...]}.
+Ball Action Spotting's `Labels-ball.json` is the same format (classes such as "PASS", "DRIVE", positions at
+25 fps precision; since 2025 `team` is "left" or "right", the side of the video), and its predictions carry
+the same `team` on each entry (`Prediction.team`, written only where set).
 
 Time comes from `position` (ms from the start of the half); `gameTime` gives the time only where there
 is no `position` (SoccerNet-v1's `Labels.json`). Real files disagree between the two once; `position`
@@ -24,6 +27,7 @@ from soccerspot.data.games import HALVES
 VISIBILITY_SHOWN = "visible"
 VISIBILITY_UNSHOWN = "not shown"
 EVALUATION_BIN_MS = 500  # the official evaluator keeps one value per class per 0.5 s frame (2 fps)
+EVALUATION_FRAMERATE = 2  # SoccerNet-v2's evaluation grid; Ball Action Spotting's is 25 fps
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Prediction:
     position_ms: int
     label: str
     confidence: float
+    team: str = ""  # Ball Action Spotting (2025): "left" or "right"; "" where not predicted
 
 
 @dataclass
@@ -225,10 +230,12 @@ def write_labels(path: str | Path, labels: GameLabels) -> None:
 
 
 def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None, *,
-                     strict: bool = True) -> GamePredictions:
+                     strict: bool = True, ignore_half: bool = False) -> GamePredictions:
     """Read a `results_spotting.json`: values may be strings or numbers, `gameTime` unpadded,
     `Url` instead of `UrlLocal`. `strict=False` skips, as the official evaluator does, predictions whose
-    label is not in `valid_labels` or whose half is not 1 or 2, and counts them in `skipped`."""
+    label is not in `valid_labels` or whose half is not 1 or 2, and counts them in `skipped`.
+    `ignore_half`: every prediction is of half 1 whatever its `half` or gameTime say, as the 2025 Ball
+    evaluator reads them (one video per game). A `team` field is kept as a string."""
     path = Path(path)
     obj = _read_json(path, "predictions")
     valid = _Labels(valid_labels)
@@ -237,7 +244,7 @@ def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None
         if not isinstance(entry, dict):
             raise DataError(path, f"prediction {index} is not an object")
         try:
-            half = _half_of(entry, path, index)
+            half = 1 if ignore_half else _half_of(entry, path, index)
             position = _position_of(entry, path, index)
             label = _check_label(entry.get("label"), path, index, entry, valid)
         except OutsideScoredSet as error:
@@ -249,36 +256,48 @@ def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None
             confidence = float(entry.get("confidence"))
         except (TypeError, ValueError):
             raise DataError(path, f"prediction {index} has no numeric 'confidence' (entry: {entry})") from None
-        predictions.append(Prediction(half=half, position_ms=position, label=label, confidence=confidence))
+        team = entry.get("team")
+        predictions.append(Prediction(half=half, position_ms=position, label=label, confidence=confidence,
+                                      team="" if team is None else str(team)))
     return GamePredictions(url=_url_of(obj, path), predictions=predictions, path=path, skipped=skipped)
 
 
-def deduplicate_bins(predictions: Iterable[Prediction], bin_ms: int = EVALUATION_BIN_MS) -> list[Prediction]:
-    """At most one prediction per (half, label, 0.5 s bin): the most confident one.
+def evaluation_frame(position_ms: int, framerate: int = EVALUATION_FRAMERATE) -> int:
+    """The official evaluators' grid frame of a position: `int(framerate * (position / 1000))` in floating point."""
+    return int(framerate * (position_ms / 1000))
 
-    The official evaluator writes predictions into a 2 fps grid and silently keeps the last one
-    of a bin; keeping the best one instead is never worse and makes the file order irrelevant."""
-    best: dict[tuple[int, str, int], Prediction] = {}
+
+def deduplicate_bins(predictions: Iterable[Prediction], framerate: int = EVALUATION_FRAMERATE) -> list[Prediction]:
+    """At most one prediction per (half, label, team, bin): the most confident one.
+
+    The official evaluator writes predictions into a grid (2 fps: 0.5 s bins; Ball Action Spotting: 25 fps,
+    40 ms) and silently keeps the last one of a bin; keeping the best one instead is never worse and makes the
+    file order irrelevant. Bins are the evaluator's frames (`evaluation_frame`)."""
+    best: dict[tuple[int, str, str, int], Prediction] = {}
     for p in predictions:
-        key = (p.half, p.label, p.position_ms // bin_ms)
+        key = (p.half, p.label, p.team, evaluation_frame(p.position_ms, framerate))
         if key not in best or p.confidence > best[key].confidence:
             best[key] = p
     return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label))
 
 
-def write_predictions(path: str | Path, predictions: GamePredictions) -> None:
-    """Write a `results_spotting.json` atomically: integer positions, one prediction per class per bin."""
+def write_predictions(path: str | Path, predictions: GamePredictions,
+                      framerate: int = EVALUATION_FRAMERATE) -> None:
+    """Write a `results_spotting.json` atomically: integer positions, one prediction per class (and team) per
+    frame of the evaluator's grid at `framerate` (2 for SoccerNet-v2, 25 for Ball Action Spotting); `team`
+    written where a prediction has one."""
     entries = []
-    for p in deduplicate_bins(predictions.predictions):
+    for p in deduplicate_bins(predictions.predictions, framerate):
         if not 0.0 <= p.confidence <= 1.0:
             raise ValueError(f"confidence {p.confidence} outside [0, 1] for {p}")
-        entries.append(
-            {
-                "gameTime": game_time(p.half, p.position_ms),
-                "label": p.label,
-                "position": int(p.position_ms),
-                "half": int(p.half),
-                "confidence": float(p.confidence),
-            }
-        )
+        entry = {
+            "gameTime": game_time(p.half, p.position_ms),
+            "label": p.label,
+            "position": int(p.position_ms),
+            "half": int(p.half),
+            "confidence": float(p.confidence),
+        }
+        if p.team:
+            entry["team"] = p.team
+        entries.append(entry)
     write_json_atomic(path, {"UrlLocal": predictions.url, "predictions": entries})

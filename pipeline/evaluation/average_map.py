@@ -398,10 +398,13 @@ def _list_problem(count_of: str, items: list[str], limit: int = 10) -> str:
 def load_folders(labels_root: str | Path, predictions_root: str | Path, games: Iterable[str], *,
                  classes: Sequence[str] | Mapping[str, int] = CLASS_NAMES_V2, labels_file: str = LABELS_FILE,
                  prediction_file: str = PREDICTIONS_FILE, allow_missing: bool = False, version: int = 2,
-                 progress: bool = True, strict: bool = False) -> FolderGames:
+                 progress: bool = True, strict: bool = False, any_label: bool = False,
+                 ignore_prediction_half: bool = False) -> FolderGames:
     """Read every game's labels and predictions. Bad files are all collected, then reported at once.
     Entries the official evaluator skips (a label outside `classes`, a half other than 1 or 2) are skipped and
-    counted (`FolderGames.skipped_entries`), or, with `strict`, bad files too."""
+    counted (`FolderGames.skipped_entries`), or, with `strict`, bad files too. `any_label`: labels and
+    predictions of any name are read (their caller checks them); `ignore_prediction_half`: every prediction is of half 1
+    (`data.labels.read_predictions`)."""
     from tqdm import tqdm
 
     labels_root, predictions_root = Path(labels_root), Path(predictions_root)
@@ -418,7 +421,8 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
         raise DataError(predictions_root, _list_problem(
             f"of {len(games)} games have no {prediction_file} (--allow-missing scores them as empty)", missing))
     class_index, _ = _class_index(classes)
-    label_names = None if version == 1 else list(class_index)
+    label_names = None if version == 1 or any_label else list(class_index)
+    prediction_names = None if any_label else list(class_index)
     result = FolderGames({}, {}, missing)
     errors: list[DataError] = []
     for game in tqdm(games, desc="reading", unit="game", disable=not progress, leave=False):
@@ -429,8 +433,8 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
         if game in missing:
             continue
         try:
-            result.predictions[game] = read_predictions(predictions_root / game / prediction_file, list(class_index),
-                                                       strict=strict)
+            result.predictions[game] = read_predictions(predictions_root / game / prediction_file, prediction_names,
+                                                       strict=strict, ignore_half=ignore_prediction_half)
         except DataError as error:
             errors.append(error)
     if len(errors) == 1:
@@ -440,10 +444,11 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
     return result
 
 
-def resolve_games(labels_root: str | Path, split: str | Path | None, labels_file: str = LABELS_FILE) -> list[str]:
-    """The games of `split` (`data.games.resolve_games`; without one, every game under `labels_root` with
-    labels); none is an error."""
-    games = games_named(split, labels_root, labels_file, folders=False)
+def resolve_games(labels_root: str | Path, split: str | Path | None, labels_file: str = LABELS_FILE,
+                  game_lists: str = "spotting") -> list[str]:
+    """The games of `split` (`data.games.resolve_games`, official splits from `game_lists`; without one, every
+    game under `labels_root` with labels); none is an error."""
+    games = games_named(split, labels_root, labels_file, folders=False, game_lists=game_lists)
     if not games:
         raise DataError(labels_root, f"no game folder holds a {labels_file}")
     return games
