@@ -26,7 +26,6 @@ this module takes "no previous change".
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,27 +212,23 @@ def report_lines(results: dict, metric: str, missing_labels: list[str]) -> list[
     return lines
 
 
-def run_grounding_command(args) -> int:
-    """`soccerspot evaluate --task grounding`: Detection-replays.json against Labels-cameras.json."""
-    if args.metric not in GROUNDING_METRICS:
-        print(f"soccerspot evaluate: error: --metric {args.metric}: replay grounding is scored loose or tight",
-              file=sys.stderr)
-        return 2
-    prediction_file = DETECTIONS_FILE if args.prediction_file == "results_spotting.json" else args.prediction_file
+def run_grounding_command(args, metric: str, prediction_file: str = DETECTIONS_FILE,
+                          labels_file: str = CAMERAS_FILE) -> int:
+    """`soccerspot evaluate --task grounding`: `prediction_file` (Detection-replays.json) against `labels_file`
+    (Labels-cameras.json) of each game; `metric` is loose or tight (`GROUNDING_METRICS`)."""
     if args.split is None:  # every game with camera labels; games with only Labels-v2.json are reported
-
-        games = find_games(args.labels, CAMERAS_FILE)
+        games = find_games(args.labels, labels_file)
         missing = [game for game in find_games(args.labels, LABELS_FILE) if game not in set(games)]
         if not games:
-            raise DataError(args.labels, f"no game folder holds a {CAMERAS_FILE}")
+            raise DataError(args.labels, f"no game folder holds a {labels_file}")
     else:
-        games = resolve_games(args.labels, args.split, CAMERAS_FILE)
+        games = resolve_games(args.labels, args.split, labels_file)
         missing = games_without_camera_labels(args.labels, games)
     games = [game for game in games if game not in missing]
     if args.allow_missing:
         games = [game for game in games if (Path(args.predictions) / game / prediction_file).is_file()]
-    results = evaluate_grounding(args.labels, args.predictions, games, args.metric, prediction_file)
-    print("\n".join(report_lines(results, args.metric, missing)))
+    results = evaluate_grounding(args.labels, args.predictions, games, metric, prediction_file)
+    print("\n".join(report_lines(results, metric, missing)))
     if args.json is not None:
         write_json_atomic(args.json, results)
         print(f"wrote {args.json}")

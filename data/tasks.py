@@ -1,0 +1,95 @@
+"""The SoccerNet tasks soccerspot knows, each registered once as data: its files, class sets, metric and
+tolerances, evaluation grid, official game lists and post-processing defaults.
+
+Commands take `--task NAME` and read what differs from here (`task_spec(name)`), never branching on a
+task's name: `evaluate` picks its evaluation, files, class sets, metrics, frame rate and splits this way.
+
+- `spotting`: SoccerNet-v2 action spotting (17 classes, Average-mAP loose 5-60 s / tight 1-5 s on a 2 fps
+  grid; `SoccerNet.Evaluation.ActionSpotting`).
+- `grounding`: replay grounding (`Detection-replays.json` against `Labels-cameras.json`, Average-AP loose or
+  tight on a 2 fps track; `SoccerNet.Evaluation.ReplayGrounding`).
+- `ball`: Ball Action Spotting (`Labels-ball.json`, 25 fps, mAP at 1 s; class sets 2025 with teams (Team mAP@1,
+  sn-teamspotting's `mAPevaluateCodabench`), 2024 and 2023 without (the SoccerNet package's `evaluate(...,
+  task="spotting-ball", framerate=25)`)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE
+from soccerspot.data.games import LABELS_FILE, LABELS_FILE_BALL, PREDICTIONS_FILE
+
+ACTION_METRICS = ("loose", "tight", "at1", "at2", "at3", "at4", "at5")  # `average_map.METRIC_DELTAS_S`' names
+
+
+@dataclass(frozen=True)
+class NmsDefaults:
+    """Non-maximum suppression as a task's reference recipe runs it (data: no command reads it yet; a trained
+    head carries its own NMS settings)."""
+
+    kind: str  # "hard" | "soft" (`pipeline.inference.nms.NMS_KINDS`)
+    window_seconds: float
+    source: str  # where the value comes from
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    title: str
+    labels_file: str  # per game folder
+    predictions_file: str  # per game folder, what `evaluate` scores by default
+    class_sets: tuple[str, ...]  # `data.classes.class_setup` names; the first is the default
+    metrics: tuple[str, ...]  # the metrics `evaluate` accepts; the first is the default
+    framerate: int  # the evaluation grid's frames per second
+    game_lists: str  # the SoccerNet package's task whose official splits list the games (`data.games`)
+    evaluation: str  # which evaluation scores it: "average_map" (with teams where the class set has them) or "grounding"
+    nms: NmsDefaults | None  # the reference recipe's NMS; None where soccerspot does not build it yet
+    plots: bool = False  # `evaluate --plots` draws its loose/tight tolerance curves (2 fps Average-mAP)
+
+    @property
+    def default_class_set(self) -> str:
+        return self.class_sets[0]
+
+    @property
+    def default_metric(self) -> str:
+        return self.metrics[0]
+
+
+TASK_SPECS: dict[str, TaskSpec] = {}
+
+
+def register_task_spec(spec: TaskSpec) -> TaskSpec:
+    if spec.name in TASK_SPECS:
+        raise ValueError(f"task {spec.name!r} is registered twice")
+    TASK_SPECS[spec.name] = spec
+    return spec
+
+
+def task_spec(name: str) -> TaskSpec:
+    if name not in TASK_SPECS:
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(TASK_SPECS)}")
+    return TASK_SPECS[name]
+
+
+def task_names() -> tuple[str, ...]:
+    return tuple(TASK_SPECS)
+
+
+register_task_spec(TaskSpec(
+    name="spotting", title="SoccerNet-v2 action spotting", labels_file=LABELS_FILE,
+    predictions_file=PREDICTIONS_FILE, class_sets=("v2", "v1"), metrics=ACTION_METRICS, framerate=2,
+    game_lists="spotting", evaluation="average_map",
+    nms=NmsDefaults("hard", 30.0, "NetVLAD++ (Giancola & Ghanem 2021), the netvladpp-paper preset"), plots=True,
+))
+register_task_spec(TaskSpec(
+    name="grounding", title="SoccerNet-v2 replay grounding", labels_file=CAMERAS_FILE,
+    predictions_file=DETECTIONS_FILE, class_sets=("v2",), metrics=("loose", "tight"), framerate=2,
+    game_lists="spotting", evaluation="grounding",
+    nms=NmsDefaults("hard", 25.0, "the grounding report's 25 s (models.heads.grounding.GroundingInference)"),
+))
+register_task_spec(TaskSpec(
+    name="ball", title="Ball Action Spotting", labels_file=LABELS_FILE_BALL, predictions_file=PREDICTIONS_FILE,
+    class_sets=("ball-2025", "ball-2024", "ball-2023"), metrics=("at1", "at2", "at3", "at4", "at5"), framerate=25,
+    game_lists="spotting-ball", evaluation="average_map",
+    nms=None,  # T-DEED / sn-teamspotting: soft NMS with a quadratic decay over 12 frames, not built here yet
+))
