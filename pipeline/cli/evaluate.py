@@ -150,7 +150,7 @@ def run_average_map(args: argparse.Namespace, spec, metric: str, class_set: str)
     from soccerspot.data.atomic import write_json_atomic
     from soccerspot.data.classes import class_setup
     from soccerspot.pipeline.evaluation.average_map import evaluate_games, load_folders, resolve_games
-    from soccerspot.pipeline.evaluation.ball import classes_without_labels, evaluate_ball_teams
+    from soccerspot.pipeline.evaluation.ball import classes_without_weight, evaluate_ball_teams
 
     setup = class_setup(class_set)
     classes = class_names_of(args, setup.names)
@@ -171,10 +171,11 @@ def run_average_map(args: argparse.Namespace, spec, metric: str, class_set: str)
         results = evaluate_ball_teams(loaded.labels, loaded.predictions, classes, metric, teams=setup.teams,
                                       framerate=spec.framerate, allow_missing=True)
         print(format_team_table(results, classes, metric))
-        without = classes_without_labels(results, classes)
+        without = classes_without_weight(results, classes)
         if without:
-            print(f"warning: no labels of {', '.join(without)}: their Team AP is 0/0 (NaN), and so is Team mAP, as "
-                  "the official evaluator computes it", file=sys.stderr)
+            print(f"warning: the label sums of the two sides of {', '.join(without)} add to 0 (no labels, or a "
+                  "\"not shown\" label counting -1): the official evaluator divides by 0 there (Team AP NaN or "
+                  "infinite), and Team mAP with it", file=sys.stderr)
         print(f"Team mAP ({metric}): {results['mAP']:.5f}  mAP ({metric}): {results['mAP_no_team']:.5f}")
     else:
         results = evaluate_games(loaded.labels, loaded.predictions, classes, metric, framerate=spec.framerate,

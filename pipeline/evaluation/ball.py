@@ -147,6 +147,7 @@ def evaluate_ball_teams(labels: Mapping[str, GameLabels], predictions: Mapping[s
     return {key: results[key] for key in TEAM_RESULT_KEYS}
 
 
-def classes_without_labels(results: dict, classes: Sequence[str]) -> list[str]:
-    """Classes whose Team AP is not a number (their two sides' label sums add to 0)."""
+def classes_without_weight(results: dict, classes: Sequence[str]) -> list[str]:
+    """Classes whose Team AP is not a finite number: their two sides' label sums add to 0 (a "not shown" label
+    counts -1), so the official weighting divides by 0."""
     return [name for name, value in zip(classes, results["mAP_per_class"]) if not np.isfinite(value)]
