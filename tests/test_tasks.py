@@ -35,3 +35,24 @@ def test_ball_class_sets():
     assert newest.names == older.names and len(newest.names) == 12 and oldest.names == ["PASS", "DRIVE"]
     assert {setup.labels_file for setup in (newest, older, oldest)} == {spec.labels_file} == {"Labels-ball.json"}
     assert class_setup(task_spec("spotting").default_class_set).labels_file == task_spec("spotting").labels_file
+
+
+def test_evaluate_reads_the_class_set_from_the_registry(tmp_path, capsys):
+    """`--class-set v1` scores SoccerNet-v1's Labels.json as the official v1 scorer (`evaluate_folders`)."""
+    from test_evaluate import write_random_season
+
+    from soccerspot.pipeline.cli import main
+    from soccerspot.pipeline.evaluation.average_map import evaluate_folders
+
+    raw_labels = ["soccer-ball", "r-card", "y-card", "substitution-in"]
+    labels_root, predictions_root = write_random_season(tmp_path, 3, raw_labels, labels_file="Labels.json")
+    for path in predictions_root.rglob("results_spotting.json"):  # v1 predictions name the official classes
+        path.write_text(path.read_text().replace("soccer-ball", "soccer").replace("r-card", "card")
+                        .replace("y-card", "card").replace("substitution-in", "subs"))
+    expected = evaluate_folders(labels_root, predictions_root, None, "loose", version=1, progress=False)
+    code = main(["evaluate", "--quiet", "--class-set", "v1", "--labels", str(labels_root), "--predictions",
+                 str(predictions_root)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert 0.0 < expected["a_mAP"] < 1.0
+    assert f"Average-mAP (loose): {expected['a_mAP']:.5f}" in out and "card" in out

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "which scores teams; ball-2024 and ball-2023 do not)")
     parser.add_argument("--classes", metavar="NAMES",
                         help="comma-separated class names in column order, for seasons with their own "
-                             "classes (spotting; default: the class set's)")
+                             "classes (default: the class set's)")
     parser.add_argument("--json", type=Path, metavar="OUT.json",
                         help="also write the official result keys (a_mAP, a_mAP_per_class, ...; ball with teams: "
                              "mAP, mAP_no_team, mAP_per_class, ...) to this file")
