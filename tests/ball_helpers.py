@@ -84,9 +84,15 @@ def random_ball_game(rng: np.random.Generator, classes: list[str], *, teams: boo
     for number, p in enumerate(predictions):
         strings = untidy and number % 3 == 0  # values as strings, gameTime unpadded
         half = p.pop("half")
-        entries.append({"gameTime": game_time(half, p["position"], padded=False), **p, "half": half,
-                        "position": str(p["position"]) if strings else p["position"],
-                        "confidence": str(p["confidence"]) if strings else p["confidence"]})
+        entry = {"gameTime": game_time(half, p["position"], padded=False), **p, "half": half,
+                 "position": str(p["position"]) if strings else p["position"],
+                 "confidence": str(p["confidence"]) if strings else p["confidence"]}
+        if untidy and teams and number % 7 == 1:  # the team evaluator reads neither half nor gameTime
+            del entry["half"], entry["gameTime"]
+        entries.append(entry)
+    if untidy:
+        for entry in annotations[::11]:  # no visibility: shown
+            del entry["visibility"]
     return annotations, entries
 
 
