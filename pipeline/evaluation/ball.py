@@ -13,8 +13,9 @@ What that evaluator does (and this module reproduces):
   known class and a team. A confidence of 0.0 is a detection (the grid's "nothing" is -1).
 * Team mAP: SoccerNet's `average_mAP` (25 fps, the metric's tolerances: at1 = one second, a match within
   +-12.5 frames) over 2C columns, (class, left) and (class, right); then each class's AP is the average of its
-  two sides weighted by the *sums* of their label columns (a "not shown" label counts -1; a class without
-  labels gives 0/0 = NaN, which the mean carries), and mAP the mean over classes. The visible and unshown
+  two sides weighted by the *sums* of their label columns (a "not shown" label counts -1; where the two sums
+  add to 0, as for a class without labels, it divides by 0: NaN or infinite, which the mean carries), and mAP
+  the mean over classes. The visible and unshown
   curves are weighted the same way. `mAP_no_team`: the same grid over C columns, teams ignored.
 
 The 2023 and 2024 scores (no teams) are the SoccerNet pip package's `evaluate(..., task="spotting-ball",
