@@ -179,7 +179,7 @@ def test_team_is_scored_separately_from_the_action():
 
 @pytest.mark.parametrize("bad, match", [
     (dict(team="home"), "label 0 .*team 'home'.*left or right"),
-    (dict(team=""), "label 0 .*team ''"),
+    (dict(team=""), "label 0 .*team ''.*--class-set ball-2024 or ball-2023"),
     (dict(label="DIVE"), "label 0 has unknown class 'DIVE'"),
 ])
 def test_bad_labels_are_refused_naming_the_entry(bad, match):

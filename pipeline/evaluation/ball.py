@@ -52,8 +52,9 @@ def _column(label: str, team: str, index: int, kind: str, where: str, class_inde
         raise DataError(where, f"{kind} {index} has unknown class {label!r} (the official evaluator stops with "
                                f"a KeyError); valid classes: {', '.join(class_index)}")
     if team not in teams:
+        hint = "; labels without teams are scored by --class-set ball-2024 or ball-2023" if not team else ""
         raise DataError(where, f"{kind} {index} ({label}) has team {team!r}; the team evaluator scores "
-                               f"{' or '.join(teams)} (the official evaluator stops with a KeyError)")
+                               f"{' or '.join(teams)} (the official evaluator stops with a KeyError){hint}")
     return class_index[label], teams.index(team)
 
 
