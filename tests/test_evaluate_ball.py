@@ -142,6 +142,17 @@ def test_later_entry_of_a_frame_wins_not_the_larger():
     assert team_map(labels, swapped)["mAP_per_class"][0] == 1.0
 
 
+def test_a_later_label_of_the_same_frame_replaces_the_earlier():
+    # PASS right: one visible label found (AP 1), then the same frame again "not shown": the column sums -1.
+    # PASS left: one visible label missed (AP 0, sum 1). Team AP (0 * 1 + 1 * -1) / (1 - 1): a division by 0.
+    labels = [label(10_000, team="left"), label(20_000, team="right"),
+              label(20_020, team="right", visibility="not shown")]
+    results = team_map(labels, [guess(20_000, 0.9, team="right")])
+    assert math.isinf(results["mAP_per_class"][0])
+    shown_last = [labels[0], labels[2], labels[1]]  # the visible one last: sums 1 and 1, Team AP 1/2
+    assert team_map(shown_last, [guess(20_000, 0.9, team="right")])["mAP_per_class"][0] == 0.5
+
+
 def test_a_confidence_of_zero_is_still_a_detection():
     assert team_map([label(10_000)], [guess(10_000, 0.0)])["mAP_per_class"][0] == 1.0
     assert team_map([label(10_000)], [guess(10_000, -1.0)])["mAP_per_class"][0] == 0.0  # negative: none

@@ -141,7 +141,8 @@ def evaluate_ball_teams(labels: Mapping[str, GameLabels], predictions: Mapping[s
     results: dict = {}
     for suffix in ("", "_visible", "_unshown"):
         per_class = _team_weighted(results_team[f"a_mAP_per_class{suffix}"], weights)
-        results[f"mAP{suffix}"] = float(np.mean(per_class))
+        with np.errstate(invalid="ignore"):  # +inf and -inf sides of a zero weight sum: NaN, as theirs
+            results[f"mAP{suffix}"] = float(np.mean(per_class))
         results[f"mAP_per_class{suffix}"] = [float(x) for x in per_class]
     results["mAP_no_team"] = results_class["a_mAP"]
     results["mAP_per_class_no_team"] = results_class["a_mAP_per_class"]
