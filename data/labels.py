@@ -82,11 +82,12 @@ def game_time(half: int, position_ms: int) -> str:
     return f"{half} - {total // 60:02d}:{total % 60:02d}"
 
 
-def _read_json(path: Path, key: str) -> dict:
-    if not path.is_file():
+def _read_json(path: Path, key: str, content: bytes | None = None) -> dict:
+    """The JSON object of `path` (or of `content`, its bytes where it is not a file on disk: a zip member)."""
+    if content is None and not path.is_file():
         raise DataError(path, "file not found")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8") if content is None else content.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise DataError(path, f"not UTF-8 text ({error})") from error
     except json.JSONDecodeError as error:
@@ -230,14 +231,15 @@ def write_labels(path: str | Path, labels: GameLabels) -> None:
 
 
 def read_predictions(path: str | Path, valid_labels: Iterable[str] | None = None, *,
-                     strict: bool = True, ignore_half: bool = False) -> GamePredictions:
+                     strict: bool = True, ignore_half: bool = False, content: bytes | None = None) -> GamePredictions:
     """Read a `results_spotting.json`: values may be strings or numbers, `gameTime` unpadded,
     `Url` instead of `UrlLocal`. `strict=False` skips, as the official evaluator does, predictions whose
     label is not in `valid_labels` or whose half is not 1 or 2, and counts them in `skipped`.
     `ignore_half`: every prediction is of half 1 whatever its `half` or gameTime say, as the 2025 Ball
-    evaluator reads them (one video per game). A `team` field is kept as a string."""
+    evaluator reads them (one video per game). A `team` field is kept as a string. `content`: the file's
+    bytes where it is not on disk (a zip member; `path` names it in messages)."""
     path = Path(path)
-    obj = _read_json(path, "predictions")
+    obj = _read_json(path, "predictions", content)
     valid = _Labels(valid_labels)
     predictions, skipped = [], {}
     for index, entry in enumerate(obj["predictions"]):

@@ -287,3 +287,29 @@ def test_cli_flags_the_task_does_not_take_exit_2(team_season, tmp_path, capsys, 
     flags = [str(tmp_path / f) if f == "PLOTS" else f for f in flags]
     code, _, err = run_cli(capsys, "--labels", labels_root, "--predictions", predictions_root, *flags)
     assert code == 2 and match in err
+
+
+def test_predictions_in_a_zip_as_codabench_takes_them(team_season, tmp_path, capsys):
+    import zipfile
+
+    labels_root, predictions_root = team_season
+    archive = tmp_path / "submission.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(predictions_root.rglob("results_spotting.json")):
+            out.write(path, path.relative_to(predictions_root).as_posix())
+    from_folder = load(labels_root, predictions_root, BALL_SPLITS["test"])
+    from_zip = load(labels_root, archive, BALL_SPLITS["test"])
+    assert from_zip.predictions[GAME].predictions == from_folder.predictions[GAME].predictions
+    code, out, err = run_cli(capsys, "--labels", labels_root, "--predictions", archive, "--split", "test")
+    expected = evaluate_ball_teams(from_folder.labels, from_folder.predictions)
+    assert code == 0 and f"Team mAP (at1): {expected['mAP']:.5f}" in out
+    # A game missing from the zip is named, as one missing from a folder.
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr(f"{GAME}/results_spotting.json", "{\"predictions\": []}")
+    code, _, err = run_cli(capsys, "--labels", labels_root, "--predictions", archive, "--split", "test")
+    assert code == 1 and "1 of 2 games have no results_spotting.json" in err and "Stoke City" in err
+    with zipfile.ZipFile(archive, "w") as out:
+        for game in BALL_SPLITS["test"]:
+            out.writestr(f"{game}/results_spotting.json", "not json" if game == GAME else "{\"predictions\": []}")
+    code, _, err = run_cli(capsys, "--labels", labels_root, "--predictions", archive, "--split", "test")
+    assert code == 1 and f"submission.zip/{GAME}/results_spotting.json" in err and "malformed JSON" in err

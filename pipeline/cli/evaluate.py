@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True, type=Path, metavar="ROOT",
                         help="root of the labels tree: <league>/<season>/<game>/<the task's labels file>")
     parser.add_argument("--predictions", required=True, type=Path, metavar="ROOT",
-                        help="root of the predictions tree: <league>/<season>/<game>/<predictions file>")
+                        help="root of the predictions tree: <league>/<season>/<game>/<predictions file>; for "
+                             "spotting and ball also a zip file of that tree (a Codabench submission)")
     parser.add_argument("--split", metavar="SPLIT",
                         help="train, valid, test, challenge (the task's official games: SoccerNet-v2's, or "
                              "Ball Action Spotting's nine), or a text file with one game path per line "

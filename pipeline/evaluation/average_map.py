@@ -31,6 +31,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2, class_setup
+from soccerspot.data.game_tree import GameTree, open_game_tree
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.games import resolve_games as games_named
 from soccerspot.data.labels import (
@@ -404,19 +405,31 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
     Entries the official evaluator skips (a label outside `classes`, a half other than 1 or 2) are skipped and
     counted (`FolderGames.skipped_entries`), or, with `strict`, bad files too. `any_label`: labels and
     predictions of any name are read (their caller checks them); `ignore_prediction_half`: every prediction is of half 1
-    (`data.labels.read_predictions`)."""
-    from tqdm import tqdm
-
+    (`data.labels.read_predictions`). `predictions_root` is a folder or a zip file of game folders
+    (`data.game_tree`)."""
     labels_root, predictions_root = Path(labels_root), Path(predictions_root)
     if not labels_root.is_dir():
         raise DataError(labels_root, "labels folder not found")
-    if not predictions_root.is_dir():
-        raise DataError(predictions_root, "predictions folder not found")
-    games = list(games)
+    tree = open_game_tree(predictions_root, "predictions folder")
+    try:
+        return _load_games(labels_root, tree, list(games), classes=classes, labels_file=labels_file,
+                           prediction_file=prediction_file, allow_missing=allow_missing, version=version,
+                           progress=progress, strict=strict, any_label=any_label,
+                           ignore_prediction_half=ignore_prediction_half)
+    finally:
+        tree.close()
+
+
+def _load_games(labels_root: Path, tree: GameTree, games: list[str], *, classes: Sequence[str] | Mapping[str, int],
+                labels_file: str, prediction_file: str, allow_missing: bool, version: int, progress: bool,
+                strict: bool, any_label: bool, ignore_prediction_half: bool) -> FolderGames:
+    from tqdm import tqdm
+
+    predictions_root = tree.root
     no_labels = [g for g in games if not (labels_root / g / labels_file).is_file()]
     if no_labels:
         raise DataError(labels_root, _list_problem(f"games without {labels_file}", no_labels))
-    missing = [g for g in games if not (predictions_root / g / prediction_file).is_file()]
+    missing = [g for g in games if not tree.has(g, prediction_file)]
     if missing and not allow_missing:
         raise DataError(predictions_root, _list_problem(
             f"of {len(games)} games have no {prediction_file} (--allow-missing scores them as empty)", missing))
@@ -433,8 +446,9 @@ def load_folders(labels_root: str | Path, predictions_root: str | Path, games: I
         if game in missing:
             continue
         try:
-            result.predictions[game] = read_predictions(predictions_root / game / prediction_file, prediction_names,
-                                                       strict=strict, ignore_half=ignore_prediction_half)
+            result.predictions[game] = read_predictions(tree.path(game, prediction_file), prediction_names,
+                                                       strict=strict, ignore_half=ignore_prediction_half,
+                                                       content=tree.read(game, prediction_file))
         except DataError as error:
             errors.append(error)
     if len(errors) == 1:
