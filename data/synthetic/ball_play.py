@@ -146,6 +146,7 @@ class PlayConfig:
     throw_speed: tuple[float, float] = (9.0, 12.0)
     dead_roll_seconds: tuple[float, float] = (0.8, 1.2)
     restart_wait_seconds: tuple[float, float] = (1.2, 2.0)
+    overdue_seconds: float = 30.0  # a class unseen for longer is made likelier (`_Planner.pick`)
 
 
 def _inside(x: float, y: float, margin: float = 2.0) -> tuple[float, float]:
@@ -162,6 +163,7 @@ class _Planner:
         self.plan = BallPlan(frames=frames)
         self.frame = 0
         self.ball = (PITCH_LENGTH / 2, PITCH_WIDTH / 2, 0.0)
+        self.last_seen: dict[str, int] = {}
 
     # ---------------------------------------------------------------------------------------- primitives
 
@@ -171,7 +173,20 @@ class _Planner:
     def chance(self, p: float) -> bool:
         return bool(self.rng.random() < p)
 
+    def pick(self, options: dict[str, tuple[float, str]]) -> str:
+        """One of `options` (name -> (weight, the class it leads to)), a class unseen for long made likelier, so
+        that a few minutes of play show every class."""
+        names = list(options)
+        weights = np.array([options[n][0] * self.overdue(options[n][1]) for n in names])
+        return names[int(self.rng.choice(len(names), p=weights / weights.sum()))]
+
+    def overdue(self, label: str) -> float:
+        """1 for a class seen in the last `overdue_seconds`, growing by 1 every `overdue_seconds` after that."""
+        seconds = (self.frame - self.last_seen.get(label, 0)) / FPS
+        return 1.0 + max(0.0, seconds / self.config.overdue_seconds - 1.0)
+
     def act(self, label: str, team: str, player: int | None) -> None:
+        self.last_seen[label] = self.frame
         self.plan.actions.append(BallAction(self.frame, label, team, player))
         if player is not None:
             self.plan.touches.append(Touch(player, self.frame, self.frame))
@@ -200,10 +215,11 @@ class _Planner:
     def roll_on(self, factor: float) -> None:
         """Dead ball: it goes on in the last segment's direction at `factor` of its ground speed, then lies still."""
         last = self.plan.segments[-1]
-        seconds = self.uniform(self.config.dead_roll_seconds)
+        frames = int(round(self.uniform(self.config.dead_roll_seconds) * FPS))
+        seconds = frames / FPS
         x, y, _ = self.ball
         self.move((x + last.vx * factor * seconds, y + last.vy * factor * seconds, 0.0), 1.0, airborne=True,
-                  live=False, frames=int(round(seconds * FPS)))
+                  live=False, frames=frames)
 
     def restart_at(self, spot: tuple[float, float, float], taker: int) -> None:
         """The camera cuts to the restart: the ball still at `spot`, the taker beside it, until the kick."""
@@ -248,9 +264,7 @@ class _Planner:
             options["SHOT"] = 5.0
         if abs(goal_x - x) < 36 and abs(y - PITCH_WIDTH / 2) > 13:
             options["CROSS"] = 5.0
-        names = list(options)
-        weights = np.array([options[n] for n in names])
-        choice = names[int(self.rng.choice(len(names), p=weights / weights.sum()))]
+        choice = self.pick({name: (weight, name) for name, weight in options.items()})
         if choice == "DRIVE":
             return lambda: self.drive(team, player)
         if choice == "SHOT":
@@ -267,10 +281,12 @@ class _Planner:
         receiver, meet = self.mate_at(team, player, (22.0, 40.0) if label == "HIGH PASS" else (9.0, 22.0), 0.8)
         if high:
             speed = self.uniform(self.config.throw_speed if label == "THROW IN" else self.config.high_pass_speed)
-            outcome = self.rng.choice(["feet", "header", "header_against", "out"], p=[0.5, 0.25, 0.15, 0.1])
+            outcome = self.pick({"feet": (0.5, "PASS"), "header": (0.25, "HEADER"), "header_against": (0.15, "HEADER"),
+                                 "out": (0.1, "OUT")})
         else:
             speed = self.uniform(self.config.pass_speed)
-            outcome = self.rng.choice(["feet", "block", "foul", "out"], p=[0.8, 0.08, 0.06, 0.06])
+            outcome = self.pick({"feet": (0.8, "PASS"), "block": (0.08, "BALL PLAYER BLOCK"), "foul": (0.06, "FREE KICK"),
+                                 "out": (0.06, "OUT")})
         if outcome == "out":
             return self.out_of_touch(team, speed, high)
         if outcome == "block":
@@ -300,8 +316,14 @@ class _Planner:
         start = self.frame
         self.move((target[0], target[1], 0.0), self.uniform(self.config.drive_speed))
         self.plan.touches.append(Touch(player, start, self.frame - 1))
-        if self.chance(0.22):
+        ending = self.pick({"on": (0.72, "PASS"), "tackle": (0.2, "PLAYER SUCCESSFUL TACKLE"), "foul": (0.08, "FREE KICK")})
+        if ending == "tackle":
             return lambda: self.tackle(other_team(team))
+        if ending == "foul":  # brought down: the ball runs on from his feet, dead, and he takes the free kick
+            spot = self.ball
+            self.roll_on(1.0)
+            self.restart_at(spot, player)
+            return lambda: self.free_kick(team, player)
         return lambda: self.on_feet(team, player, after_drive=True)
 
     def tackle(self, team: str):
@@ -317,7 +339,7 @@ class _Planner:
         self.act(label, team, player)
         goal_x = attacked_goal_x(team)
         speed = self.uniform(self.config.header_speed if label == "HEADER" else self.config.shot_speed)
-        outcome = self.rng.choice(["goal", "block", "wide"], p=[0.35, 0.35, 0.3])
+        outcome = self.pick({"goal": (0.35, "GOAL"), "block": (0.35, "BALL PLAYER BLOCK"), "wide": (0.3, "OUT")})
         if outcome == "goal":
             y = PITCH_WIDTH / 2 + self.rng.uniform(-0.8, 0.8) * GOAL_HALF_WIDTH
             self.move((goal_x, y, self.uniform((0.2, 2.0))), speed, airborne=True)
@@ -340,7 +362,8 @@ class _Planner:
         inward = -1.0 if goal_x > 50 else 1.0
         meet = (goal_x + inward * self.uniform((5.0, 12.0)), PITCH_WIDTH / 2 + self.rng.uniform(-6.0, 6.0))
         speed = self.uniform(self.config.cross_speed)
-        outcome = self.rng.choice(["head", "head_against", "feet", "out"], p=[0.45, 0.25, 0.15, 0.15])
+        outcome = self.pick({"head": (0.45, "HEADER"), "head_against": (0.25, "HEADER"), "feet": (0.15, "SHOT"),
+                             "out": (0.15, "OUT")})
         if outcome == "out":  # over everyone and over the goal line beyond the far post
             far = PITCH_WIDTH / 2 + (1 if self.ball[1] < PITCH_WIDTH / 2 else -1) * self.uniform((8.0, 20.0))
             self.move((goal_x, far, 1.0), speed, airborne=True)

@@ -97,7 +97,7 @@ def player_positions(plan: BallPlan, ball: np.ndarray, seed: int) -> np.ndarray:
 def build_scene(plan: BallPlan, seed: int) -> BallScene:
     ball = plan.ball_positions()
     camera = smooth_within(ball[:, :2], plan.cuts, CAMERA_SMOOTHING_SECONDS)
-    camera[:, 1] = 0.5 * camera[:, 1] + 0.5 * 34.0 - 6.0  # as the open play's camera: tilted toward the far side
+    camera[:, 1] = 0.75 * camera[:, 1] + 0.25 * 34.0 - 4.0  # toward the far side; both touchlines stay in view
     goals = np.zeros((plan.frames, 2), dtype=np.int64)
     for action in plan.actions:
         if action.label == "GOAL":
