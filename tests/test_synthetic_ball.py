@@ -14,7 +14,9 @@ from soccerspot.data.classes import CLASS_NAMES_BALL, TEAMS_BALL
 from soccerspot.data.games import LABELS_FILE_BALL
 from soccerspot.data.labels import GamePredictions, Prediction, read_labels, write_labels, write_predictions
 from soccerspot.data.synthetic.ball_play import FPS, attacked_goal_x, plan_ball_game, team_of
-from soccerspot.data.synthetic.ball_render import RIGHT_KEEPER, ball_pixel, build_scene, render_ball_frame
+from soccerspot.data.synthetic.ball_render import (
+    BALL_TEAM_PALETTE, RIGHT_KEEPER, ball_look, ball_pixel, build_scene, render_ball_frame,
+)
 from soccerspot.data.synthetic.ball_season import (
     BALL_SPLITS, BallSeasonConfig, ball_game_labels, ball_game_seed, render_ball_game,
 )
@@ -100,7 +102,7 @@ def test_teams_keep_their_sides_and_attack_the_other_goal(games):
 
 def test_the_ball_and_the_actors_shirt_are_on_screen_at_each_action(games):
     seed, plan, scene = games[0]
-    look = build_look(seed, 398, 224)
+    look = ball_look(seed, 398, 224)
     shown = 0
     for action in plan.actions:
         x, y, lift = ball_pixel(look, scene, action.frame)
@@ -217,3 +219,15 @@ def test_season_config_is_checked():
         BallSeasonConfig(train_games=0, valid_games=0, test_games=0).validate()
     with pytest.raises(ValueError, match="even"):
         BallSeasonConfig(width=397).validate()
+
+
+def test_team_shirts_differ_from_each_other_the_keepers_and_the_ball():
+    from soccerspot.data.synthetic.scenes import WHITE
+
+    for seed in range(20):
+        look = ball_look(seed, 398, 224)
+        assert look.home in BALL_TEAM_PALETTE and look.away in BALL_TEAM_PALETTE
+        shirts = (look.home, look.away, KEEPER, RIGHT_KEEPER, WHITE)
+        for i, a in enumerate(shirts):
+            for b in shirts[i + 1:]:
+                assert max(abs(p - q) for p, q in zip(a, b)) >= 100, (seed, a, b)

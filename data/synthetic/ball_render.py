@@ -1,7 +1,7 @@
 """Drawing a planned ball game (`data.synthetic.ball_play.BallPlan`) as the main broadcast camera shows it:
 the wide side view of the pitch (the left team's goal on the left of the picture), following the ball, cutting
-to each restart; 22 players in their two teams' colours (each keeper in his own), the ball with its shadow on
-the grass (the ball drawn higher above its shadow, and larger, the higher it flies), the score.
+to each restart; 22 players in their two teams' colours (`ball_look`; each keeper in his own), the ball with its
+shadow on the grass (the ball drawn higher above its shadow, and larger, the higher it flies), the score.
 
 Players stand at their posts (`ball_play.formation_position`, shifted with the play and swaying), and run to
 the ball for each of their touches: at a touch's frames a player's feet are just behind the ball (toward his
@@ -9,6 +9,7 @@ own goal), and he blends between his post and there over `RUN_SECONDS` before an
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from soccerspot.data.synthetic.ball_play import (
 )
 from soccerspot.data.synthetic.draw import fill_circle, fill_ellipse
 from soccerspot.data.synthetic.scenes import (
-    KEEPER, WHITE, Look, crop_view, draw_player, draw_scoreboard,
+    KEEPER, WHITE, Look, build_look, crop_view, draw_player, draw_scoreboard,
 )
 from soccerspot.data.classes import TEAMS_BALL
 
@@ -28,6 +29,15 @@ CAMERA_SMOOTHING_SECONDS = 0.5  # the camera follows the ball smoothed over abou
 CENTRE_SMOOTHING_SECONDS = 2.0  # the formation follows the ball smoothed over about this long
 SHADOW: tuple[int, int, int] = (25, 70, 30)
 RIGHT_KEEPER: tuple[int, int, int] = (190, 250, 40)  # lime: the left team's keeper wears KEEPER orange
+# Outfield shirts of the ball games: none white (the ball is), each pair far apart (`team_colours`).
+BALL_TEAM_PALETTE: list[tuple[int, int, int]] = [
+    (30, 70, 220),  # blue
+    (140, 20, 45),  # maroon
+    (110, 190, 250),  # sky blue
+    (150, 150, 150),  # grey
+    (20, 20, 90),  # navy
+    (235, 120, 190),  # pink
+]
 
 
 def _pieces(frames: int, cuts: list[int]) -> list[tuple[int, int]]:
@@ -58,6 +68,21 @@ class BallScene:
     camera: np.ndarray  # (frames, 2)
     players: np.ndarray  # (frames, 22, 2)
     goals: np.ndarray  # (frames, 2): the left and right teams' goals so far
+
+
+def team_colours(seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Two shirt colours of `BALL_TEAM_PALETTE` at least 150 apart (largest channel difference), by seed."""
+    rng = np.random.default_rng([seed, 37])
+    pairs = [(a, b) for a in BALL_TEAM_PALETTE for b in BALL_TEAM_PALETTE
+             if max(abs(i - j) for i, j in zip(a, b)) >= 150]
+    return pairs[int(rng.integers(len(pairs)))]
+
+
+def ball_look(seed: int, width: int, height: int) -> Look:
+    """The broadcast's look (`scenes.build_look`) with the ball game's shirts: `home` the left team's, `away`
+    the right team's (the scoreboard shows them in that order)."""
+    left, right = team_colours(seed)
+    return dataclasses.replace(build_look(seed, width, height), home=left, away=right)
 
 
 def player_positions(plan: BallPlan, ball: np.ndarray, seed: int) -> np.ndarray:

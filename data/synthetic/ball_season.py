@@ -15,9 +15,8 @@ from soccerspot.data.atomic import atomic_open
 from soccerspot.data.games import LABELS_FILE_BALL
 from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.synthetic.ball_play import FPS, BallPlan, PlayConfig, plan_ball_game
-from soccerspot.data.synthetic.ball_render import build_scene, render_ball_frame
+from soccerspot.data.synthetic.ball_render import ball_look, build_scene, render_ball_frame
 from soccerspot.data.synthetic.broadcast import VIDEO_NAME, BroadcastConfig, check_config, encode_video
-from soccerspot.data.synthetic.scenes import build_look
 
 BALL_SPLITS = ("train", "valid", "test")
 
@@ -72,7 +71,7 @@ def render_ball_game(game_dir: str | Path, seed: int, config: BroadcastConfig = 
     game_dir.mkdir(parents=True, exist_ok=True)
     frames = int(round(config.duration_s * FPS))
     plan = plan_ball_game(seed, frames, play)
-    look = build_look(seed, config.width, config.height)
+    look = ball_look(seed, config.width, config.height)
     scene = build_scene(plan, seed)
     encode_video(game_dir / VIDEO_NAME.format(half=1), (render_ball_frame(look, scene, f) for f in range(frames)), config)
     labels = ball_game_labels(plan, url or f"synthetic/ball-seed-{seed}")
