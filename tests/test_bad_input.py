@@ -247,6 +247,13 @@ CASES: list[tuple[str, str]] = [
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),
     ("live {video} --model {model} --out {root}/live --max-latency 0", "--max-latency"),
+    # render
+    ("render --task ball --out {root}/season --minutes 0.1", "--minutes"),
+    ("render --task ball --out {root}/season --width 397", "--width"),
+    ("render --task ball --out {root}/season --workers 0", "--workers"),
+    ("render --task nope --out {root}/season", "--task"),
+    ("render --task ball --out {text} --minutes 0.4 --width 32 --height 32 --test-games 1 --train-games 0 "
+     "--valid-games 0 --workers 1 --no-progress", "{text}"),
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),

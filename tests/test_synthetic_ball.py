@@ -22,6 +22,7 @@ from soccerspot.data.synthetic.ball_season import (
 )
 from soccerspot.data.synthetic.broadcast import BroadcastConfig, iter_frames, make_game, plan_game, plan_shots
 from soccerspot.data.synthetic.scenes import GOAL_HALF_WIDTH, KEEPER, PITCH_LENGTH, PITCH_WIDTH, build_look
+from soccerspot.errors import SettingsError
 from soccerspot.pipeline.cli import main
 
 THREE_MINUTES = 3 * 60 * FPS
@@ -213,12 +214,12 @@ def test_the_action_spotting_render_is_unchanged(tmp_path):
 
 
 def test_season_config_is_checked():
-    with pytest.raises(ValueError, match="minutes"):
-        BallSeasonConfig(minutes=0.1).validate()
-    with pytest.raises(ValueError, match="at least one game"):
-        BallSeasonConfig(train_games=0, valid_games=0, test_games=0).validate()
-    with pytest.raises(ValueError, match="even"):
-        BallSeasonConfig(width=397).validate()
+    for config, field in ((BallSeasonConfig(minutes=0.1), "minutes"), (BallSeasonConfig(width=397), "width"),
+                          (BallSeasonConfig(valid_games=-1), "valid_games"),
+                          (BallSeasonConfig(train_games=0, valid_games=0, test_games=0), "test_games")):
+        with pytest.raises(SettingsError) as caught:
+            config.validate()
+        assert caught.value.setting == field
 
 
 def test_team_shirts_differ_from_each_other_the_keepers_and_the_ball():

@@ -17,6 +17,7 @@ from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.synthetic.ball_play import FPS, BallPlan, PlayConfig, plan_ball_game
 from soccerspot.data.synthetic.ball_render import ball_look, build_scene, render_ball_frame
 from soccerspot.data.synthetic.broadcast import VIDEO_NAME, BroadcastConfig, check_config, encode_video
+from soccerspot.errors import SettingsError
 
 BALL_SPLITS = ("train", "valid", "test")
 
@@ -42,14 +43,17 @@ class BallSeasonConfig:
                                crf=self.crf)
 
     def validate(self) -> "BallSeasonConfig":
+        """Raise `SettingsError` naming the first field the season cannot be rendered with."""
         for split in BALL_SPLITS:
             if self.games(split) < 0:
-                raise ValueError(f"{split}_games must be >= 0, got {self.games(split)}")
+                raise SettingsError(f"{split}_games", f"must be >= 0, got {self.games(split)}")
         if sum(self.games(split) for split in BALL_SPLITS) < 1:
-            raise ValueError("a ball season needs at least one game")
+            raise SettingsError("test_games", "a ball season needs at least one game")
         if not self.minutes * 60.0 >= 20.0:
-            raise ValueError(f"minutes must be at least 1/3 (20 s of play), got {self.minutes:g}")
-        check_config(self.broadcast())
+            raise SettingsError("minutes", f"must be at least 1/3 (20 s of play), got {self.minutes:g}")
+        for name in ("width", "height"):
+            if getattr(self, name) < 16 or getattr(self, name) % 2:
+                raise SettingsError(name, f"must be even and >= 16 (H.264 4:2:0), got {getattr(self, name)}")
         return self
 
 

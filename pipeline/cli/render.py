@@ -37,10 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = BallSeasonConfig(train_games=args.train_games, valid_games=args.valid_games, test_games=args.test_games,
                               minutes=args.minutes, seed=args.seed, width=args.width, height=args.height)
-    try:
-        config.validate()
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    config.validate()  # a SettingsError names its field, which `main` turns into the flag
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     names = render_ball_season(args.out, config, workers=args.workers, progress=not args.no_progress)
