@@ -232,3 +232,26 @@ def test_team_shirts_differ_from_each_other_the_keepers_and_the_ball():
         for i, a in enumerate(shirts):
             for b in shirts[i + 1:]:
                 assert max(abs(p - q) for p, q in zip(a, b)) >= 100, (seed, a, b)
+
+
+def test_each_class_has_its_own_kind_of_ball_flight(games):
+    """What a model can learn each class from: the ball's speed, arc and place just after the label."""
+    speed, apex, start = {}, {}, {}
+    for _, plan, _ in games:
+        segments = {segment.start: segment for segment in plan.segments}
+        for action in plan.actions:
+            segment = segments[action.frame]
+            speed.setdefault(action.label, []).append(np.hypot(segment.vx, segment.vy))
+            apex.setdefault(action.label, []).append(max(segment.position(f)[2] for f in range(segment.start, segment.end)))
+            start.setdefault(action.label, []).append((segment.x, segment.y, segment.z, action.team))
+    median = {label: float(np.median(values)) for label, values in speed.items()}
+    assert median["SHOT"] > 20 > median["CROSS"] > median["PASS"] > median["DRIVE"]
+    assert median["DRIVE"] < 7 and median["OUT"] < 6 and median["GOAL"] < 6  # dead balls roll slowly
+    for label in ("PASS", "DRIVE", "PLAYER SUCCESSFUL TACKLE"):
+        assert max(apex[label]) == 0.0, label  # along the ground
+    for label in ("HIGH PASS", "CROSS", "THROW IN"):
+        assert np.median(apex[label]) > 3.0, label  # lofted
+    for x, y, z, team in start["THROW IN"]:
+        assert y in (0.0, PITCH_WIDTH) and z == pytest.approx(2.2)  # from the touchline, over the head
+    for x, y, z, team in start["CROSS"]:
+        assert abs(y - PITCH_WIDTH / 2) > 13 and abs(attacked_goal_x(team) - x) < 36  # wide, near the goal it attacks

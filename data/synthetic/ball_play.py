@@ -137,10 +137,10 @@ class PlayConfig:
     """Speeds (m/s) and odds of the planned play."""
 
     pass_speed: tuple[float, float] = (10.0, 15.0)
-    high_pass_speed: tuple[float, float] = (16.0, 21.0)
+    high_pass_speed: tuple[float, float] = (12.0, 16.0)  # lofted: 25-40 m take about 2 s, up to 5-8 m high
     drive_speed: tuple[float, float] = (4.5, 6.5)
     drive_seconds: tuple[float, float] = (1.0, 2.4)
-    cross_speed: tuple[float, float] = (17.0, 22.0)
+    cross_speed: tuple[float, float] = (13.0, 17.0)
     shot_speed: tuple[float, float] = (24.0, 30.0)
     header_speed: tuple[float, float] = (9.0, 13.0)
     throw_speed: tuple[float, float] = (9.0, 12.0)
