@@ -177,8 +177,18 @@ def test_render_command_writes_a_season_that_evaluates(tmp_path, capsys):
     played = {e.label for e in labels.events}
     per_class = dict(zip(CLASS_NAMES_BALL, score["mAP_per_class_no_team"]))
     assert all(per_class[c] == pytest.approx(1.0) for c in played)
-    with av.open(str(out / test_game[0] / "1_224p.mkv")) as container:
+    video = out / test_game[0] / "1_224p.mkv"
+    with av.open(str(video)) as container:
         assert container.streams.video[0].codec_context.width == 160
+    before = video.stat().st_mtime_ns
+    assert main(["render", "--task", "ball", "--out", str(out), "--train-games", "1", "--valid-games", "0",
+                 "--test-games", "1", "--minutes", "0.5", "--width", "160", "--height", "96", "--no-progress"]) == 0
+    assert video.stat().st_mtime_ns == before  # a rendered game is kept
+    assert main(["render", "--task", "ball", "--out", str(out), "--train-games", "0", "--valid-games", "0",
+                 "--test-games", "1", "--minutes", "0.5", "--width", "160", "--height", "96", "--seed", "3",
+                 "--no-progress"]) == 0
+    assert video.stat().st_mtime_ns != before  # other settings: rendered again
+    assert read_labels(out / test_game[0] / LABELS_FILE_BALL).events != labels.events
     assert main(["render", "--task", "ball", "--out", str(out), "--minutes", "0.1"]) == 2  # too short: one line
     assert "minutes" in capsys.readouterr().err
 

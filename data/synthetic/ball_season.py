@@ -3,15 +3,17 @@ broadcast camera (`data.synthetic.ball_render`), each a game folder as the 2024-
 `1_224p.mkv` (half 1, 25 fps, 398x224 by default), and `Labels-ball.json` with the twelve classes of
 `ball-2025`, `team` left/right, `visibility`, `gameTime` "1 - mm:ss" and `position` (milliseconds, a string),
 written after the video. Game lists `train.txt`, `valid.txt`, `test.txt` (one game path per line, for
-`--split`) sit at the season's root. Off unless asked for: the action spotting demo's season is
+`--split`) and the settings (`ball_season.json`) sit at the season's root. Off unless asked for: the action spotting demo's season is
 `data.synthetic.broadcast`'s and does not change.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from soccerspot.data.atomic import atomic_open
+from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.games import LABELS_FILE_BALL
 from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.synthetic.ball_play import FPS, BallPlan, PlayConfig, plan_ball_game
@@ -20,6 +22,7 @@ from soccerspot.data.synthetic.broadcast import VIDEO_NAME, BroadcastConfig, che
 from soccerspot.errors import SettingsError
 
 BALL_SPLITS = ("train", "valid", "test")
+SEASON_FILE = "ball_season.json"  # the settings the season's games were rendered with
 
 
 @dataclass(frozen=True)
@@ -100,17 +103,29 @@ def _render_task(task: tuple[Path, int, BroadcastConfig, str]) -> str:
 
 def render_ball_season(root: str | Path, config: BallSeasonConfig = BallSeasonConfig(), workers: int = 1,
                        progress: bool = False) -> dict[str, list[str]]:
-    """Render every game of the season under `root` (games whose labels exist are kept), in `workers`
-    processes, and write the split lists; returns the games of each split."""
+    """Render every game of the season under `root`, in `workers` processes, and write the split lists and
+    `SEASON_FILE` (the settings); returns the games of each split. A game already there is kept when its labels
+    exist (written after its video) and `SEASON_FILE` holds the same settings."""
     from tqdm import tqdm
 
     config.validate()
     root = Path(root)
     names = ball_game_names(config)
     broadcast = config.broadcast()
+    settings = dataclasses.asdict(config)
+    try:
+        same_settings = json.loads((root / SEASON_FILE).read_text(encoding="utf-8")) == settings
+    except (OSError, ValueError):
+        same_settings = False
+    if not same_settings:  # until every game has the new settings, no game is kept on a rerun
+        (root / SEASON_FILE).unlink(missing_ok=True)
+
+    def complete(game: str) -> bool:
+        return (root / game / LABELS_FILE_BALL).is_file() and (root / game / VIDEO_NAME.format(half=1)).is_file()
+
     tasks = [(root / game, ball_game_seed(config, split, index), broadcast, f"synthetic/{game}")
              for split in BALL_SPLITS for index, game in enumerate(names[split])
-             if not ((root / game / LABELS_FILE_BALL).is_file() and (root / game / VIDEO_NAME.format(half=1)).is_file())]
+             if not (same_settings and complete(game))]
     bar = tqdm(total=len(tasks), desc="render ball games", unit="game", disable=not progress)
     if workers > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -127,4 +142,5 @@ def render_ball_season(root: str | Path, config: BallSeasonConfig = BallSeasonCo
     for split in BALL_SPLITS:
         with atomic_open(root / f"{split}.txt", "w") as handle:
             handle.write("".join(f"{game}\n" for game in names[split]))
+    write_json_atomic(root / SEASON_FILE, settings)
     return names

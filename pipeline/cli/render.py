@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "spotting season is rendered by `soccerspot demo`")
     parser.add_argument("--out", type=Path, required=True,
                         help="season root: <out>/synthetic_ball/season/<split>-game-NN/{1_224p.mkv,Labels-ball.json} "
-                             "and <out>/{train,valid,test}.txt; games already there are kept")
+                             "and <out>/{train,valid,test}.txt; games already rendered with the same settings are kept")
     parser.add_argument("--train-games", type=int, default=defaults.train_games, help=f"default {defaults.train_games}")
     parser.add_argument("--valid-games", type=int, default=defaults.valid_games, help=f"default {defaults.valid_games}")
     parser.add_argument("--test-games", type=int, default=defaults.test_games, help=f"default {defaults.test_games}")
