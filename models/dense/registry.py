@@ -13,12 +13,13 @@ function taking the model's config fields as keywords; `create_dense_model(name,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
 
-from soccerspot.errors import SettingsError
+from soccerspot.errors import DataError, SettingsError
 
 # How frames outside the video are filled in a clip that runs past its start or end.
 PAD_NORMALISED_ZERO = "normalised-zero"  # zeros after normalisation (E2E-Spot's F.pad of the normalised clip)
@@ -33,6 +34,8 @@ class DenseOutput:
     logits: torch.Tensor  # (B, T, C + 1), index 0 = background
     displacement: Optional[torch.Tensor] = None  # (B, T) offset to the frame's event in frames, or None
     team: Optional[torch.Tensor] = None  # (B, T) logit of "by the team on the right of the video", or None
+    # (S, B, T, C + 1): every stage's logits of a multi-stage temporal layer (MS-TCN), `logits` the last; or None
+    stages: Optional[torch.Tensor] = None
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,55 @@ def create_dense_model(name: str, **overrides: Any) -> DenseModel:
     """Build the registered model `name` with its defaults, then `overrides`."""
     entry = dense_model_entry(name)
     return entry.builder(**{**entry.defaults, **overrides})
+
+
+# --- peer model folders ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PeerDenseModel:
+    """A peer's published model folder loaded as one of our dense models, with what its config says."""
+
+    model: DenseModel  # in eval mode, the peer's weights loaded
+    classes: tuple[str, ...]  # class names in the model's column order (column 1 + c is classes[c])
+    frame_recipe: str  # the frames it was trained on (`extract.frame_recipes` names them)
+    variant: str  # which peer code wrote it, e.g. "E2E-Spot"
+    checkpoint: Path  # the weights file loaded
+
+
+@dataclass(frozen=True)
+class PeerDenseFormat:
+    """How to recognise one peer's model folder and load it."""
+
+    name: str
+    recognises: Callable[[Path], bool]
+    load: Callable[..., PeerDenseModel]
+
+
+_PEER_FORMATS: dict[str, PeerDenseFormat] = {}
+
+
+def register_dense_peer_format(name: str, *, recognises: Callable[[Path], bool]) -> Callable:
+    """Decorator: `load(folder, **options) -> PeerDenseModel` for folders `recognises(folder)` accepts."""
+
+    def register(load: Callable[..., PeerDenseModel]) -> Callable[..., PeerDenseModel]:
+        _PEER_FORMATS[name] = PeerDenseFormat(name, recognises, load)
+        return load
+
+    return register
+
+
+def list_dense_peer_formats() -> list[str]:
+    return sorted(_PEER_FORMATS)
+
+
+def load_dense_peer_folder(folder: str | Path, **options: Any) -> PeerDenseModel:
+    """The peer model folder `folder` loaded by the first registered format that recognises it; a
+    `DataError` naming the folder when none does."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(folder, "not a folder (a peer model folder holds a config and a checkpoint)")
+    for peer_format in _PEER_FORMATS.values():
+        if peer_format.recognises(folder):
+            return peer_format.load(folder, **options)
+    raise DataError(folder, f"not a model folder of a known peer ({', '.join(list_dense_peer_formats()) or 'none registered'})")

@@ -13,7 +13,7 @@ parameters (TSM) or at the cost of a small gate (GSM, GSF).
   (`fold = ceil((c // 4) / 4) · 4`), a 3×3×3 grouped convolution after BatchNorm3d and ReLU gives two tanh
   gates; the gated half of each group is shifted (group 1 from the next frame, group 2 from the previous),
   the rest stays, and the channels of each group come out interleaved (see `_interleave`).
-- **GSF** (Sudhakaran et al., NeurIPS 2021): GSM's gates, then each group's shifted and kept parts are
+- **GSF** (Sudhakaran et al., TPAMI 2023): GSM's gates, then each group's shifted and kept parts are
   fused per channel and frame by weights a 3×3 convolution over (channel, frame) of their spatial means
   gives.
 
