@@ -111,3 +111,13 @@ def test_wrong_clip_length_is_refused():
     model = ShiftedRegNet(timm.create_model("regnety_002", pretrained=False), kind="gsm", clip_len=CLIP).eval()
     with pytest.raises(ValueError, match="clips of 4 frames got 3"):
         model(torch.zeros(1, 3, 3, 32, 32))
+
+
+def test_imagenet_weights_offline_say_how_to_provide_them(monkeypatch):
+    from soccerspot.models.backbones import BackboneWeightsError
+    from soccerspot.models.dense.temporal_shift import create_shifted_regnet
+    from soccerspot.models.backbones import timm_models
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(timm_models, "_hf_cached_file", lambda hub_id: None)  # as on a machine without the cache
+    with pytest.raises(BackboneWeightsError, match="regnety_002.*HF_HUB_OFFLINE"):
+        create_shifted_regnet("regnety_002", kind="gsm", clip_len=CLIP, pretrained=True)

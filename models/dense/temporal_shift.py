@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soccerspot.models.backbones.timm_models import load_timm_imagenet
+
 __all__ = ["SHIFT_KINDS", "TemporalShift", "GateShift", "GateShiftFuse", "ShiftInput", "ShiftedRegNet",
            "create_shifted_regnet", "gate_fold", "shift_frames", "peer_renames"]
 
@@ -243,7 +245,10 @@ def peer_renames(kind: str | None, *, shift_shortcut: bool = False) -> list[tupl
 
 def create_shifted_regnet(name: str, *, kind: str | None, clip_len: int, stages: Sequence[str] = ("s1", "s2", "s3", "s4"),
                           shift_shortcut: bool = False, pretrained: bool = False) -> ShiftedRegNet:
-    """timm's `name` (e.g. "regnety_002") with the shift inserted."""
-    return ShiftedRegNet(timm.create_model(name, pretrained=pretrained), kind=kind, clip_len=clip_len,
-                         stages=stages, shift_shortcut=shift_shortcut)
+    """timm's `name` (e.g. "regnety_002") with the shift inserted; `pretrained` loads timm's ImageNet weights
+    first (offline and not cached: `BackboneWeightsError` saying how to provide them)."""
+    regnet = timm.create_model(name, pretrained=False, num_classes=0)
+    if pretrained:
+        load_timm_imagenet(regnet, name)
+    return ShiftedRegNet(regnet, kind=kind, clip_len=clip_len, stages=stages, shift_shortcut=shift_shortcut)
 
