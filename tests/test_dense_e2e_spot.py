@@ -13,7 +13,7 @@ from dense_peer_helpers import peer_modules, randomize
 from peer_code import peer_repo
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.errors import DataError
-from soccerspot.models.dense import create_dense_model, load_dense_peer_folder
+from soccerspot.models.dense import create_dense_model, dense_peer_format_of, load_dense_peer_folder
 from soccerspot.models.dense.e2e_spot import SOCCERNET_V2_SORTED, e2e_spot_config_from_peer, load_e2e_spot_folder
 
 torch.set_num_threads(2)
@@ -69,6 +69,7 @@ def test_their_checkpoint_gives_their_probabilities(feature_arch, temporal_arch,
         loaded = load_dense_peer_folder(folder)
         got = torch.softmax(loaded.model(x).logits, dim=2)
     assert loaded.variant == "E2E-Spot" and loaded.checkpoint.name == "checkpoint_088.pt"
+    assert dense_peer_format_of(folder) == "e2e-spot"
     assert got.shape == expected.shape == (2, length, 18)
     assert (got - expected).abs().max() < 1e-4
 
@@ -146,6 +147,7 @@ def test_missing_keys_are_named(tmp_path):
 
 def test_not_a_model_folder(tmp_path):
     (tmp_path / "config.json").write_text("{}")
+    assert dense_peer_format_of(tmp_path) is None and dense_peer_format_of(tmp_path / "nope") is None
     with pytest.raises(DataError, match="not a model folder of a known peer"):
         load_dense_peer_folder(tmp_path)
     with pytest.raises(DataError, match="not a folder"):

@@ -17,8 +17,8 @@ import pkgutil
 
 from soccerspot.models.dense.registry import (  # noqa: F401
     PAD_BLACK, PAD_NORMALISED_ZERO, DenseInput, DenseModel, DenseModelEntry, DenseOutput, PeerDenseFormat,
-    PeerDenseModel, create_dense_model, dense_model_entry, list_dense_models, list_dense_peer_formats,
-    load_dense_peer_folder, register_dense_model, register_dense_peer_format,
+    PeerDenseModel, create_dense_model, dense_model_entry, dense_peer_format_of, list_dense_models,
+    list_dense_peer_formats, load_dense_peer_folder, register_dense_model, register_dense_peer_format,
 )
 
 for _info in pkgutil.iter_modules(__path__):

@@ -158,13 +158,21 @@ def list_dense_peer_formats() -> list[str]:
     return sorted(_PEER_FORMATS)
 
 
+def dense_peer_format_of(folder: str | Path) -> Optional[str]:
+    """The name of the registered peer format that recognises `folder`, or None (also for a non-folder)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    return next((name for name, peer_format in _PEER_FORMATS.items() if peer_format.recognises(folder)), None)
+
+
 def load_dense_peer_folder(folder: str | Path, **options: Any) -> PeerDenseModel:
     """The peer model folder `folder` loaded by the first registered format that recognises it; a
     `DataError` naming the folder when none does."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "not a folder (a peer model folder holds a config and a checkpoint)")
-    for peer_format in _PEER_FORMATS.values():
-        if peer_format.recognises(folder):
-            return peer_format.load(folder, **options)
+    name = dense_peer_format_of(folder)
+    if name is not None:
+        return _PEER_FORMATS[name].load(folder, **options)
     raise DataError(folder, f"not a model folder of a known peer ({', '.join(list_dense_peer_formats()) or 'none registered'})")

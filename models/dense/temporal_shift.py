@@ -243,8 +243,9 @@ def peer_renames(kind: str | None, *, shift_shortcut: bool = False) -> list[tupl
     return renames
 
 
-def create_shifted_regnet(name: str, *, kind: str | None, clip_len: int, stages: Sequence[str] = ("s1", "s2", "s3", "s4"),
-                          shift_shortcut: bool = False, pretrained: bool = False) -> ShiftedRegNet:
+def create_shifted_regnet(name: str, *, kind: str | None, clip_len: int,
+                          stages: Sequence[str] = ("s1", "s2", "s3", "s4"), shift_shortcut: bool = False,
+                          pretrained: bool = False) -> ShiftedRegNet:
     """timm's `name` (e.g. "regnety_002") with the shift inserted; `pretrained` loads timm's ImageNet weights
     first (offline and not cached: `BackboneWeightsError` saying how to provide them)."""
     regnet = timm.create_model(name, pretrained=False, num_classes=0)
