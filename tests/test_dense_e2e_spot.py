@@ -152,3 +152,23 @@ def test_not_a_model_folder(tmp_path):
         load_dense_peer_folder(tmp_path)
     with pytest.raises(DataError, match="not a folder"):
         load_dense_peer_folder(tmp_path / "nope")
+
+
+def test_settings_it_cannot_build_are_settings_errors():
+    from soccerspot.errors import SettingsError
+    with pytest.raises(SettingsError, match="feature_arch"):
+        create_dense_model("e2e-spot", feature_arch="rn50_gsm")
+    with pytest.raises(SettingsError, match="clip_len"):
+        create_dense_model("e2e-spot", clip_len=0)
+
+
+def test_a_shifted_model_pads_short_clips_and_refuses_long_ones():
+    """Shapes and the refusal; that the padding is theirs is tested above (a 6-frame clip in an 8-frame
+    rny002_gsm model)."""
+    model = create_dense_model("e2e-spot", clip_len=4, num_classes=2).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 3, *SIZE))
+    assert out.logits.shape == (1, 3, 3) and out.displacement is None and out.team is None and out.stages is None
+    with pytest.raises(ValueError, match="at most 4 frames, got 5"):
+        model(torch.zeros(1, 5, 3, *SIZE))
+    assert model.input_spec.mean == (0.485, 0.456, 0.406) and not model.has_displacement and not model.has_team

@@ -16,8 +16,9 @@ As in E2E-Spot's `train_e2e.py` (`E2EModel.Impl`) and `model/modules.py`:
 `load_e2e_spot_folder` reads a model folder as their code writes and publishes it (`config.json` +
 `checkpoint_NNN.pt`, a bare `state_dict` of `E2EModel.Impl`; `module.` removed if present): the config's
 `dataset` decides the classes and the frame recipe. timm 0.5.4 (E2E-Spot's `requirements.txt` minimum) and
-timm 1.0 name `regnety_002` / `regnety_008`'s weights identically (same keys and shapes), so only the shift
-wrappers and the temporal layer are renamed.
+timm 1.0.31 name `regnety_002` / `regnety_008`'s weights identically (same keys and shapes) and, given the same
+weights, give bit-identical features (checked once with the 0.5.4 wheel; 0.6.12's `regnet.py` uses the same
+module names), so only the shift wrappers and the temporal layer are renamed.
 """
 from __future__ import annotations
 
