@@ -290,7 +290,7 @@ def _temporal_renames(arch: str) -> list[tuple[str, str]]:
 def convert_e2e_spot_state(state: dict[str, torch.Tensor], config: E2ESpotConfig) -> dict[str, torch.Tensor]:
     """E2E-Spot's `E2EModel.Impl` state dict (DataParallel's `module.` allowed) in `E2ESpot`'s names."""
     shift = FEATURE_ARCHS[config.feature_arch].shift
-    backbone = [(pattern, replacement) for pattern, replacement in peer_renames(shift, shift_shortcut=shift == "tsm")]
+    backbone = peer_renames(shift, shift_shortcut=shift == "tsm")
     renames = _temporal_renames(config.temporal_arch)
     out = {}
     for key, value in strip_prefixes(state, ("module.",)).items():
