@@ -83,6 +83,12 @@ def _load_timm_pretrained(body: nn.Module, model_name: str, cfg: dict) -> str:
     return f"imagenet:timm/{hub_id or model_name}"
 
 
+def load_timm_imagenet(body: nn.Module, model_name: str) -> str:
+    """timm's ImageNet weights for `model_name` into `body` (built with `num_classes=0`), from the Hugging Face
+    cache or downloaded; `BackboneWeightsError` saying how to provide them otherwise. Returns the weights id."""
+    return _load_timm_pretrained(body, model_name, getattr(body, "pretrained_cfg", None) or {})
+
+
 def _hf_cached_file(hub_id: str) -> str | None:
     try:
         from huggingface_hub import try_to_load_from_cache
