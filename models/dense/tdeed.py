@@ -6,9 +6,10 @@ in SoccerNet/sn-teamspotting, a team head (logit of "the team on the right of th
 
 Exact to the authors' `model/model.py` (`TDEEDModel.Impl`): the backbone is timm's `regnety_002` /
 `regnety_008` with its classifier removed, the shift (`_gsf`, `_gsm`, or none) in every block of stages s3
-and s4 (`models.dense.temporal_shift`); at inference the frames are scaled to [0, 1], centre-cropped to
-`crop_dim` when set, and normalised with ImageNet's mean and std; clips are padded with black frames
-before normalisation.
+and s4 (`models.dense.temporal_shift`). Their inference scales frames to [0, 1] and normalises them with
+ImageNet's mean and std, and pads clips with black frames before that: `input_spec` says so and the caller
+applies it; `forward` centre-crops to `crop_dim` when set, as theirs does (a crop commutes with the
+per-channel normalisation).
 
 `TDEEDConfig` carries their JSON config's keys (`feature_arch`, `clip_len`, `n_layers`, `sgp_ks`, `sgp_r`,
 `radi_displacement`, `event_team`, `crop_dim`, `num_classes`, `dataset`) and what their evaluation does with
