@@ -13,9 +13,9 @@ What their code builds from the config, and so what the checkpoint holds:
   and their inference (`process_double_head`) reads only the first. The first becomes our class head; the
   second is checked against the config's `num_classes` and left out.
 
-The timm module names of their pinned timm (1.0.3 in sn-teamspotting, 1.0.11 in arturxe2) are the
-RegNets' names of the timm soccerspot uses; only their shift wrapper (`conv1.net`, `conv1.gs`) is renamed
-(`temporal_shift.peer_renames`).
+Their pinned timm (1.0.11 in sn-teamspotting, 1.0.3 in arturxe2) names `regnety_002` / `regnety_008`'s
+weights as the timm soccerspot uses does (same keys and shapes in timm 1.0.3 and 1.0.31, checked), so only
+their shift wrapper (`conv1.net`, `conv1.gs`) is renamed (`temporal_shift.peer_renames`).
 """
 from __future__ import annotations
 
