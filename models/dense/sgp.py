@@ -201,7 +201,9 @@ class FrameHead(nn.Module):
 @dataclass
 class TemporalOutputs:
     """What T-DEED's temporal part gives per frame: class logits (B, T, C + 1), index 0 background; the
-    displacement to the event in frames (B, T) or None; the team logit ("right side of the video") or None."""
+    displacement (B, T) or None: frame t's event is at frame t - displacement (their targets are frame minus
+    event, within `radi_displacement`; their `process_prediction` moves t's scores to t - round(d)); the team
+    logit ("right side of the video") or None."""
 
     logits: torch.Tensor
     displacement: torch.Tensor | None
