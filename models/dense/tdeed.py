@@ -156,6 +156,9 @@ class TDEED(DenseModel):
             event_team=config.event_team)
 
     def forward(self, x: torch.Tensor) -> DenseOutput:
+        """Normalised clips (B, clip_len, 3, H, W) -> per-frame outputs. With `crop_dim`, the centre crop of
+        their inference (their training crops at random instead, before the model: no soccerspot recipe does
+        that yet; every published config has no crop)."""
         if x.dim() != 5 or x.shape[1] != self.clip_len:
             raise ValueError(f"T-DEED takes clips (B, {self.clip_len}, 3, H, W), got {tuple(x.shape)}")
         if self.config.crop_dim is not None:
