@@ -121,6 +121,9 @@ CASES: list[tuple[str, str]] = [
     ("extract {video} --out {root}/x --backbone resnet18 --weights {hello} --no-progress", "{hello}"),
     ("extract {video} --out {root}/x --backbone resnet18 --weights {text} --no-progress", "{text}"),
     ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --backbone resnet50 --no-progress",
+     "--backbone resnet50 disagrees with --features ResNET_TF2"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --fps 1 --no-progress", "--fps 1 disagrees with --features"),
     # combine
     ("combine --parts a,b --name c", "--features"),
     ("combine --features {features} --parts toy --name c", "--parts"),
@@ -148,6 +151,8 @@ CASES: list[tuple[str, str]] = [
     ("spot {empty} --model {video_model}", "{empty}"),
     ("spot {video} --model {video_model} --out {under_file}", "{under_file}"),
     ("spot {features} --model {model} --out {under_file}", "{under_file}"),
+    ("spot {video} --model {video_model} --features ResNET_TF2 --out {root}/s --no-progress",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # train
     ("train", "--features-root"),
     ("train --features-root {features}", "--features"),
@@ -247,6 +252,8 @@ CASES: list[tuple[str, str]] = [
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),
     ("live {video} --model {model} --out {root}/live --max-latency 0", "--max-latency"),
+    ("live {video} --model {video_model} --features ResNET_TF2 --out {root}/live",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),

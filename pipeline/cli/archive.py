@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soccerspot.extract.precision import PRECISIONS
+from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
 from soccerspot.pipeline.archive.engines import list_engines
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'similarity'")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="of the features extracted (default auto: this machine's best); features already "
+                        help=f"of the features extracted (default auto; {AUTO_HELP}); features already "
                              "in --out at another precision are reused")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per backbone forward pass (default 32)")
     parser.add_argument("--weights", default=None, metavar="FILE", action="append",

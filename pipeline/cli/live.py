@@ -38,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
     parser.add_argument("--threshold", type=float, help="NMS threshold in [0, 1] (default: the checkpoint's)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                        help="extraction precision (as spot)")
+    from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help=f"extraction precision (default auto; {AUTO_HELP})")
     parser.add_argument("--batch-size", type=int, default=32, metavar="N",
                         help="the extraction batch size of the `spot` run to be equal to (default 32, spot's)")
     parser.add_argument("--weights", metavar="FILE", help="the backbone weights file, when the head's features used one")

@@ -93,7 +93,8 @@ PRESETS["rmsnet-finetune"] = TrainConfig(
         "sampling of foreground clips with the event at a uniform offset and background clips nF/C. Our "
         "choices (not given there or not ours to copy): the NetVLAD++ head instead of RMS-Net's own, SGD "
         "momentum 0.9 for the lr 0.025, ReduceLROnPlateau x0.1 patience 3 on the validation loss, 30 epochs "
-        "at most, bf16 autocast where native, validation Average-mAP every 5 epochs."
+        "at most, precision auto (bf16 on CUDA; on a CPU, bf16 where measured faster than fp32), validation "
+        "Average-mAP every 5 epochs."
     ),
     window_seconds=20.0,
     batch_size=24,
