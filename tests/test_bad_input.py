@@ -243,11 +243,13 @@ CASES: list[tuple[str, str]] = [
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
     ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
     ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+    ("archive {video} --model {model} --ground NetVLAD++ --out {root}/a --no-progress", "--ground NetVLAD++"),
     # ground
     ("ground {missing} --model similarity", "{missing}"),
     ("ground {features} --model {missing}", "{missing}"),
     ("ground {features} --model {text_model}", "{text_model}"),
     ("ground {features} --model similarity --keep-before -5", "--keep-before"),
+    ("ground {features} --model NetVLAD++", "--model NetVLAD++"),  # a released spotting head: refused, not fetched
     # live
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE",
                         help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
                              "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
-    parser.add_argument("--model", required=True, metavar="CKPT", help="head checkpoint folder (model.pt + config.json)")
+    parser.add_argument("--model", required=True, metavar="CKPT",
+                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released "
+                             "model's name (as spot: downloaded once into the cache)")
     parser.add_argument("--out", metavar="DIR",
                         help="where the features, results_spotting.json and the events log go (default for a file: "
                              "what `spot` uses; required for a URL)")
@@ -105,10 +107,11 @@ def live(args: argparse.Namespace) -> int:
     check_values(args)
     out = Path(args.out) if args.out else default_out(args.source)
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.released_models import resolve_model
     from soccerspot.pipeline.live.session import LiveOptions, run_live
     from soccerspot.pipeline.inference.spot import SpotOptions
 
-    head = load_checkpoint(args.model)
+    head = load_checkpoint(resolve_model(args.model))
     options = LiveOptions(
         source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
         min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
