@@ -72,3 +72,10 @@ def test_the_review_page_lists_the_games_classes_first(tmp_path):
     page = (Path(__file__).parents[1] / "pipeline" / "view" / "static" / "index.html").read_text()
     slider = re.search(r'<input id="threshold"[^>]*value="([0-9.]+)"', page)
     assert slider and float(slider.group(1)) == SHOWN_CONFIDENCE  # the order is the one the page opens with
+
+
+def test_the_games_list_counts_the_games_classes_first():
+    from soccerspot.pipeline.view.payload import per_class
+
+    spots = [Prediction(1, 0, "Penalty", 0.1), Prediction(1, 500, "Goal", 0.9), Prediction(2, 0, "Penalty", 0.2)]
+    assert list(per_class(spots).items()) == [("Goal", 1), ("Penalty", 2)]  # Penalty leads in official order

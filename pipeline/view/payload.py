@@ -120,6 +120,14 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
     }
 
 
+def per_class(spots: list[Prediction]) -> dict[str, int]:
+    """Spots per class, the classes with a spot at or above `SHOWN_CONFIDENCE` first (`occurring_first`)."""
+    counts = Counter(p.label for p in spots)
+    order = occurring_first(ordered_classes(set(counts)), spots=[(p.label, p.confidence) for p in spots],
+                            min_confidence=SHOWN_CONFIDENCE)
+    return {name: counts[name] for name in order.ordered}
+
+
 def games_listing(games: list[ViewGame], store: ReviewStore) -> list[dict]:
     rows = []
     for game in games:
@@ -128,7 +136,7 @@ def games_listing(games: list[ViewGame], store: ReviewStore) -> list[dict]:
         rows.append({
             "key": game.key,
             "spots": len(spots),
-            "per_class": dict(sorted(Counter(p.label for p in spots).items())),
+            "per_class": per_class(spots),
             "has_labels": game.labels is not None,
             "halves": sorted(game.videos),
             "progress": saved.get("progress"),
