@@ -87,6 +87,22 @@ def default_out(source: str):
     return plan_video_input(path, None)[0]
 
 
+def check_frame_rule(head, feature_name: str | None) -> None:
+    """Live samples frames by timestamp only: a head whose features follow another frame rule (SoccerNet's
+    FrameCV counter, the `ResNET_TF2` recipe of the released heads) is refused (`DataError` naming it) rather
+    than fed rows at other times than its features'."""
+    from soccerspot.errors import DataError
+    from soccerspot.extract.recipes import RECIPES
+
+    name = feature_name or head.feature_name
+    sampling = (head.feature_settings or {}).get("sampling") or (
+        RECIPES[name].sampling if not head.feature_settings and name in RECIPES else "timestamp")
+    if sampling != "timestamp":
+        raise DataError(head.path, f"its features ({name or sampling}) take frames by {sampling}'s rule, "
+                                   "which live does not reproduce (it samples by timestamp): spot the recording "
+                                   "once it is complete (soccerspot spot)")
+
+
 def run(args: argparse.Namespace) -> int:
     from soccerspot.errors import DataError
 
@@ -112,6 +128,7 @@ def live(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.inference.spot import SpotOptions
 
     head = load_checkpoint(resolve_model(args.model))
+    check_frame_rule(head, args.features)
     options = LiveOptions(
         source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
         min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
