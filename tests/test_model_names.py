@@ -115,3 +115,47 @@ def test_grounding_refuses_a_spotting_heads_name_before_any_download(cache, vide
                  "--no-progress"]) == 2
     assert f"--ground {NAME}: a released spotting head" in one_error(capsys)
     assert not (cache / "models").exists()  # nothing was fetched nor made
+
+
+def write_keras_h5(path, seed: int = 0) -> None:
+    """A seeded `keras_resnet152` in Keras's legacy HDF5 layout (per-layer groups, `weight_names`), so the
+    ResNET_TF2 recipe runs here without Keras's published file."""
+    import h5py
+
+    from soccerspot.models.backbones.keras_resnet import KerasResNet
+
+    torch.manual_seed(seed)
+    layers: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in KerasResNet().state_dict().items():
+        module, variable = key.rsplit(".", 1)
+        if variable != "num_batches_tracked":
+            layers.setdefault(module.replace(".", "_"), {})[variable] = value
+    batch_norm = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+    with h5py.File(path, "w") as handle:
+        handle.attrs["layer_names"] = [name.encode() for name in layers]
+        for layer, variables in layers.items():
+            group, names = handle.create_group(layer), []
+            for variable, value in variables.items():
+                name = batch_norm[variable] if layer.endswith("_bn") else {"weight": "kernel", "bias": "bias"}[variable]
+                array = value.numpy()
+                names.append(f"{layer}/{name}:0".encode())
+                group.create_dataset(names[-1].decode(), data=array.transpose(2, 3, 1, 0) if array.ndim == 4 else array)
+            group.attrs["weight_names"] = names
+
+
+@pytest.mark.slow
+def test_spot_and_archive_give_the_same_spots_with_a_released_name(cache, tmp_path, capsys):
+    """End to end: the released name, resolved from the cache, re-makes ResNET_TF2 features (FrameCV rows,
+    a seeded Keras-layout ResNet-152) and spots them, in `spot` and in `archive` alike."""
+    import json
+
+    cache_peer_head(cache)
+    weights = tmp_path / "resnet152_seeded.h5"
+    write_keras_h5(weights)
+    video = write_video(tmp_path / "match.mkv", constant_rate_times(25, 2.0), width=398, height=224)
+    common = ["--model", NAME, "--weights", str(weights), "--precision", "fp32", "--device", "cpu", "--no-progress"]
+    assert main(["spot", str(video), "--out", str(tmp_path / "spot"), *common]) == 0
+    assert main(["archive", str(video), "--out", str(tmp_path / "archive"), *common]) == 0
+    spotted = json.loads((tmp_path / "spot" / "results_spotting.json").read_text())["predictions"]
+    archived = json.loads(next((tmp_path / "archive").rglob("results_spotting.json")).read_text())["predictions"]
+    assert len(spotted) == 17 and spotted == archived  # threshold 0: one spot per class on a 2 s half
