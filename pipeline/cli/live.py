@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the extraction batch size of the `spot` run to be equal to (default 32, spot's)")
     parser.add_argument("--weights", metavar="FILE", help="the backbone weights file, when the head's features used one")
     parser.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with")
-    parser.add_argument("--features", metavar="NAME", help="name of the feature files written")
+    parser.add_argument("--features", metavar="NAME",
+                        help="name of the feature files written (a recipe's name, e.g. ResNET_TF2, only for the "
+                             "features that recipe makes)")
     parser.add_argument("--status-every", type=float, default=2.0, metavar="SECONDS",
                         help="status line period on stderr (0: none)")
 

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", metavar="NAME",
                         help="feature name, e.g. ResNET_TF2_PCA512 (needed for a tree unless the checkpoint names it); "
                              "for video input, the name of the feature files written, and for a SoccerNet head the "
-                             "feature recipe extracted (ResNET_TF2 or ResNET_TF2_PCA512, default: its training.log's)")
+                             "feature recipe extracted (ResNET_TF2 or ResNET_TF2_PCA512, default: its training.log's); "
+                             "a recipe's name for a checkpoint whose features were made otherwise is refused")
     parser.add_argument("--out", metavar="DIR",
                         help="write results here (a tree keeps its layout); default: beside the features")
     parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's, else hard)")
