@@ -1,6 +1,7 @@
-"""A released model's name works wherever a `--model` is taken (`spot`, `archive`, `live`; `ground` and
-`archive --ground` refuse a spotting head's name), through the one resolver
-(`pipeline.inference.released_models.resolve_model`), with the same error when its files are not here.
+"""A released model's name goes through the one resolver (`pipeline.inference.released_models.resolve_model`)
+wherever a `--model` is taken, with the same error when its files are not here: `spot` and `archive` run it,
+`live` finds it and refuses its FrameCV-sampled features, `ground` and `archive --ground` refuse a spotting
+head's name.
 No network: the cache is a temporary folder and every download fails at once, as offline."""
 from __future__ import annotations
 

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
                              "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
     parser.add_argument("--model", required=True, metavar="CKPT",
-                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released "
-                             "model's name (as spot: downloaded once into the cache)")
+                        help="head checkpoint folder (model.pt + config.json) or a peer model.pth.tar (a released "
+                             "model's name is resolved as spot does, but the released heads read FrameCV-sampled "
+                             "features, which live does not reproduce: refused)")
     parser.add_argument("--out", metavar="DIR",
                         help="where the features, results_spotting.json and the events log go (default for a file: "
                              "what `spot` uses; required for a URL)")
