@@ -3,15 +3,16 @@
 One panel per group of related classes (`class_groups.py`), so that 17 classes stay readable; the x axis
 is match time in mm:ss. The classes that occur in the game (a label, a spot or a score of at least
 `class_order.SCORE_FLOOR`, `class_order.occurring_first`) fill the panels first; the silent ones follow in
-panels of up to 9 at the bottom (every curve in a colour of its own). Curves come from the per-frame scores `soccerspot spot --save-scores` writes
-(`<half>_scores.npy` beside `results_spotting.json`, `data/scores.py`); without them the kept spots are
-drawn as stems at their confidence. Ground truth (a `Labels-v2.json`) is drawn as triangles above the
+panels of up to 9 at the bottom (every curve in a colour of its own). Curves come from the per-frame scores
+`soccerspot spot --save-scores` writes (`<half>_scores.npy` beside `results_spotting.json`, `data/scores.py`);
+without them the kept spots are drawn as stems at their confidence. Ground truth (a `Labels-v2.json`) is drawn as triangles above the
 curves: filled when the action is shown, hollow when it is not. Replays (a `Detection-replays.json`
 beside the results, `soccerspot ground`) are grey bands, their grounded origins (each replay's best
 detection) black stars joined to their replay by an arrow in the top panel.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -247,8 +248,8 @@ def score_peaks(scores: HalfScores | None) -> dict[str, float]:
 
 
 def order_by_game(timelines: list[HalfTimeline]) -> list[HalfTimeline]:
-    """The halves' classes ordered alike, by what occurs in the whole game (`occurring_first`: a label, a
-    spot or a score of at least `SCORE_FLOOR`), so both halves' panels hold the same classes."""
+    """The halves with their classes ordered alike, by what occurs in the whole game (`occurring_first`: a
+    label, a spot or a score of at least `SCORE_FLOOR`), so both halves' panels hold the same classes."""
     peaks: dict[str, float] = {}
     for timeline in timelines:
         for name, peak in score_peaks(timeline.scores).items():
@@ -258,11 +259,9 @@ def order_by_game(timelines: list[HalfTimeline]) -> list[HalfTimeline]:
         labels=[event.label for timeline in timelines for event in timeline.truth or ()],
         spots=[(spot.label, spot.confidence) for timeline in timelines for spot in timeline.spots],
         min_confidence=SCORE_FLOOR, score_peaks=peaks)
-    for timeline in timelines:
-        own = set(timeline.classes)
-        timeline.classes = [name for name in order.ordered if name in own]
-        timeline.silent = [name for name in order.silent if name in own]
-    return timelines
+    return [dataclasses.replace(timeline, classes=[name for name in order.ordered if name in timeline.classes],
+                                silent=[name for name in order.silent if name in timeline.classes])
+            for timeline in timelines]
 
 
 def write_timeline_plots(results: str | Path, out_dir: str | Path | None = None, *, labels: str | Path | None = None,
