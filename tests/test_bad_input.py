@@ -121,6 +121,9 @@ CASES: list[tuple[str, str]] = [
     ("extract {video} --out {root}/x --backbone resnet18 --weights {hello} --no-progress", "{hello}"),
     ("extract {video} --out {root}/x --backbone resnet18 --weights {text} --no-progress", "{text}"),
     ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --backbone resnet50 --no-progress",
+     "--backbone resnet50 disagrees with --features ResNET_TF2"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --fps 1 --no-progress", "--fps 1 disagrees with --features"),
     # combine
     ("combine --parts a,b --name c", "--features"),
     ("combine --features {features} --parts toy --name c", "--parts"),
@@ -148,6 +151,8 @@ CASES: list[tuple[str, str]] = [
     ("spot {empty} --model {video_model}", "{empty}"),
     ("spot {video} --model {video_model} --out {under_file}", "{under_file}"),
     ("spot {features} --model {model} --out {under_file}", "{under_file}"),
+    ("spot {video} --model {video_model} --features ResNET_TF2 --out {root}/s --no-progress",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # train
     ("train", "--features-root"),
     ("train --features-root {features}", "--features"),
@@ -238,11 +243,13 @@ CASES: list[tuple[str, str]] = [
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
     ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
     ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+    ("archive {video} --model {model} --ground NetVLAD++ --out {root}/a --no-progress", "--ground NetVLAD++"),
     # ground
     ("ground {missing} --model similarity", "{missing}"),
     ("ground {features} --model {missing}", "{missing}"),
     ("ground {features} --model {text_model}", "{text_model}"),
     ("ground {features} --model similarity --keep-before -5", "--keep-before"),
+    ("ground {features} --model NetVLAD++", "--model NetVLAD++"),  # a released spotting head: refused, not fetched
     # live
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),
@@ -254,6 +261,8 @@ CASES: list[tuple[str, str]] = [
     ("render --task nope --out {root}/season", "--task"),
     ("render --task ball --out {text} --minutes 0.4 --width 32 --height 32 --test-games 1 --train-games 0 "
      "--valid-games 0 --workers 1 --no-progress", "{text}"),
+    ("live {video} --model {video_model} --features ResNET_TF2 --out {root}/live",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),

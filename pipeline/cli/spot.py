@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections import Counter
 
-from soccerspot.extract.precision import PRECISIONS
+from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
 from soccerspot.pipeline.cli import UsageError
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", metavar="NAME",
                         help="feature name, e.g. ResNET_TF2_PCA512 (needed for a tree unless the checkpoint names it); "
                              "for video input, the name of the feature files written, and for a SoccerNet head the "
-                             "feature recipe extracted (ResNET_TF2 or ResNET_TF2_PCA512, default: its training.log's)")
+                             "feature recipe extracted (ResNET_TF2 or ResNET_TF2_PCA512, default: its training.log's); "
+                             "a recipe's name for a checkpoint whose features were made otherwise is refused")
     parser.add_argument("--out", metavar="DIR",
                         help="write results here (a tree keeps its layout); default: beside the features")
     parser.add_argument("--nms", choices=NMS_KINDS, help="NMS kind (default: the checkpoint's, else hard)")
@@ -64,8 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "several files (each is matched to its part by its identity)")
     video.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with (.npz or .pkl)")
     video.add_argument("--precision", choices=PRECISIONS,
-                       help="extraction precision (default auto: bf16 on CPUs with native bf16, else fp32; fp16 on "
-                            "CUDA); the head need not have been trained at the same precision")
+                       help=f"extraction precision (default auto; {AUTO_HELP}); the head need not have been "
+                            "trained at the same precision")
 
 
 def parse_classes(text: str | None) -> list[str] | None:
