@@ -83,8 +83,11 @@ def imported_from(root: Path) -> Iterator[None]:
         yield
     finally:
         sys.path.remove(str(root))
-        for name in set(sys.modules) - before:
-            module = sys.modules.get(name)
-            path = getattr(module, "__file__", None) or ""
-            if path.startswith(str(root)):
-                del sys.modules[name]
+        def from_root(module) -> bool:
+            spec = getattr(module, "__spec__", None)  # a folder without __init__.py has no __file__, only locations
+            locations = list(getattr(spec, "submodule_search_locations", None) or []) if spec is not None else []
+            paths = [getattr(module, "__file__", None) or "", *map(str, locations)]
+            return any(path.startswith(str(root)) for path in paths)
+
+        for name in [name for name in set(sys.modules) - before if from_root(sys.modules.get(name))]:
+            del sys.modules[name]
