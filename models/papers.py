@@ -16,3 +16,12 @@ SOCCERNET_V2_PAPER = "Deliège et al., 'SoccerNet-v2: A Dataset and Benchmarks f
 TRAN_PAPER = "Tran et al., 'A Closer Look at Spatiotemporal Convolutions for Action Recognition', CVPR 2018"
 MVIT_PAPER = "Fan et al., 'Multiscale Vision Transformers', ICCV 2021; Li et al., 'MViTv2', CVPR 2022"
 SWIN_PAPER = "Liu et al., 'Video Swin Transformer', CVPR 2022"
+E2E_SPOT_PAPER = ("Hong et al., 'Spotting Temporally Precise, Fine-Grained Events in Video', ECCV 2022 "
+                  "(arXiv 2207.10213)")
+TDEED_PAPER = ("Xarles et al., 'T-DEED: Temporal-Discriminability Enhancer Encoder-Decoder for Precise Event "
+               "Spotting in Sports Videos', CVPR-W 2024 (arXiv 2404.05392)")
+TSM_PAPER = "Lin et al., 'TSM: Temporal Shift Module for Efficient Video Understanding', ICCV 2019"
+GSM_PAPER = "Sudhakaran et al., 'Gate-Shift Networks for Video Action Recognition', CVPR 2020"
+GSF_PAPER = "Sudhakaran et al., 'Gate-Shift-Fuse for Video Action Recognition', TPAMI 2023 (arXiv 2203.08897)"
+MSTCN_PAPER = ("Farha & Gall, 'MS-TCN: Multi-Stage Temporal Convolutional Network for Action Segmentation', "
+               "CVPR 2019")
