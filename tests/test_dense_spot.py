@@ -1,0 +1,90 @@
+"""A raw video through a dense frame model: the recipe's frames, the clips' average, the peers' NMS, results and
+scores at the frames' true times."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dense_helpers import TinyDense
+from soccerspot.data.labels import read_predictions
+from soccerspot.data.scores import read_scores
+from soccerspot.extract.decode import probe
+from soccerspot.extract.frame_recipes import E2E_SOCCERNETV2, FrameRecipe, iter_recipe_frames
+from soccerspot.pipeline.inference.dense_clips import E2E_SPOT_RULE, TDEED_RULE
+from soccerspot.pipeline.inference.dense_half import half_probabilities
+from soccerspot.pipeline.inference.dense_spot import DenseNms, DenseSpotter, half_spots, spot_dense_video
+from soccerspot.pipeline.inference.nms import grouped_soft_nms
+from video_helpers import constant_rate_times, write_video
+
+CLASSES = ["Goal", "Corner", "Foul"]
+SMALL_BALL = FrameRecipe("small-ball", sample_fps=25, width=80, height=48, read_stride=2)  # T-DEED's rule, small
+
+
+def e2e_spotter(clip_len: int = 16) -> DenseSpotter:
+    return DenseSpotter(TinyDense(clip_len, len(CLASSES)).eval(), CLASSES, False, E2E_SOCCERNETV2, E2E_SPOT_RULE,
+                        DenseNms("peaks", 2), Path("e2e-model"), "e2e-spot")
+
+
+def tdeed_spotter(clip_len: int = 20) -> DenseSpotter:
+    model = TinyDense(clip_len, len(CLASSES), displacement=True, team=True, pad_black=True, seed=2).eval()
+    return DenseSpotter(model, CLASSES, True, SMALL_BALL, TDEED_RULE, DenseNms("grouped-soft", 12), Path("tdeed"),
+                        "t-deed", bin_ms=40)
+
+
+@pytest.fixture(scope="module")
+def half_video(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dense_game")
+    return write_video(folder / "1_224p.mkv", constant_rate_times(25, 12.0), width=96, height=64)
+
+
+def test_e2e_spot_video_writes_results_and_scores_at_frame_times(half_video, tmp_path):
+    spotter = e2e_spotter()
+    report = spot_dense_video(half_video, spotter, out_dir=tmp_path / "out", save_scores=True, progress=False)
+    [result] = report.results
+    assert result.status == "spotted" and result.halves == [1]
+    scores = read_scores(tmp_path / "out", 1)
+    assert scores.classes == CLASSES
+    np.testing.assert_allclose(scores.times, np.arange(0, 300, 12) / 25, atol=1e-6)  # frames 0, 12, 24...
+    frames = list(iter_recipe_frames(probe(half_video), E2E_SOCCERNETV2))
+    expected = half_probabilities(spotter.model, frames, clip_len=16, rule=E2E_SPOT_RULE,
+                                  spec=spotter.model.input_spec)
+    np.testing.assert_allclose(scores.probabilities, expected.probabilities[:, 1:], atol=1e-6)
+    predictions = read_predictions(tmp_path / "out" / "results_spotting.json").predictions
+    assert predictions and {p.label for p in predictions} <= set(CLASSES)
+    frame_ms = set(np.round(scores.times * 1000).astype(int))
+    assert all(p.position_ms in frame_ms and p.half == 1 for p in predictions)
+    again = spot_dense_video(half_video, spotter, out_dir=tmp_path / "out", progress=False)
+    assert again.results[0].status == "skipped"
+
+
+def test_team_model_columns_and_team_spots(half_video, tmp_path):
+    spotter = tdeed_spotter()
+    spot_dense_video(half_video.parent, spotter, out_dir=tmp_path / "out", save_scores=True, progress=False)
+    scores = read_scores(tmp_path / "out", 1)
+    assert scores.classes == ["Goal-left", "Goal-right", "Corner-left", "Corner-right", "Foul-left", "Foul-right"]
+    np.testing.assert_allclose(scores.times, np.arange(0, 300, 2) / 25, atol=1e-6)  # 12.5 frames a second
+    entries = json.loads((tmp_path / "out" / "results_spotting.json").read_text())["predictions"]
+    assert entries and {e["team"] for e in entries} <= {"left", "right"}
+    goal = scores.probabilities[:, :2]
+    kept = grouped_soft_nms(goal, 12, 0.01)
+    written = sorted((e["position"], e["team"]) for e in entries if e["label"] == "Goal")
+    assert written == sorted((int(round(scores.times[f] * 1000)), ("left", "right")[c]) for f, c, _ in kept)
+
+
+def test_a_video_shorter_than_one_clip_is_padded_as_theirs(tmp_path):
+    video = write_video(tmp_path / "short.mp4", constant_rate_times(25, 3.0), width=64, height=48)
+    spotter = e2e_spotter(clip_len=16)  # 3 s = 7 frames at 2.083 fps: one clip, mostly padding
+    spot_dense_video(video, spotter, out_dir=tmp_path / "out", save_scores=True, progress=False)
+    scores = read_scores(tmp_path / "out", 1)
+    assert scores.probabilities.shape == (7, 3)
+    assert np.all(np.isfinite(scores.probabilities))
+
+
+def test_half_spots_refuses_an_unknown_nms_kind():
+    spotter = e2e_spotter()
+    spotter.nms = DenseNms("hard", 2)
+    with pytest.raises(ValueError, match="unknown dense NMS kind"):
+        half_spots(np.zeros((4, 4), np.float32), np.arange(4.0), spotter, 1)
