@@ -14,6 +14,8 @@ What the peers' extraction scripts do (read in their code):
 - **T-DEED** (SoccerNet/sn-teamspotting `extract_frames_snb.py`): the same rule at `--sample_fps 25`, resized
   to 796x448 (from the 720p videos), files named by the source frame number; its test code
   (`train_tdeed_bas.py`, `STRIDE_SNB = 2`) reads every second source frame number: 12.5 frames a second.
+  Their SoccerNet-v2 frames (`extract_frames_sn.py`, `--sample_fps 12.5`, 796x448) are read every 12th
+  source frame number (`STRIDE_SN = 12`): the 2.083 frames a second E2E-Spot reads, at T-DEED's size.
 - Each recipe's frames carry their own presentation time (seconds from the first frame), so spots are placed
   at the frames' true times (the peers compute `frame / fps`).
 
@@ -75,7 +77,14 @@ TDEED_BALL = FrameRecipe(
     source="SoccerNet/sn-teamspotting extract_frames_snb.py (--sample_fps 25, 796x448 from 720p); "
            "train_tdeed_bas.py reads every second frame (STRIDE_SNB = 2)",
 )
-FRAME_RECIPES: dict[str, FrameRecipe] = {recipe.name: recipe for recipe in (E2E_SOCCERNETV2, E2E_BALL, TDEED_BALL)}
+TDEED_SOCCERNETV2 = FrameRecipe(
+    name="tdeed-soccernetv2", sample_fps=12.5, width=796, height=448, read_stride=12,
+    source="SoccerNet/sn-teamspotting and arturxe2/T-DEED extract_frames_sn.py (--sample_fps 12.5, 796x448); "
+           "their test code reads every 12th source frame (STRIDE_SN = 12)",
+)
+FRAME_RECIPES: dict[str, FrameRecipe] = {
+    recipe.name: recipe for recipe in (E2E_SOCCERNETV2, E2E_BALL, TDEED_BALL, TDEED_SOCCERNETV2)
+}
 
 
 def frame_recipe(name: str) -> FrameRecipe:

@@ -88,3 +88,58 @@ def test_half_spots_refuses_an_unknown_nms_kind():
     spotter.nms = DenseNms("hard", 2)
     with pytest.raises(ValueError, match="unknown dense NMS kind"):
         half_spots(np.zeros((4, 4), np.float32), np.arange(4.0), spotter, 1)
+
+
+@pytest.fixture
+def tiny_model_folder(tmp_path, monkeypatch):
+    """A folder of a test-only peer format (registered for the test), loading `TinyDense` as E2E-Spot would be."""
+    import torch
+
+    from soccerspot.models.dense import registry
+
+    def recognises(folder: Path) -> bool:
+        return (folder / "tiny.json").is_file()
+
+    def load(folder: Path, **options) -> registry.PeerDenseModel:
+        config = json.loads((folder / "tiny.json").read_text())
+        model = TinyDense(config["clip_len"], len(config["classes"]), seed=5)
+        model.load_state_dict(torch.load(folder / "tiny.pt", weights_only=True))
+        return registry.PeerDenseModel(model.eval(), tuple(config["classes"]), config["recipe"], config["variant"],
+                                       folder / "tiny.pt")
+
+    monkeypatch.setitem(registry._PEER_FORMATS, "tiny-test", registry.PeerDenseFormat("tiny-test", recognises, load))
+    folder = tmp_path / "tiny_model"
+    folder.mkdir()
+    reference = TinyDense(16, len(CLASSES), seed=9)
+    torch.save(reference.state_dict(), folder / "tiny.pt")
+    (folder / "tiny.json").write_text(json.dumps({"clip_len": 16, "classes": CLASSES, "recipe": "e2e-soccernetv2",
+                                                  "variant": "E2E-Spot"}))
+    return folder, reference
+
+
+def test_spot_cli_with_a_dense_model_folder(half_video, tiny_model_folder, tmp_path, capsys):
+    from soccerspot.pipeline.cli import main
+
+    folder, reference = tiny_model_folder
+    out = tmp_path / "out"
+    assert main(["spot", str(half_video), "--model", str(folder), "--out", str(out), "--save-scores",
+                 "--no-progress", "--precision", "fp32"]) == 0
+    scores = read_scores(out, 1)
+    frames = list(iter_recipe_frames(probe(half_video), E2E_SOCCERNETV2))
+    expected = half_probabilities(reference.eval(), frames, clip_len=16, rule=E2E_SPOT_RULE,
+                                  spec=reference.input_spec)
+    np.testing.assert_allclose(scores.probabilities, expected.probabilities[:, 1:], atol=1e-6)
+    assert read_predictions(out / "results_spotting.json").predictions
+    assert "spotted 1 game(s)" in capsys.readouterr().out
+
+
+def test_spot_cli_dense_model_refusals(half_video, tiny_model_folder, tmp_path, capsys):
+    from soccerspot.pipeline.cli import main
+
+    folder, _ = tiny_model_folder
+    assert main(["spot", str(half_video), "--model", str(folder), "--nms-window", "3", "--out", str(tmp_path)]) == 2
+    assert "--nms-window: not for a dense frame model" in capsys.readouterr().err
+    features = tmp_path / "game"
+    features.mkdir()
+    assert main(["spot", str(features), "--model", str(folder)]) == 1
+    assert "spots raw video" in capsys.readouterr().err

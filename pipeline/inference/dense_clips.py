@@ -63,7 +63,11 @@ TDEED_RULE = ClipRule(
     source="SoccerNet/sn-teamspotting train_tdeed_bas.py (overlap_len = clip_len // 4 * 3), util/eval.py "
            "mAPevaluateTest, model/modules.py process_prediction / process_predictionTeam",
 )
-CLIP_RULES: dict[str, ClipRule] = {rule.name: rule for rule in (E2E_SPOT_RULE, TDEED_RULE)}
+TDEED_SOCCERNETV2_RULE = ClipRule(
+    name="t-deed-soccernetv2", overlap_fraction=(2, 1), support="nonzero-rows", moves_by_displacement=True,
+    source="arturxe2/T-DEED train_tdeed.py (overlap_len = clip_len // 2 for soccernet) and util/eval.py evaluate",
+)
+CLIP_RULES: dict[str, ClipRule] = {rule.name: rule for rule in (E2E_SPOT_RULE, TDEED_RULE, TDEED_SOCCERNETV2_RULE)}
 
 
 def clip_rule(name: str) -> ClipRule:

@@ -9,7 +9,6 @@ interface (`forward(x) -> DenseOutput`: `logits`, `displacement`, `team`).
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from soccerspot.extract.precision import autocast
 from soccerspot.models.dense.registry import PAD_BLACK, DenseInput
 from soccerspot.pipeline.inference.dense_clips import ClipRule, FrameAverage, clip_frames, clip_probabilities
 
@@ -58,12 +58,12 @@ class _Clips:
 
 def half_probabilities(
     model: nn.Module, batches: Iterable, *, clip_len: int, rule: ClipRule, spec: DenseInput,
-    clips_per_batch: int = CLIPS_PER_BATCH, autocast: torch.dtype | None = None,
+    clips_per_batch: int = CLIPS_PER_BATCH, precision: str = "fp32",
     on_frames: Callable[[int], None] | None = None,
 ) -> HalfProbabilities:
     """Per-frame probabilities of a half from `batches` of frames (items with `.frames` (n, H, W, 3) uint8 and
-    `.times` (n,)), by the peers' clip layout and average. `autocast`: a reduced precision to run the model
-    at (None: fp32). `on_frames(n)` is told of every decoded batch (a progress bar)."""
+    `.times` (n,)), by the peers' clip layout and average. `precision`: the resolved precision the model runs
+    at (`extract.precision`: fp32, bf16 or fp16 autocast). `on_frames(n)` is told of every decoded batch (a progress bar)."""
     device = next(model.parameters()).device
     pad = pad_value(spec).to(device)
     clips = _Clips(clip_len, rule)
@@ -88,8 +88,7 @@ def half_probabilities(
             lo, hi = max(start, 0), min(start + clip_len, total)
             body = frames[lo - first: hi - first]
             batch.append(clip_frames(body, start - lo, clip_len, pad))
-        context = torch.autocast(device.type, dtype=autocast) if autocast is not None else nullcontext()
-        with torch.no_grad(), context:
+        with torch.no_grad(), autocast(device.type, precision):
             output = model(torch.stack(batch))
         probabilities = clip_probabilities(output.logits, output.displacement, output.team, rule).float().cpu().numpy()
         if average is None:

@@ -147,7 +147,7 @@ def background(items: Iterable, depth: int = 2) -> Iterator:
 
 
 def spot_half_video(spotter: DenseSpotter, video: Path, half: int, *, clips_per_batch: int = CLIPS_PER_BATCH,
-                    autocast: torch.dtype | None = None, progress: bool = True) -> DenseHalf:
+                    precision: str = "fp32", progress: bool = True) -> DenseHalf:
     """One half video through the spotter: its frames, per-frame probabilities and spots."""
     info = probe(video)
     rate = video_rate(info)
@@ -157,7 +157,7 @@ def spot_half_video(spotter: DenseSpotter, video: Path, half: int, *, clips_per_
         frames = background(iter_recipe_frames(info, spotter.frames, batch_size=16, video_fps=rate))
         result: HalfProbabilities = half_probabilities(
             spotter.model, frames, clip_len=spotter.model.clip_len, rule=spotter.rule,
-            spec=spotter.model.input_spec, clips_per_batch=clips_per_batch, autocast=autocast, on_frames=bar.update)
+            spec=spotter.model.input_spec, clips_per_batch=clips_per_batch, precision=precision, on_frames=bar.update)
     except ValueError as error:  # no frames at all
         raise DataError(video, str(error)) from None
     finally:
@@ -178,7 +178,7 @@ def scores_meta(spotter: DenseSpotter, spotted: DenseHalf, video: Path, rate: fl
 
 def spot_dense_video(input_path: str | Path, spotter: DenseSpotter, *, out_dir: str | Path | None = None,
                      overwrite: bool = False, save_scores: bool = False, clips_per_batch: int = CLIPS_PER_BATCH,
-                     autocast: torch.dtype | None = None, progress: bool = True) -> SpotReport:
+                     precision: str = "fp32", progress: bool = True) -> SpotReport:
     """Spot a video file or a game folder of half videos; `results_spotting.json` goes where `spot VIDEO`
     puts it for the other heads (an existing one is skipped unless `overwrite`)."""
     input_path = Path(input_path)
@@ -187,7 +187,7 @@ def spot_dense_video(input_path: str | Path, spotter: DenseSpotter, *, out_dir: 
     if out_path.exists() and not overwrite:
         return SpotReport([GameResult(".", out_path, "skipped")])
     halves = [(job, spot_half_video(spotter, job.video, job.half, clips_per_batch=clips_per_batch,
-                                    autocast=autocast, progress=progress)) for job in jobs]
+                                    precision=precision, progress=progress)) for job in jobs]
     game_dir.mkdir(parents=True, exist_ok=True)
     if save_scores:
         for job, spotted in halves:
