@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from soccerspot.data.features import FeatureMeta
 from soccerspot.data.games import PREDICTIONS_FILE
-from soccerspot.data.labels import GamePredictions, Prediction, write_predictions
+from soccerspot.data.labels import GamePredictions, Prediction, deduplicate_bins, write_predictions
 from soccerspot.data.scores import write_scores
 from soccerspot.errors import DataError
 from soccerspot.extract.decode import probe
@@ -194,6 +194,6 @@ def spot_dense_video(input_path: str | Path, spotter: DenseSpotter, *, out_dir: 
             meta = scores_meta(spotter, spotted, job.video, video_rate(probe(job.video)))
             write_scores(game_dir, spotted.half, spotted.probabilities[:, 1:], meta, spotter.score_names(),
                          feature_name=spotter.frames.name, model=str(spotter.path))
-    predictions = [p for _, spotted in halves for p in spotted.predictions]
+    predictions = deduplicate_bins([p for _, spotted in halves for p in spotted.predictions], spotter.bin_ms)
     write_predictions(out_path, GamePredictions(url=input_path.name, predictions=predictions), bin_ms=spotter.bin_ms)
     return SpotReport([GameResult(".", out_path, "spotted", len(predictions), [job.half for job, _ in halves])])
