@@ -2,7 +2,11 @@
 this torch/timm, and weights that exercise every path (random gates, non-trivial BatchNorm statistics)."""
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import re
+import sys
+import types
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -18,9 +22,18 @@ from peer_code import imported_from
 @contextmanager
 def peer_modules(root, monkeypatch) -> Iterator[None]:
     """Import from a peer's code on a CPU with timm 1.x: E2E-Spot names `timm.models.layers.conv_bn_act`
-    (moved to `timm.layers`) and builds GSM's zero padding as `torch.cuda.FloatTensor`."""
+    (moved to `timm.layers`), builds GSM's zero padding as `torch.cuda.FloatTensor`, and imports `tabulate`
+    (only for printing tables) at the top of `train_e2e.py`; its models ask timm for ImageNet weights, which
+    cannot be downloaded here: they get timm's random initialisation."""
     import timm.models.layers as old_layers
     monkeypatch.setattr(old_layers, "conv_bn_act", timm.layers.conv_bn_act, raising=False)
+    if importlib.util.find_spec("tabulate") is None:
+        stub = types.ModuleType("tabulate")
+        stub.tabulate = lambda *args, **kwargs: ""
+        stub.__spec__ = importlib.machinery.ModuleSpec("tabulate", None)
+        monkeypatch.setitem(sys.modules, "tabulate", stub)
+    create_model = timm.create_model
+    monkeypatch.setattr(timm, "create_model", lambda *args, **kwargs: create_model(*args, **{**kwargs, "pretrained": False}))
     with imported_from(root):
         yield
         import model.impl.gsm as gsm

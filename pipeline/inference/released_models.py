@@ -22,7 +22,7 @@ from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.errors import DataError
 from soccerspot.extract.downloads import ensure_file
 from soccerspot.models.backbones.keras_resnet import CACHE_ENV, WeightsFile
-from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
+from soccerspot.models.papers import E2E_SPOT_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 
 SN_SPOTTING = "https://github.com/SoccerNet/sn-spotting"
 SN_SPOTTING_COMMIT = "9842826f94e1419580a9d17219c11aca7225f7ce"
@@ -95,8 +95,11 @@ def released_names() -> list[str]:
 
 def resolve_model(model: str, *, download: bool = True, progress: bool = True) -> str:
     """`--model`: an existing path is itself; a released name is its local `model.pth.tar` (downloaded with
-    its log into the cache when missing, `DataError` saying where to get and put them otherwise); anything
-    else is returned unchanged for the checkpoint loader to judge."""
+    its log into the cache when missing, `DataError` saying where to get and put them otherwise), a released
+    dense model's name its local model folder (`resolve_dense_model`); anything else is returned unchanged
+    for the checkpoint loader to judge."""
+    if not Path(model).exists() and model in RELEASED_DENSE:
+        return str(resolve_dense_model(model, download=download, progress=progress))
     if Path(model).exists() or model not in RELEASED:
         return model
     entry = RELEASED[model]
@@ -113,3 +116,70 @@ def resolve_model(model: str, *, download: bool = True, progress: bool = True) -
     print(f"{entry.name}: {entry.paper}; reads {entry.recipe} features; {entry.test_average_map}% Average-mAP "
           f"on test ({entry.metric_source})", file=sys.stderr)
     return str(head)
+
+
+# --- Released dense frame models (E2E-Spot) ----------------------------------------------------------------
+# github.com/jhong93/e2e-spot-models at the commit below (`git ls-tree`): each folder is what E2E-Spot's
+# train_e2e.py writes (config.json + checkpoint_NNN.pt, the best epoch), loaded by
+# `models.dense.e2e_spot.load_e2e_spot_folder`. Neither that repository nor github.com/jhong93/spot states a test
+# Average-mAP for them, so none is recorded here; each folder's README says what it was trained on.
+
+E2E_SPOT_MODELS = "https://github.com/jhong93/e2e-spot-models"
+E2E_SPOT_MODELS_COMMIT = "10d07a4fb01f2eb76785e15552e5648bf0793509"
+E2E_SPOT_RAW = f"{E2E_SPOT_MODELS}/raw/{E2E_SPOT_MODELS_COMMIT}"
+
+
+@dataclass(frozen=True)
+class ReleasedDenseModel:
+    name: str
+    files: tuple[WeightsFile, ...]  # the folder's files, under the names the folder gives them
+    model: str  # the dense model family (`models.dense` registry name)
+    frame_recipe: str  # the frames it reads (`extract.frame_recipes`), as its config's dataset says
+    trained_on: str  # its README's words
+    source: str
+    paper: str
+
+
+def _e2e_file(folder: str, filename: str, git_sha1: str) -> WeightsFile:
+    path = f"{folder}/{filename}"
+    return WeightsFile(filename=filename, url=f"{E2E_SPOT_RAW}/{path}", git_sha1=git_sha1,
+                       source=f"{E2E_SPOT_MODELS}/blob/{E2E_SPOT_MODELS_COMMIT}/{path}")
+
+
+def _e2e_entry(folder: str, config_sha1: str, checkpoint: str, checkpoint_sha1: str, trained_on: str) -> ReleasedDenseModel:
+    return ReleasedDenseModel(
+        name=folder, files=(_e2e_file(folder, "config.json", config_sha1), _e2e_file(folder, checkpoint, checkpoint_sha1)),
+        model="e2e-spot", frame_recipe="e2e-soccernetv2", trained_on=trained_on,
+        source=f"{E2E_SPOT_MODELS}/tree/{E2E_SPOT_MODELS_COMMIT}/{folder}", paper=E2E_SPOT_PAPER)
+
+
+_TRAIN_VAL = ("trained on the training split, validated on the validation split; frames from the 720p videos, "
+              "downsampled to 224 pixels high")
+RELEASED_DENSE: dict[str, ReleasedDenseModel] = {model.name: model for model in (
+    _e2e_entry("soccer_rny002gsm_gru_rgb", "1e94ce8aca1b62dc829f84a76beb9fe293a48a92", "checkpoint_088.pt",
+               "f6c85ef7a3437bbd2400a8b46cba41b1c63237b3", _TRAIN_VAL),
+    _e2e_entry("soccer_rny008gsm_gru_rgb", "96872ff95e1d19f3c91110672ec8267fe45d03f2", "checkpoint_140.pt",
+               "64b8b2a58ad935dba23248a40849a0888bd4af9e", _TRAIN_VAL),
+    _e2e_entry("soccer_challenge_rny008gsm_gru_rgb", "a8699802ac9c24767a66c0714886f0b2f96853dc", "checkpoint_149.pt",
+               "38c2879effacd93050e2d8ca0422f255147bf593",
+               "trained on the training, validation and test splits, for the challenge set; frames from the 720p "
+               "videos, downsampled to 224 pixels high"),
+)}
+
+
+def resolve_dense_model(name: str, *, download: bool = True, progress: bool = True) -> Path:
+    """The local folder of the released dense model `name` (`$SOCCERSPOT_CACHE/models/<name>/`), its files
+    downloaded when missing, or a `DataError` saying where to get and put them."""
+    entry = RELEASED_DENSE[name]
+    folder = models_dir() / entry.name
+    missing = [spec for spec in entry.files if not (folder / spec.filename).is_file()]
+    if not missing:
+        return folder
+    if not download:
+        raise DataError(folder, f"released model {entry.name} is not here: download "
+                                + " and ".join(f"{spec.url} to {folder / spec.filename}" for spec in missing))
+    for spec in missing:
+        ensure_file(spec, progress=progress, dest_dir=folder)
+    print(f"{entry.name}: {entry.paper}; {entry.model} on {entry.frame_recipe} frames; {entry.trained_on}",
+          file=sys.stderr)
+    return folder
