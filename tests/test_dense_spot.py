@@ -143,3 +143,66 @@ def test_spot_cli_dense_model_refusals(half_video, tiny_model_folder, tmp_path, 
     features.mkdir()
     assert main(["spot", str(features), "--model", str(folder)]) == 1
     assert "spots raw video" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_spot_cli_on_an_e2e_spot_folder_equals_their_evaluate(peer_code_root, tmp_path, monkeypatch):
+    """Their model class (random weights, non-trivial BatchNorm statistics) saved as train_e2e.py saves it;
+    `soccerspot spot VIDEO --model DIR --save-scores` against their `evaluate` on the same frames."""
+    import torch
+    from PIL import Image
+
+    from dense_peer_helpers import peer_modules, randomize
+    from peer_code import peer_repo
+    from soccerspot.pipeline.cli import main
+
+    clip_len = 8
+    config = {"batch_size": 8, "clip_len": clip_len, "crop_dim": None, "dataset": "soccernetv2", "dilate_len": 0,
+              "dist_tol": 0, "epoch_num_frames": 500000, "feature_arch": "rny002_gsm", "fg_upsample": None,
+              "gpu_parallel": False, "learning_rate": 0.001, "mixup": True, "modality": "rgb", "num_classes": 17,
+              "num_epochs": 100, "start_val_epoch": 80, "temporal_arch": "gru", "warm_up_epochs": 3}
+    root = peer_repo("jhong93/spot", peer_code_root)
+    half_video = write_video(tmp_path / "1_224p.mkv", constant_rate_times(25, 5.0), width=96, height=64)
+    frames = np.concatenate([b.frames for b in iter_recipe_frames(probe(half_video), E2E_SOCCERNETV2)])
+    (tmp_path / "frames" / "v").mkdir(parents=True)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / "frames" / "v" / f"{index:06d}.jpg", format="PNG")
+    (tmp_path / "test.json").write_text(json.dumps([{"video": "v", "num_frames": len(frames), "num_events": 0,
+                                                      "events": [], "fps": 25 / 12, "width": 398, "height": 224}]))
+    monkeypatch.setattr(np, "int", int, raising=False)
+    captured = {}
+    with peer_modules(root, monkeypatch):
+        import train_e2e
+        from dataset.frame import ActionSpotVideoDataset
+
+        torch.manual_seed(0)
+        impl = randomize(train_e2e.E2EModel.Impl(18, "rny002_gsm", "gru", clip_len, "rgb"), seed=4)
+        folder = tmp_path / "soccer_rny002gsm_gru_rgb"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(config))
+        torch.save(impl.state_dict(), folder / "checkpoint_088.pt")
+        original = train_e2e.process_frame_predictions
+
+        def capture(dataset, classes, pred_dict, **kwargs):
+            result = original(dataset, classes, pred_dict, **kwargs)
+            captured.update({video: scores for video, (scores, _) in pred_dict.items()})
+            return result
+
+        monkeypatch.setattr(train_e2e, "process_frame_predictions", capture)
+        monkeypatch.setattr(train_e2e, "DataLoader", lambda *a, **k: torch.utils.data.DataLoader(
+            *a, **{**k, "num_workers": 0, "pin_memory": False}))
+        peer = train_e2e.E2EModel.__new__(train_e2e.E2EModel)
+        peer._model, peer.device = impl, "cpu"
+        classes = {f"c{i}": i + 1 for i in range(17)}
+        dataset = ActionSpotVideoDataset(classes, str(tmp_path / "test.json"), str(tmp_path / "frames"), "rgb",
+                                         clip_len, overlap_len=clip_len // 2, crop_dim=None)
+    # after the block: peer_modules makes GSM's padding a CPU tensor on leaving it
+    with torch.no_grad():
+        train_e2e.evaluate(peer, dataset, "TEST", classes, None, calc_stats=False)
+
+    out = tmp_path / "out"
+    assert main(["spot", str(half_video), "--model", str(folder), "--out", str(out), "--save-scores",
+                 "--no-progress", "--precision", "fp32"]) == 0
+    scores = read_scores(out, 1)
+    assert scores.probabilities.shape == (len(frames), 17)
+    np.testing.assert_allclose(scores.probabilities, captured["v"][:, 1:], atol=1e-5, rtol=0)

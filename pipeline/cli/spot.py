@@ -151,6 +151,8 @@ def spot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.dense_models import is_dense_model_folder
+    from soccerspot.pipeline.inference.released_models import resolve_model
     from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, supports_fast_path
     from soccerspot.pipeline.inference.spot import SpotOptions, spot_paths
     from soccerspot.pipeline.inference.video_spot import is_video_input, spot_video
@@ -159,19 +161,15 @@ def spot(args: argparse.Namespace) -> int:
     classes = parse_classes(args.classes)
     device = resolve_device(args.device)
     video = is_video_input(args.input)
-    from soccerspot.pipeline.inference.dense_models import is_dense_model_folder
-
-    if is_dense_model_folder(args.model):
-        return spot_dense(args, device, video)
     if video:
         check_video_options(args, device)
     elif feature_only_flags(args) and Path(args.input).exists():
         raise UsageError(f"{', '.join(feature_only_flags(args))}: only for raw-video input, and {args.input} "
                          "is not a video or a game folder of half videos")
-    from soccerspot.pipeline.inference.released_models import resolve_model
-
-    head = load_checkpoint(resolve_model(args.model, progress=not args.no_progress), window_frames=args.window,
-                           classes=classes)
+    model_path = resolve_model(args.model, progress=not args.no_progress)
+    if is_dense_model_folder(model_path):
+        return spot_dense(args, model_path, device, video)
+    head = load_checkpoint(model_path, window_frames=args.window, classes=classes)
     check_classes_fit(head, classes)
     if args.method == "fast" and not supports_fast_path(head.model):
         raise UsageError(f"--method fast: the head {head.path} ({head.config.kind}) has no fast path; "
@@ -200,7 +198,7 @@ DENSE_REFUSED = {"--features": "features", "--nms": "nms", "--nms-window": "nms_
                  "--window": "window", "--classes": "classes", "--weights": "weights", "--pca": "pca", "--plots": "plots"}
 
 
-def spot_dense(args: argparse.Namespace, device, video: bool) -> int:
+def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -> int:
     """`spot VIDEO --model DIR` for a dense frame model folder (E2E-Spot, T-DEED): frames, clips and NMS as
     the model's peers do them (`pipeline.inference.dense_spot`)."""
     from pathlib import Path
@@ -223,7 +221,7 @@ def spot_dense(args: argparse.Namespace, device, video: bool) -> int:
         precision = resolve_precision(args.precision or "auto", device)
     except ValueError as error:
         raise UsageError(f"--precision {args.precision}: {error}") from None
-    spotter = load_dense_spotter(args.model)
+    spotter = load_dense_spotter(model_path)
     spotter.model.to(device)
     report = spot_dense_video(args.input, spotter, out_dir=args.out, overwrite=args.overwrite,
                               save_scores=args.save_scores, clips_per_batch=args.batch_size or 4,
