@@ -3,6 +3,7 @@ scores at the frames' true times."""
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,71 @@ def test_spot_cli_on_an_e2e_spot_folder_equals_their_evaluate(peer_code_root, tm
     scores = read_scores(out, 1)
     assert scores.probabilities.shape == (len(frames), 17)
     np.testing.assert_allclose(scores.probabilities, captured["v"][:, 1:], atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_spot_cli_on_a_tdeed_folder_equals_their_test_inference(peer_code_root, tmp_path, monkeypatch):
+    """sn-teamspotting's model class (random weights, team and displacement heads, joint-training head) saved
+    as their train script saves it; `spot VIDEO --model DIR` against their `mAPevaluateTest` on the same
+    frames: per-frame probabilities and results_spotting.json."""
+    import timm
+    import torch
+    from PIL import Image
+
+    from peer_code import imported_from, peer_repo
+    from soccerspot.extract.frame_recipes import TDEED_BALL
+    from soccerspot.models.dense.tdeed_classes import SOCCERNET_BALL_CLASSES
+    from soccerspot.pipeline.cli import main
+    from test_tdeed import BASELINE, their_impl, write_their_folder
+
+    create = timm.create_model
+    monkeypatch.setattr(timm, "create_model", lambda name, pretrained=False, **kw: create(name, pretrained=False, **kw))
+    root = peer_repo("SoccerNet/sn-teamspotting", peer_code_root)
+    video = write_video(tmp_path / "1_224p.mkv", constant_rate_times(25, 0.8), width=96, height=64)
+    frames = np.concatenate([b.frames for b in iter_recipe_frames(probe(video), TDEED_BALL)])  # 10: one clip
+    (tmp_path / "frames" / "g").mkdir(parents=True)
+    for index, frame in enumerate(frames):  # their files are named by the 25 fps frame number; they read the even ones
+        Image.fromarray(frame).save(tmp_path / "frames" / "g" / f"frame{2 * index}.jpg", format="PNG")
+    (tmp_path / "challenge.json").write_text(json.dumps([{"video": "g", "num_frames": 20, "events": []}]))
+    impl = their_impl(root, BASELINE, seed=8)
+    folder = tmp_path / "tdeed_run"
+    write_their_folder(folder, impl, BASELINE)
+
+    classes = {f"{name}-{side}": 2 * i + 1 + k for i, name in enumerate(SOCCERNET_BALL_CLASSES)
+               for k, side in enumerate(("left", "right"))}
+    captured = {}
+    monkeypatch.chdir(root)  # their dataset reads data/soccernet/labels_path.txt
+    with imported_from(root):
+        import util.eval as their_eval
+        from dataset.frame import ActionSpotVideoDataset
+        from model.model import TDEEDModel
+
+        original = their_eval.process_frame_predictions
+
+        def capture(dataset, classes_, pred_dict, threshold=0.01):
+            result = original(dataset, classes_, pred_dict, threshold=threshold)
+            captured.update({video_: scores for video_, (scores, _) in pred_dict.items()})
+            return result
+
+        monkeypatch.setattr(their_eval, "process_frame_predictions", capture)
+        monkeypatch.setattr(their_eval, "DataLoader", lambda *a, **k: torch.utils.data.DataLoader(
+            *a, **{**k, "num_workers": 0, "pin_memory": False}))
+        peer = TDEEDModel.__new__(TDEEDModel)
+        peer._model, peer.device, peer._args = impl, "cpu", types.SimpleNamespace(num_classes=12)
+        dataset = ActionSpotVideoDataset(classes, str(tmp_path / "challenge.json"), str(tmp_path / "frames"), "rgb",
+                                         BASELINE["clip_len"], overlap_len=BASELINE["clip_len"] // 4 * 3, stride=2,
+                                         dataset="soccernetball", event_team=True)
+        their_eval.mAPevaluateTest(peer, "challenge", dataset, classes, printed=False, event_team=True,
+                                   pred_file=str(tmp_path / "preds"), postprocessing="SNMS")
+    their_spots = json.loads((tmp_path / "preds" / "g" / "results_spotting.json").read_text())["predictions"]
+
+    out = tmp_path / "out"
+    assert main(["spot", str(video), "--model", str(folder), "--out", str(out), "--save-scores", "--no-progress",
+                 "--precision", "fp32"]) == 0
+    scores = read_scores(out, 1)
+    assert scores.probabilities.shape == (10, 24)
+    np.testing.assert_allclose(scores.probabilities, captured["g"][:, 1:], atol=1e-5, rtol=0)
+    ours = json.loads((out / "results_spotting.json").read_text())["predictions"]
+    assert ours
+    assert sorted((p["label"], p["team"], p["position"]) for p in ours) == \
+        sorted((p["label"], p["team"], p["position"]) for p in their_spots)
