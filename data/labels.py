@@ -280,7 +280,7 @@ def deduplicate_bins(predictions: Iterable[Prediction], framerate: int = EVALUAT
         key = (p.half, p.label, p.team, evaluation_frame(p.position_ms, framerate))
         if key not in best or p.confidence > best[key].confidence:
             best[key] = p
-    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label))
+    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label, p.team or ""))
 
 
 def write_predictions(path: str | Path, predictions: GamePredictions,
