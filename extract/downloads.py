@@ -27,6 +27,15 @@ def offline_message(url: str, dest: Path, why: str) -> str:
     return f"cannot download {url} ({why}); download it where there is internet and put it at {dest}"
 
 
+class DownloadError(DataError):
+    """A file that could not be fetched (offline, a transfer cut short): `why` says what happened. A file
+    fetched whose hash differs from the published one is a plain `DataError` (refused, not offline)."""
+
+    def __init__(self, url: str, dest: Path, why: str):
+        self.url, self.why = url, why
+        super().__init__(dest, offline_message(url, dest, why))
+
+
 def download(url: str, dest: str | Path, *, md5: str | None = None, sha256: str | None = None,
              git_sha1: str | None = None, progress: bool = True, timeout: float = TIMEOUT_S) -> Path:
     """Fetch `url` to `dest` (atomically: `<dest>.part`, renamed when complete and checked); `DataError`
@@ -39,7 +48,7 @@ def download(url: str, dest: str | Path, *, md5: str | None = None, sha256: str 
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise DataError(dest, offline_message(url, dest, _reason(error))) from None
+        raise DownloadError(url, dest, _reason(error)) from None
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -53,7 +62,7 @@ def download(url: str, dest: str | Path, *, md5: str | None = None, sha256: str 
                 received += len(block)
                 bar.update(len(block))
         if total is not None and received != total:
-            raise DataError(dest, offline_message(url, dest, f"transfer stopped at {received} of {total} bytes"))
+            raise DownloadError(url, dest, f"transfer stopped at {received} of {total} bytes")
         wanted = {"md5": md5, "sha256": sha256, "git blob sha1": git_sha1}
         for name, value in wanted.items():
             if value and file_digest(part, name) != value.lower():
@@ -62,7 +71,7 @@ def download(url: str, dest: str | Path, *, md5: str | None = None, sha256: str 
         os.replace(part, dest)
     except (urllib.error.URLError, OSError) as error:
         part.unlink(missing_ok=True)
-        raise DataError(dest, offline_message(url, dest, _reason(error))) from None
+        raise DownloadError(url, dest, _reason(error)) from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise

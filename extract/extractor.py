@@ -10,13 +10,15 @@ the same RAM as a 1-minute one, apart from its output rows (5400 x 2048 float32 
 Compute settings:
 
 - CPU: channels_last, and the glibc allocator tuned at start-up (`extract.allocator`). Precision
-  ``auto`` means bf16 autocast where the CPU has native bf16 (AVX512-BF16/AMX: ≈2x faster for
-  ResNet-152) and fp32 elsewhere: on an AVX2-only CPU (the 2-core dev VM, AMD EPYC) bf16 autocast is
-  emulated and was measured ≈8x *slower* than fp32 (resnet18: 4.4 vs 37 img/s). ``--precision fp32``
-  forces exact features, ``bf16`` forces autocast (features differ from fp32 by ≈2% relative L2).
-- CUDA: fp16 autocast (``auto``; bf16 by flag), channels_last, batches pinned in the producer and copied
-  with non_blocking=True, cudnn.benchmark; outputs stay on the GPU until the half is done (no per-batch
-  sync).
+  ``auto`` (`extract.precision`) is fp32 on a CPU without native bf16 (on an AVX2-only CPU, the 2-core dev
+  VM's AMD EPYC, bf16 autocast is emulated and was measured ≈8x *slower* than fp32: resnet18 4.4 vs 37
+  img/s), and on a CPU with native bf16 (AVX512-BF16/AMX) whichever of fp32 and bf16 a one-second probe
+  measured faster (with AMX bf16 ran ≈2x faster for ResNet-152; with AVX512-BF16 and no AMX fp32 was the
+  faster). ``--precision fp32`` forces exact features, ``bf16`` forces autocast (features differ from fp32
+  by ≈2% relative L2).
+- CUDA: bf16 autocast (``auto``; fp16 where the GPU lacks bf16, or by flag), channels_last, batches pinned
+  in the producer and copied with non_blocking=True, cudnn.benchmark; outputs stay on the GPU until the half
+  is done (no per-batch sync).
 
 Resume: a half is skipped when its array and sidecar are complete and were made with the same settings
 (backbone, weights identity, fps, transform, size, precision, PCA), from a source of the same size and

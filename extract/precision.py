@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# what `auto` does, for every command's --help (the module docstring has the why)
+AUTO_HELP = ("auto: bf16 on CUDA (fp16 where the GPU lacks bf16); on a CPU with native bf16, fp32 or bf16, "
+             "whichever a one-second probe measured faster (cached per CPU, torch version and thread count); "
+             "fp32 on other CPUs")
 CACHE_NAME = "precision.json"
 # torch is imported by the functions that need it: the command line reads PRECISIONS without loading torch
 

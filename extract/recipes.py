@@ -104,15 +104,27 @@ def check_pca(recipe: FeatureRecipe, pca_file: str | Path | None) -> None:
         raise DataError(pca_file, f"{recipe.name} has no PCA; use {recipe.name}_PCA512 for SoccerNet's reduced features")
 
 
+def recipe_settings(recipe: FeatureRecipe) -> dict[str, object]:
+    """The `ExtractConfig` fields the recipe fixes, by field name (FrameCV's frame counter decodes with PyAV)."""
+    return {"backbone": recipe.backbone, "fps": recipe.fps, "transform": recipe.transform,
+            "input_size": recipe.input_size, "sampling": recipe.sampling, "feature_name": recipe.name,
+            **({"decoder": "pyav"} if recipe.sampling == "framecv" else {})}
+
+
+def recipe_disagreements(recipe: FeatureRecipe, settings: dict[str, object]) -> list[tuple[str, object, object]]:
+    """(field, the value given, the recipe's) for each of `settings` (`ExtractConfig` field names; a value of
+    None is "not given") that the recipe fixes to another value; numbers compare as numbers (2 == 2.0)."""
+    fixed = recipe_settings(recipe)
+    return [(name, value, fixed[name]) for name, value in settings.items()
+            if value is not None and name in fixed and value != fixed[name]]
+
+
 def recipe_config(recipe: FeatureRecipe, *, weights_file: str | Path, pca_file: str | Path | None = None, **settings):
     """The `ExtractConfig` of `recipe` with a local weights file (and PCA file); `settings` are the machine's
     own choices (device, precision, batch_size, start, duration, progress...)."""
     check_pca(recipe, pca_file)
-    return ExtractConfig(
-        backbone=recipe.backbone, weights=str(weights_file), fps=recipe.fps, transform=recipe.transform,
-        input_size=recipe.input_size, sampling=recipe.sampling, pca=str(pca_file) if pca_file else None,
-        feature_name=recipe.name, **settings,
-    )
+    return ExtractConfig(weights=str(weights_file), pca=str(pca_file) if pca_file else None,
+                         **recipe_settings(recipe), **settings)
 
 
 def recipe_weights(recipe: FeatureRecipe, weights_file: str | Path | None = None, *, download: bool = True,

@@ -65,7 +65,7 @@ def fine_tune(season: Path, train_games: list[str], run: Path, seed: int, args) 
     preset = get_preset("rmsnet-finetune")
     config = dataclasses.replace(
         preset, window_seconds=args.window_seconds, batch_size=args.clips, optimizer="adam",
-        lr=args.lr, scheduler="none", max_epochs=args.finetune_epochs, eval_every=0,
+        lr=args.lr, weight_decay=0.0, scheduler="none", max_epochs=args.finetune_epochs, eval_every=0,
         head_options={**preset.head_options, "projection_dim": 128, "clusters": 16}, nms_window=20.0,
         precision="auto", seed=seed)
     settings = FineTuneSettings(backbone=args.backbone, weights="none", trainable_stages=args.trainable_stages,
@@ -82,7 +82,7 @@ def fine_tune_snippets(season: Path, train_games: list[str], run: Path, seed: in
     from soccerspot.pipeline.training.snippets import SnippetSettings, load_snippet_data, run_snippets
 
     config = dataclasses.replace(get_preset("rmsnet-finetune"), batch_size=args.clips, optimizer="adam", lr=args.lr,
-                                 scheduler="none", max_epochs=args.finetune_epochs, precision="auto", seed=seed)
+                                 weight_decay=0.0, scheduler="none", max_epochs=args.finetune_epochs, precision="auto", seed=seed)
     settings = FineTuneSettings(backbone=args.backbone, weights="none", trainable_stages=args.trainable_stages,
                                 transform=args.transform, input_size=args.input_size)
     data = load_snippet_data(config, settings, season, season, train_games, [], run.parent / "frame-cache",

@@ -121,6 +121,9 @@ CASES: list[tuple[str, str]] = [
     ("extract {video} --out {root}/x --backbone resnet18 --weights {hello} --no-progress", "{hello}"),
     ("extract {video} --out {root}/x --backbone resnet18 --weights {text} --no-progress", "{text}"),
     ("extract {video} --out {root}/x --pca {text} " + FAST, "{text}"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --backbone resnet50 --no-progress",
+     "--backbone resnet50 disagrees with --features ResNET_TF2"),
+    ("extract {video} --out {root}/x --features ResNET_TF2 --fps 1 --no-progress", "--fps 1 disagrees with --features"),
     # combine
     ("combine --parts a,b --name c", "--features"),
     ("combine --features {features} --parts toy --name c", "--parts"),
@@ -148,6 +151,8 @@ CASES: list[tuple[str, str]] = [
     ("spot {empty} --model {video_model}", "{empty}"),
     ("spot {video} --model {video_model} --out {under_file}", "{under_file}"),
     ("spot {features} --model {model} --out {under_file}", "{under_file}"),
+    ("spot {video} --model {video_model} --features ResNET_TF2 --out {root}/s --no-progress",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # train
     ("train", "--features-root"),
     ("train --features-root {features}", "--features"),
@@ -238,15 +243,19 @@ CASES: list[tuple[str, str]] = [
     ("archive {video} --model {text_model} --out {root}/a --no-progress", "{text_model}"),
     ("archive {emptydir} --model {video_model} --out {root}/a --no-progress", "{emptydir}"),
     ("archive {video} --model {model} --out {text} --no-progress", "{text}"),
+    ("archive {video} --model {model} --ground NetVLAD++ --out {root}/a --no-progress", "--ground NetVLAD++"),
     # ground
     ("ground {missing} --model similarity", "{missing}"),
     ("ground {features} --model {missing}", "{missing}"),
     ("ground {features} --model {text_model}", "{text_model}"),
     ("ground {features} --model similarity --keep-before -5", "--keep-before"),
+    ("ground {features} --model NetVLAD++", "--model NetVLAD++"),  # a released spotting head: refused, not fetched
     # live
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),
     ("live {video} --model {model} --out {root}/live --max-latency 0", "--max-latency"),
+    ("live {video} --model {video_model} --features ResNET_TF2 --out {root}/live",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # render
     ("render --task ball --out {root}/season --minutes 0.1", "--minutes"),
     ("render --task ball --out {root}/season --width 397", "--width"),

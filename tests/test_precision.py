@@ -63,3 +63,17 @@ def test_explicit_precisions_and_refusals():
 def test_the_probe_measures_both_precisions():
     speeds = precision.measure_speeds(repeats=1)
     assert set(speeds) == {"fp32", "bf16"} and all(value > 0 for value in speeds.values())
+
+
+def test_every_precision_flag_says_what_auto_does():
+    """Each command's --precision help is the policy's own line (the probe on CPUs with native bf16), never
+    the old "bf16 on CPUs with native bf16, else fp32"."""
+    from soccerspot.pipeline.cli import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    helps = {name: action.help for name, sub in subcommands.items() for action in sub._actions
+             if "--precision" in action.option_strings}
+    assert {"extract", "spot", "archive", "live", "train", "finetune"} <= set(helps)
+    for name, text in helps.items():
+        assert " ".join(precision.AUTO_HELP.split()) in " ".join(text.split()), name
+        assert "else fp32" not in text, name

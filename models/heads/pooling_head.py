@@ -139,7 +139,9 @@ class PoolingHead(WindowHead):
         return torch.cat(outputs)
 
 
-# The NetVLAD++ paper's recipe, which its pooling ablation keeps for every pooling layer.
+# The NetVLAD++ recipe, which its pooling ablation keeps for every pooling layer: K = 64 clusters and the
+# linear layer to 512-d from the paper; the dropout rate from the released code (the paper names dropout
+# without its rate).
 PAPER_POOLING = dict(clusters=64, projection_dim=512, dropout=0.4)
 
 

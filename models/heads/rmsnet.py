@@ -5,7 +5,10 @@ a window of T = 41 feature rows (20 s at 2 fps) -> FC to 256 (the paper's 512 ->
 features) -> two temporal convolutions (kernel 9) -> max over time -> FC 64 -> a softmax classifier over
 C + 1 (column 0 background) and a sigmoid regressor of the event's relative position in the window
 (0 = first row, 1 = last). Loss: cross-entropy + lambda * MSE of the offset on foreground windows
-(lambda = 10).
+(lambda = 10). Departures from the paper's Table I (kept because the measured figures and the checkpoints
+trained here use them): both convolutions give `hidden_dim` (256) channels where the paper's second gives
+128 (so its FC is 128 -> 64), and the dropout (the paper's 0.1, after the convolutions) sits after the FC,
+at the run's rate (0 in rmsnet-paper).
 
 `forward` returns (batch, C + 2): the C + 1 class logits, then the offset logit; `RMSNetLoss` reads that.
 Whole halves are scored by `half_probabilities`: one window starting at every row, each votes its class

@@ -1,8 +1,9 @@
 """The transformer head of Zhou et al., "Feature Combination Meets Attention: Baidu Soccer Embeddings and
 Transformer based Temporal Detection", 2021: linear projection to a 64-d model, sine/cosine positional
 encoding, 3 encoder layers with 4 heads, max over time, dropout, linear layer to C+1, sigmoid. (The report
-gives layers, heads and width; the read-out over time is ours: max, like the pooling baselines;
-`readout="mean"` or `"center"` are the alternatives.) Whole halves are scored one window per row
+gives layers, heads and width (its "hidden dimension of 64": `model_dim`); the feed-forward width 256 and
+the read-out over time are ours: max, like the pooling baselines; `readout="mean"` or `"center"` are the
+alternatives.) Whole halves are scored one window per row
 (`WindowHead`).
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soccerspot.extract.precision import PRECISIONS
+from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
 from soccerspot.pipeline.archive.engines import list_engines
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
@@ -19,7 +19,9 @@ HELP = "spot every game of an archive of match videos (resumable; --jobs N local
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", metavar="ROOT", help="a SoccerNet tree of game folders, a folder of videos, or one video")
-    parser.add_argument("--model", required=True, metavar="CKPT", help="checkpoint folder (model.pt + config.json)")
+    parser.add_argument("--model", required=True, metavar="CKPT",
+                        help="checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released model's "
+                             "name (as spot: downloaded once into the cache)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: <game>/ features + results_spotting.json, the manifest, the summary")
     parser.add_argument("--jobs", type=int, default=1, help="games at a time (default 1)")
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'similarity'")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="of the features extracted (default auto: this machine's best); features already "
+                        help=f"of the features extracted (default auto; {AUTO_HELP}); features already "
                              "in --out at another precision are reused")
     parser.add_argument("--batch-size", type=int, default=32, help="frames per backbone forward pass (default 32)")
     parser.add_argument("--weights", default=None, metavar="FILE", action="append",
@@ -65,10 +67,16 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.engine != "ray":
         return _usage_error("--address is for --engine ray")
     multi_process = args.jobs > 1 or args.engine == "ray"
+    from soccerspot.pipeline.inference.released_models import resolve_model
+
+    # names become local paths here, once, before any worker starts (workers only read the cache)
+    grounding_model = (None if args.ground is None else
+                       resolve_model(args.ground, task="grounding", flag="--ground", progress=not args.no_progress))
+    model = resolve_model(args.model, progress=not args.no_progress)
     settings = ArchiveSettings(
-        model=args.model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=tuple(args.weights) if args.weights else None,
+        model=model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=tuple(args.weights) if args.weights else None,
         pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
-        features_only=args.features_only, grounding_model=args.ground, torch_threads=args.threads or default_threads(args.jobs),
+        features_only=args.features_only, grounding_model=grounding_model, torch_threads=args.threads or default_threads(args.jobs),
         progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
     )
     request = ArchiveRequest(root=Path(args.root), out=Path(args.out), settings=settings, jobs=args.jobs,

@@ -78,7 +78,10 @@ def ground_command(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise DataError(source, "not found")
-    grounder = load_grounder(args.model, args.features, overrides)
+    from soccerspot.pipeline.inference.released_models import resolve_model
+
+    grounder = load_grounder(resolve_model(args.model, task="grounding", progress=not args.no_progress), args.features,
+                             overrides)
     warnings: list[str] = []
     results: list[GroundResult] = []
     single = is_video_input(source) or (source / CAMERAS_FILE).is_file() or args.replays is not None

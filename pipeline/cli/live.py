@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE",
                         help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
                              "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
-    parser.add_argument("--model", required=True, metavar="CKPT", help="head checkpoint folder (model.pt + config.json)")
+    parser.add_argument("--model", required=True, metavar="CKPT",
+                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released "
+                             "model's name (as spot: downloaded once into the cache)")
     parser.add_argument("--out", metavar="DIR",
                         help="where the features, results_spotting.json and the events log go (default for a file: "
                              "what `spot` uses; required for a URL)")
@@ -38,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nms-window", type=float, metavar="SECONDS", help="NMS window (default: the checkpoint's)")
     parser.add_argument("--threshold", type=float, help="NMS threshold in [0, 1] (default: the checkpoint's)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                        help="extraction precision (as spot)")
+    from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help=f"extraction precision (default auto; {AUTO_HELP})")
     parser.add_argument("--batch-size", type=int, default=32, metavar="N",
                         help="the extraction batch size of the `spot` run to be equal to (default 32, spot's)")
     parser.add_argument("--weights", metavar="FILE", help="the backbone weights file, when the head's features used one")
@@ -83,6 +87,22 @@ def default_out(source: str):
     return plan_video_input(path, None)[0]
 
 
+def check_frame_rule(head, feature_name: str | None) -> None:
+    """Live samples frames by timestamp only: a head whose features follow another frame rule (SoccerNet's
+    FrameCV counter, the `ResNET_TF2` recipe of the released heads) is refused (`DataError` naming it) rather
+    than fed rows at other times than its features'."""
+    from soccerspot.errors import DataError
+    from soccerspot.extract.recipes import RECIPES
+
+    name = feature_name or head.feature_name
+    sampling = (head.feature_settings or {}).get("sampling") or (
+        RECIPES[name].sampling if not head.feature_settings and name in RECIPES else "timestamp")
+    if sampling != "timestamp":
+        raise DataError(head.path, f"its features ({name or sampling}) take frames by {sampling}'s rule, "
+                                   "which live does not reproduce (it samples by timestamp): spot the recording "
+                                   "once it is complete (soccerspot spot)")
+
+
 def run(args: argparse.Namespace) -> int:
     from soccerspot.errors import DataError
 
@@ -103,10 +123,12 @@ def live(args: argparse.Namespace) -> int:
     check_values(args)
     out = Path(args.out) if args.out else default_out(args.source)
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.released_models import resolve_model
     from soccerspot.pipeline.live.session import LiveOptions, run_live
     from soccerspot.pipeline.inference.spot import SpotOptions
 
-    head = load_checkpoint(args.model)
+    head = load_checkpoint(resolve_model(args.model))
+    check_frame_rule(head, args.features)
     options = LiveOptions(
         source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
         min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,

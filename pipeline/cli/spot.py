@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections import Counter
 
-from soccerspot.extract.precision import PRECISIONS
+from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
 from soccerspot.pipeline.cli import UsageError
 from soccerspot.pipeline.inference.nms import NMS_KINDS
 
@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "several files (each is matched to its part by its identity)")
     video.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with (.npz or .pkl)")
     video.add_argument("--precision", choices=PRECISIONS,
-                       help="extraction precision (default auto: bf16 on CPUs with native bf16, else fp32; fp16 on "
-                            "CUDA); the head need not have been trained at the same precision")
+                       help=f"extraction precision (default auto; {AUTO_HELP}); the head need not have been "
+                            "trained at the same precision")
 
 
 def parse_classes(text: str | None) -> list[str] | None:

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from soccerspot.data.games import SPLIT_HELP
+from soccerspot.extract.precision import AUTO_HELP
 from soccerspot.pipeline.cli import HEAD_OPTION_FLAGS, UsageError, flag_of
 
 HELP = "train a spotting head (NetVLAD++, transformer, …) or a replay grounding head (--preset baidu-grounding / calf-grounding) on extracted features"
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_setting_arguments(parser)
 
 
+# help of the setting flags that say more than their type
+SETTING_HELP = {"precision": f"autocast: fp32 | bf16 | fp16 (CUDA) | {AUTO_HELP} (default: the preset's)"}
+
+
 def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...] = ()) -> None:
     """One flag per `TrainConfig` field (`--lr 1e-4`), overriding the preset, and one per head setting of
     `HEAD_OPTION_FLAGS` (`--clusters 16`); `taken` flags are left out."""
@@ -52,7 +57,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...
         if flag in ("--max-epochs", *taken):
             continue
         group.add_argument(flag, dest=f"setting_{field.name}", default=None, metavar=str(field.type).upper()
-                           .replace(" ", ""), help=f"({field.type})")
+                           .replace(" ", ""), help=SETTING_HELP.get(field.name, f"({field.type})"))
     for name, metavar in HEAD_OPTION_FLAGS.items():
         if flag_of(f"head_options.{name}") not in taken:
             group.add_argument(flag_of(f"head_options.{name}"), dest=f"head_option_{name}", default=None,

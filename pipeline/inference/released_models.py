@@ -1,4 +1,6 @@
-"""Released spotting heads, as data: what SoccerNet's projects publish, so `spot --model NAME` runs them.
+"""Released spotting heads, as data: what SoccerNet's projects publish, so `--model NAME` runs them in every
+command that takes a model (`spot`, `archive`, `live`; `ground` and `archive --ground` refuse a spotting
+head's name at once). `resolve_model` is the one resolver they all call.
 
 Each entry records only what its source shows: the files (URL, the git blob id the repository's tree
 publishes for them, their size where the snapshot held them), the feature recipe the head reads
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
-from soccerspot.errors import DataError
-from soccerspot.extract.downloads import ensure_file
+from soccerspot.errors import DataError, SettingsError
+from soccerspot.extract.downloads import DownloadError, ensure_file
 from soccerspot.models.backbones.keras_resnet import CACHE_ENV, WeightsFile
 from soccerspot.models.papers import SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
 
@@ -42,6 +44,7 @@ class ReleasedModel:
     metric_source: str
     source: str
     paper: str
+    task: str = "spotting"  # what the head does (the task of `models.heads.register_head`): all listed spot
 
 
 def _sn_file(path: str, git_sha1: str, local_name: str) -> WeightsFile:
@@ -93,23 +96,37 @@ def released_names() -> list[str]:
     return list(RELEASED)
 
 
-def resolve_model(model: str, *, download: bool = True, progress: bool = True) -> str:
-    """`--model`: an existing path is itself; a released name is its local `model.pth.tar` (downloaded with
-    its log into the cache when missing, `DataError` saying where to get and put them otherwise); anything
-    else is returned unchanged for the checkpoint loader to judge."""
+def not_here(entry: ReleasedModel, why: str) -> DataError:
+    """The one error of a released head whose files are not in the cache and cannot be fetched now."""
+    folder = models_dir() / entry.name
+    head, log = folder / entry.head.filename, folder / entry.log.filename
+    return DataError(head, f"released model {entry.name} is not here ({why}): download {entry.head.url} to {head} "
+                           f"and {entry.log.url} to {log}")
+
+
+def resolve_model(model: str, *, task: str = "spotting", flag: str = "--model", download: bool = True,
+                  progress: bool = True) -> str:
+    """What every command's `--model` (`flag`) names, as a local path: an existing path is itself; a released
+    name is its `model.pth.tar` in the cache (downloaded with its log when missing; offline, or with
+    `download` off, one `DataError` naming both URLs and where to put the files); anything else is returned
+    unchanged for the checkpoint loader to judge. A released head whose task is not `task` (a spotting head
+    named where a grounding model is taken) is a `SettingsError` naming `flag`, before any download."""
     if Path(model).exists() or model not in RELEASED:
         return model
     entry = RELEASED[model]
+    if entry.task != task:
+        raise SettingsError(None, f"{flag} {model}: a released {entry.task} head, not a {task} model")
     folder = models_dir() / entry.name
     head, log = folder / entry.head.filename, folder / entry.log.filename
     if head.is_file() and log.is_file():
         return str(head)
     if not download:
-        raise DataError(head, f"released model {entry.name} is not here: download {entry.head.url} to {head} and "
-                              f"{entry.log.url} to {log}")
-
+        raise not_here(entry, "downloads are off")
     for spec in (entry.head, entry.log):
-        ensure_file(spec, progress=progress, dest_dir=folder)
+        try:
+            ensure_file(spec, progress=progress, dest_dir=folder)
+        except DownloadError as error:
+            raise not_here(entry, f"download failed: {error.why}") from None
     print(f"{entry.name}: {entry.paper}; reads {entry.recipe} features; {entry.test_average_map}% Average-mAP "
           f"on test ({entry.metric_source})", file=sys.stderr)
     return str(head)

@@ -4,8 +4,9 @@
 here. The checkpoint records the settings of its training features (`FeatureMeta.settings()`); the
 extractor is configured from their identity (backbone, weights identity, fps, transform, input size, PCA,
 width: `FeatureMeta.identity()`), so the features it writes mean what the head expects. The precision is
-this machine's choice, not the checkpoint's (`precision="auto"`: bf16 on CPUs with native bf16, fp32 on
-other CPUs, fp16 on CUDA): a head trained on fp16 GPU features spots on a CPU, and `spot` warns when the
+this machine's choice, not the checkpoint's (`precision="auto"`, `extract.precision`: bf16 on CUDA, fp16
+where the GPU lacks it; on a CPU with native bf16 the faster of fp32 and bf16 as a probe measured it, fp32 on
+other CPUs): a head trained on fp16 GPU features spots on a CPU, and `spot` warns when the
 precision differs from the head's training features.
 
 Refusals, each a `DataError` naming the file:
@@ -43,9 +44,9 @@ from typing import Sequence
 from soccerspot.data.combined_features import CombineConfig, combine_half, combined_template
 from soccerspot.data.features import feature_identity, feature_path, load_features, sidecar_path
 from soccerspot.data.games import PREDICTIONS_FILE, half_of, half_videos, is_video_name
-from soccerspot.errors import DataError
+from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.extractor import ExtractConfig, Extractor, resolve_device, resolve_precision
-from soccerspot.extract.recipes import RECIPES, build_recipe_extractor
+from soccerspot.extract.recipes import RECIPES, build_recipe_extractor, recipe_disagreements
 from soccerspot.models.backbones import BackboneWeightsError, weights_file_id
 from soccerspot.models.backbones.keras_resnet import cached_weights_file
 from soccerspot.pipeline.inference.checkpoints import LoadedHead
@@ -258,13 +259,42 @@ def component_names(extractors: list, combined_name: str) -> list[str]:
             for index, name in enumerate(names)]
 
 
+def recipe_name_conflict(head: LoadedHead, feature_name: str | None) -> str | None:
+    """Why `--features feature_name`, a published recipe's name (`extract.recipes`), cannot name the features
+    made for this head, or None: the head records features made otherwise (another backbone, rate, geometry,
+    input size, frame rule or PCA), combined features, or a `training.log` naming the other recipe. The recipe
+    would not be applied, only its name given to other features."""
+    if feature_name not in RECIPES:
+        return None
+    recipe, settings = RECIPES[feature_name], head.feature_settings
+    where = f"--features {feature_name} disagrees with --model {head.path}"
+    if not settings:
+        named = head.feature_name
+        return f"{where}, whose training.log names {named}" if named in RECIPES and named != feature_name else None
+    if is_combined(settings):
+        return f"{where}, trained on combined features (soccerspot combine); leave --features out"
+    recorded = {key: settings.get(key) for key in ("backbone", "fps", "transform", "input_size")}
+    recorded["sampling"] = settings.get("sampling") or "timestamp"
+    found = [f"{key} {value!r}, not {fixed!r}" for key, value, fixed in recipe_disagreements(recipe, recorded)]
+    if bool(settings.get("pca")) != (recipe.pca_file is not None):
+        found.append("PCA " + ("applied" if settings.get("pca") else "none") + ", not " +
+                     ("SoccerNet's" if recipe.pca_file else "none"))
+    if not found:
+        return None
+    return f"{where}, whose features were made with {'; '.join(found)}; leave --features out or name them otherwise"
+
+
 def plan_extraction(head: LoadedHead, *, device: str = "auto", precision: str = "auto", batch_size: int = 32,
                     weights_file: str | Sequence[str] | None = None, pca_file: str | None = None, feature_name: str | None = None,
                     progress: bool = True) -> ExtractionPlan:
     """The extractors (and combination) that re-make the head's training features here, or a `DataError`
-    saying why they cannot be re-made (for combined features, naming the component)."""
+    saying why they cannot be re-made (for combined features, naming the component); a `SettingsError` when
+    `feature_name` is a recipe's name that the head's features disagree with (`recipe_name_conflict`)."""
     options = dict(device=device, precision=precision, batch_size=batch_size, weights_file=weights_file,
                    pca_file=pca_file, progress=progress)
+    conflict = recipe_name_conflict(head, feature_name)
+    if conflict:
+        raise SettingsError(None, conflict)
     if not head.feature_settings:  # a published head: its features are re-made by their named recipe
         plan = recipe_plan(head, feature_name=feature_name, **options)
         if plan is not None:

@@ -1,7 +1,9 @@
 """Timeline plot of a half: class score curves over match time, the kept spots, and the ground truth.
 
 One panel per group of related classes (`class_groups.py`), so that 17 classes stay readable; the x axis
-is match time in mm:ss. Curves come from the per-frame scores `soccerspot spot --save-scores` writes
+is match time in mm:ss. The classes that occur in the game (a label, a spot or a score of at least
+`class_order.SCORE_FLOOR`, `class_order.occurring_first`) fill the panels first; the silent ones follow in
+panels of up to 9 at the bottom (every curve in a colour of its own). Curves come from the per-frame scores `soccerspot spot --save-scores` writes
 (`<half>_scores.npy` beside `results_spotting.json`, `data/scores.py`); without them the kept spots are
 drawn as stems at their confidence. Ground truth (a `Labels-v2.json`) is drawn as triangles above the
 curves: filled when the action is shown, hollow when it is not. Replays (a `Detection-replays.json`
@@ -10,7 +12,7 @@ detection) black stars joined to their replay by an arrow in the top panel.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +26,7 @@ from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_
 from soccerspot.data.scores import HalfScores, read_scores, scores_path
 from soccerspot.errors import DataError
 from soccerspot.pipeline.reports.class_groups import group_classes
+from soccerspot.pipeline.reports.class_order import SCORE_FLOOR, occurring_first
 from soccerspot.pipeline.reports.clock import set_match_time_axis
 
 DPI = 100
@@ -42,20 +45,37 @@ class HalfTimeline:
 
     half: int
     duration: float  # seconds shown on the x axis
-    classes: list[str]
+    classes: list[str]  # those that occur in the game first, then the `silent` ones
     spots: list[Prediction]
     scores: HalfScores | None = None
     truth: list[Event] | None = None  # None: no labels given
     replays: list | None = None  # data.cameras.ReplayDetections of this half; None: not grounded
+    silent: list[str] = field(default_factory=list)  # classes with no label, spot or score >= SCORE_FLOOR
 
 
-def panel_colors(panel: Sequence[str]) -> dict[str, str]:
-    return {name: PANEL_COLORS[i % len(PANEL_COLORS)] for i, name in enumerate(panel)}
+SILENT_GROUP = f"Silent in this game (no label, no spot or score ≥ {SCORE_FLOOR:g})"
+SILENT_PER_PANEL = 9  # legend lines that fit a panel at a smaller font
+SILENT_COLORS = tuple(f"C{i}" for i in range(9))  # matplotlib's default cycle: 9 distinct colours
+
+
+def timeline_panels(timeline: HalfTimeline) -> list[tuple[str, list[str]]]:
+    """(title, classes) per panel, top to bottom: the occurring classes in their groups, then the silent ones
+    (panels whose title starts with `SILENT_GROUP`)."""
+    silent = [name for name in timeline.classes if name in set(timeline.silent)]
+    panels = group_classes([name for name in timeline.classes if name not in set(silent)])
+    for begin in range(0, len(silent), SILENT_PER_PANEL):
+        suffix = f" ({begin // SILENT_PER_PANEL + 1})" if len(silent) > SILENT_PER_PANEL else ""
+        panels.append((SILENT_GROUP + suffix, silent[begin:begin + SILENT_PER_PANEL]))
+    return panels
+
+
+def panel_colors(panel: Sequence[str], palette: Sequence[str] = PANEL_COLORS) -> dict[str, str]:
+    return {name: palette[i % len(palette)] for i, name in enumerate(panel)}
 
 
 def figure_size(timeline: HalfTimeline) -> tuple[float, float]:
     """Width and height in inches (times `DPI` gives the PNG's pixels)."""
-    return WIDTH_IN, HEADER_IN + PANEL_HEIGHT_IN * len(group_classes(timeline.classes))
+    return WIDTH_IN, HEADER_IN + PANEL_HEIGHT_IN * len(timeline_panels(timeline))
 
 
 REPLAY_COLOR, ORIGIN_Y = "#9a9a9a", 1.02  # origins just under the ground truth's row
@@ -74,7 +94,8 @@ def _draw_replays(ax, timeline: HalfTimeline, arrows: bool) -> None:
 
 
 def _draw_panel(ax, timeline: HalfTimeline, title: str, panel: list[str]) -> None:
-    colors = panel_colors(panel)
+    silent = title.startswith(SILENT_GROUP)
+    colors = panel_colors(panel, SILENT_COLORS if silent else PANEL_COLORS)
     for name in panel:
         color = colors[name]
         if timeline.scores is not None and name in timeline.scores.classes:
@@ -104,14 +125,15 @@ def _draw_panel(ax, timeline: HalfTimeline, title: str, panel: list[str]) -> Non
     ax.axhline(1.0, color="#cccccc", lw=0.6)
     ax.grid(axis="x", color="#e6e6e6", lw=0.6)
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=10, frameon=False, borderaxespad=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8 if silent else 10, frameon=False,
+              borderaxespad=0, labelspacing=0.3 if silent else 0.5)
 
 
 def timeline_figure(timeline: HalfTimeline, title: str = ""):
     """The figure (matplotlib, Agg) of one half; see the module docstring for what it shows."""
     from matplotlib.figure import Figure
 
-    panels = group_classes(timeline.classes)
+    panels = timeline_panels(timeline)
     if not panels:
         raise ValueError("nothing to plot: no classes")
     width, height = figure_size(timeline)
@@ -214,6 +236,32 @@ def load_timelines(results: str | Path, labels: str | Path | None = None,
                                       half_replays))
     if not timelines:
         raise DataError(results, "holds no predictions, and no scores or labels were found: nothing to plot")
+    return order_by_game(timelines)
+
+
+def score_peaks(scores: HalfScores | None) -> dict[str, float]:
+    """Each class's highest per-frame score in the half (none without scores)."""
+    if scores is None or not scores.times.size:
+        return {}
+    return {name: float(peak) for name, peak in zip(scores.classes, scores.probabilities.max(axis=0))}
+
+
+def order_by_game(timelines: list[HalfTimeline]) -> list[HalfTimeline]:
+    """The halves' classes ordered alike, by what occurs in the whole game (`occurring_first`: a label, a
+    spot or a score of at least `SCORE_FLOOR`), so both halves' panels hold the same classes."""
+    peaks: dict[str, float] = {}
+    for timeline in timelines:
+        for name, peak in score_peaks(timeline.scores).items():
+            peaks[name] = max(peak, peaks.get(name, 0.0))
+    order = occurring_first(
+        [name for timeline in timelines for name in timeline.classes],
+        labels=[event.label for timeline in timelines for event in timeline.truth or ()],
+        spots=[(spot.label, spot.confidence) for timeline in timelines for spot in timeline.spots],
+        min_confidence=SCORE_FLOOR, score_peaks=peaks)
+    for timeline in timelines:
+        own = set(timeline.classes)
+        timeline.classes = [name for name in order.ordered if name in own]
+        timeline.silent = [name for name in order.silent if name in own]
     return timelines
 
 

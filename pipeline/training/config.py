@@ -68,7 +68,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "cpu"
-    precision: str = "fp32"  # autocast: fp32 | bf16 | fp16 (CUDA) | auto (bf16 where native)
+    precision: str = "fp32"  # autocast: fp32 | bf16 | fp16 (CUDA) | auto (`extract.precision.resolve_precision`)
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first setting outside its allowed values."""

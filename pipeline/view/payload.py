@@ -1,5 +1,9 @@
 """The JSON the page draws one game from: halves (video, duration, fps), spots, labels, score curves,
-replays and the saved review. Also the games list with counts per class and review progress."""
+replays and the saved review. Also the games list with counts per class and review progress.
+
+Classes are listed as the timeline plot lists them (`pipeline.reports.class_order.occurring_first`): those
+that occur in the game (a label, a spot at or above the page's starting confidence `SHOWN_CONFIDENCE`, or a
+score curve off the floor) first, then the silent ones (`silent` in the payload)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,12 +11,14 @@ from collections import Counter
 from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.errors import DataError
 from soccerspot.data.labels import GameLabels, Prediction, read_predictions
+from soccerspot.pipeline.reports.class_order import occurring_first
 from soccerspot.pipeline.view.catalog import ViewGame
 from soccerspot.pipeline.view.media import probe
 from soccerspot.pipeline.view.replays import read_replays
 from soccerspot.pipeline.view.review import ReviewStore
 
 MAX_CURVE_POINTS = 12_000  # per half and class: enough for a 45-minute half at 4 points a second
+SHOWN_CONFIDENCE = 0.3  # the confidence slider's starting value (static/index.html): spots below it are hidden
 
 
 def prediction_id(p: Prediction) -> str:
@@ -38,19 +44,23 @@ def ordered_classes(names: set[str]) -> list[str]:
     return [c for c in CLASS_NAMES_V2 if c in names] + sorted(names - set(CLASS_NAMES_V2))
 
 
-def score_curves(game: ViewGame, lanes: set[str]) -> tuple[dict, list[str]]:
-    """{half: {"times": [...], "classes": {class: [...]}}} for the lanes' classes, 3 decimals."""
+def score_curves(game: ViewGame, lanes: set[str]) -> tuple[dict, dict[str, float], list[str]]:
+    """{half: {"times": [...], "classes": {class: [...]}}} for the lanes' classes, 3 decimals; each class's
+    highest score over the halves (every class scored); problems met."""
     import numpy as np
 
     from soccerspot.data.scores import read_scores
 
-    curves, problems = {}, []
+    curves, peaks, problems = {}, {}, []
     for half, path in sorted(game.scores.items()):
         try:
             scores = read_scores(path.parent, half)
         except (DataError, ValueError, OSError) as error:
             problems.append(str(error))
             continue
+        if len(scores.times):
+            for name, peak in zip(scores.classes, scores.probabilities.max(axis=0)):
+                peaks[name] = max(float(peak), peaks.get(name, 0.0))
         step = max(1, int(np.ceil(len(scores.times) / MAX_CURVE_POINTS)))
         keep = slice(None, None, step)
         curves[str(half)] = {
@@ -58,7 +68,7 @@ def score_curves(game: ViewGame, lanes: set[str]) -> tuple[dict, list[str]]:
             "classes": {c: np.round(scores.probabilities[keep, i].astype(float), 3).tolist()
                         for i, c in enumerate(scores.classes) if c in lanes},
         }
-    return curves, problems
+    return curves, peaks, problems
 
 
 def game_payload(game: ViewGame, store: ReviewStore) -> dict:
@@ -80,7 +90,10 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
                        "problem": "no video for this half (looked beside the results and under --labels)"})
     halves.sort(key=lambda h: h["half"])
     lanes = ordered_classes({p.label for p in spots} | {e.label for e in truth})
-    curves, curve_problems = score_curves(game, set(lanes))
+    curves, peaks, curve_problems = score_curves(game, set(lanes))
+    order = occurring_first(ordered_classes(set(CLASS_NAMES_V2) | set(lanes)), labels=[e.label for e in truth],
+                            spots=[(p.label, p.confidence) for p in spots], min_confidence=SHOWN_CONFIDENCE,
+                            score_peaks=peaks)
     replays, replay_problems = read_replays(game.cameras, game.replays)
     saved = store.load(game.key)
     stale = store.stale(saved, game.labels)
@@ -89,8 +102,10 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
     return {
         "key": game.key,
         "halves": halves,
-        "classes": lanes,
-        "all_classes": ordered_classes(set(CLASS_NAMES_V2) | set(lanes)),
+        "classes": [name for name in order.ordered if name in set(lanes)],  # with a spot or a label
+        "all_classes": order.ordered,
+        "silent": order.silent,
+        "shown_confidence": SHOWN_CONFIDENCE,
         "spots": [{"id": prediction_id(p), "half": p.half, "t": p.position_ms / 1000, "label": p.label,
                    "confidence": round(p.confidence, 4)} for p in spots],
         "truth": [{"id": f"t:{i}", "half": e.half, "t": e.position_ms / 1000, "label": e.label,
@@ -105,6 +120,14 @@ def game_payload(game: ViewGame, store: ReviewStore) -> dict:
     }
 
 
+def per_class(spots: list[Prediction]) -> dict[str, int]:
+    """Spots per class, the classes with a spot at or above `SHOWN_CONFIDENCE` first (`occurring_first`)."""
+    counts = Counter(p.label for p in spots)
+    order = occurring_first(ordered_classes(set(counts)), spots=[(p.label, p.confidence) for p in spots],
+                            min_confidence=SHOWN_CONFIDENCE)
+    return {name: counts[name] for name in order.ordered}
+
+
 def games_listing(games: list[ViewGame], store: ReviewStore) -> list[dict]:
     rows = []
     for game in games:
@@ -113,7 +136,7 @@ def games_listing(games: list[ViewGame], store: ReviewStore) -> list[dict]:
         rows.append({
             "key": game.key,
             "spots": len(spots),
-            "per_class": dict(sorted(Counter(p.label for p in spots).items())),
+            "per_class": per_class(spots),
             "has_labels": game.labels is not None,
             "halves": sorted(game.videos),
             "progress": saved.get("progress"),

@@ -525,8 +525,14 @@ function renderClassFilters() {
   for (const item of state.items.values()) {
     if (item.kind === "spot" && visible(item)) counts[item.label] = (counts[item.label] || 0) + 1;
   }
+  const silent = new Set(state.game.silent || []);
   for (const label of state.game.classes) {
-    const li = el("li");
+    if (silent.has(label) && !list.querySelector(".silent-head")) {
+      const head = el("li", "silent-head", "silent in this game");
+      head.title = `no label, no spot at confidence ≥ ${state.game.shown_confidence}, no score ≥ the floor`;
+      list.appendChild(head);
+    }
+    const li = el("li", silent.has(label) ? "silent" : "");
     const box = el("input");
     box.type = "checkbox";
     box.checked = !state.hiddenClasses.has(label);
