@@ -88,6 +88,12 @@ def task_names() -> tuple[str, ...]:
     return tuple(TASK_SPECS)
 
 
+def action_task_names() -> tuple[str, ...]:
+    """The tasks whose labels file holds actions with a class (and team) at a time, scored by Average-mAP: the
+    ones `plot` and `view` draw (replay grounding's `Labels-cameras.json` holds camera shots, not actions)."""
+    return tuple(name for name, spec in TASK_SPECS.items() if spec.evaluation == "average_map")
+
+
 register_task_spec(TaskSpec(
     name="spotting", title="SoccerNet-v2 action spotting", labels_file=LABELS_FILE,
     predictions_file=PREDICTIONS_FILE, class_sets=("v2", "v1"), metrics=ACTION_METRICS, framerate=2,

@@ -233,6 +233,8 @@ CASES: list[tuple[str, str]] = [
     ("plot {spots} --labels {missing}", "{missing}"),
     ("plot {spots} --labels {text}", "{text}"),
     ("plot {spots} --out {under_file}", "{text}"),
+    ("plot {spots} --task grounding", "--task"),
+    ("plot {spots} --task ball --labels {root}", "no Labels-ball.json"),
     # archive
     ("archive {features}", "--model"),
     ("archive {video} --model {model} --out {root}/a --jobs -1 --no-progress", "--jobs"),
@@ -266,6 +268,8 @@ CASES: list[tuple[str, str]] = [
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),
+    ("view {missing} --task ball", "{missing}"),
+    ("view {root} --task grounding", "--task"),
     ("view {features} --labels {missing}", "{missing}"),
     ("view {features} --port 70000", "--port"),
 ]

@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from soccerspot.data.tasks import task_names
+from soccerspot.data.tasks import action_task_names
 
 HELP = "plot a game's spots over match time, per half (score curves, kept spots, ground truth)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=task_names(), default="spotting",
+    parser.add_argument("--task", choices=action_task_names(), default="spotting",
                         help="what the results spot (data/tasks.py): its labels file, classes, teams and hit "
                              "tolerance; ball (Ball Action Spotting) draws one lane per class, each team on its "
                              "side of the lane (default spotting)")

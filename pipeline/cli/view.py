@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from soccerspot.data.tasks import task_names
+from soccerspot.data.tasks import action_task_names
 
 HELP = "watch, check and correct a game's spots in the browser (a local web page)"
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", metavar="ROOT", type=Path, default=None,
                         help="the source tree: <game>/Labels-v2.json (the task's labels file) and the half videos, "
                              "when they are not beside the results (the demo's season/, archive's input)")
-    parser.add_argument("--task", choices=task_names(), default="spotting",
+    parser.add_argument("--task", choices=action_task_names(), default="spotting",
                         help="what the spots are (data/tasks.py): its labels file, classes, teams and the tolerance "
                              "of a hit; ball: Labels-ball.json, 12 classes, each team on its side of a lane, hits "
                              "within ±12.5 frames (default spotting)")
