@@ -3,6 +3,7 @@ colour, spots that hit a label (same class and team within ±12.5 frames) filled
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 
 from ball_game import dense_ball_labels, write_ball_game
@@ -32,6 +33,8 @@ def _row_points(ax) -> list[tuple[float, float, tuple, tuple]]:
     """(x, y, edge colour, face colour) of every scatter point of an axes."""
     points = []
     for collection in ax.collections:
+        if not isinstance(collection, PathCollection):  # the stems (vlines)
+            continue
         edges, faces = collection.get_edgecolors(), collection.get_facecolors()
         for i, (x, y) in enumerate(collection.get_offsets()):
             points.append((float(x), float(y), tuple(edges[i % len(edges)]), tuple(faces[i % len(faces)])))

@@ -79,6 +79,9 @@ def draw_lane_row(ax, timeline, start: float, end: float, styles: dict[str, Team
         ax.axhline(y, color="#c8c8c8", lw=0.6, zorder=0)
         if y % 2:
             ax.axhspan(y - 0.5, y + 0.5, color="#f4f4f4", lw=0, zorder=-1)
+    stems: dict[str, list] = {}  # colour -> [(t, y0, y1)]: one vlines call each
+    dots: dict[tuple[str, bool], list] = {}  # (colour, filled) -> [(t, y)]: one scatter call each
+    triangles: dict[tuple[str, str, bool], list] = {}  # (colour, marker, filled) -> [(t, y)]
     for spot, hit in zip(timeline.spots, hits):
         t = spot.position_ms / 1000
         if not start <= t < end or spot.label not in lanes:
@@ -86,17 +89,25 @@ def draw_lane_row(ax, timeline, start: float, end: float, styles: dict[str, Team
         style = _style_of(spot.team, styles)
         y = lanes[spot.label]
         tip = y + (style.side or 1) * STEM * spot.confidence
-        ax.plot([t, t], [y, tip], color=style.color, lw=1.0, zorder=2)
-        ax.scatter([t], [tip], s=16, zorder=3, linewidths=0.9, edgecolors=style.color,
-                   facecolors=style.color if hit else "white")
+        stems.setdefault(style.color, []).append((t, y, tip))
+        dots.setdefault((style.color, hit), []).append((t, tip))
     for event in timeline.truth or ():
         if not start <= event.seconds < end or event.label not in lanes:
             continue
         style = _style_of(event.team, styles)
         y = lanes[event.label] + (style.side or 1) * TRUTH_OFFSET
         marker = "v" if style.side >= 0 else "^"
-        ax.scatter([event.seconds], [y], marker=marker, s=26, zorder=4, linewidths=0.8,
-                   edgecolors=style.color, facecolors=style.color if event.shown else "white")
+        triangles.setdefault((style.color, marker, event.shown), []).append((event.seconds, y))
+    for color, lines in stems.items():
+        t, y0, y1 = zip(*lines)
+        ax.vlines(t, y0, y1, color=color, lw=1.0, zorder=2)
+    for (color, filled), points in dots.items():
+        t, y = zip(*points)
+        ax.scatter(t, y, s=16, zorder=3, linewidths=0.9, edgecolors=color, facecolors=color if filled else "white")
+    for (color, marker, filled), points in triangles.items():
+        t, y = zip(*points)
+        ax.scatter(t, y, marker=marker, s=26, zorder=4, linewidths=0.8, edgecolors=color,
+                   facecolors=color if filled else "white")
     ax.set_ylim(-0.5, len(lanes) - 0.5)
     ax.set_yticks(list(lanes.values()))
     ax.set_yticklabels(list(lanes), fontsize=9)
