@@ -82,7 +82,9 @@ def test_ball_plot_has_a_lane_per_class_and_each_team_on_its_side(tmp_path):
     assert "±0.5 s" in key
 
 
-def test_ball_plot_without_its_task_names_the_missing_labels_file(tmp_path, capsys):
+def test_ball_plot_without_its_task_names_the_missing_labels_file_and_the_task(tmp_path, capsys):
     write_ball_game(tmp_path / "game", dense_ball_labels(minutes=1.0))
     assert main(["plot", str(tmp_path / "game"), "--labels", str(tmp_path / "game")]) == 1
-    assert "no Labels-v2.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no Labels-v2.json" in err and "it holds Labels-ball.json: give --task ball" in err
+    assert len(err.strip().splitlines()) == 1

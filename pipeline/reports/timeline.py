@@ -28,7 +28,7 @@ from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
 from soccerspot.data.scores import HalfScores, read_scores, scores_path
-from soccerspot.data.tasks import TaskSpec, task_spec
+from soccerspot.data.tasks import TaskSpec, action_task_names, task_spec
 from soccerspot.errors import DataError
 from soccerspot.pipeline.reports.class_groups import group_classes
 from soccerspot.pipeline.reports.class_order import SCORE_FLOOR, occurring_first
@@ -210,8 +210,10 @@ def find_labels(labels: str | Path, game_dir: Path, labels_file: str = LABELS_FI
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    hint = "".join(f"; it holds {spec.labels_file}: give --task {spec.name}" for spec in map(task_spec, action_task_names())
+                   if spec.labels_file != labels_file and any((c.parent / spec.labels_file).is_file() for c in candidates))
     raise DataError(labels, f"no {labels_file} for game {game_dir.name!r} here (give the file, its game folder, "
-                            "or a labels tree with the same <league>/<season>/<game> folders)")
+                            f"or a labels tree with the same <league>/<season>/<game> folders){hint}")
 
 
 def _ordered_classes(names: set[str], known: list[str] = CLASS_NAMES_V2) -> list[str]:
