@@ -47,7 +47,7 @@ class TaskSpec:
     nms: NmsDefaults | None  # the reference recipe's NMS; None where soccerspot does not build it yet
     plots: bool = False  # `evaluate --plots` draws its loose/tight tolerance curves (2 fps Average-mAP)
     hit_seconds: float = 1.0  # `plot` and `view`: a spot this close to a label of its class (and team) is a hit
-    minutes_per_row: float | None = None  # `plot`: one row of class lanes per this many minutes (dense tasks); None: panels
+    minutes_per_row: float | None = None  # `plot`: a row of class lanes per this many minutes (dense); None: panels
 
     @property
     def classes(self) -> list[str]:

@@ -46,7 +46,8 @@ def predictions_from(events: list[Event], seed: int = 0) -> list[Prediction]:
     return spots
 
 
-def write_ball_game(folder: Path, events: list[Event] | None = None, seed: int = 0) -> tuple[list[Event], list[Prediction]]:
+def write_ball_game(folder: Path, events: list[Event] | None = None,
+                    seed: int = 0) -> tuple[list[Event], list[Prediction]]:
     """`folder/Labels-ball.json` (kept where it exists, else `events` or dense ones) and `results_spotting.json`."""
     folder.mkdir(parents=True, exist_ok=True)
     labels = folder / LABELS_FILE_BALL

@@ -59,6 +59,7 @@ def test_without_its_task_the_ball_game_has_no_labels(ball_game, tmp_path):
     finally:
         running.close()
     assert payload["task"] == "spotting" and payload["teams"] == [] and not payload["has_labels"]
+    assert any("Labels-ball.json is there: open it with soccerspot view --task ball" in p for p in payload["problems"])
 
 
 def test_accepted_ball_spots_confirm_their_teams_label_or_add_one_with_their_team(tmp_path):

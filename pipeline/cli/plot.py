@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", metavar="RESULTS_OR_GAME", type=Path,
                         help="a results_spotting.json, or the game folder holding it")
     parser.add_argument("--labels", metavar="ROOT", type=Path,
-                        help="ground truth: a Labels-v2.json (the task's labels file), its game folder, or a labels tree with the same "
+                        help="ground truth: a Labels-v2.json (the task's labels file), its game "
+                             "folder, or a labels tree with the same "
                              "<league>/<season>/<game> folders")
     parser.add_argument("--scores", metavar="DIR", type=Path,
                         help="folder holding <half>_scores.npy from spot --save-scores (default: the results' folder)")

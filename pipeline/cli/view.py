@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to listen on (default 127.0.0.1); any other than loopback requires the "
                              "token printed at start-up")
     parser.add_argument("--review-dir", metavar="DIR", type=Path, default=None,
-                        help="where corrected labels go, as <DIR>/<game>/Labels-v2.json (the task's labels file) with review.json "
-                             "(default PATH/reviewed); train with --labels-root DIR")
+                        help="where corrected labels go, as <DIR>/<game>/Labels-v2.json (the task's labels file) "
+                             "with review.json (default PATH/reviewed); train with --labels-root DIR")
     parser.add_argument("--overwrite-labels", action="store_true",
                         help="write corrections over the game's own Labels-v2.json instead (the original is "
                              "kept once as Labels-v2.original.json)")
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"soccerspot view: error: --host {args.host} --port {args.port} {reason}", file=sys.stderr)
         return 2
     games = running.app.games
-    target = f"over each game's {running.app.task.labels_file}" if args.overwrite_labels else f"to {running.app.store.review_dir}"
+    target = f"over each game's {running.app.task.labels_file}" if args.overwrite_labels else \
+        f"to {running.app.store.review_dir}"
     print(f"soccerspot view: {len(games)} game(s) from {args.path}; corrections saved {target}")
     if token is not None:
         print(f"  listening on {args.host} (not loopback): the page needs the token in this URL")

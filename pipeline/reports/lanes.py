@@ -123,8 +123,8 @@ def draw_lane_row(ax, timeline, start: float, end: float, styles: dict[str, Team
 
 def lanes_key(teams: Sequence[str], styles: dict[str, TeamStyle], hit_seconds: float, has_truth: bool) -> str:
     """The figure's key, in words: which side and colour is which team, what the marks mean."""
-    sides = "; ".join(f'team "{t}" {styles[t].where} the line ({"blue" if styles[t].color == TEAM_COLORS[0] else "orange"})'
-                      for t in teams if t in styles)
+    names = {TEAM_COLORS[0]: "blue", TEAM_COLORS[1]: "orange"}
+    sides = "; ".join(f'team "{t}" {styles[t].where} the line ({names[styles[t].color]})' for t in teams if t in styles)
     key = "one lane per class (grey: silent in this game); spots: stem = confidence, ● hits a label of its class"
     key += f"{' and team' if teams else ''} within ±{hit_seconds:g} s, ○ hits none"
     if has_truth:

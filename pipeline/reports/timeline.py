@@ -210,8 +210,9 @@ def find_labels(labels: str | Path, game_dir: Path, labels_file: str = LABELS_FI
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    hint = "".join(f"; it holds {spec.labels_file}: give --task {spec.name}" for spec in map(task_spec, action_task_names())
-                   if spec.labels_file != labels_file and any((c.parent / spec.labels_file).is_file() for c in candidates))
+    others = [spec for spec in map(task_spec, action_task_names()) if spec.labels_file != labels_file
+              and any((c.parent / spec.labels_file).is_file() for c in candidates)]
+    hint = "".join(f"; it holds {spec.labels_file}: give --task {spec.name}" for spec in others)
     raise DataError(labels, f"no {labels_file} for game {game_dir.name!r} here (give the file, its game folder, "
                             f"or a labels tree with the same <league>/<season>/<game> folders){hint}")
 

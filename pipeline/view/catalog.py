@@ -22,6 +22,7 @@ from pathlib import Path
 from soccerspot.errors import DataError
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE, VIDEO_EXTENSIONS
 from soccerspot.data.games import half_videos as game_half_videos
+from soccerspot.data.tasks import action_task_names, task_spec
 
 CAMERAS_FILE = "Labels-cameras.json"
 REPLAYS_FILE = "Detection-replays.json"
@@ -38,6 +39,7 @@ class ViewGame:
     scores: dict[int, Path] = field(default_factory=dict)  # half -> <half>_scores.npy
     cameras: Path | None = None
     replays: Path | None = None
+    other_labels: list[tuple[str, Path]] = field(default_factory=list)  # (task, file): another task's labels only
 
 
 def odd_name(name: str) -> bool:
@@ -108,6 +110,11 @@ def _resolve_game(key: str, folder: Path | None, labels_root: Path | None, roots
             scores = _first_file([place / f"{half}_scores.npy"], roots)
             if scores is not None and (place / f"{half}_scores.json").is_file():
                 game.scores.setdefault(half, scores)
+    if game.labels is None:
+        for spec in map(task_spec, action_task_names()):
+            found = _first_file([p / spec.labels_file for p in reversed(places)], roots)
+            if spec.labels_file != labels_file and found is not None:
+                game.other_labels.append((spec.name, found))
     game.cameras = _first_file([p / CAMERAS_FILE for p in places], roots)
     game.replays = _first_file([p / REPLAYS_FILE for p in places], roots)
     return game

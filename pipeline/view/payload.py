@@ -89,6 +89,8 @@ def game_payload(game: ViewGame, store: ReviewStore, task: TaskSpec = SPOTTING) 
         except DataError as error:
             problems.append(str(error))
     truth = original.events if original is not None else []
+    problems += [f"no {task.labels_file} for this game, but {path} is there: open it with soccerspot view --task {name}"
+                 for name, path in game.other_labels]
     halves = []
     for half, video in sorted(game.videos.items()):
         info = probe(video)
@@ -100,7 +102,8 @@ def game_payload(game: ViewGame, store: ReviewStore, task: TaskSpec = SPOTTING) 
     halves.sort(key=lambda h: h["half"])
     lanes = ordered_classes({p.label for p in spots} | {e.label for e in truth}, task.classes)
     curves, peaks, curve_problems = score_curves(game, set(lanes))
-    order = occurring_first(ordered_classes(set(task.classes) | set(lanes), task.classes), labels=[e.label for e in truth],
+    order = occurring_first(ordered_classes(set(task.classes) | set(lanes), task.classes),
+                            labels=[e.label for e in truth],
                             spots=[(p.label, p.confidence) for p in spots], min_confidence=SHOWN_CONFIDENCE,
                             score_peaks=peaks)
     replays, replay_problems = read_replays(game.cameras, game.replays)
