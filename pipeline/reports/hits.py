@@ -1,6 +1,7 @@
 """Which spots hit the truth: a spot within a task's tolerance (`data.tasks.TaskSpec.hit_seconds`) of a label of
-its half and class, and of its team where the task names teams, as the task's metric counts a match (Ball
-Action Spotting: ±12.5 frames at 25 fps, class and team). The timeline plot marks them; the review page
+its half and class, and of its team where the task names teams: the match the task's metric counts (Ball
+Action Spotting: ±12.5 frames at 25 fps, class and team), here in milliseconds (±500 ms) where the metric compares
+the frames `int(25 * s)`, so a pair at the very edge may fall on the other side. The timeline plot marks them; the review page
 applies the same rule to the labels as the reviewer edits them (`static/view.js`, `isHit`)."""
 from __future__ import annotations
 
