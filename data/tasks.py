@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from soccerspot.data.cameras import CAMERAS_FILE, DETECTIONS_FILE
+from soccerspot.data.classes import class_setup
 from soccerspot.data.games import LABELS_FILE, LABELS_FILE_BALL, PREDICTIONS_FILE
 
 ACTION_METRICS = ("loose", "tight", "at1", "at2", "at3", "at4", "at5")  # `average_map.METRIC_DELTAS_S`' names
@@ -45,6 +46,18 @@ class TaskSpec:
     evaluation: str  # which evaluation scores it: "average_map" (with teams where the class set has them) or "grounding"
     nms: NmsDefaults | None  # the reference recipe's NMS; None where soccerspot does not build it yet
     plots: bool = False  # `evaluate --plots` draws its loose/tight tolerance curves (2 fps Average-mAP)
+    hit_seconds: float = 1.0  # `plot` and `view`: a spot this close to a label of its class (and team) is a hit
+    minutes_per_row: float | None = None  # `plot`: a row of class lanes per this many minutes (dense); None: panels
+
+    @property
+    def classes(self) -> list[str]:
+        """The default class set's names, in its official order."""
+        return list(class_setup(self.default_class_set).names)
+
+    @property
+    def teams(self) -> tuple[str, ...]:
+        """The teams the default class set names on each action (`("left", "right")` for Ball 2025), or none."""
+        return class_setup(self.default_class_set).teams
 
     @property
     def default_class_set(self) -> str:
@@ -75,6 +88,12 @@ def task_names() -> tuple[str, ...]:
     return tuple(TASK_SPECS)
 
 
+def action_task_names() -> tuple[str, ...]:
+    """The tasks whose labels file holds actions with a class (and team) at a time, scored by Average-mAP: the
+    ones `plot` and `view` draw (replay grounding's `Labels-cameras.json` holds camera shots, not actions)."""
+    return tuple(name for name, spec in TASK_SPECS.items() if spec.evaluation == "average_map")
+
+
 register_task_spec(TaskSpec(
     name="spotting", title="SoccerNet-v2 action spotting", labels_file=LABELS_FILE,
     predictions_file=PREDICTIONS_FILE, class_sets=("v2", "v1"), metrics=ACTION_METRICS, framerate=2,
@@ -91,5 +110,7 @@ register_task_spec(TaskSpec(
     name="ball", title="Ball Action Spotting", labels_file=LABELS_FILE_BALL, predictions_file=PREDICTIONS_FILE,
     class_sets=("ball-2025", "ball-2024", "ball-2023"), metrics=("at1", "at2", "at3", "at4", "at5"), framerate=25,
     game_lists="spotting-ball", evaluation="average_map",
+    hit_seconds=12.5 / 25,  # mAP@1's tolerance: a match within ±12.5 frames at 25 fps
+    minutes_per_row=3.0,  # 100+ actions per 3 minutes: one row of lanes per 3 minutes stays readable
     nms=None,  # T-DEED / sn-teamspotting: soft NMS with a quadratic decay over 12 frames, not built here yet
 ))

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("view.png"))
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     parser.add_argument("--size", default="1440x900")
+    parser.add_argument("--task", default="spotting", help="the task of the spots (soccerspot view --task)")
     parser.add_argument("--review-dir", type=Path, default=None, help="default: a throw-away temporary folder")
     args = parser.parse_args()
 
@@ -32,7 +33,7 @@ def main() -> None:
 
     width, height = map(int, args.size.split("x"))
     review = args.review_dir or Path(tempfile.mkdtemp(prefix="view-shot-"))
-    running = make_server(args.path, args.labels, review_dir=review).start_background()
+    running = make_server(args.path, args.labels, review_dir=review, task=args.task).start_background()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])

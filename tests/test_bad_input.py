@@ -233,6 +233,8 @@ CASES: list[tuple[str, str]] = [
     ("plot {spots} --labels {missing}", "{missing}"),
     ("plot {spots} --labels {text}", "{text}"),
     ("plot {spots} --out {under_file}", "{text}"),
+    ("plot {spots} --task grounding", "--task"),
+    ("plot {spots} --task ball --labels {root}", "no Labels-ball.json"),
     # archive
     ("archive {features}", "--model"),
     ("archive {video} --model {model} --out {root}/a --jobs -1 --no-progress", "--jobs"),
@@ -254,6 +256,8 @@ CASES: list[tuple[str, str]] = [
     ("live {missing} --model {video_model} --out {root}/live", "{missing}"),
     ("live {video} --model {missing} --out {root}/live", "{missing}"),
     ("live {video} --model {model} --out {root}/live --max-latency 0", "--max-latency"),
+    ("live {video} --model {video_model} --features ResNET_TF2 --out {root}/live",
+     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # render
     ("render --task ball --out {root}/season --minutes 0.1", "--minutes"),
     ("render --task ball --out {root}/season --width 397", "--width"),
@@ -261,11 +265,11 @@ CASES: list[tuple[str, str]] = [
     ("render --task nope --out {root}/season", "--task"),
     ("render --task ball --out {text} --minutes 0.4 --width 32 --height 32 --test-games 1 --train-games 0 "
      "--valid-games 0 --workers 1 --no-progress", "{text}"),
-    ("live {video} --model {video_model} --features ResNET_TF2 --out {root}/live",
-     "--features ResNET_TF2 disagrees with --model {video_model}"),
     # view (each refused before a server starts)
     ("view {missing}", "{missing}"),
     ("view {text}", "{text}"),
+    ("view {missing} --task ball", "{missing}"),
+    ("view {root} --task grounding", "--task"),
     ("view {features} --labels {missing}", "{missing}"),
     ("view {features} --port 70000", "--port"),
 ]

@@ -9,6 +9,10 @@ without them the kept spots are drawn as stems at their confidence. Ground truth
 curves: filled when the action is shown, hollow when it is not. Replays (a `Detection-replays.json`
 beside the results, `soccerspot ground`) are grey bands, their grounded origins (each replay's best
 detection) black stars joined to their replay by an arrow in the top panel.
+
+A task (`data.tasks`, `--task`) gives the labels file, the class set and its order, the teams and the hit
+tolerance. A dense task (`TaskSpec.minutes_per_row`: Ball Action Spotting) is drawn as lanes instead of panels,
+one per class, with each team on its side of the lane's centre line (`pipeline.reports.lanes`).
 """
 from __future__ import annotations
 
@@ -25,10 +29,12 @@ from soccerspot.data.classes import CLASS_NAMES_V2
 from soccerspot.data.games import LABELS_FILE, PREDICTIONS_FILE
 from soccerspot.data.labels import HALVES, Event, Prediction, read_labels, read_predictions
 from soccerspot.data.scores import HalfScores, read_scores, scores_path
+from soccerspot.data.tasks import TaskSpec, action_task_names, task_spec
 from soccerspot.errors import DataError
 from soccerspot.pipeline.reports.class_groups import group_classes
 from soccerspot.pipeline.reports.class_order import SCORE_FLOOR, occurring_first
 from soccerspot.pipeline.reports.clock import set_match_time_axis
+from soccerspot.pipeline.reports.lanes import lanes_extent, lanes_figure, lanes_figure_size, row_spans
 
 DPI = 100
 WIDTH_IN = 16.0
@@ -52,6 +58,9 @@ class HalfTimeline:
     truth: list[Event] | None = None  # None: no labels given
     replays: list | None = None  # data.cameras.ReplayDetections of this half; None: not grounded
     silent: list[str] = field(default_factory=list)  # classes with no label, spot or score >= SCORE_FLOOR
+    teams: tuple[str, ...] = ()  # the task's teams (Ball 2025: left, right); none: marks carry no team
+    hit_seconds: float = 1.0  # a spot this close to a label of its class (and team) is a hit (lanes)
+    minutes_per_row: float | None = None  # set: drawn as lanes in rows of this many minutes; None: panels
 
 
 SILENT_GROUP = f"Silent in this game (no label, no spot or score ≥ {SCORE_FLOOR:g})"
@@ -76,6 +85,9 @@ def panel_colors(panel: Sequence[str], palette: Sequence[str] = PANEL_COLORS) ->
 
 def figure_size(timeline: HalfTimeline) -> tuple[float, float]:
     """Width and height in inches (times `DPI` gives the PNG's pixels)."""
+    if timeline.minutes_per_row:
+        rows = len(row_spans(lanes_extent(timeline), timeline.minutes_per_row))
+        return lanes_figure_size(len(timeline.classes), rows, WIDTH_IN)
     return WIDTH_IN, HEADER_IN + PANEL_HEIGHT_IN * len(timeline_panels(timeline))
 
 
@@ -134,6 +146,11 @@ def timeline_figure(timeline: HalfTimeline, title: str = ""):
     """The figure (matplotlib, Agg) of one half; see the module docstring for what it shows."""
     from matplotlib.figure import Figure
 
+    if timeline.minutes_per_row:
+        heading = f"{title} — {HALF_NAMES.get(timeline.half, f'half {timeline.half}')}" if title else \
+            HALF_NAMES.get(timeline.half, f"half {timeline.half}")
+        return lanes_figure(timeline, heading, teams=timeline.teams, hit_seconds=timeline.hit_seconds,
+                            minutes_per_row=timeline.minutes_per_row, width_in=WIDTH_IN, dpi=DPI)
     panels = timeline_panels(timeline)
     if not panels:
         raise ValueError("nothing to plot: no classes")
@@ -182,24 +199,27 @@ def resolve_results(path: str | Path) -> Path:
     return path
 
 
-def find_labels(labels: str | Path, game_dir: Path) -> Path:
-    """The game's `Labels-v2.json`: the file itself, a game folder, or a labels tree holding the game
-    under the same league/season/game names as its predictions."""
+def find_labels(labels: str | Path, game_dir: Path, labels_file: str = LABELS_FILE) -> Path:
+    """The game's labels file (`Labels-v2.json`, or the task's): the file itself, a game folder, or a labels
+    tree holding the game under the same league/season/game names as its predictions."""
     labels = Path(labels)
     if labels.is_file():
         return labels
     parts = game_dir.resolve().parts
-    candidates = [labels / LABELS_FILE] + [labels.joinpath(*parts[-n:], LABELS_FILE) for n in (3, 2, 1)
+    candidates = [labels / labels_file] + [labels.joinpath(*parts[-n:], labels_file) for n in (3, 2, 1)
                                            if len(parts) >= n]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise DataError(labels, f"no {LABELS_FILE} for game {game_dir.name!r} here (give the file, its game folder, "
-                            "or a labels tree with the same <league>/<season>/<game> folders)")
+    others = [spec for spec in map(task_spec, action_task_names()) if spec.labels_file != labels_file
+              and any((c.parent / spec.labels_file).is_file() for c in candidates)]
+    hint = "".join(f"; it holds {spec.labels_file}: give --task {spec.name}" for spec in others)
+    raise DataError(labels, f"no {labels_file} for game {game_dir.name!r} here (give the file, its game folder, "
+                            f"or a labels tree with the same <league>/<season>/<game> folders){hint}")
 
 
-def _ordered_classes(names: set[str]) -> list[str]:
-    return [c for c in CLASS_NAMES_V2 if c in names] + sorted(names - set(CLASS_NAMES_V2))
+def _ordered_classes(names: set[str], known: list[str] = CLASS_NAMES_V2) -> list[str]:
+    return [c for c in known if c in names] + sorted(names - set(known))
 
 
 def half_duration(scores: HalfScores | None, spots: list[Prediction], truth: list[Event] | None) -> float:
@@ -212,15 +232,17 @@ def half_duration(scores: HalfScores | None, spots: list[Prediction], truth: lis
 
 
 def load_timelines(results: str | Path, labels: str | Path | None = None,
-                   scores_dir: str | Path | None = None, replays: str | Path | None = None) -> list[HalfTimeline]:
+                   scores_dir: str | Path | None = None, replays: str | Path | None = None,
+                   task: TaskSpec | str = "spotting") -> list[HalfTimeline]:
     """One timeline per half that has spots, scores or labels; `replays`: a Detection-replays.json (default:
-    the one beside the results, if any)."""
+    the one beside the results, if any). `task` gives the labels file, the classes, teams and hit tolerance."""
+    spec = task_spec(task) if isinstance(task, str) else task
     results = resolve_results(results)
     game_dir = results.parent
     predictions = read_predictions(results)
     replays = Path(replays) if replays is not None else game_dir / DETECTIONS_FILE
     grounded = read_replay_detections(replays) if replays.is_file() else None
-    truth_all = read_labels(find_labels(labels, game_dir)).events if labels is not None else None
+    truth_all = read_labels(find_labels(labels, game_dir, spec.labels_file)).events if labels is not None else None
     scores_dir = Path(scores_dir) if scores_dir is not None else game_dir
     timelines = []
     for half in HALVES:
@@ -230,11 +252,12 @@ def load_timelines(results: str | Path, labels: str | Path | None = None,
         if scores is None and not spots and not truth:
             continue
         names = {s.label for s in spots} | {e.label for e in truth or []}
-        classes = list(scores.classes) if scores is not None else _ordered_classes(names)
-        classes += _ordered_classes(names - set(classes))
+        classes = list(scores.classes) if scores is not None else _ordered_classes(names, spec.classes)
+        classes += _ordered_classes(names - set(classes), spec.classes)
         half_replays = None if grounded is None else [r for r in grounded if r.half == half]
         timelines.append(HalfTimeline(half, half_duration(scores, spots, truth), classes, spots, scores, truth,
-                                      half_replays))
+                                      half_replays, teams=spec.teams, hit_seconds=spec.hit_seconds,
+                                      minutes_per_row=spec.minutes_per_row))
     if not timelines:
         raise DataError(results, "holds no predictions, and no scores or labels were found: nothing to plot")
     return order_by_game(timelines)
@@ -265,10 +288,11 @@ def order_by_game(timelines: list[HalfTimeline]) -> list[HalfTimeline]:
 
 
 def write_timeline_plots(results: str | Path, out_dir: str | Path | None = None, *, labels: str | Path | None = None,
-                         scores_dir: str | Path | None = None, replays: str | Path | None = None) -> list[Path]:
+                         scores_dir: str | Path | None = None, replays: str | Path | None = None,
+                         task: TaskSpec | str = "spotting") -> list[Path]:
     """Write `<out_dir>/<half>_timeline.png` per half (out_dir: the results' folder); returns the paths."""
     results = resolve_results(results)
     out_dir = Path(out_dir) if out_dir is not None else results.parent
     title = results.parent.name
     return [write_timeline_plot(t, out_dir / f"{t.half}_timeline.png", title)
-            for t in load_timelines(results, labels, scores_dir, replays)]
+            for t in load_timelines(results, labels, scores_dir, replays, task)]

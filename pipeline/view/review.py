@@ -6,7 +6,9 @@ in the original `Labels-v2.json`) and events the reviewer added (`n:<number>`). 
 the item after the reviewer's nudges and class changes. The corrected labels are the original labels
 (edited, less the rejected ones) plus the accepted spots and added events, written as an official
 `Labels-v2.json`. An accepted spot within 1 s of a kept label of its class confirms that label instead of
-adding a second one (move the label itself to correct its time).
+adding a second one (move the label itself to correct its time). For another task (`soccerspot view --task`) the
+labels file is the task's (`Labels-ball.json`), the window its hit tolerance (0.5 s for Ball Action Spotting), and
+where the task names teams a spot confirms only a label of its team and is added with its team.
 
 Where they go (`ReviewStore`): by default a reviewed copy, `<review dir>/<game>/Labels-v2.json`, the same
 layout as a labels tree, so `soccerspot train --labels-root <review dir>` reads it as it is; beside it
@@ -33,7 +35,7 @@ from soccerspot.data.labels import (
 from soccerspot.errors import DataError
 
 REVIEW_FILE = "review.json"
-ORIGINAL_COPY = "Labels-v2.original.json"
+ORIGINAL_COPY = "Labels-v2.original.json"  # of `Labels-v2.json`; another labels file: `original_copy(name)`
 STATUSES = ("accepted", "rejected", "open")
 VISIBILITIES = (VISIBILITY_SHOWN, VISIBILITY_UNSHOWN)
 NEW_EVENT_TEAM = "not applicable"
@@ -54,9 +56,17 @@ class Decision:
     position_ms: int
     label: str
     visibility: str = VISIBILITY_SHOWN
+    team: str = ""  # the spot's team (tasks with teams); "" where none
 
 
-def parse_decisions(obj: object, known_ids: set[str], classes: set[str]) -> dict[str, Decision]:
+def original_copy(labels_file: str) -> str:
+    """`Labels-v2.json` -> `Labels-v2.original.json`: where `in_place` keeps the original once."""
+    stem, dot, suffix = labels_file.rpartition(".")
+    return f"{stem}.original.{suffix}" if dot else f"{labels_file}.original"
+
+
+def parse_decisions(obj: object, known_ids: set[str], classes: set[str],
+                    teams: tuple[str, ...] = ()) -> dict[str, Decision]:
     """Validate a POSTed {"decisions": {id: {...}}}; `BadReview` names the first problem."""
     if not isinstance(obj, dict) or not isinstance(obj.get("decisions"), dict):
         raise BadReview('expected a JSON object {"decisions": {item id: decision}}')
@@ -83,11 +93,15 @@ def parse_decisions(obj: object, known_ids: set[str], classes: set[str]) -> dict
             raise BadReview(f"{item}: unknown class {str(label)[:64]!r}")
         if visibility not in VISIBILITIES:
             raise BadReview(f"{item}: visibility must be {' or '.join(VISIBILITIES)}")
-        decisions[item] = Decision(status, half, position, label, visibility)
+        team = value.get("team", "")
+        if team not in ("",) + tuple(teams):
+            raise BadReview(f"{item}: team must be one of {', '.join(teams) or 'none'}")
+        decisions[item] = Decision(status, half, position, label, visibility, team)
     return decisions
 
 
-def corrected_labels(original: GameLabels | None, decisions: dict[str, Decision], url: str) -> GameLabels:
+def corrected_labels(original: GameLabels | None, decisions: dict[str, Decision], url: str, *,
+                     same_action_ms: int = SAME_ACTION_MS, teams: bool = False) -> GameLabels:
     """The labels after the decisions (see the module's docstring); exact duplicates written once."""
     events: list[Event] = []
     for index, event in enumerate(original.events if original is not None else []):
@@ -101,9 +115,11 @@ def corrected_labels(original: GameLabels | None, decisions: dict[str, Decision]
         if item[0] not in "pn" or decision.status != "accepted":
             continue
         if item[0] == "p" and any(e.half == decision.half and e.label == decision.label
-                                  and abs(e.position_ms - decision.position_ms) <= SAME_ACTION_MS for e in kept):
-            continue  # a spot on a kept label of its class confirms that label rather than doubling it
-        events.append(Event(decision.half, decision.position_ms, decision.label, NEW_EVENT_TEAM, decision.visibility))
+                                  and (not teams or e.team == decision.team)
+                                  and abs(e.position_ms - decision.position_ms) <= same_action_ms for e in kept):
+            continue  # a spot on a kept label of its class (and team) confirms that label rather than doubling it
+        events.append(Event(decision.half, decision.position_ms, decision.label, decision.team or NEW_EVENT_TEAM,
+                            decision.visibility))
     unique = list(dict.fromkeys(events))
     return GameLabels(url=original.url if original is not None and original.url else url, events=unique)
 
@@ -116,17 +132,21 @@ def progress(decisions: dict[str, Decision], total: int) -> dict:
 class ReviewStore:
     """Where a game's corrected labels and review progress are read and written."""
 
-    def __init__(self, review_dir: Path, in_place: bool = False):
+    def __init__(self, review_dir: Path, in_place: bool = False, *, labels_file: str = LABELS_FILE,
+                 same_action_ms: int = SAME_ACTION_MS, teams: tuple[str, ...] = ()):
         self.review_dir = review_dir
         self.in_place = in_place
+        self.labels_file = labels_file  # the task's labels file name
+        self.same_action_ms = same_action_ms  # an accepted spot this close to a kept label confirms it
+        self.teams = teams  # the task's teams: a spot confirms only a label of its team
 
     def folder(self, key: str) -> Path:
         return self.review_dir.joinpath(*key.split("/"))
 
     def labels_target(self, key: str, source_labels: Path | None, default_folder: Path) -> Path:
         if self.in_place:
-            return source_labels if source_labels is not None else default_folder / LABELS_FILE
-        return self.folder(key) / LABELS_FILE
+            return source_labels if source_labels is not None else default_folder / self.labels_file
+        return self.folder(key) / self.labels_file
 
     def original_labels(self, source_labels: Path | None) -> GameLabels | None:
         """The labels the decisions refer to: in place, the copy kept before the first save."""
@@ -137,7 +157,7 @@ class ReviewStore:
     def original_path(self, source_labels: Path | None) -> Path | None:
         if source_labels is None:
             return None
-        kept = source_labels.with_name(ORIGINAL_COPY)
+        kept = source_labels.with_name(original_copy(self.labels_file))
         return kept if self.in_place and kept.is_file() else source_labels
 
     def stale(self, saved: dict, source_labels: Path | None) -> str | None:
@@ -163,9 +183,10 @@ class ReviewStore:
              source_labels: Path | None, default_folder: Path, total: int) -> dict:
         """Write the corrected labels, then the progress; both atomic. Returns what was written."""
         target = self.labels_target(key, source_labels, default_folder)
-        labels = corrected_labels(original, decisions, url=key)
+        labels = corrected_labels(original, decisions, url=key, same_action_ms=self.same_action_ms,
+                                  teams=bool(self.teams))
         if self.in_place and source_labels is not None and source_labels.is_file():
-            kept = source_labels.with_name(ORIGINAL_COPY)
+            kept = source_labels.with_name(original_copy(self.labels_file))
             if not kept.exists():
                 with atomic_open(kept, "wb") as handle, source_labels.open("rb") as source:
                     shutil.copyfileobj(source, handle)
@@ -188,5 +209,5 @@ def fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def allowed_classes(*names: list[str]) -> set[str]:
-    return set(CLASS_NAMES_V2).union(*map(set, names))
+def allowed_classes(*names: list[str], known: list[str] = CLASS_NAMES_V2) -> set[str]:
+    return set(known).union(*map(set, names))

@@ -5,7 +5,7 @@ Routes (all GET also answer HEAD):
   /api/games                            the games with counts per class and review progress
   /api/game?key=K                       one game's timeline data (payload.game_payload)
   /api/video?key=K&half=H               the half's video, with byte ranges (remuxed where needed)
-  POST /api/review?key=K                {"decisions": {...}} -> corrected Labels-v2.json + review.json
+  POST /api/review?key=K                {"decisions": {...}} -> corrected labels (the task's file) + review.json
 Games and files are looked up by key in the catalog, never from a path in the URL.
 """
 from __future__ import annotations
@@ -21,11 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from soccerspot.data.tasks import TaskSpec, task_spec
 from soccerspot.errors import DataError
 from soccerspot.pipeline.view.catalog import ViewGame, find_view_games, inside, odd_name
 from soccerspot.pipeline.view.guard import Guard
 from soccerspot.pipeline.view.media import RangeNotSatisfiable, RemuxCache, parse_range
-from soccerspot.pipeline.view.payload import game_payload, games_listing, read_spots
+from soccerspot.pipeline.view.payload import game_payload, games_listing, prediction_id, read_spots
 from soccerspot.pipeline.view.review import BadReview, ReviewStore, allowed_classes, parse_decisions
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -51,11 +52,12 @@ class ViewApp:
     store: ReviewStore
     guard: Guard
     cache: RemuxCache
+    task: TaskSpec = field(default_factory=lambda: task_spec("spotting"))  # labels file, classes, teams, hits
     games: dict[str, ViewGame] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rescan(self) -> list[ViewGame]:
-        games = [g for g in find_view_games(self.root, self.labels_root)
+        games = [g for g in find_view_games(self.root, self.labels_root, self.task.labels_file)
                  if not _under(g.folder, self.store.review_dir)]
         with self.lock:
             self.games = {g.key: g for g in games}
@@ -161,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.NOT_FOUND, str(error)) from None
         self._json({"root": str(self.app.root), "labels_root": None if self.app.labels_root is None
                     else str(self.app.labels_root), "review_dir": str(self.app.store.review_dir),
-                    "in_place": self.app.store.in_place, "games": games_listing(games, self.app.store)})
+                    "in_place": self.app.store.in_place, "games": games_listing(games, self.app.store, self.app.task)})
 
     def _find_game(self) -> ViewGame:
         game = self.app.game(self._query().get("key"))
@@ -172,7 +174,7 @@ class Handler(BaseHTTPRequestHandler):
     def _game(self) -> None:
         game = self._find_game()
         try:
-            self._json(game_payload(game, self.app.store))
+            self._json(game_payload(game, self.app.store, self.app.task))
         except DataError as error:
             raise HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from None
 
@@ -249,10 +251,11 @@ class Handler(BaseHTTPRequestHandler):
         except DataError as error:
             raise HttpError(HTTPStatus.CONFLICT, str(error)) from None
         truth_ids = {f"t:{i}" for i in range(len(original.events) if original is not None else 0)}
-        spot_ids = {f"p:{p.half}:{p.position_ms}:{p.label}" for p in spots}
-        classes = allowed_classes([p.label for p in spots], [e.label for e in (original.events if original else [])])
+        spot_ids = {prediction_id(p) for p in spots}
+        classes = allowed_classes([p.label for p in spots], [e.label for e in (original.events if original else [])],
+                                  known=self.app.task.classes)
         try:
-            decisions = parse_decisions(obj, spot_ids | truth_ids, classes)
+            decisions = parse_decisions(obj, spot_ids | truth_ids, classes, self.app.task.teams)
         except BadReview as error:
             raise HttpError(HTTPStatus.BAD_REQUEST, str(error)) from None
         record = self.app.store.save(game.key, decisions, original, game.labels,
@@ -309,15 +312,19 @@ class RunningServer:
 
 def make_server(root: Path, labels_root: Path | None = None, *, host: str = "127.0.0.1", port: int = 0,
                 review_dir: Path | None = None, in_place: bool = False, token: str | None = None,
-                quiet: bool = True) -> RunningServer:
-    """Bind the server (port 0: any free port); games are scanned now (DataError when there are none)."""
+                quiet: bool = True, task: TaskSpec | str = "spotting") -> RunningServer:
+    """Bind the server (port 0: any free port); games are scanned now (DataError when there are none). `task`
+    (`data.tasks`) names the labels file, the classes, the teams and the hit tolerance."""
     import socket
 
     root = Path(root)
-    store = ReviewStore(Path(review_dir) if review_dir is not None else root / REVIEW_DIR, in_place=in_place)
+    task = task_spec(task) if isinstance(task, str) else task
+    store = ReviewStore(Path(review_dir) if review_dir is not None else root / REVIEW_DIR, in_place=in_place,
+                        labels_file=task.labels_file, same_action_ms=round(task.hit_seconds * 1000),
+                        teams=task.teams)
     temp = Path(tempfile.mkdtemp(prefix="soccerspot-view-"))
     app = ViewApp(root=root, labels_root=None if labels_root is None else Path(labels_root), store=store,
-                  guard=Guard(host, port, token), cache=RemuxCache(temp))
+                  guard=Guard(host, port, token), cache=RemuxCache(temp), task=task)
     try:
         games = app.rescan()
         if review_dir is None:

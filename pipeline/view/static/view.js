@@ -7,6 +7,7 @@ const LANE_COLORS = [
   "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c",
   "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#aaffc3", "#808000", "#ffd8b1", "#7f8cff",
 ];
+const TEAM_COLORS = ["#4d8fff", "#ff9a3c"];  // the task's teams in order (payload `teams`): blue above, orange below
 const TOKEN = new URLSearchParams(location.search).get("token");
 
 const state = {
@@ -63,17 +64,17 @@ function buildItems(game) {
   const items = new Map();
   for (const s of game.spots) {
     items.set(s.id, { id: s.id, kind: "spot", half: s.half, t: s.t, label: s.label, confidence: s.confidence,
-      visibility: "visible", status: "open", orig: { half: s.half, t: s.t, label: s.label, visibility: "visible" } });
+      team: s.team || "", visibility: "visible", status: "open", orig: { half: s.half, t: s.t, label: s.label, visibility: "visible" } });
   }
   for (const e of game.truth) {
     items.set(e.id, { id: e.id, kind: "truth", half: e.half, t: e.t, label: e.label, confidence: null,
-      visibility: e.visibility, status: "open", orig: { half: e.half, t: e.t, label: e.label, visibility: e.visibility } });
+      team: e.team || "", visibility: e.visibility, status: "open", orig: { half: e.half, t: e.t, label: e.label, visibility: e.visibility } });
   }
   let nextNew = 0;
   for (const [id, d] of Object.entries(game.review.decisions || {})) {
     let item = items.get(id);
     if (!item && id.startsWith("n:")) {
-      item = { id, kind: "new", confidence: null, orig: null };
+      item = { id, kind: "new", confidence: null, orig: null, team: d.team || "" };
       items.set(id, item);
       nextNew = Math.max(nextNew, Number(id.slice(2)) + 1);
     }
@@ -97,8 +98,29 @@ function decisions() {
     if (item.status === "open" && !edited(item) && item.kind !== "new") continue;
     out[item.id] = { status: item.status, half: item.half, position_ms: Math.round(item.t * 1000),
       label: item.label, visibility: item.visibility };
+    if (item.kind !== "truth" && teamIndex(item.team) >= 0) out[item.id].team = item.team;
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------------- teams and hits
+
+function teams() { return (state.game && state.game.teams) || []; }
+
+function teamIndex(team) { return team ? teams().indexOf(team) : -1; }
+
+// the label a spot hits: same half and class (and team, where the task names teams), within the task's tolerance
+function hitOf(item) {
+  if (item.kind !== "spot") return null;
+  const within = state.game.hit_seconds + 1e-6, byTeam = teams().length > 0;
+  let best = null;
+  for (const o of state.items.values()) {
+    if (o.kind !== "truth" || o.status === "rejected" || o.half !== item.half || o.label !== item.label) continue;
+    if (byTeam && o.team !== item.team) continue;
+    const gap = Math.abs(o.t - item.t);
+    if (gap <= within && (!best || gap < Math.abs(best.t - item.t))) best = o;
+  }
+  return best;
 }
 
 function visible(item) {
@@ -404,6 +426,7 @@ function renderTimeline() {
     const lane = el("div", "lane");
     lane.dataset.label = label;
     lane.addEventListener("click", (e) => { if (e.target === lane) seek(e.offsetX / pps, false); });
+    if (teams().length) lane.appendChild(el("div", "centre-line"));
     if (state.showScores && curves && curves.classes[label]) lane.appendChild(curve(curves.times, curves.classes[label], color, end, pps));
     const items = [...state.items.values()].filter((i) => i.half === half && i.label === label && visible(i));
     let spots = 0, truths = 0;
@@ -457,22 +480,31 @@ function curve(times, values, color, end, pps) {
 
 function marker(item, color, pps) {
   let node;
+  const side = teamIndex(item.team);
+  if (side >= 0) color = TEAM_COLORS[side % TEAM_COLORS.length];
   if (item.kind === "spot") {
     node = el("div", "spot");
-    node.style.height = Math.max(5, Math.round(item.confidence * 24)) + "px";
+    const tallest = side >= 0 ? 17 : 24;  // with teams, a spot grows from the lane's centre line
+    node.style.height = Math.max(4, Math.round(item.confidence * tallest)) + "px";
     node.style.background = color;
+    node.style.color = color;
     node.style.opacity = String(0.45 + 0.55 * item.confidence);
-    node.title = `${item.label} · ${item.half} - ${clock(item.t)} · confidence ${item.confidence.toFixed(2)}`;
+    const hit = state.game.has_labels ? hitOf(item) : null;
+    if (state.game.has_labels) node.classList.add(hit ? "hit" : "miss");
+    node.title = `${item.label}${item.team ? " · " + item.team : ""} · ${item.half} - ${clock(item.t)} · confidence ` +
+      `${item.confidence.toFixed(2)}${state.game.has_labels ? (hit ? " · hits a label" : " · hits no label") : ""}`;
   } else if (item.kind === "truth") {
     node = el("div", "truth" + (item.visibility === "not shown" ? " unshown" : ""));
     node.style.borderColor = color;
     node.style.background = color;
-    node.title = `label: ${item.label} · ${item.half} - ${clock(item.t)}${item.visibility === "not shown" ? " · not shown" : ""}`;
+    node.title = `label: ${item.label}${item.team ? " · " + item.team : ""} · ${item.half} - ${clock(item.t)}` +
+      `${item.visibility === "not shown" ? " · not shown" : ""}`;
   } else {
     node = el("div", "added");
     node.style.background = color;
     node.title = `added: ${item.label} · ${item.half} - ${clock(item.t)}`;
   }
+  if (side >= 0) node.classList.add(side === 0 ? "team-a" : "team-b");
   node.classList.add(item.status);
   if (edited(item)) node.classList.add("edited");
   if (item.id === state.selected) node.classList.add("selected");
@@ -567,13 +599,30 @@ function renderInspector() {
   $("sel-time").textContent = `${item.half} - ${clock(item.t, 2)}`;
   $("sel-moved").textContent = item.orig && edited(item) ?
     `(was ${item.orig.label === item.label ? "" : item.orig.label + " "}${clock(item.orig.t, 2)})` : "";
-  const twin = item.kind === "spot" ? [...state.items.values()].find((o) => o.kind === "truth" && o.status !== "rejected" &&
-    o.half === item.half && o.label === item.label && Math.abs(o.t - item.t) <= 1.0) : null;
+  const twin = hitOf(item);
   $("sel-twin").hidden = !twin;
-  $("sel-twin").textContent = twin ? `on the label at ${clock(twin.t, 2)}: accepting confirms it` : "";
+  $("sel-twin").textContent = twin ? `hits the label at ${clock(twin.t, 2)} (within ±${state.game.hit_seconds} s` +
+    `${teams().length ? ", same team" : ""}): accepting confirms it` : "";
+  $("sel-team-row").hidden = !item.team;
+  $("sel-team").textContent = item.team ? `${item.team} (the side of the video, as the labels name it)` : "";
   $("sel-confidence-row").hidden = item.confidence === null;
   $("sel-confidence").textContent = item.confidence === null ? "" : item.confidence.toFixed(3);
   $("sel-visibility").textContent = item.visibility === "not shown" ? "not shown" : "shown";
+}
+
+function renderTeamLegend() {
+  const box = $("team-legend");
+  box.replaceChildren();
+  box.hidden = !teams().length;
+  teams().forEach((team, i) => {
+    const mark = el("i", "lg-team");
+    mark.style.background = TEAM_COLORS[i % TEAM_COLORS.length];
+    box.append(mark, document.createTextNode(`${team}: ${i === 0 ? "above" : "below"} the line`));
+  });
+  if (teams().length) box.title = "teams are named by their side of the video, as the labels name them";
+  $("hit-text").textContent = `hits no label (±${state.game.hit_seconds} s, same class` +
+    (teams().length ? " and team)" : ")");
+  $("hit-legend").hidden = !state.game.has_labels;
 }
 
 function renderGames() {
@@ -639,6 +688,8 @@ async function loadGame(key) {
   state.pps = null;
   history.replaceState(null, "", location.pathname + location.search + "#key=" + encodeURIComponent(key));
   $("game-title").textContent = key;
+  document.body.classList.toggle("teams", teams().length > 0);
+  renderTeamLegend();
   $("problems").replaceChildren(...game.problems.map((p) => el("li", "", p)));
   const video = $("video");
   delete video.dataset.src;
