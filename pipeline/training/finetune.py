@@ -79,6 +79,7 @@ class FineTuneSettings:
     input_size: int = 224
     decoder: str = "pyav"
     gradient_checkpointing: bool = False
+    freeze_batchnorm: bool = False  # the trainable stages' BatchNorm layers in eval mode (statistics fixed)
     balanced: bool = True  # class-balanced batches (RMS-Net's data balancing)
     flip: bool = False
     color_jitter: float = 0.0
@@ -224,7 +225,8 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
         head = create_head(head_config)
     except SettingsError as error:
         raise SettingsError(error.setting, f"invalid head settings: {error.reason}") from None
-    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing,
+                              frozen_batchnorm=settings.freeze_batchnorm)
     return model.to(torch.device(config.device), memory_format=model.backbone.memory_format), head_config
 
 
@@ -342,7 +344,8 @@ def run_differences(stored: dict, current: dict) -> list[str]:
         if stored.get("data", {}).get(key) != current["data"][key]:
             differences.append(f"{key.replace('_', ' ')} {stored.get('data', {}).get(key)} -> {current['data'][key]}")
     then, now = stored.get("finetune", {}), current["finetune"]
-    changed = sorted(key for key in now if then.get(key) != now[key])
+    defaults = FineTuneSettings().to_json()  # a setting added since the run started had its default value
+    changed = sorted(key for key in now if then.get(key, defaults.get(key)) != now[key])
     if changed:
         differences.append(f"fine-tuning settings ({', '.join(changed)})")
     return differences

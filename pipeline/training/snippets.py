@@ -124,7 +124,8 @@ def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_cla
     except ValueError as error:
         raise SettingsError("backbone", str(error)) from None
     head = SnippetHead(SnippetHeadConfig(backbone.feature_dim, num_classes + 1))
-    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing,
+                              frozen_batchnorm=settings.freeze_batchnorm)
     return model.to(torch.device(config.device), memory_format=backbone.memory_format)
 
 
