@@ -205,9 +205,13 @@ def stored_config(out: Path):
         raise DataError(out / RUN_CONFIG_FILE, f"unreadable run settings ({error})") from None
 
 
+# What a resumed run may change: its length, and how each batch is split into steps (the same batches).
+RESUME_MAY_CHANGE = ("max_epochs", "accumulate")
+
+
 def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-paper"):
-    """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
-    change). Raises UsageError naming the flag whose value cannot work."""
+    """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs and
+    --accumulate may change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.errors import DataError
     from soccerspot.pipeline.training.config import head_config_for, with_head
     from soccerspot.pipeline.training.presets import get_preset
@@ -225,14 +229,15 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
-            given = with_flags(stored, {k: v for k, v in overrides.items() if k != "max_epochs"}, head_options)
+            given = with_flags(stored, {k: v for k, v in overrides.items() if k not in RESUME_MAY_CHANGE},
+                               head_options)
             differing = changed_settings(stored, given)
         except (ValueError, TypeError) as error:
             raise settings_failure(error, overrides, head_options) from None
         if differing:
             raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
                                                     f"these differ: {', '.join(differing)}")
-        base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}, {}
+        base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE}, {}
     else:
         base = get_preset(args.preset or default_preset)
         if "head" in overrides:  # the preset's settings of its own head do not carry over to another

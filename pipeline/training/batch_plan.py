@@ -9,7 +9,7 @@ or one process with K steps of B/K, see exactly the rows one process with B sees
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from torch.utils.data import DataLoader, Dataset
 
@@ -22,12 +22,17 @@ class BatchPlan:
     batches: list[list[int]]
     num_workers: int = 0
     pin_memory: bool = False
+    # False: fetched in this process without a DataLoader, which draws a seed from the global torch RNG at
+    # every pass (and so would change the dropout draws of tasks that never used one)
+    use_loader: bool = True
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def load(self, index_lists: Sequence[Sequence[int]]) -> DataLoader:
+    def load(self, index_lists: Sequence[Sequence[int]]) -> Iterable:
         """The batches `index_lists` (any lists of indices), fetched in order."""
+        if not self.use_loader:
+            return (self.dataset[indices] for indices in index_lists)
         return DataLoader(self.dataset, sampler=list(index_lists), batch_size=None, num_workers=self.num_workers,
                           pin_memory=self.pin_memory)
 

@@ -10,6 +10,7 @@ rank 0 of 1, no process group.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ def start(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s),
                             **({"device_id": placed} if placed.type == "cuda" else {}))
     _current = Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
+    atexit.register(stop)
     return _current
 
 

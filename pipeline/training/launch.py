@@ -37,13 +37,13 @@ def launch_local(nproc: int, argv: list[str], out_dir: str | None = None) -> int
     if "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
-                          rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0,
-                          monitor_interval=0.5)
+                          rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1",
+                          max_restarts=0, monitor_interval=0.5)
     logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
     try:
         elastic_launch(config, entrypoint=sys.executable)("-m", "soccerspot", *argv)
     except ChildFailedError as error:
-        rank, failure = min(error.failures.items())
+        rank, failure = error.get_first_failure()  # the root cause: the launcher stops the others after it
         how = (f"was killed by signal {failure.signal_name()}" if failure.exitcode < 0
                else f"exited with code {failure.exitcode}")
         resume = f" (resume it with --resume --out {out_dir})" if out_dir else ""

@@ -111,6 +111,8 @@ def batch_share(criterion: Callable, outputs: torch.Tensor, targets: torch.Tenso
         sums = criterion.sums(outputs, targets)
         return (sums / denominators.clamp(min=1.0).to(sums.device, sums.dtype)).sum()
     rows = float(targets.shape[0])
+    if rows == 0:
+        return outputs.sum() * 0.0  # a mean over no rows is NaN; this part adds nothing
     loss = criterion(outputs, targets)
     return loss if rows == float(denominators[0]) else loss * (rows / float(denominators[0]))
 
@@ -121,11 +123,7 @@ def epoch_parts(batches: Batches, shard: Distributed, accumulate: int, max_batch
     `BatchPlan` is split over the ranks and the accumulation steps (`batch_plan.rank_parts`); another iterable
     of batches can only run whole, on one process."""
     count = len(batches) if max_batches is None else min(len(batches), max_batches)
-    if not isinstance(batches, BatchPlan):
-        if shard.active or accumulate > 1:
-            raise SettingsError("accumulate" if not shard.active else None,
-                                "this task's batches are not a batch plan: it trains on one process, without "
-                                "--accumulate")
+    if not isinstance(batches, BatchPlan):  # `fit` refused several ranks and --accumulate for such a task
         for index, (inputs, targets) in enumerate(batches):
             if index >= count:
                 break
@@ -158,7 +156,7 @@ def run_epoch(
     last part of a step synchronises them. On one process with `accumulate` 1 this is the plain loop."""
     training = optimizer is not None
     module = model.module if isinstance(model, DistributedDataParallel) else model
-    module.train(training)
+    model.train(training)
     total, count = 0.0, 0
     batches = len(loader) if max_batches is None else min(len(loader), max_batches)
     scaler = step.scaler if step.scaler is not None and step.scaler.is_enabled() else None
@@ -316,6 +314,9 @@ def fit(
     shard = current()
     device = torch.device(config.device)
     model = task.model
+    if (shard.active or config.accumulate > 1) and not isinstance(task.train_batches(1), BatchPlan):
+        raise SettingsError(None if shard.active else "accumulate", "this head's training batches are not a batch "
+                            "plan yet: it trains on one process, without --accumulate")
     if config.sync_bn and shard.active:
         sync_batchnorm(model)
     trained = model if not shard.active else DistributedDataParallel(
