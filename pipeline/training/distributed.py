@@ -47,8 +47,14 @@ class Distributed:
         return {"world_size": self.world_size, "backend": self.backend or "none"}
 
 
+# The waits for rank 0 alone (decoding the frame caches, validation Average-mAP, checkpoint writes) go through
+# a gloo group with this timeout: they may take hours on a SoccerNet-sized set, longer than a training step's
+# collectives should ever wait. A rank that dies still ends them at once (its connections close).
+RANK_ZERO_WORK_TIMEOUT_S = 7 * 24 * 3600.0
+
 SINGLE = Distributed()
 _current = SINGLE
+_waiting_group = None
 
 
 def current() -> Distributed:
@@ -77,7 +83,7 @@ def rank_device(device: str) -> str:
 
 def start(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
     """Join the process group the launcher described (env://), once; a no-op for a single process."""
-    global _current
+    global _current, _waiting_group
     if _current.active or launched_world_size() == 1:
         return _current
     placed = torch.device(rank_device(device))
@@ -86,6 +92,7 @@ def start(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
     backend = backend_for(placed)
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s),
                             **({"device_id": placed} if placed.type == "cuda" else {}))
+    _waiting_group = dist.new_group(backend="gloo", timeout=timedelta(seconds=RANK_ZERO_WORK_TIMEOUT_S))
     _current = Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), backend)
     atexit.register(stop)
     return _current
@@ -93,15 +100,16 @@ def start(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Distributed:
 
 def stop() -> None:
     """Leave the process group (end of a run)."""
-    global _current
+    global _current, _waiting_group
     if _current.active and dist.is_initialized():
         dist.destroy_process_group()
-    _current = SINGLE
+    _current, _waiting_group = SINGLE, None
 
 
 def barrier() -> None:
+    """Every rank waits for the others (for rank 0's work: `RANK_ZERO_WORK_TIMEOUT_S`)."""
     if _current.active:
-        dist.barrier()
+        dist.barrier(group=_waiting_group)
 
 
 @contextlib.contextmanager
@@ -109,10 +117,10 @@ def main_rank_first() -> Iterator[None]:
     """Rank 0 runs the block first (it builds what is missing: frame caches), the others wait, then run it
     and find everything built."""
     if _current.active and not _current.is_main:
-        dist.barrier()
+        barrier()
     yield
     if _current.active and _current.is_main:
-        dist.barrier()
+        barrier()
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
@@ -130,7 +138,7 @@ def from_main(value: object) -> object:
     if not _current.active:
         return value
     holder = [value]
-    dist.broadcast_object_list(holder, src=0)
+    dist.broadcast_object_list(holder, src=0, group=_waiting_group)  # others wait while rank 0 validates
     return holder[0]
 
 
@@ -139,5 +147,5 @@ def gathered(value: object) -> list:
     if not _current.active:
         return [value]
     values: list = [None] * _current.world_size
-    dist.all_gather_object(values, value)
+    dist.all_gather_object(values, value, group=_waiting_group)
     return values

@@ -39,7 +39,7 @@ def launch_local(nproc: int, argv: list[str], out_dir: str | None = None) -> int
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1",
                           max_restarts=0, monitor_interval=0.5)
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its failure report: our one line
     try:
         elastic_launch(config, entrypoint=sys.executable)("-m", "soccerspot", *argv)
     except ChildFailedError as error:
