@@ -64,7 +64,7 @@ def shares_and_gradient(criterion, outputs, targets, sizes):
     denominators = sum(loss_counts(criterion, t) for _, t in pieces)
     total = sum(batch_share(criterion, o, t, denominators) for o, t in pieces)
     total.backward()
-    return float(total), leaf.grad
+    return float(total.detach()), leaf.grad
 
 
 @pytest.mark.parametrize("name", ["bce", "rmsnet", "grounding"])
@@ -299,3 +299,22 @@ def test_a_killed_rank_ends_the_run_with_one_line_and_the_run_resumes(features, 
     done = epochs_of(run)[-1]
     assert main(train_args(root, run, "--resume", "--epochs", str(done + 1))) == 0
     assert epochs_of(run) == list(range(1, done + 2))
+
+
+@pytest.mark.slow
+def test_the_snippet_recipe_on_two_ranks_equals_one_process_and_gathers_its_accuracy(tmp_path, capsys):
+    videos = render_videos(tmp_path / "videos")
+    recipe = ["--recipe", "snippets", "--snippet-seconds", "3", "--batch-size", "5", "--freeze-bn"]
+    single, ranks = tmp_path / "single", tmp_path / "ranks"
+    # the training games held out as validation too: the held-out snippets are split over the ranks
+    args = [a if a != "none" else str(videos / "train.txt") for a in finetune_args(videos, single, *recipe)]
+    assert main(args) == 0
+    capsys.readouterr()
+    done = soccerspot([a if a != str(single) else str(ranks) for a in args] + ["--nproc", "2"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_weights(single, ranks, "backbone.pt", "snippet_head.pt")
+    for mine, theirs in zip(*(map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+                              for run in (ranks, single))):
+        assert mine["valid_snippets"] == theirs["valid_snippets"] > 2  # every rank's tally, gathered
+        assert mine["valid_accuracy"] == theirs["valid_accuracy"]
+        assert mine["valid_per_class_accuracy"] == theirs["valid_per_class_accuracy"]

@@ -231,7 +231,9 @@ def parse_value(field_type: Any, text: str) -> Any:
 
         return json.loads(text)
     if kind.startswith("bool"):
-        return text.lower() in ("1", "true", "yes")
+        if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"true or false expected, got {text!r}")
+        return text.lower() in ("1", "true", "yes", "on")
     return text
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -452,8 +453,10 @@ def is_collective_failure(error: Exception) -> bool:
 
 
 def first_line(error: Exception) -> str:
+    """The gist of a backend's error: its first line without the source location, its first sentence."""
     line = next((part.strip() for part in str(error).splitlines() if part.strip()), type(error).__name__)
-    return line if len(line) <= 200 else line[:200] + " …"
+    line = re.sub(r"^\[[^\]]*\]\s*", "", line).split(". ")[0]
+    return line if len(line) <= 160 else line[:160] + " …"
 
 
 def selection_value(config: TrainConfig, record: dict) -> float | None:
