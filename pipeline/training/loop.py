@@ -17,9 +17,9 @@ import json
 import math
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import nullcontext
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -34,12 +34,12 @@ from soccerspot.data.weights_file import load_weights_only
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.precision import autocast, resolve_precision
+from soccerspot.models.sync_batchnorm import sync_batchnorm
 from soccerspot.pipeline.training.batch_plan import BatchPlan, rank_parts
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.distributed import (
     SINGLE, Distributed, barrier, current, from_main, gathered, sum_over_ranks,
 )
-from soccerspot.models.sync_batchnorm import sync_batchnorm
 from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
     make_run_folder, trim_metrics,
@@ -164,18 +164,16 @@ def run_epoch(
     with torch.set_grad_enabled(training), tqdm(total=batches, desc=description, disable=not progress,
                                                 leave=False, unit="batch") as bar:
         for rows, parts in epoch_parts(loader, shard, accumulate, max_batches):
-            parts = [(to_device(inputs, step.device), targets.to(step.device, non_blocking=True), padding)
-                     for inputs, targets, padding in parts]
-            counts = sum((loss_counts(step.criterion, targets) * (0.0 if padding else 1.0)
-                          for _, targets, padding in parts[1:]),
-                         loss_counts(step.criterion, parts[0][1]) * (0.0 if parts[0][2] else 1.0))
-            denominators = sum_over_ranks(counts)
+            counts = sum(loss_counts(step.criterion, targets) * (0.0 if padding else 1.0)
+                         for _, targets, padding in parts)
+            denominators = sum_over_ranks(counts)  # the global batch's counts
             if training:
                 optimizer.zero_grad(set_to_none=True)
             batch_loss = 0.0
             for index, (inputs, targets, padding) in enumerate(parts):
                 if padding and not training:
                     continue  # validation runs no collectives: a rank without rows has nothing to do
+                inputs, targets = to_device(inputs, step.device), targets.to(step.device, non_blocking=True)
                 if training and mixup_alpha > 0:
                     inputs, targets = mixup(inputs, targets, mixup_alpha)
                 last = index == len(parts) - 1
@@ -366,8 +364,8 @@ def fit(
             if shard.active:
                 record["world_size"] = shard.world_size
             if task.valid_batches is not None:
-                record["valid_loss"], _ = run_epoch(model, task.valid_batches(), step, description=f"epoch {epoch} valid",
-                                                    progress=progress, shard=shard)
+                record["valid_loss"], _ = run_epoch(model, task.valid_batches(), step, progress=progress, shard=shard,
+                                                    description=f"epoch {epoch} valid")
                 merge_tallies(task.criterion, shard)
                 if task.validate is not None and config.eval_every and epoch % config.eval_every == 0 and shard.is_main:
                     model.eval()
