@@ -194,7 +194,7 @@ def test_a_feature_head_on_two_ranks_equals_one_process_and_resumes_across_world
                       "sync_bn": False}
     metrics = [json.loads(line) for line in (ranks / "metrics.jsonl").read_text().splitlines()]
     single_metrics = [json.loads(line) for line in (single / "metrics.jsonl").read_text().splitlines()]
-    assert all(m["world_size"] == 2 for m in metrics)
+    assert all((m["world_size"], m["backend"], m["per_rank_batch"]) == (2, "gloo", 25) for m in metrics)
     for mine, theirs in zip(metrics, single_metrics):  # validation split over the ranks, then reduced
         assert mine["valid_loss"] == pytest.approx(theirs["valid_loss"], rel=1e-5)
         assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)

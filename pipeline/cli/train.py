@@ -51,8 +51,9 @@ def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
                        help="start N local processes (one per GPU; gloo on CPU), as torchrun --standalone "
                             "--nproc_per_node N would; leave it out under torchrun")
     group.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
-                       help="how long a rank waits for the others at a collective before the run ends with "
-                            "an error (default 1800)")
+                       help="how long a rank waits for the others at a training or validation step's "
+                            "collective before the run ends with an error (default 1800; the waits for rank 0's "
+                            "frame caches, validation Average-mAP and checkpoints allow 7 days)")
 
 
 def check_distributed_arguments(args: argparse.Namespace) -> None:

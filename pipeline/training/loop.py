@@ -361,8 +361,9 @@ def fit(
                                             max_batches, f"epoch {epoch} train", progress, **parts)
             record = {"epoch": epoch, "train_loss": train_loss, "train_windows": windows,
                       "lr": optimizer.param_groups[0]["lr"]}
-            if shard.active:
-                record["world_size"] = shard.world_size
+            if shard.active:  # how this epoch ran (a resumed run may run on another number of ranks)
+                record.update(world_size=shard.world_size, backend=shard.backend,
+                              per_rank_batch=run_layout(config, shard)["per_rank_batch"])
             if task.valid_batches is not None:
                 record["valid_loss"], _ = run_epoch(model, task.valid_batches(), step, progress=progress, shard=shard,
                                                     description=f"epoch {epoch} valid")
