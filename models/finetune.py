@@ -11,7 +11,9 @@ What makes it cheap:
 - The frozen stages run without autograd: a forward pre-hook on the first trainable module switches
   gradients back on, so everything before it keeps no activations for a backward pass (layer4 is about
   6 % of ResNet-152's multiply-adds, so a training step costs little more than extraction).
-- They stay in eval mode (`Backbone.train`), so their BatchNorm statistics never move.
+- They stay in eval mode (`Backbone.train`), so their BatchNorm statistics never move; with
+  `frozen_batchnorm` the trainable stages' BatchNorm layers stay in eval mode too (their statistics fixed,
+  their scale and shift still trained): a batch's outputs then do not depend on the other rows of the batch.
 - Optional gradient checkpointing of the trainable blocks trades their activations for a second forward
   (the recomputation also updates the trainable blocks' BatchNorm running statistics a second time per
   step, as `torch.utils.checkpoint` does for any BatchNorm).
@@ -53,11 +55,13 @@ class BackboneHeadModel(nn.Module):
     each row is itself a clip of frames: `forward` takes (batch, T, frames, 3, H, W) and `features` takes
     (n, frames, 3, H, W), fed as `soccerspot extract` feeds it (`Backbone.prepare`)."""
 
-    def __init__(self, backbone: Backbone, head: nn.Module, *, gradient_checkpointing: bool = False):
+    def __init__(self, backbone: Backbone, head: nn.Module, *, gradient_checkpointing: bool = False,
+                 frozen_batchnorm: bool = False):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.gradient_checkpointing = gradient_checkpointing
+        self.frozen_batchnorm = frozen_batchnorm
         if gradient_checkpointing:
             for block in trainable_blocks(backbone):
                 block.forward = _checkpointed(block.forward)
@@ -94,6 +98,10 @@ class BackboneHeadModel(nn.Module):
     def train(self, mode: bool = True) -> "BackboneHeadModel":
         super().train(mode)
         self.backbone.train(mode)  # keeps the frozen stages in eval mode
+        if mode and self.frozen_batchnorm:  # and, if asked, every BatchNorm layer of the trainable ones
+            for module in self.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         return self
 
 

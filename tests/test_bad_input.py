@@ -166,6 +166,11 @@ CASES: list[tuple[str, str]] = [
     ("train --features-root {features} --features toy --train-split {empty}", "{empty}"),
     ("train --features-root {features} --features toy --train-split {text}", "{features}"),
     ("train --features-root {features} --features toy --resume", "--resume"),
+    ("train --features-root {features} --features toy --nproc 0", "--nproc"),
+    ("train --features-root {features} --features toy --dist-timeout 0", "--dist-timeout"),
+    ("train --features-root {features} --features toy --accumulate 0", "--accumulate"),
+    ("train --features-root {features} --features toy --sync-bn maybe --train-split {games} --valid-split none "
+     "--out {root}/run3 --no-progress", "--sync-bn"),
     ("train --features-root {features} --features toy --train-split {games} --valid-split none --out {text}",
      "{text}"),
     ("train --features-root {features} --features toy --train-split {games} --valid-split none "
@@ -183,6 +188,7 @@ CASES: list[tuple[str, str]] = [
     ("finetune --videos {unlabelled} --trainable-stages -1 --out {root}/f", "--trainable-stages"),
     ("finetune --videos {unlabelled} --color-jitter 3 --out {root}/f", "--color-jitter"),
     ("finetune --videos {unlabelled} --fps 0 --out {root}/f", "--fps"),
+    ("finetune --videos {unlabelled} --nproc -2 --out {root}/f", "--nproc"),
     ("finetune --videos {unlabelled} --lr -1 --out {root}/f", "--lr"),
     ("finetune --videos {unlabelled} --optimizer nope --out {root}/f", "--optimizer"),
     ("finetune --videos {unlabelled} --backbone nope --out {root}/f", "--backbone"),

@@ -158,11 +158,20 @@ class GroundingLoss(nn.Module):
         super().__init__()
         self.offset_weight = offset_weight
 
-    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        bce = nn.functional.binary_cross_entropy(outputs[:, 0], targets[:, 0])
+    def counts(self, targets: torch.Tensor) -> torch.Tensor:
+        """What the two means divide by: the candidates, and the positive ones."""
+        return torch.stack([torch.tensor(float(len(targets))), targets[:, 0].sum().float().cpu()])
+
+    def sums(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The two terms summed over the batch (BCE; `offset_weight` x squared offset error of the positives):
+        a batch split over processes adds them up exactly before dividing by `counts`."""
+        bce = nn.functional.binary_cross_entropy(outputs[:, 0], targets[:, 0], reduction="sum")
         positive = targets[:, 0]
-        l2 = (positive * (outputs[:, 1] - targets[:, 1]) ** 2).sum() / positive.sum().clamp(min=1.0)
-        return bce + self.offset_weight * l2
+        return torch.stack([bce, self.offset_weight * (positive * (outputs[:, 1] - targets[:, 1]) ** 2).sum()])
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        counts = self.counts(targets).to(outputs.device)
+        return (self.sums(outputs, targets) / counts.clamp(min=1.0)).sum()
 
 
 @register_head(GROUNDING_KIND, config=GroundingHeadConfig, paper=BAIDU_REPORT, task="grounding", num_layers=4, num_heads=4,

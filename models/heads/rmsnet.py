@@ -123,14 +123,25 @@ class RMSNetLoss(nn.Module):
         super().__init__()
         self.weight = weight
 
-    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def counts(self, targets: torch.Tensor) -> torch.Tensor:
+        """What the two means divide by: the windows, and the foreground windows."""
         classes = targets[:, 0].long()
-        loss = nn.functional.cross_entropy(outputs[:, :-1], classes)
+        return torch.stack([torch.tensor(float(len(classes))), (classes > 0).sum().float().cpu()])
+
+    def sums(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The two terms summed over the batch (cross-entropy; `weight` x squared offset error on the
+        foreground): a batch split over processes adds them up exactly before dividing by `counts`."""
+        classes = targets[:, 0].long()
+        cross_entropy = nn.functional.cross_entropy(outputs[:, :-1], classes, reduction="sum")
         foreground = classes > 0
-        if foreground.any():
-            offsets = torch.sigmoid(outputs[foreground, -1])
-            loss = loss + self.weight * nn.functional.mse_loss(offsets, targets[foreground, 1])
-        return loss
+        offsets = torch.sigmoid(outputs[foreground, -1])
+        squared = ((offsets - targets[foreground, 1]) ** 2).sum()
+        return torch.stack([cross_entropy, self.weight * squared])
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy + `weight` x mean squared offset error over the foreground windows (none: 0)."""
+        counts = self.counts(targets).to(outputs.device)
+        return (self.sums(outputs, targets) / counts.clamp(min=1.0)).sum()
 
 
 @register_head("rmsnet", config=RMSNetHeadConfig, paper=RMSNET_PAPER, hidden_dim=256,

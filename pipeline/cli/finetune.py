@@ -23,13 +23,13 @@ from soccerspot.pipeline.cli import UsageError
 
 HELP = "fine-tune a backbone's last stage with a spotting head on labelled match videos (RMS-Net's recipe)"
 FINETUNE_FLAGS = ("--backbone", "--weights", "--trainable-stages", "--fps", "--transform", "--input-size",
-                  "--decoder", "--gradient-checkpointing", "--no-balance", "--flip", "--color-jitter")
+                  "--decoder", "--gradient-checkpointing", "--freeze-bn", "--no-balance", "--flip", "--color-jitter")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from soccerspot.extract.decode import DECODERS
     from soccerspot.extract.transforms import TRANSFORMS
-    from soccerspot.pipeline.cli.train import add_setting_arguments
+    from soccerspot.pipeline.cli.train import add_distributed_arguments, add_setting_arguments
     from soccerspot.pipeline.training.presets import PRESETS
 
     parser.add_argument("--videos", required=True, type=Path,
@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="decoder filling the frame caches (default pyav: one sequential pass per half)")
     parser.add_argument("--gradient-checkpointing", action="store_true",
                         help="recompute the trainable blocks' activations in the backward pass (less memory)")
+    parser.add_argument("--freeze-bn", action="store_true",
+                        help="the trainable stages' BatchNorm layers stay in eval mode (their running statistics "
+                             "fixed, their scale and shift still train)")
     parser.add_argument("--no-balance", action="store_true", help="shuffled batches instead of class-balanced ones")
     parser.add_argument("--flip", action="store_true", help="random horizontal flips of whole clips")
     parser.add_argument("--color-jitter", type=float, default=0.0, help="brightness/contrast jitter strength (0: off)")
@@ -73,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop each training epoch after this many batches (smoke tests, benchmarks)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_distributed_arguments(parser)
     add_setting_arguments(parser, taken=FINETUNE_FLAGS)
 
 
@@ -82,7 +86,8 @@ def settings_from(args: argparse.Namespace):
     return FineTuneSettings(
         backbone=args.backbone, weights=args.weights, trainable_stages=args.trainable_stages, fps=args.fps,
         transform=args.transform, input_size=args.input_size, decoder=args.decoder,
-        gradient_checkpointing=args.gradient_checkpointing, balanced=not args.no_balance, flip=args.flip,
+        gradient_checkpointing=args.gradient_checkpointing, freeze_batchnorm=args.freeze_bn,
+        balanced=not args.no_balance, flip=args.flip,
         color_jitter=args.color_jitter,
     ).validate()
 
@@ -91,8 +96,11 @@ def check_inputs(args: argparse.Namespace) -> None:
     from soccerspot.errors import DataError
     from soccerspot.pipeline.training.run_folder import check_run_folder
 
+    from soccerspot.pipeline.cli.train import check_distributed_arguments
+
     if args.max_batches is not None and args.max_batches < 1:
         raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
+    check_distributed_arguments(args)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out (the run folder to continue)")
     for flag, folder in (("--videos", args.videos), ("--labels", args.labels)):
@@ -152,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def finetune_command(args: argparse.Namespace) -> int:
-    from soccerspot.pipeline.cli.train import build_config
+    from soccerspot.pipeline.cli.train import build_config, launch_ranks, launches_ranks, start_ranks
     from soccerspot.pipeline.training.finetune import BACKBONE_FILE, check_finetune_head, finetune, load_finetune_data
 
     check_inputs(args)
@@ -165,16 +173,22 @@ def finetune_command(args: argparse.Namespace) -> int:
     check_finetune_head(config.head)
     check_weights(settings)
     labels_root, train_games, valid_games = run_games(args, "finetune")
+    if launches_ranks(args):
+        return launch_ranks(args)
+    config, shard = start_ranks(args, config)
     data = load_finetune_data(config, settings, args.videos, labels_root, train_games, valid_games,
                               args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
-    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) with {config.head} "
-          f"({config.preset}) on {len(train_games)} games; validation {len(valid_games)} games; run folder {args.out}")
+    if shard.is_main:
+        print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) with {config.head} "
+              f"({config.preset}) on {len(train_games)} games; validation {len(valid_games)} games; run folder "
+              f"{args.out}")
     result = finetune(config, settings, data, args.out, resume=args.resume, max_batches=args.max_batches,
                       progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
-    print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
-                      "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
-                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
+    if shard.is_main:
+        print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
+                          "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
+                          "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
     return 0
 
 
@@ -183,7 +197,7 @@ def snippets_command(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from soccerspot.pipeline.cli.train import build_config
+    from soccerspot.pipeline.cli.train import build_config, launch_ranks, launches_ranks, start_ranks
     from soccerspot.pipeline.training.finetune import BACKBONE_FILE
     from soccerspot.pipeline.training.loop import check_loop_settings
     from soccerspot.pipeline.training.snippets import (
@@ -198,16 +212,22 @@ def snippets_command(args: argparse.Namespace) -> int:
     check_snippet_settings(config, settings, snippet)
     check_weights(settings)
     labels_root, train_games, valid_games = run_games(args, "snippets")
+    if launches_ranks(args):
+        return launch_ranks(args)
+    config, shard = start_ranks(args, config)
     data = load_snippet_data(config, settings, args.videos, labels_root, train_games, valid_games,
                              args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
-    print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a {len(data.classes) + 1}-way "
-          f"snippet classifier ({snippet.snippet_seconds:g} s snippets) on {len(train_games)} games; validation "
-          f"{len(valid_games)} games; run folder {args.out}")
+    if shard.is_main:
+        print(f"fine-tuning {settings.backbone} (last {settings.trainable_stages} stage(s)) as a "
+              f"{len(data.classes) + 1}-way snippet classifier ({snippet.snippet_seconds:g} s snippets) on "
+              f"{len(train_games)} games; validation {len(valid_games)} games; run folder {args.out}")
     result = run_snippets(config, settings, snippet, data, args.out, resume=args.resume, max_batches=args.max_batches,
                           progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
     selected = "best_valid_accuracy" if data.valid else "best_train_loss"
-    print(json.dumps({"out": str(result.out_dir), "recipe": "snippets", "epochs": result.epochs,
-                      "best_epoch": result.best_epoch, selected: result.best_value, "stop_reason": result.stop_reason,
-                      "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
+    if shard.is_main:
+        print(json.dumps({"out": str(result.out_dir), "recipe": "snippets", "epochs": result.epochs,
+                          "best_epoch": result.best_epoch, selected: result.best_value,
+                          "stop_reason": result.stop_reason,
+                          "backbone": str(Path(result.out_dir) / "best" / BACKBONE_FILE), "last": last}))
     return 0

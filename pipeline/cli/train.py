@@ -39,11 +39,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop each training epoch after this many batches (smoke tests, benchmarks)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_distributed_arguments(parser)
     add_setting_arguments(parser)
 
 
 # help of the setting flags that say more than their type
 SETTING_HELP = {"precision": f"autocast: fp32 | bf16 | fp16 (CUDA) | {AUTO_HELP} (default: the preset's)"}
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--nproc` and `--dist-timeout`: the run on several processes (README "Training on several GPUs /
+    machines"); under torchrun the command needs neither."""
+    group = parser.add_argument_group("several processes", "data-parallel training (torch.distributed); "
+                                      "--batch-size stays the global batch, split over the ranks")
+    group.add_argument("--nproc", type=int, default=None, metavar="N",
+                       help="start N local processes (one per GPU; gloo on CPU), as torchrun --standalone "
+                            "--nproc_per_node N would; leave it out under torchrun")
+    group.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
+                       help="how long a rank waits for the others at a training or validation step's "
+                            "collective before the run ends with an error (default 1800; the waits for rank 0's "
+                            "frame caches, validation Average-mAP and checkpoints allow 7 days)")
+
+
+def check_distributed_arguments(args: argparse.Namespace) -> None:
+    if args.nproc is not None and args.nproc < 1:
+        raise UsageError(f"--nproc {args.nproc}: must be >= 1")
+    if args.dist_timeout is not None and not args.dist_timeout > 0:
+        raise UsageError(f"--dist-timeout {args.dist_timeout:g}: must be > 0 seconds")
+
+
+def launches_ranks(args: argparse.Namespace) -> bool:
+    """`--nproc N` (N > 1) outside a launcher: this process starts the ranks instead of training."""
+    from soccerspot.pipeline.training.distributed import launched_world_size
+
+    return args.nproc is not None and args.nproc > 1 and launched_world_size() == 1
+
+
+def launch_ranks(args: argparse.Namespace) -> int:
+    from soccerspot.pipeline.training.launch import launch_local, without_flag
+
+    return launch_local(args.nproc, without_flag(args.argv, "--nproc"), None if args.out is None else str(args.out))
+
+
+def start_ranks(args: argparse.Namespace, config):
+    """Join the process group the launcher described (nothing without one); `config` with this rank's
+    device (`cuda:LOCAL_RANK` on CUDA)."""
+    import dataclasses
+
+    from soccerspot.pipeline.training import distributed
+
+    shard = distributed.start(config.device, args.dist_timeout or distributed.DEFAULT_TIMEOUT_S)
+    if shard.active and shard.is_main:
+        print(f"{shard.world_size} ranks ({shard.backend}): {config.batch_size} windows per batch, "
+              f"{-(-config.batch_size // shard.world_size)} per rank", file=sys.stderr)
+    return dataclasses.replace(config, device=distributed.rank_device(config.device)), shard
 
 
 def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...] = ()) -> None:
@@ -56,8 +105,9 @@ def add_setting_arguments(parser: argparse.ArgumentParser, taken: tuple[str, ...
         flag = "--" + field.name.replace("_", "-")
         if flag in ("--max-epochs", *taken):
             continue
+        switch = {"nargs": "?", "const": "true"} if field.type in ("bool", bool) else {}  # --sync-bn alone: on
         group.add_argument(flag, dest=f"setting_{field.name}", default=None, metavar=str(field.type).upper()
-                           .replace(" ", ""), help=SETTING_HELP.get(field.name, f"({field.type})"))
+                           .replace(" ", ""), help=SETTING_HELP.get(field.name, f"({field.type})"), **switch)
     for name, metavar in HEAD_OPTION_FLAGS.items():
         if flag_of(f"head_options.{name}") not in taken:
             group.add_argument(flag_of(f"head_options.{name}"), dest=f"head_option_{name}", default=None,
@@ -161,9 +211,13 @@ def stored_config(out: Path):
         raise DataError(out / RUN_CONFIG_FILE, f"unreadable run settings ({error})") from None
 
 
+# What a resumed run may change: its length, and how each batch is split into steps (the same batches).
+RESUME_MAY_CHANGE = ("max_epochs", "accumulate")
+
+
 def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-paper"):
-    """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs may
-    change). Raises UsageError naming the flag whose value cannot work."""
+    """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs and
+    --accumulate may change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.errors import DataError
     from soccerspot.pipeline.training.config import head_config_for, with_head
     from soccerspot.pipeline.training.presets import get_preset
@@ -181,14 +235,15 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
         try:
-            given = with_flags(stored, {k: v for k, v in overrides.items() if k != "max_epochs"}, head_options)
+            given = with_flags(stored, {k: v for k, v in overrides.items() if k not in RESUME_MAY_CHANGE},
+                               head_options)
             differing = changed_settings(stored, given)
         except (ValueError, TypeError) as error:
             raise settings_failure(error, overrides, head_options) from None
         if differing:
             raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
                                                     f"these differ: {', '.join(differing)}")
-        base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k == "max_epochs"}, {}
+        base, overrides, head_options = stored, {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE}, {}
     else:
         base = get_preset(args.preset or default_preset)
         if "head" in overrides:  # the preset's settings of its own head do not carry over to another
@@ -212,6 +267,7 @@ def check_inputs(args: argparse.Namespace) -> None:
 
     if args.max_batches is not None and args.max_batches < 1:
         raise UsageError(f"--max-batches {args.max_batches}: must be >= 1")
+    check_distributed_arguments(args)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out (the run folder to continue)")
     for flag, folder in (("--features-root", args.features_root), ("--labels-root", args.labels_root)):
@@ -252,6 +308,9 @@ def train_command(args: argparse.Namespace) -> int:
     config = build_config(args)
     if args.out is None:
         args.out = Path("runs") / f"{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if launches_ranks(args):
+        return launch_ranks(args)
+    config, shard = start_ranks(args, config)
     train_games = games_with_features(args.train_split, args.features_root, args.features)
     valid_games = games_with_features(args.valid_split, args.features_root, args.features)
     if not train_games:
@@ -260,12 +319,14 @@ def train_command(args: argparse.Namespace) -> int:
     check_features_present(valid_games, args.features_root, args.features, "validation")
     data = load_data(config, args, train_games, valid_games)
     head_config_for_data(config, data)  # the real window length in rows, before the run folder is made
-    print(f"training {config.head} ({config.preset}) on {len(train_games)} games / {len(data.train)} windows of "
-          f"{data.train.length} frames; validation {len(valid_games)} games; run folder {args.out}")
+    if shard.is_main:
+        print(f"training {config.head} ({config.preset}) on {len(train_games)} games / {len(data.train)} windows "
+              f"of {data.train.length} frames; validation {len(valid_games)} games; run folder {args.out}")
     result = train(config, data, args.out, resume=args.resume, max_batches=args.max_batches,
                    progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
-    print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
-                      "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
-                      "last": last}))
+    if shard.is_main:
+        print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
+                          "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
+                          "last": last}))
     return 0

@@ -56,6 +56,8 @@ class TrainConfig:
     stop_lr: float = 1e-8  # stop once the scheduler would take lr below this
     max_epochs: int = 1000
     mixup_alpha: float = 0.0  # > 0: mixup of windows and targets, lambda ~ Beta(alpha, alpha)
+    accumulate: int = 1  # each batch in this many steps of batch_size / accumulate rows, one optimizer step
+    sync_bn: bool = False  # several processes: BatchNorm layers that train normalise over the global batch
     # validation and selection
     eval_every: int = 10  # validation Average-mAP every N epochs (0 = never)
     metric: str = "loose"
@@ -82,7 +84,7 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(name, f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        positive = ("window_seconds", "batch_size", "lr", "max_epochs", "nms_window")
+        positive = ("window_seconds", "batch_size", "lr", "max_epochs", "nms_window", "accumulate")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise SettingsError(name, f"{name} must be > 0; got {getattr(self, name)!r}")
@@ -229,7 +231,9 @@ def parse_value(field_type: Any, text: str) -> Any:
 
         return json.loads(text)
     if kind.startswith("bool"):
-        return text.lower() in ("1", "true", "yes")
+        if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"true or false expected, got {text!r}")
+        return text.lower() in ("1", "true", "yes", "on")
     return text
 
 

@@ -36,7 +36,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from soccerspot.data.atomic import atomic_open
 from soccerspot.data.classes import class_setup
@@ -56,7 +55,9 @@ from soccerspot.models.backbones import BackboneWeightsError, create_backbone, w
 from soccerspot.models.finetune import BackboneHeadModel
 from soccerspot.models.heads import create_head
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
+from soccerspot.pipeline.training.batch_plan import BatchPlan
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
+from soccerspot.pipeline.training.distributed import current, main_rank_first
 from soccerspot.pipeline.training.loop import (
     LoopTask, TrainResult, check_loop_settings, run, training_precision,
 )
@@ -78,6 +79,7 @@ class FineTuneSettings:
     input_size: int = 224
     decoder: str = "pyav"
     gradient_checkpointing: bool = False
+    freeze_batchnorm: bool = False  # the trainable stages' BatchNorm layers in eval mode (statistics fixed)
     balanced: bool = True  # class-balanced batches (RMS-Net's data balancing)
     flip: bool = False
     color_jitter: float = 0.0
@@ -184,8 +186,10 @@ def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_r
     tracks: dict[str, list] = {}
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):
-        caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings, clip_frames=clip_frames,
-                                    clip_fps=clip_fps, progress=progress)
+        with main_rank_first():  # rank 0 decodes what is missing; the others then read its caches in place
+            caches, lost = cache_halves(video_halves(videos_root, games), cache_root, settings,
+                                        clip_frames=clip_frames, clip_fps=clip_fps,
+                                        progress=progress and current().is_main)
         failed += lost
         tracks[split] = [frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary)
                          for half, cache in caches]
@@ -221,7 +225,8 @@ def build_finetune_model(config: TrainConfig, settings: FineTuneSettings, num_cl
         head = create_head(head_config)
     except SettingsError as error:
         raise SettingsError(error.setting, f"invalid head settings: {error.reason}") from None
-    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing,
+                              frozen_batchnorm=settings.freeze_batchnorm)
     return model.to(torch.device(config.device), memory_format=model.backbone.memory_format), head_config
 
 
@@ -283,10 +288,10 @@ def finetune_validation_a_map(model, data: FineTuneData, config: TrainConfig, pr
 # --- the task --------------------------------------------------------------------------------------------
 
 
-def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> DataLoader:
-    """Whole batches cut by the dataset (`get_batch`), pinned for non-blocking copies on CUDA."""
-    return DataLoader(dataset, sampler=batches, batch_size=None, num_workers=config.num_workers,
-                      pin_memory=torch.device(config.device).type == "cuda")
+def clip_loader(dataset, batches: list[list[int]], config: TrainConfig) -> BatchPlan:
+    """Whole batches cut by the dataset (`get_batch`), pinned for non-blocking copies on CUDA: the epoch's
+    plan, which the loop splits over ranks and accumulation steps."""
+    return BatchPlan(dataset, batches, config.num_workers, pin_memory=torch.device(config.device).type == "cuda")
 
 
 def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
@@ -298,12 +303,12 @@ def finetune_task(config: TrainConfig, settings: FineTuneSettings, data: FineTun
                             color_jitter=settings.color_jitter, train=True)
     valid_clips = clips_for(data.valid, length, len(data.classes), seed=config.seed) if data.valid else None
 
-    def train_batches(epoch: int) -> DataLoader:
+    def train_batches(epoch: int) -> BatchPlan:
         train_clips.set_epoch(epoch)
         make = class_balanced_batches if settings.balanced else shuffled_batches
         return clip_loader(train_clips, make(train_clips, config.batch_size, seed=config.seed, epoch=epoch), config)
 
-    def valid_batches() -> DataLoader:
+    def valid_batches() -> BatchPlan:
         valid_clips.set_epoch(0)  # the same held-out clips every epoch
         order = list(range(len(valid_clips)))
         return clip_loader(valid_clips, [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)],
@@ -339,7 +344,8 @@ def run_differences(stored: dict, current: dict) -> list[str]:
         if stored.get("data", {}).get(key) != current["data"][key]:
             differences.append(f"{key.replace('_', ' ')} {stored.get('data', {}).get(key)} -> {current['data'][key]}")
     then, now = stored.get("finetune", {}), current["finetune"]
-    changed = sorted(key for key in now if then.get(key) != now[key])
+    defaults = FineTuneSettings().to_json()  # a setting added since the run started had its default value
+    changed = sorted(key for key in now if then.get(key, defaults.get(key)) != now[key])
     if changed:
         differences.append(f"fine-tuning settings ({', '.join(changed)})")
     return differences

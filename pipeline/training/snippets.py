@@ -124,7 +124,8 @@ def build_snippet_model(config: TrainConfig, settings: FineTuneSettings, num_cla
     except ValueError as error:
         raise SettingsError("backbone", str(error)) from None
     head = SnippetHead(SnippetHeadConfig(backbone.feature_dim, num_classes + 1))
-    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing)
+    model = BackboneHeadModel(backbone, head, gradient_checkpointing=settings.gradient_checkpointing,
+                              frozen_batchnorm=settings.freeze_batchnorm)
     return model.to(torch.device(config.device), memory_format=backbone.memory_format)
 
 
@@ -144,6 +145,15 @@ class SnippetLoss:
             self.predicted.append(logits.detach().argmax(dim=1).cpu())
             self.true.append(labels.detach().cpu())
         return nn.functional.cross_entropy(logits, labels)
+
+    def tally(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """This process's tally (a rank's share of a distributed validation pass)."""
+        return self.predicted, self.true
+
+    def merge_tallies(self, tallies: Sequence[tuple[list[torch.Tensor], list[torch.Tensor]]]) -> None:
+        """The tallies of every rank (the loop's `merge_tallies`), in place of this one."""
+        self.predicted = [part for predicted, _ in tallies for part in predicted]
+        self.true = [part for _, true in tallies for part in true]
 
     def accuracy(self, names: Sequence[str]) -> dict:
         """`accuracy` (fraction of snippets right) and `per_class_accuracy` {name: fraction} for the labels

@@ -16,6 +16,7 @@ from soccerspot.data.calf_targets import (
 )
 from soccerspot.data.clips import Track
 from soccerspot.models.heads.calf import CALFLoss
+from soccerspot.pipeline.training.batch_plan import BatchPlan
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.tasks import register_task
 from soccerspot.pipeline.training.tasks.features import feature_task
@@ -56,11 +57,21 @@ class ChunkBatches:
         targets = np.concatenate([self.shifts[track_index][rows].ravel(), slots.ravel()])
         return features, targets
 
+    def __getitem__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch of the chunks `starts[i]` for i in `indices`."""
+        pairs = [self.chunk(*self.starts[i]) for i in indices]
+        return (torch.from_numpy(np.stack([p[0] for p in pairs])),
+                torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.float32)))
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for begin in range(0, len(self.starts), self.batch_size):
-            pairs = [self.chunk(t, s) for t, s in self.starts[begin:begin + self.batch_size]]
-            yield (torch.from_numpy(np.stack([p[0] for p in pairs])),
-                   torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.float32)))
+            yield self[range(begin, min(begin + self.batch_size, len(self.starts)))]
+
+    def plan(self) -> BatchPlan:
+        """The same batches as a plan the loop splits over ranks and accumulation steps."""
+        order = list(range(len(self.starts)))
+        return BatchPlan(self, [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)],
+                         use_loader=False)
 
 
 # Rows read for the input statistics (ours): evenly spaced over the training halves, enough for a stable
@@ -91,11 +102,11 @@ def calf_task(config: TrainConfig, data, head_config, out_dir: Path):
     slicing = slicing_rows(head_config, data.fps)
     task.model.set_input_statistics(*(torch.from_numpy(v) for v in input_statistics(data.train.tracks)))
 
-    def batches(tracks: Sequence[Track], shifts: list, starts: list[tuple[int, int]]) -> ChunkBatches:
+    def batches(tracks: Sequence[Track], shifts: list, starts: list[tuple[int, int]]) -> BatchPlan:
         return ChunkBatches(tracks, shifts, starts, head_config.window_frames, head_config.num_classes,
-                            head_config.num_detections, config.batch_size)
+                            head_config.num_detections, config.batch_size).plan()
 
-    def train_batches(epoch: int) -> ChunkBatches:
+    def train_batches(epoch: int) -> BatchPlan:
         rng = np.random.default_rng([config.seed, epoch])
         starts = draw_chunk_starts(train_anchors, train_rows, head_config.chunks_per_epoch,
                                    head_config.window_frames, head_config.receptive, rng)

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
 from soccerspot.data.classes import class_setup
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
@@ -30,6 +30,7 @@ from soccerspot.models.heads import BaseHeadConfig, create_head
 from soccerspot.pipeline.evaluation.average_map import evaluate_games
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.inference.spot import half_spots
+from soccerspot.pipeline.training.batch_plan import BatchPlan
 from soccerspot.pipeline.training.config import TrainConfig, head_config_for
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run
 from soccerspot.pipeline.training.run_folder import same_folder
@@ -115,11 +116,11 @@ def build_model(config: TrainConfig, head_config: BaseHeadConfig) -> nn.Module:
 
 
 def batch_loader(dataset: WindowDataset, batch_size: int, num_workers: int = 0,
-                 shuffle: torch.Generator | None = None) -> DataLoader:
-    """Whole batches fetched by the dataset (`WindowDataset.get_batch`), shuffled by `shuffle` if given."""
+                 shuffle: torch.Generator | None = None) -> BatchPlan:
+    """Whole batches fetched by the dataset (`WindowDataset.get_batch`), shuffled by `shuffle` if given: the
+    epoch's plan, which the loop splits over ranks and accumulation steps."""
     sampler = SequentialSampler(dataset) if shuffle is None else RandomSampler(dataset, generator=shuffle)
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None,
-                      num_workers=num_workers)
+    return BatchPlan(dataset, list(BatchSampler(sampler, batch_size, drop_last=False)), num_workers)
 
 
 def validation_a_map(model: nn.Module, tracks: Sequence, labels: dict[str, GameLabels], classes: list[str],
@@ -184,7 +185,7 @@ def feature_task(config: TrainConfig, data: TrainData, head_config: BaseHeadConf
     """A head trained on windows of memory-mapped features (`soccerspot train`)."""
     model = build_model(config, head_config)
 
-    def train_batches(epoch: int) -> DataLoader:
+    def train_batches(epoch: int) -> BatchPlan:
         data.train.set_epoch(epoch)
         shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         return batch_loader(data.train, config.batch_size, config.num_workers, shuffle)

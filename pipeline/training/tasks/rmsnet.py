@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
-
 from soccerspot.data.offset_windows import OffsetClipDataset, OffsetWindowDataset
 from soccerspot.models.heads.rmsnet import RMSNetLoss
 from soccerspot.pipeline.training.config import TrainConfig
@@ -23,7 +21,7 @@ def rmsnet_task(config: TrainConfig, data, head_config, out_dir: Path):
     valid = None if data.valid is None else OffsetWindowDataset(data.valid.tracks, data.train.length,
                                                                 len(data.classes), seed=config.seed)
 
-    def train_batches(epoch: int) -> DataLoader:
+    def train_batches(epoch: int):
         train.set_epoch(epoch)
         shuffle = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         return batch_loader(train, config.batch_size, config.num_workers, shuffle)
