@@ -53,6 +53,7 @@ class Prediction:
     position_ms: int
     label: str
     confidence: float
+    team: str | None = None  # "left" / "right" of the video, from a team-aware model (sn-teamspotting's field)
 
 
 @dataclass
@@ -258,18 +259,20 @@ def deduplicate_bins(predictions: Iterable[Prediction], bin_ms: int = EVALUATION
 
     The official evaluator writes predictions into a 2 fps grid and silently keeps the last one
     of a bin; keeping the best one instead is never worse and makes the file order irrelevant."""
-    best: dict[tuple[int, str, int], Prediction] = {}
+    best: dict[tuple, Prediction] = {}
     for p in predictions:
-        key = (p.half, p.label, p.position_ms // bin_ms)
+        key = (p.half, p.label, p.team, p.position_ms // bin_ms)
         if key not in best or p.confidence > best[key].confidence:
             best[key] = p
-    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label))
+    return sorted(best.values(), key=lambda p: (p.half, p.position_ms, p.label, p.team or ""))
 
 
-def write_predictions(path: str | Path, predictions: GamePredictions) -> None:
-    """Write a `results_spotting.json` atomically: integer positions, one prediction per class per bin."""
+def write_predictions(path: str | Path, predictions: GamePredictions, *, bin_ms: int = EVALUATION_BIN_MS) -> None:
+    """Write a `results_spotting.json` atomically: integer positions, one prediction per class (and team) per
+    `bin_ms` bin (the grid of the evaluator the predictions are for: 0.5 s for SoccerNet-v2's, 40 ms for Ball
+    Action Spotting's 25 fps one); a prediction with a team gets its `team` field."""
     entries = []
-    for p in deduplicate_bins(predictions.predictions):
+    for p in deduplicate_bins(predictions.predictions, bin_ms):
         if not 0.0 <= p.confidence <= 1.0:
             raise ValueError(f"confidence {p.confidence} outside [0, 1] for {p}")
         entries.append(
@@ -279,6 +282,7 @@ def write_predictions(path: str | Path, predictions: GamePredictions) -> None:
                 "position": int(p.position_ms),
                 "half": int(p.half),
                 "confidence": float(p.confidence),
+                **({"team": p.team} if p.team is not None else {}),
             }
         )
     write_json_atomic(path, {"UrlLocal": predictions.url, "predictions": entries})

@@ -25,3 +25,5 @@ GSM_PAPER = "Sudhakaran et al., 'Gate-Shift Networks for Video Action Recognitio
 GSF_PAPER = "Sudhakaran et al., 'Gate-Shift-Fuse for Video Action Recognition', TPAMI 2023 (arXiv 2203.08897)"
 MSTCN_PAPER = ("Farha & Gall, 'MS-TCN: Multi-Stage Temporal Convolutional Network for Action Segmentation', "
                "CVPR 2019")
+TEAM_SPOTTING_PAPER = ("SoccerNet Team Ball Action Spotting 2025 baseline: T-DEED with a team head "
+                       "(github.com/SoccerNet/sn-teamspotting)")

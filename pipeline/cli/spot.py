@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "video / game folder of half videos (the head's features are extracted first)")
     parser.add_argument("--model", required=True, metavar="CKPT",
                         help="checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released model's "
-                             "name (NetVLAD++, MAXPOOL_v2, NETVLAD_v2, MAXPOOL_v1, NETVLAD_v1: downloaded once into the cache)")
+                             "name (NetVLAD++, MAXPOOL_v2, NETVLAD_v2, MAXPOOL_v1, NETVLAD_v1: downloaded once into the cache); "
+                             "or a dense frame model's folder as its authors publish it (E2E-Spot, T-DEED), for raw video")
     parser.add_argument("--features", metavar="NAME",
                         help="feature name, e.g. ResNET_TF2_PCA512 (needed for a tree unless the checkpoint names it); "
                              "for video input, the name of the feature files written, and for a SoccerNet head the "
@@ -40,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inference path: fast window sums for pooling heads, or every window separately")
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="windows per forward pass on the per-window path (default 256); frames per backbone "
-                             "pass when extracting from video (default 32)")
+                             "pass when extracting from video (default 32); clips per pass of a dense frame "
+                             "model (default 4)")
     parser.add_argument("--device", default="auto",
                         help="auto | cpu | cuda[:N]: where the head (and, for video input, the backbone) runs")
     parser.add_argument("--save-scores", action="store_true",
@@ -149,6 +151,8 @@ def spot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.dense_models import is_dense_model_folder
+    from soccerspot.pipeline.inference.released_models import resolve_model
     from soccerspot.pipeline.inference.scores import DEFAULT_BATCH, supports_fast_path
     from soccerspot.pipeline.inference.spot import SpotOptions, spot_paths
     from soccerspot.pipeline.inference.video_spot import is_video_input, spot_video
@@ -162,10 +166,10 @@ def spot(args: argparse.Namespace) -> int:
     elif feature_only_flags(args) and Path(args.input).exists():
         raise UsageError(f"{', '.join(feature_only_flags(args))}: only for raw-video input, and {args.input} "
                          "is not a video or a game folder of half videos")
-    from soccerspot.pipeline.inference.released_models import resolve_model
-
-    head = load_checkpoint(resolve_model(args.model, progress=not args.no_progress), window_frames=args.window,
-                           classes=classes)
+    model_path = resolve_model(args.model, progress=not args.no_progress)
+    if is_dense_model_folder(model_path):
+        return spot_dense(args, model_path, device, video)
+    head = load_checkpoint(model_path, window_frames=args.window, classes=classes)
     check_classes_fit(head, classes)
     if args.method == "fast" and not supports_fast_path(head.model):
         raise UsageError(f"--method fast: the head {head.path} ({head.config.kind}) has no fast path; "
@@ -186,6 +190,43 @@ def spot(args: argparse.Namespace) -> int:
     print_report(report)
     if args.plots:
         plot_results(report)
+    return 1 if report.errors else 0
+
+
+# flags of the feature heads' spotting that a dense model's peer inference fixes
+DENSE_REFUSED = {"--features": "features", "--nms": "nms", "--nms-window": "nms_window", "--threshold": "threshold",
+                 "--window": "window", "--classes": "classes", "--weights": "weights", "--pca": "pca", "--plots": "plots"}
+
+
+def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -> int:
+    """`spot VIDEO --model DIR` for a dense frame model folder (E2E-Spot, T-DEED): frames, clips and NMS as
+    the model's peers do them (`pipeline.inference.dense_spot`)."""
+    from pathlib import Path
+
+    from soccerspot.errors import DataError
+    from soccerspot.extract.extractor import resolve_precision
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
+    from soccerspot.pipeline.inference.dense_spot import spot_dense_video
+
+    given = [flag for flag, name in DENSE_REFUSED.items() if getattr(args, name) not in (None, False)]
+    if args.method != "auto":
+        given.append("--method")
+    if given:
+        raise UsageError(f"{', '.join(given)}: not for a dense frame model ({args.model}), whose frames, clips "
+                         "and NMS are its peers'")
+    if not video:
+        raise DataError(args.input, "a dense frame model spots raw video: give a video file or a game folder of "
+                                    "half videos" + ("" if Path(args.input).exists() else " (not found)"))
+    try:
+        precision = resolve_precision(args.precision or "auto", device)
+    except ValueError as error:
+        raise UsageError(f"--precision {args.precision}: {error}") from None
+    spotter = load_dense_spotter(model_path)
+    spotter.model.to(device)
+    report = spot_dense_video(args.input, spotter, out_dir=args.out, overwrite=args.overwrite,
+                              save_scores=args.save_scores, clips_per_batch=args.batch_size or 4,
+                              precision=precision, progress=not args.no_progress)
+    print_report(report)
     return 1 if report.errors else 0
 
 

@@ -8,6 +8,14 @@
   but distinct actions survive with lower confidence. Stops when the best remaining score is below
   `max(threshold, min_score)`; `min_score` (1e-3) bounds the number of spots, which would otherwise be
   every frame of the half.
+- `peak_nms` — E2E-Spot's (`util/eval.py` `non_maximum_supression`, applied by `eval_soccernetv2.py` to the
+  frames scoring >= 0.01): keep a frame unless another within `window` frames (a radius) scores strictly
+  higher.
+- `grouped_soft_nms` — T-DEED's (sn-teamspotting `util/eval.py` `soft_non_maximum_supression`): the
+  columns of one action (its left and right team columns, or one column) form one list; repeatedly take
+  the best remaining entry while it scores >= threshold, and scale every entry within `window` frames (a
+  radius) by `distance² / window²`, the taken one included, then remove the list's first entry at the taken
+  frame. Their order, ties and float64 arithmetic are kept.
 - `scores_to_predictions` — both halves' spots as `data.labels.Prediction`s (positions in ms from the
   feature rows' own timestamps).
 """
@@ -73,6 +81,43 @@ def soft_nms(
         distance = np.abs(np.arange(begin, end) - index)
         remaining[begin:end] *= np.minimum(distance / radius, 1.0)
         remaining[index] = -np.inf
+    return kept
+
+
+def peak_nms(scores: np.ndarray, window: int, threshold: float = 0.0) -> list[tuple[int, float]]:
+    """[(frame, score)] of one class's (frames,) scores, in frame order: the frames scoring >= threshold
+    that no other such frame within `window` frames beats (E2E-Spot's NMS)."""
+    scores = np.asarray(scores)
+    if scores.ndim != 1:
+        raise ValueError(f"peak_nms takes one class's scores (frames,), got shape {scores.shape}")
+    candidate = np.where(scores >= threshold, scores, -np.inf)
+    beaten = np.zeros(len(scores), dtype=bool)
+    for shift in range(1, window + 1):  # is some other candidate within the window strictly higher?
+        beaten[:-shift] |= candidate[shift:] > scores[:-shift]
+        beaten[shift:] |= candidate[:-shift] > scores[shift:]
+    return [(int(frame), float(scores[frame])) for frame in np.flatnonzero((scores >= threshold) & ~beaten)]
+
+
+def grouped_soft_nms(scores: np.ndarray, window: int, threshold: float = 0.01) -> list[tuple[int, int, float]]:
+    """[(frame, column, score)] kept by T-DEED's soft NMS from (frames, G) scores of one action's G columns
+    (G = 2: left, right), in the order they are taken."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"grouped_soft_nms takes one action's (frames, columns) scores, got shape {scores.shape}")
+    frames, columns = np.nonzero(scores >= threshold)  # frame-major, then column: their event order
+    values = scores[frames, columns].astype(np.float64)
+    kept = []
+    window_squared = window ** 2
+    while values.size:
+        best = int(np.argmax(values))  # the first of equal maxima, as Python's max
+        if values[best] < threshold:
+            break
+        frame = frames[best]
+        kept.append((int(frame), int(columns[best]), float(values[best])))
+        first = int(np.argmax(frames == frame))
+        near = np.abs(frames - frame) <= window
+        values[near] = values[near] * (np.abs(frame - frames[near]) ** 2) / window_squared
+        frames, columns, values = np.delete(frames, first), np.delete(columns, first), np.delete(values, first)
     return kept
 
 
