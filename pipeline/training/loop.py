@@ -30,6 +30,7 @@ from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.precision import autocast, resolve_precision
 from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.training.schedule import warmup_cosine_factor
 from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
     make_run_folder, trim_metrics,
@@ -104,8 +105,10 @@ def run_epoch(
     max_batches: int | None = None,
     description: str = "",
     progress: bool = True,
+    lr_at: Callable[[int], float] | None = None,
 ) -> tuple[float, int]:
-    """One pass over `loader`; trains when an optimizer is given. Returns (mean loss per window, windows)."""
+    """One pass over `loader`; trains when an optimizer is given (at the lr `lr_at(batch index)` where
+    given: a per-step schedule). Returns (mean loss per window, windows)."""
     training = optimizer is not None
     model.train(training)
     total, count = 0.0, 0
@@ -121,6 +124,9 @@ def run_epoch(
                 inputs, targets = mixup(inputs, targets, mixup_alpha)
             loss = step.loss(model, inputs, targets)
             if training:
+                if lr_at is not None:
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr_at(index)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -232,6 +238,9 @@ class LoopTask:
 def build_optimizer(config: TrainConfig, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """Adam (the NetVLAD++ recipe) or SGD with momentum, over the parameters that train."""
     trainable = [parameter for parameter in parameters if parameter.requires_grad]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(trainable, lr=config.lr, betas=tuple(config.betas), eps=config.adam_eps,
+                                 weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return torch.optim.Adam(trainable, lr=config.lr, betas=tuple(config.betas), eps=config.adam_eps,
@@ -300,8 +309,9 @@ def fit(
     step = EpochStep(task.criterion, device, precision, scaler)
     for epoch in epochs:
         started = time.perf_counter()
-        train_loss, windows = run_epoch(model, task.train_batches(epoch), step, optimizer, config.mixup_alpha,
-                                        max_batches, f"epoch {epoch} train", progress)
+        loader = task.train_batches(epoch)
+        train_loss, windows = run_epoch(model, loader, step, optimizer, config.mixup_alpha, max_batches,
+                                        f"epoch {epoch} train", progress, step_lr(config, epoch, loader, max_batches))
         record = {"epoch": epoch, "train_loss": train_loss, "train_windows": windows,
                   "lr": optimizer.param_groups[0]["lr"]}
         if task.valid_batches is not None:
@@ -350,6 +360,16 @@ def fit(
 
 
 
+
+
+def step_lr(config: TrainConfig, epoch: int, loader: Batches, max_batches: int | None):
+    """`lr_at(batch index)` of epoch `epoch` (1-based) for a per-step schedule, or None (the plateau
+    scheduler and "none" set the lr per epoch)."""
+    if config.scheduler != "warmup-cosine":
+        return None
+    steps = len(loader) if max_batches is None else min(len(loader), max_batches)
+    warmup, cosine = config.warmup_epochs * steps, (config.max_epochs - config.warmup_epochs) * steps
+    return lambda index: config.lr * warmup_cosine_factor((epoch - 1) * steps + index, warmup, cosine)
 
 
 def selection_value(config: TrainConfig, record: dict) -> float | None:
