@@ -52,13 +52,16 @@ class FrameCacheMeta:
     version: str = ""
     clip_frames: int | None = None  # clip mode: frames per row (None: one frame per row)
     clip_fps: float | None = None  # clip mode: the clip's frame rate
+    # a dense model's frame recipe (`extract.frame_recipes`, e.g. e2e-soccernetv2): its frames instead of
+    # sampling by time at `fps`; `fps` is then the recipe's nominal rate
+    recipe: str | None = None
 
     def settings(self) -> dict:
         """What must match for a cache to be reused."""
         return {"fps": float(self.fps), "start": float(self.start), "transform": self.transform,
                 "input_size": int(self.input_size), "source_size": int(self.source_size),
                 "clip_frames": None if self.clip_frames is None else int(self.clip_frames),
-                "clip_fps": None if self.clip_fps is None else float(self.clip_fps)}
+                "clip_fps": None if self.clip_fps is None else float(self.clip_fps), "recipe": self.recipe}
 
     def row_shape(self) -> tuple[int, ...]:
         """One row's shape: (height, width, 3), or (clip_frames, height, width, 3) in clip mode."""
@@ -85,9 +88,12 @@ class FrameCache:
 
 
 def frame_cache_path(cache_root: str | Path, game: str, half: int, fps: float, transform: str,
-                     input_size: int, clip_frames: int | None = None, clip_fps: float | None = None) -> Path:
+                     input_size: int, clip_frames: int | None = None, clip_fps: float | None = None,
+                     recipe: str | None = None) -> Path:
     """`<cache_root>/<game>/<half>_frames_<transform>-<size>_<fps>fps.u8`; clip caches end
-    `_clips<frames>x<clip_fps>fps.u8`."""
+    `_clips<frames>x<clip_fps>fps.u8`; a frame recipe's cache is `<half>_frames_<recipe>.u8`."""
+    if recipe is not None:
+        return Path(cache_root) / game / f"{half}_frames_{recipe}{FRAMES_SUFFIX}"
     clip = "" if clip_frames is None else f"_clips{clip_frames}x{clip_fps:g}fps"
     return Path(cache_root) / game / f"{half}_frames_{transform}-{input_size}_{fps:g}fps{clip}{FRAMES_SUFFIX}"
 

@@ -8,6 +8,11 @@ Why a sequential decode and not random access per clip: `scripts/bench_frame_cac
 cache with PyAV, with decord, and one epoch of clips read by decord's random access against the same
 epoch read from the cache.
 
+Recipe mode (`ensure_recipe_cache`: dense frame models) stores the frames of a frame recipe
+(`extract.frame_recipes`: E2E-Spot's every `int(fps / 2)`-th frame at 398x224, ...), each with its
+presentation time: the frames `soccerspot spot --model DENSE_DIR` feeds the model, so a model trained on the
+cache sees at training what it sees at inference.
+
 Clip mode (`clip_frames`, `clip_fps`: video backbones) stores each row's clip as `extract.clips.iter_clips`
 makes it for `soccerspot extract` (the same sampling, ring buffer and transform), so a video backbone run over
 a clip cache gives the features `extract` would write. It needs the PyAV decoder, as clip extraction does.
@@ -26,6 +31,7 @@ from soccerspot.data.frame_store import (
 )
 from soccerspot.extract.clips import clip_offsets, iter_clips
 from soccerspot.extract.decode import VideoInfo, check_file, iter_frames, probe
+from soccerspot.extract.frame_recipes import FrameRecipe, iter_recipe_frames, video_rate
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 from soccerspot.files import soccerspot_version
 
@@ -94,5 +100,36 @@ def ensure_frame_cache(video: str | Path, path: str | Path, *, fps: float = 2.0,
         for rows, times in batches:
             writer.write(rows, times)
             bar.update(len(times))
+        writer.finish(meta)
+    return open_frame_cache(path)
+
+
+def ensure_recipe_cache(video: str | Path, path: str | Path, recipe: FrameRecipe, *,
+                        progress: bool = True) -> FrameCache:
+    """The cache of `recipe`'s frames of `video` at `path` (one sequential decode; reused when complete and
+    made from a video of the same size with this recipe). `meta.fps` is the recipe's nominal rate on this
+    video; `transform` names the recipe. Bad video: `DataError` naming it."""
+    video = check_file(video)
+    info = probe(video)
+    path = Path(path)
+    rate = video_rate(info)
+    fps = float(recipe.model_fps(rate))
+    settings = FrameCacheMeta(source_size=info.size_bytes, fps=fps, start=0.0, transform=recipe.name,
+                              input_size=recipe.height, recipe=recipe.name).settings()
+    reason = stale_reason(path, settings)
+    if reason is None:
+        return open_frame_cache(path)
+    if reason != "not cached yet":
+        print(f"redoing {path}: {reason}", file=sys.stderr)
+    expected = None if info.declared_duration is None else max(0, int(info.declared_duration * fps))
+    meta = FrameCacheMeta(source=str(video.resolve()), source_size=info.size_bytes, fps=fps, start=0.0,
+                          transform=recipe.name, input_size=recipe.height, decoder="pyav",
+                          version=soccerspot_version(), recipe=recipe.name)
+    with FrameCacheWriter(path) as writer, \
+            tqdm(total=expected, desc=f"cache {video.name}", unit="frame", disable=not progress, leave=False,
+                 file=sys.stderr) as bar:
+        for batch in iter_recipe_frames(info, recipe, batch_size=DECODE_BATCH, video_fps=rate):
+            writer.write(np.ascontiguousarray(batch.frames), batch.times)
+            bar.update(len(batch.times))
         writer.finish(meta)
     return open_frame_cache(path)

@@ -180,6 +180,16 @@ CASES: list[tuple[str, str]] = [
     ("train --features-root {features} --features toy --labels-root {bad_labels} --train-split {games} "
      "--valid-split none --out {root}/run2 --no-progress", "{bad_labels}"),
     # finetune
+    # train-dense
+    ("train-dense", "--videos"),
+    ("train-dense --videos {missing}", "{missing}"),
+    ("train-dense --videos {unlabelled} --preset nope --out {root}/d", "--preset"),
+    ("train-dense --videos {unlabelled} --model-options nope --out {root}/d", "--model-options"),
+    ("train-dense --videos {unlabelled} --clip-len 0 --out {root}/d", "--model-options"),
+    ("train-dense --videos {unlabelled} --frame-recipe nope --out {root}/d", "--frame-recipe"),
+    ("train-dense --videos {unlabelled} --epoch-frames 0 --out {root}/d", "--epoch-frames"),
+    ("train-dense --videos {unlabelled} --lr -1 --out {root}/d", "--lr"),
+    ("train-dense --videos {unlabelled} --out {root}/d --no-progress", "{unlabelled}"),
     ("finetune", "--videos"),
     ("finetune --videos {missing}", "{missing}"),
     ("finetune --videos {text}", "{text}"),

@@ -21,8 +21,8 @@ from soccerspot.errors import SettingsError
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
     from soccerspot.models.heads import BaseHeadConfig
 
-SCHEDULERS = ("plateau", "none")
-OPTIMIZERS = ("adam", "sgd")
+SCHEDULERS = ("plateau", "none", "warmup-cosine")
+OPTIMIZERS = ("adam", "sgd", "adamw")
 TRAINING_PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 SELECTIONS = ("valid_loss", "valid_a_mAP")
 
@@ -50,7 +50,10 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     weight_decay: float = 0.0
-    scheduler: str = "plateau"  # "plateau" (ReduceLROnPlateau on validation loss) | "none"
+    # "plateau" (ReduceLROnPlateau on validation loss) | "none" | "warmup-cosine" (per step: linear warm-up from
+    # 1 % over `warmup_epochs`, times a cosine over the epochs after it; `pipeline.training.schedule`)
+    scheduler: str = "plateau"
+    warmup_epochs: int = 0  # warmup-cosine only
     plateau_factor: float = 0.1
     plateau_patience: int = 10
     stop_lr: float = 1e-8  # stop once the scheduler would take lr below this
@@ -89,13 +92,16 @@ class TrainConfig:
             if not getattr(self, name) > 0:
                 raise SettingsError(name, f"{name} must be > 0; got {getattr(self, name)!r}")
         for name in ("mixup_alpha", "eval_every", "num_workers", "adam_eps", "weight_decay", "stop_lr",
-                     "plateau_patience"):
+                     "plateau_patience", "warmup_epochs"):
             if not getattr(self, name) >= 0:
                 raise SettingsError(name, f"{name} must be >= 0; got {getattr(self, name)!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise SettingsError("betas", f"betas: two values in [0, 1) are needed; got {self.betas}")
         if not 0.0 < self.plateau_factor < 1.0:
             raise SettingsError("plateau_factor", f"plateau_factor must lie in (0, 1) (the lr is multiplied by it); got {self.plateau_factor}")
+        if self.scheduler == "warmup-cosine" and self.warmup_epochs >= self.max_epochs:
+            raise SettingsError("warmup_epochs", f"warmup_epochs must be < max_epochs ({self.max_epochs}) for the "
+                                                 f"cosine after it; got {self.warmup_epochs}")
         if not 0.0 <= self.momentum < 1.0:
             raise SettingsError("momentum", f"momentum must lie in [0, 1); got {self.momentum}")
         if not 0.0 <= self.dropout < 1.0:

@@ -40,6 +40,7 @@ from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.distributed import (
     SINGLE, Distributed, barrier, current, from_main, gathered, sum_over_ranks,
 )
+from soccerspot.pipeline.training.schedule import warmup_cosine_factor
 from soccerspot.pipeline.training.run_folder import (
     BEST, LAST, METRICS_FILE, RUN_CONFIG_FILE, STATE_FILE, append_metrics, check_resumable, check_run_folder,
     make_run_folder, trim_metrics,
@@ -148,8 +149,10 @@ def run_epoch(
     *,
     accumulate: int = 1,
     shard: Distributed = SINGLE,
+    lr_at: Callable[[int], float] | None = None,
 ) -> tuple[float, int]:
-    """One pass over `loader`; trains when an optimizer is given. Returns (mean loss per window, windows).
+    """One pass over `loader`; trains when an optimizer is given (at the lr `lr_at(batch index)` where
+    given: a per-step schedule). Returns (mean loss per window, windows).
 
     Each global batch is one optimizer step whoever runs it: this rank's parts of it (`epoch_parts`) each
     add their share of the batch's loss (`batch_share`, over the global batch's counts summed over the
@@ -163,11 +166,14 @@ def run_epoch(
     scaler = step.scaler if step.scaler is not None and step.scaler.is_enabled() else None
     with torch.set_grad_enabled(training), tqdm(total=batches, desc=description, disable=not progress,
                                                 leave=False, unit="batch") as bar:
-        for rows, parts in epoch_parts(loader, shard, accumulate, max_batches):
+        for batch_index, (rows, parts) in enumerate(epoch_parts(loader, shard, accumulate, max_batches)):
             counts = sum(loss_counts(step.criterion, targets) * (0.0 if padding else 1.0)
                          for _, targets, padding in parts)
             denominators = sum_over_ranks(counts)  # the global batch's counts
             if training:
+                if lr_at is not None:
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr_at(batch_index)
                 optimizer.zero_grad(set_to_none=True)
             batch_loss = 0.0
             for index, (inputs, targets, padding) in enumerate(parts):
@@ -271,6 +277,9 @@ class LoopTask:
 def build_optimizer(config: TrainConfig, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """Adam (the NetVLAD++ recipe) or SGD with momentum, over the parameters that train."""
     trainable = [parameter for parameter in parameters if parameter.requires_grad]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(trainable, lr=config.lr, betas=tuple(config.betas), eps=config.adam_eps,
+                                 weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return torch.optim.Adam(trainable, lr=config.lr, betas=tuple(config.betas), eps=config.adam_eps,
@@ -357,8 +366,10 @@ def fit(
     try:
         for epoch in epochs:
             started = time.perf_counter()
-            train_loss, windows = run_epoch(trained, task.train_batches(epoch), step, optimizer, config.mixup_alpha,
-                                            max_batches, f"epoch {epoch} train", progress, **parts)
+            loader = task.train_batches(epoch)
+            train_loss, windows = run_epoch(trained, loader, step, optimizer, config.mixup_alpha, max_batches,
+                                            f"epoch {epoch} train", progress, **parts,
+                                            lr_at=step_lr(config, epoch, loader, max_batches))
             record = {"epoch": epoch, "train_loss": train_loss, "train_windows": windows,
                       "lr": optimizer.param_groups[0]["lr"]}
             if shard.active:  # how this epoch ran (a resumed run may run on another number of ranks)
@@ -456,6 +467,16 @@ def first_line(error: Exception) -> str:
     line = next((part.strip() for part in str(error).splitlines() if part.strip()), type(error).__name__)
     line = re.sub(r"^\[[^\]]*\]\s*", "", line).split(". ")[0]
     return line if len(line) <= 160 else line[:160] + " …"
+
+
+def step_lr(config: TrainConfig, epoch: int, loader: Batches, max_batches: int | None):
+    """`lr_at(batch index)` of epoch `epoch` (1-based) for a per-step schedule, or None (the plateau
+    scheduler and "none" set the lr per epoch)."""
+    if config.scheduler != "warmup-cosine":
+        return None
+    steps = len(loader) if max_batches is None else min(len(loader), max_batches)
+    warmup, cosine = config.warmup_epochs * steps, (config.max_epochs - config.warmup_epochs) * steps
+    return lambda index: config.lr * warmup_cosine_factor((epoch - 1) * steps + index, warmup, cosine)
 
 
 def selection_value(config: TrainConfig, record: dict) -> float | None:

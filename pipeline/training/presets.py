@@ -8,7 +8,7 @@ import dataclasses
 
 from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS
 from soccerspot.models.papers import (
-    BAIDU_REPORT, CALF_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
+    BAIDU_REPORT, CALF_PAPER, E2E_SPOT_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
 )
 from soccerspot.pipeline.training.config import TrainConfig
 
@@ -296,3 +296,42 @@ def get_preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
     return dataclasses.replace(PRESETS[name], head_options=dict(PRESETS[name].head_options))
+
+
+# Dense frame models trained end to end (`soccerspot train-dense`, `pipeline.training.dense`): `head` names the
+# registered dense model (`models.dense`), `head_options` its settings. Kept apart from PRESETS, whose `head`
+# is a spotting head of `models.heads` (`train`, `finetune`).
+DENSE_PRESETS: dict[str, TrainConfig] = {}
+DENSE_PRESETS["e2e-spot-paper"] = TrainConfig(
+    preset="e2e-spot-paper",
+    source=(
+        f"{E2E_SPOT_PAPER}; jhong93/spot train_e2e.py defaults and its published soccer models "
+        "(soccer_rny002gsm_gru_rgb): RegNetY-200MF with GSM, bidirectional GRU, clips of 100 frames, batch 8, "
+        "AdamW lr 1e-3 (torch's weight decay 0.01), linear warm-up from 1 % over 3 epochs chained with a cosine "
+        "over the other 47 (per step), 50 epochs, mixup of two clips with Beta(0.2, 0.2), cross-entropy with "
+        "foreground weight 5, EPOCH_NUM_FRAMES 500000 (5000 clips an epoch), the best epoch on validation "
+        "mAP. Frames: their SoccerNet-v2 JPEGs (every int(fps / 2)-th frame, 398x224), decoded to memory here. "
+        "Ours: validation Average-mAP (loose) every 5 epochs through spot's dense inference; pretrained false "
+        "(theirs starts from timm's ImageNet weights: set head_options.pretrained where they can be loaded)."
+    ),
+    head="e2e-spot",
+    head_options={"feature_arch": "rny002_gsm", "temporal_arch": "gru", "clip_len": 100, "pretrained": False},
+    dropout=0.0,
+    batch_size=8,
+    optimizer="adamw",
+    lr=1e-3,
+    weight_decay=0.01,
+    scheduler="warmup-cosine",
+    warmup_epochs=3,
+    max_epochs=50,
+    mixup_alpha=0.2,
+    eval_every=5,
+    select_on="valid_a_mAP",
+    precision="auto",
+)
+
+
+def get_dense_preset(name: str) -> TrainConfig:
+    if name not in DENSE_PRESETS:
+        raise KeyError(f"unknown dense preset {name!r}; presets: {', '.join(sorted(DENSE_PRESETS))}")
+    return dataclasses.replace(DENSE_PRESETS[name], head_options=dict(DENSE_PRESETS[name].head_options))

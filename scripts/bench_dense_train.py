@@ -1,0 +1,158 @@
+"""A dense frame model (E2E-Spot) trained from frames against the best feature head, on one synthetic season.
+
+The season is `soccerspot demo`'s (`pipeline.demo.generate_season`: 398x224 H.264 broadcasts of ten SoccerNet
+classes). Both sides use the same training and held-out games and the same seeds:
+
+- dense: `pipeline.training.dense` (what `soccerspot train-dense` runs) on frame caches of E2E-Spot's
+  SoccerNet-v2 frames, the `e2e-spot-paper` recipe with this script's epochs, clips and batch (below), the
+  last checkpoint, then `spot`'s dense chain on each held-out game's videos (`pipeline.inference.dense_spot`);
+- baseline: CALF (`calf-short`, `scripts/bench_heads.py`'s recipe and epochs: tight 0.847 there) on the
+  demo's features (`timm:regnety_002` random weights at 2 fps), spotted as `bench_heads.py` does;
+- Average-mAP, tight and loose, over the season's classes (`pipeline.demo.evaluate_season`), mean over seeds;
+- `infer_ratio`: model frames a second of the whole chain on the first held-out half (raw video -> decode
+  thread -> clips -> spots -> results_spotting.json) over the same model's inference on those frames already
+  in memory (`pipeline.inference.dense_half.half_probabilities`), measured with the first seed's model.
+
+Last line: one JSON object with `tight`, `loose`, `baseline_tight`, `baseline_loose`, `infer_ratio`,
+`seeds`, `minutes` and the settings.
+
+    python scripts/bench_dense_train.py [--seeds 2] [--train-games 4] [--test-games 2] [--half-seconds 180]
+        [--epochs 6] [--clip-len 50] [--epoch-frames 3000] [--batch-size 4] [--calf-epochs 200] [--work DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def frames_in_memory(cache, size: int = 16):
+    frames, times = np.array(cache.array), np.asarray(cache.meta.timestamps, dtype=np.float64)
+    for start in range(0, len(frames), size):
+        yield types.SimpleNamespace(frames=frames[start:start + size], times=times[start:start + size])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--train-games", type=int, default=4)
+    parser.add_argument("--test-games", type=int, default=2)
+    parser.add_argument("--half-seconds", type=float, default=180.0)
+    parser.add_argument("--epochs", type=int, default=6, help="dense epochs (warm-up: min(3, epochs // 2) of them)")
+    parser.add_argument("--clip-len", type=int, default=50)
+    parser.add_argument("--epoch-frames", type=int, default=3000, help="frames an epoch (clips = this // clip-len)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--calf-epochs", type=int, default=200, help="the baseline's epochs (0: no baseline)")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=None, help="keep the season here (default: a temp folder)")
+    args = parser.parse_args()
+
+    import torch
+
+    from bench_heads import HEAD_SETTINGS, head_recipe, train_bench_head
+    from soccerspot.data.games import half_videos
+    from soccerspot.extract.precision import resolve_precision
+    from soccerspot.pipeline.demo import DemoConfig, evaluate_season, extract_season, generate_season, spot_games
+    from soccerspot.pipeline.inference.dense_half import half_probabilities
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
+    from soccerspot.pipeline.inference.dense_spot import spot_dense_video
+    from soccerspot.pipeline.training.dense import DenseSettings, load_dense_data, run_dense
+    from soccerspot.pipeline.training.presets import get_dense_preset
+    from soccerspot.pipeline.training.run_folder import LAST
+
+    torch.set_num_threads(args.threads)
+    began_all = time.perf_counter()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_dense_train_"))
+    season = work / "season"
+    demo = DemoConfig(train_games=args.train_games, test_games=args.test_games, half_seconds=args.half_seconds,
+                      workers=2)
+    train_games, test_games = generate_season(season, demo, progress=False)
+    precision = resolve_precision(args.precision, torch.device("cpu"))
+
+    settings = DenseSettings(epoch_frames=args.epoch_frames)
+    preset = get_dense_preset("e2e-spot-paper")
+    warmup = min(3, args.epochs // 2)  # E2E-Spot: 3 of 50 epochs; fewer for short runs (the cosine needs some)
+    dense_runs, infer = [], {}
+    for seed in range(args.seeds):
+        config = dataclasses.replace(
+            preset, preset="bench-e2e-spot", max_epochs=args.epochs, warmup_epochs=warmup, batch_size=args.batch_size,
+            lr=args.lr, head_options={**preset.head_options, "clip_len": args.clip_len}, select_on="valid_loss",
+            eval_every=0, precision=precision, seed=seed)
+        data = load_dense_data(config, settings, season, season, train_games, [], work / "frame-cache", progress=False)
+        folder = work / "runs" / f"dense-{seed}"
+        shutil.rmtree(folder, ignore_errors=True)
+        began = time.perf_counter()
+        run_dense(config, settings, data, folder / "model", progress=False)
+        seconds = time.perf_counter() - began
+        spotter = load_dense_spotter(folder / "model" / LAST)
+        for game in test_games:
+            spot_dense_video(season / game, spotter, out_dir=folder / "predictions" / game, overwrite=True,
+                             precision=precision, progress=False)
+        scored = evaluate_season(season, folder / "predictions", test_games)
+        dense_runs.append({"loose": scored["loose"]["a_mAP"], "tight": scored["tight"]["a_mAP"], "train_s": seconds})
+        print(f"dense seed {seed}: loose {dense_runs[-1]['loose']:.3f} tight {dense_runs[-1]['tight']:.3f} "
+              f"({seconds:.0f} s)", file=sys.stderr)
+        if seed == 0:  # the chain against the model on the same frames in memory
+            video = half_videos(season / test_games[0])[1]
+            test = load_dense_data(config, settings, season, season, [test_games[0]], [], work / "frame-cache",
+                                   progress=False)
+            cache = test.train[0].cache
+            options = dict(clip_len=spotter.model.clip_len, rule=spotter.rule, spec=spotter.model.input_spec,
+                           precision=precision)
+            start = time.perf_counter()
+            half_probabilities(spotter.model, frames_in_memory(cache), **options)
+            model_s = time.perf_counter() - start
+            start = time.perf_counter()
+            spot_dense_video(video, spotter, out_dir=work / "chain", overwrite=True, precision=precision, progress=False)
+            chain_s = time.perf_counter() - start
+            frames = int(cache.array.shape[0])
+            infer = {"frames": frames, "model_fps": round(frames / model_s, 2), "chain_fps": round(frames / chain_s, 2),
+                     "infer_ratio": round(model_s / chain_s, 3)}
+
+    baseline = []
+    if args.calf_epochs > 0:
+        name, _ = extract_season(season, train_games + test_games, demo, progress=False)
+        for seed in range(args.seeds):
+            recipe = head_recipe(dataclasses.replace(demo, head="calf", seed=seed, epochs=args.calf_epochs),
+                                 {**HEAD_SETTINGS["calf"], "max_epochs": args.calf_epochs})
+            folder = work / "runs" / f"calf-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)
+            checkpoint = train_bench_head(season, name, train_games, folder / "model", recipe)
+            spot_games(checkpoint, season, name, test_games, folder / "predictions")
+            scored = evaluate_season(season, folder / "predictions", test_games)
+            baseline.append({"loose": scored["loose"]["a_mAP"], "tight": scored["tight"]["a_mAP"]})
+            print(f"calf seed {seed}: loose {baseline[-1]['loose']:.3f} tight {baseline[-1]['tight']:.3f}",
+                  file=sys.stderr)
+
+    def mean(runs: list[dict], key: str):
+        return round(statistics.mean(r[key] for r in runs), 4) if runs else None
+
+    print(json.dumps({
+        "tight": mean(dense_runs, "tight"), "loose": mean(dense_runs, "loose"),
+        "baseline_tight": mean(baseline, "tight"), "baseline_loose": mean(baseline, "loose"),
+        "infer_ratio": infer.get("infer_ratio"), "seeds": args.seeds,
+        "minutes": round((time.perf_counter() - began_all) / 60, 2),
+        "dense_runs": dense_runs, "baseline_runs": baseline, "inference": infer,
+        "settings": {"train_games": args.train_games, "test_games": args.test_games, "half_seconds": args.half_seconds,
+                     "epochs": args.epochs, "warmup_epochs": warmup, "clip_len": args.clip_len,
+                     "epoch_frames": args.epoch_frames, "batch_size": args.batch_size, "lr": args.lr,
+                     "calf_epochs": args.calf_epochs, "precision": precision, "threads": args.threads},
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
