@@ -28,7 +28,7 @@ MODEL_FLAGS = {"feature_arch": str, "temporal_arch": str, "clip_len": int}  # sh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from soccerspot.pipeline.cli.train import add_setting_arguments
+    from soccerspot.pipeline.cli.train import add_distributed_arguments, add_setting_arguments
 
     parser.add_argument("--videos", required=True, type=Path,
                         help="root of the SoccerNet-layout tree holding <game>/1_224p.mkv and 2_224p.mkv")
@@ -62,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop each training epoch after this many batches (smoke tests, benchmarks)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_setting_arguments(parser, taken=NOT_FLAGS)
+    add_distributed_arguments(parser)
 
 
 def model_options(args: argparse.Namespace) -> dict:
@@ -131,9 +132,14 @@ def run(args: argparse.Namespace) -> int:
     from soccerspot.errors import DataError, SettingsError
     from soccerspot.pipeline.cli.finetune import check_inputs
     from soccerspot.pipeline.training.dense import check_dense_settings, load_dense_data, run_dense
+    from soccerspot.pipeline.training.distributed import launched_world_size
     from soccerspot.pipeline.training.finetune import videos_games
 
     check_inputs(args)
+    if (args.nproc or 1) > 1 or launched_world_size() > 1:
+        # its clip draws and frame caches are not yet split over ranks (README "Training the dense models")
+        raise UsageError("train-dense runs on one process: several ranks (--nproc, torchrun) are not built for the "
+                         "dense models yet")
     config = build_dense_config(args)
     settings = dense_settings(args)
     try:
