@@ -25,7 +25,8 @@ several merged):
    confidence score").
 3. merging (`normalised`, `nms`): each method's detections of the game (all its replays, after 1 and 2)
    min-max normalised to [0, 1] (ours: per game and method, as the report normalises "all event scores"
-   without saying over what) when several methods are merged or fusion added spotting results, then all
+   without saying over what) when several methods are merged, or fusion is on and the game has spotting
+   results (after x beta1 a score may exceed 1, where the official metric's thresholds stop), then all
    methods' detections of a replay together through hard NMS over `nms_window_s` (the report's window of
    25, read as seconds: its spotting NMS windows, 30 and 20, are seconds as in NetVLAD++, and its features
    run at 1 fps, where 25 rows are 25 s too); a kept detection suppresses those less than half the
