@@ -2,7 +2,8 @@
 
 Input: a game folder (its Labels-cameras.json, or --replays, and its features), a tree of game folders
 (every game with Labels-cameras.json; games without are listed), or a raw video / game folder of half
-videos (the checkpoint's features are extracted first, as `spot` does). Bad option values exit 2 naming
+videos (the checkpoint's features are extracted first, as `spot` does). Baidu's fusion with the game's
+results_spotting.json is on by default (`--fusion`); `--merge-with` merges more grounding heads. Bad option values exit 2 naming
 the flag; bad or missing data exits 1 naming the file; in a tree each bad game is one line and the rest goes on.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "features)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing Detection-replays.json files")
     parser.add_argument("--keep-before", type=float, metavar="SECONDS",
-                        help="drop detections more than this before the replay (default: the head's, report 100)")
+                        help="drop detections more than this before the replay's end (default: the head's, report 100)")
     parser.add_argument("--search-before", type=float, metavar="SECONDS",
                         help="look for the action this far before the replay (default: the head's, report 120)")
     parser.add_argument("--fusion", metavar="baidu|off|W,S,BETA1,BETA2",
