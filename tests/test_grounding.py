@@ -17,7 +17,7 @@ from soccerspot.models.heads.grounding import GroundingLoss
 from soccerspot.models.heads import create_head, head_config
 from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.inference.grounding import (
-    GroundingOptions, HalfTrack, fuse_with_spotting, ground_game, keep_window, nms, rank_scores, training_samples,
+    GroundingOptions, HalfTrack, ground_game, keep_window, nms, rank_scores, training_samples,
 )
 from soccerspot.pipeline.evaluation.grounding import GroundingPairs, add_pair, average_ap
 
@@ -67,17 +67,15 @@ def test_training_samples_hold_the_action_or_not_within_the_search_span():
             assert 2 * (150 - 120) <= start and start + 20 <= 300
 
 
-def test_post_processing_filter_fusion_and_nms():
+def test_post_processing_filter_nms_and_rank_decay():
     _, replay = track_and_replay()  # replay 150-158 s
-    options = GroundingOptions(keep_before_s=100.0, nms_window_s=25.0, fusion_window_s=4.0, fusion_threshold=0.5,
-                               fusion_beta1=1.0, fusion_beta2=0.5)
-    raw = [(40.0, 0.9), (60.0, 0.5), (61.0, 0.7), (157.0, 0.2), (159.0, 0.99)]
-    kept = keep_window(raw, replay, options)
-    assert kept == [(60.0, 0.5), (61.0, 0.7), (157.0, 0.2)]  # > 100 s before and after the end dropped
-    spots = [Prediction(1, 59500, "Goal", 0.8), Prediction(1, 157000, "Foul", 0.3), Prediction(2, 61000, "Goal", 1.0)]
-    fused = fuse_with_spotting(kept, spots, 1, options)
-    assert fused == [(60.0, 0.5 + 0.4), (61.0, 0.7 + 0.4), (157.0, 0.2)]
-    assert nms(fused, 25.0) == [(61.0, 1.1), (157.0, 0.2)]
+    options = GroundingOptions(keep_before_s=100.0, nms_window_s=25.0)
+    raw = [(40.0, 0.9), (57.9, 0.3), (58.0, 0.5), (61.0, 0.7), (157.0, 0.2), (158.0, 0.4), (159.0, 0.99)]
+    kept = keep_window(raw, replay, options)  # the report: nothing after the end, nor > 100 s before the end
+    assert kept == [(58.0, 0.5), (61.0, 0.7), (157.0, 0.2), (158.0, 0.4)]
+    from_start = GroundingOptions(keep_before_s=100.0, keep_before_anchor="start")  # 100 s before the start
+    assert keep_window(raw, replay, from_start) == [(57.9, 0.3)] + kept
+    assert nms(kept, 25.0) == [(61.0, 0.7), (158.0, 0.4)]
     assert rank_scores([(10.0, 0.9), (40.0, 0.95), (70.0, 0.5)], 0.5) == [(10.0, 0.45), (40.0, 0.95), (70.0, 0.125)]
 
 

@@ -19,11 +19,18 @@ with binary cross-entropy + L2. Here (ours where the report gives no value):
 
 Inference settings stored with the head (`GroundingInference`, shared with `models.heads.calf_grounding`;
 the report's post-processing, `pipeline.inference.grounding` applies them): candidates from
-`search_before_s` before the replay start, detections more than `keep_before_s` before the replay (start)
-or after its end dropped, optional fusion with spotting results (`fusion_*`; the report's W, S, beta1,
-beta2 values could not be retrieved: no fusion by default), NMS `nms_window_s`, then runner-up detections
-demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set the head was trained beside
-(unused by the head).
+`search_before_s` before the replay start; filtering: detections after the replay's end or more than
+`keep_before_s` before its end dropped (`keep_before_anchor` "end", the report; "start" measures from the
+replay's start, as soccerspot did before); fusion with the game's spotting results (on by default, the
+report's W = 42 s, S = 0.02, beta1 = 1.25, beta2 = 0.8: `fusion_span_s`, `fusion_min_score`,
+`fusion_nearest_weight`, `fusion_second_weight`); NMS over `nms_window_s` (25 s, the report's merge step),
+then runner-up detections demoted by rank (`rank_decay`, ours). `num_classes` is the spotting label set
+the head was trained beside (unused by the head).
+
+Checkpoints written before the report's fusion was implemented stored another formula's settings
+(`fusion_window_s`, `fusion_threshold`, `fusion_beta1`, `fusion_beta2`; off unless set): that formula is
+gone, those fields are dropped when such a checkpoint loads (`retired_fields`), and the head gets the
+report's fusion (`soccerspot ground --fusion off` turns it off).
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ from soccerspot.models.heads.transformer import sinusoidal_encoding
 from soccerspot.models.papers import BAIDU_REPORT
 
 GROUNDING_KIND = "baidu-grounding"
+KEEP_BEFORE_ANCHORS = ("end", "start")  # what keep_before_s counts back from
 
 
 @dataclass
@@ -47,15 +55,22 @@ class GroundingInference:
     `pipeline.inference.grounding.GroundingOptions` reads them from a head config)."""
 
     search_before_s: float = 120.0  # candidates within this many seconds before the replay (report)
-    keep_before_s: float = 100.0  # drop detections more than this before the replay (report)
+    keep_before_s: float = 100.0  # drop detections more than this before the replay's end (report)
+    keep_before_anchor: str = "end"  # keep_before_s counts back from the replay's "end" (report) or "start"
     drop_after_end: bool = True  # drop detections after the replay's end (report)
     stride_s: float = 1.0  # candidate chunks every stride_s (ours)
-    nms_window_s: float = 25.0  # report
-    fusion_window_s: float = 0.0  # W: spotting results within W/2 of a detection; 0 = no fusion (ours)
-    fusion_threshold: float = 0.5  # S: spotting confidences below S are ignored (ours)
-    fusion_beta1: float = 1.0  # beta1: weight of the grounding score (ours)
-    fusion_beta2: float = 0.0  # beta2: weight of the best spotting confidence (ours)
+    nms_window_s: float = 25.0  # report (its merge step's window of 25, read as seconds)
+    fusion: bool = True  # add the report's detections from the game's spotting results (where it has them)
+    fusion_span_s: float = 42.0  # W: spotting results in [T - W, T], T the replay's start (report)
+    fusion_min_score: float = 0.02  # S: only spotting confidences above S (report)
+    fusion_nearest_weight: float = 1.25  # beta1: the nearest one's confidence x beta1 (report)
+    fusion_second_weight: float = 0.8  # beta2: the second-nearest one's confidence x beta2 (report)
     rank_decay: float = 0.5  # the k-th best detection of a replay x rank_decay^k (ours; pipeline.inference.grounding)
+
+    # Fields of the fusion formula before the report's (score = beta1 x grounding + beta2 x the best spotting
+    # confidence >= threshold within window/2): dropped when a stored config is read (`retired_fields`).
+    retired_fields: ClassVar[tuple[str, ...]] = (
+        "fusion_window_s", "fusion_threshold", "fusion_beta1", "fusion_beta2")
 
     # How the inference feeds the head (class attributes, not settings): the replay clip's rows resampled
     # evenly over the shot ("resample") or the shot's rows repeated ("tile"); a chunk's detection kept
@@ -76,8 +91,16 @@ class GroundingInference:
                 raise SettingsError(name, f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 < self.rank_decay <= 1.0:
             raise SettingsError("rank_decay", f"rank_decay must lie in (0, 1], got {self.rank_decay}")
-        if self.fusion_window_s < 0:
-            raise SettingsError("fusion_window_s", f"fusion_window_s must be >= 0, got {self.fusion_window_s}")
+        if self.keep_before_anchor not in KEEP_BEFORE_ANCHORS:
+            raise SettingsError("keep_before_anchor", f"keep_before_anchor must be one of {', '.join(KEEP_BEFORE_ANCHORS)}, "
+                                                      f"got {self.keep_before_anchor!r}")
+        if not self.fusion_span_s > 0:
+            raise SettingsError("fusion_span_s", f"fusion_span_s must be > 0, got {self.fusion_span_s}")
+        if not 0.0 <= self.fusion_min_score <= 1.0:
+            raise SettingsError("fusion_min_score", f"fusion_min_score must lie in [0, 1], got {self.fusion_min_score}")
+        for name in ("fusion_nearest_weight", "fusion_second_weight"):
+            if not getattr(self, name) >= 0:
+                raise SettingsError(name, f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from torch import nn
@@ -51,6 +51,10 @@ class BaseHeadConfig:
     window_frames: int = 30
     dropout: float = 0.4  # before the classifier
 
+    # Fields a family's stored configs may hold that it no longer has (a setting whose meaning was replaced):
+    # dropped when a stored config is read (`from_json`, `head_config_from_json`).
+    retired_fields: ClassVar[tuple[str, ...]] = ()
+
     def validate(self) -> "BaseHeadConfig":
         """Raise SettingsError naming the first invalid setting; returns self."""
         entry = head_entry(self.kind)
@@ -73,6 +77,7 @@ class BaseHeadConfig:
     @classmethod
     def from_json(cls, obj: dict) -> "BaseHeadConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        obj = {k: v for k, v in obj.items() if k not in cls.retired_fields}
         unknown = sorted(set(obj) - known)
         if unknown:
             raise ValueError(f"unknown head config fields: {', '.join(unknown)}")
@@ -167,12 +172,14 @@ def as_head_config(config: BaseHeadConfig) -> BaseHeadConfig:
 
 def head_config_from_json(obj: Mapping[str, Any]) -> BaseHeadConfig:
     """A stored head config: a family config's JSON, or the flat JSON of older checkpoints (every family's
-    fields in one object; the other families' are dropped). Unknown fields raise ValueError."""
+    fields in one object; the other families' are dropped), less its family's `retired_fields`. Unknown
+    fields raise ValueError."""
     if not isinstance(obj, Mapping):
         raise ValueError(f"a head config is a JSON object, got {type(obj).__name__}")
     kind = obj.get("kind", BaseHeadConfig.kind)
     config_type = head_entry(kind).config_type
     own = {f.name for f in dataclasses.fields(config_type)}
+    obj = {k: v for k, v in obj.items() if k not in config_type.retired_fields}
     unknown = sorted(set(obj) - own - _family_fields())
     if unknown:
         raise ValueError(f"unknown head config fields: {', '.join(unknown)}")

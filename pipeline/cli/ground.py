@@ -2,7 +2,8 @@
 
 Input: a game folder (its Labels-cameras.json, or --replays, and its features), a tree of game folders
 (every game with Labels-cameras.json; games without are listed), or a raw video / game folder of half
-videos (the checkpoint's features are extracted first, as `spot` does). Bad option values exit 2 naming
+videos (the checkpoint's features are extracted first, as `spot` does). Baidu's fusion with the game's
+results_spotting.json is on by default (`--fusion`); `--merge-with` merges more grounding heads. Bad option values exit 2 naming
 the flag; bad or missing data exits 1 naming the file; in a tree each bad game is one line and the rest goes on.
 """
 from __future__ import annotations
@@ -33,12 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "features)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing Detection-replays.json files")
     parser.add_argument("--keep-before", type=float, metavar="SECONDS",
-                        help="drop detections more than this before the replay (default: the head's, report 100)")
+                        help="drop detections more than this before the replay's end (default: the head's, report 100)")
     parser.add_argument("--search-before", type=float, metavar="SECONDS",
                         help="look for the action this far before the replay (default: the head's, report 120)")
-    parser.add_argument("--fusion", metavar="W,S,BETA1,BETA2",
-                        help="fuse with the game's results_spotting.json: score = BETA1 x grounding + BETA2 x the best "
-                             "spotting confidence >= S within W/2 seconds")
+    parser.add_argument("--fusion", metavar="baidu|off|W,S,BETA1,BETA2",
+                        help="fusion with the game's results_spotting.json (Baidu's report; default: the head's "
+                             "setting, on with the report's values, where the game has that file): of its Foul, "
+                             "Goal and Shots off target spots scoring above S within W seconds before the "
+                             "replay's start, the nearest becomes a detection scored confidence x BETA1, the "
+                             "second-nearest confidence x BETA2; 'baidu' = 42,0.02,1.25,0.8; 'off' turns it off")
+    parser.add_argument("--merge-with", action="append", default=[], metavar="CKPT",
+                        help="merge the detections of this grounding head (or 'similarity') with --model's, as "
+                             "the report merges its CALF-based and transformer results: each method's scores "
+                             "of a game normalised to [0, 1], then NMS; repeatable")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -48,14 +56,26 @@ def parse_overrides(args: argparse.Namespace) -> dict:
         if value is not None and not value > 0:
             raise UsageError(f"{flag} {value:g}: must be > 0 seconds")
     if args.fusion is not None:
-        try:
-            w, s, b1, b2 = (float(part) for part in args.fusion.split(","))
-        except ValueError:
-            raise UsageError(f"--fusion {args.fusion}: expected four numbers W,S,BETA1,BETA2") from None
-        if w <= 0 or not 0 <= s <= 1:
-            raise UsageError(f"--fusion {args.fusion}: W must be > 0 and S in [0, 1]")
-        overrides.update(fusion_window_s=w, fusion_threshold=s, fusion_beta1=b1, fusion_beta2=b2)
+        overrides.update(fusion_overrides(args.fusion))
     return overrides
+
+
+def fusion_overrides(value: str) -> dict:
+    """`--fusion baidu|off|W,S,BETA1,BETA2` as grounding options."""
+    from soccerspot.pipeline.inference.grounding import BAIDU_FUSION
+
+    if value == "off":
+        return {"fusion": False}
+    if value == "baidu":
+        return {"fusion": True, **BAIDU_FUSION}
+    try:
+        w, s, b1, b2 = (float(part) for part in value.split(","))
+    except ValueError:
+        raise UsageError(f"--fusion {value}: expected baidu, off or four numbers W,S,BETA1,BETA2") from None
+    if not w > 0 or not 0 <= s <= 1 or not (b1 >= 0 and b2 >= 0):
+        raise UsageError(f"--fusion {value}: W must be > 0, S in [0, 1], BETA1 and BETA2 >= 0")
+    return {"fusion": True, "fusion_span_s": w, "fusion_min_score": s, "fusion_nearest_weight": b1,
+            "fusion_second_weight": b2}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +101,7 @@ def ground_command(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.inference.released_models import resolve_model
 
     grounder = load_grounder(resolve_model(args.model, task="grounding", progress=not args.no_progress), args.features,
-                             overrides)
+                             overrides, args.merge_with)
     warnings: list[str] = []
     results: list[GroundResult] = []
     single = is_video_input(source) or (source / CAMERAS_FILE).is_file() or args.replays is not None

@@ -10,12 +10,32 @@ Two methods, one post-processing (Zhou et al., arXiv 2106.14447, replay groundin
 - `"similarity"` (training-free baseline, ours): cosine similarity between the replay's mean feature and
   every candidate row of the same span, mapped to [0, 1].
 
-Then: detections after the replay's end or more than `keep_before_s` before the replay are dropped;
-optionally fused with spotting results (`fuse_with_spotting`); NMS over `nms_window_s`; then (ours) the
-k-th best detection of a replay is scored x `rank_decay`^k: the official metric pools every replay's
-detections, so a replay's runner-up candidates would otherwise compete with the other replays' best ones
-(on bench_grounding's season 0.5 lifted the held-out loose Average-AP of a transformer checkpoint from
-0.77 to 0.86 and of the similarity baseline from 0.38 to 0.52; 1 turns it off).
+The report's post-processing, step by step (`ground_halves`), for each method of a game (one head, or
+several merged):
+
+1. filtering (`keep_window`): detections after the replay's end or more than `keep_before_s` before its
+   end dropped (the report counts from the end; `keep_before_anchor` "start" counts from the start);
+2. fusion (`fusion_detections`, where `fusion` is on and the game has spotting results): the spotting
+   results of the report's three most replayed classes (`FUSION_CLASSES`) scoring above S, inside
+   [T - W, T] (T the replay's start): the nearest to T becomes a detection scored confidence x beta1, the
+   second-nearest confidence x beta2 (W 42 s, S 0.02, beta1 1.25, beta2 0.8). Ours where the report is
+   silent: the two are nearest and second-nearest over the three classes together (not per class);
+   equal distances go to the higher confidence first; both ends of [T - W, T] count; they join the
+   head's detections (the report: "we use the spotting confidence score as the replay grounding
+   confidence score").
+3. merging (`normalised`, `nms`): each method's detections of the game (all its replays, after 1 and 2)
+   min-max normalised to [0, 1] (ours: per game and method, as the report normalises "all event scores"
+   without saying over what) when several methods are merged, or fusion is on and the game has spotting
+   results (after x beta1 a score may exceed 1, where the official metric's thresholds stop), then all
+   methods' detections of a replay together through hard NMS over `nms_window_s` (the report's window of
+   25, read as seconds: its spotting NMS windows, 30 and 20, are seconds as in NetVLAD++, and its features
+   run at 1 fps, where 25 rows are 25 s too); a kept detection suppresses those less than half the
+   window from it, as SoccerNet's NMS does.
+4. (ours) the k-th best detection of a replay is scored x `rank_decay`^k: the official metric pools every
+   replay's detections, so a replay's runner-up candidates would otherwise compete with the other replays'
+   best ones (on bench_grounding's season 0.5 lifted the held-out loose Average-AP of a transformer
+   checkpoint from 0.77 to 0.86 and of the similarity baseline from 0.38 to 0.52; 1 turns it off).
+
 The result is the `Detection-replays.json` of a game (`data.cameras.ReplayDetections`).
 """
 from __future__ import annotations
@@ -37,6 +57,14 @@ from soccerspot.data.labels import Prediction, read_predictions
 from soccerspot.errors import DataError
 
 
+# The report's fusion classes ("top-3 most frequent labels of replay actions: Foul, Goal, Shots-off target"),
+# as the v2 class set names them (`data.classes.EVENT_DICTIONARY_V2`).
+FUSION_CLASSES = ("Foul", "Goal", "Shots off target")
+# `--fusion baidu`: the report's W (s), S, beta1, beta2
+BAIDU_FUSION = {"fusion_span_s": 42.0, "fusion_min_score": 0.02, "fusion_nearest_weight": 1.25,
+                "fusion_second_weight": 0.8}
+
+
 @dataclass(frozen=True)
 class GroundingOptions:
     """The post-processing of the report (defaults: its values where it gives them, else ours; see
@@ -44,13 +72,15 @@ class GroundingOptions:
 
     search_before_s: float = 120.0
     keep_before_s: float = 100.0
+    keep_before_anchor: str = "end"
     drop_after_end: bool = True
     stride_s: float = 1.0
     nms_window_s: float = 25.0
-    fusion_window_s: float = 0.0
-    fusion_threshold: float = 0.5
-    fusion_beta1: float = 1.0
-    fusion_beta2: float = 0.0
+    fusion: bool = True
+    fusion_span_s: float = BAIDU_FUSION["fusion_span_s"]
+    fusion_min_score: float = BAIDU_FUSION["fusion_min_score"]
+    fusion_nearest_weight: float = BAIDU_FUSION["fusion_nearest_weight"]
+    fusion_second_weight: float = BAIDU_FUSION["fusion_second_weight"]
     rank_decay: float = 0.5
 
     @classmethod
@@ -205,25 +235,40 @@ def similarity_detections(track: HalfTrack, replay: Replay, options: GroundingOp
 
 
 def keep_window(detections: list[tuple[float, float]], replay: Replay, options: GroundingOptions) -> list:
-    """The report's filter: nothing after the replay's end, nothing more than `keep_before_s` before it."""
-    low = replay.start - options.keep_before_s
+    """The report's filter: nothing after the replay's end, nothing more than `keep_before_s` before its end
+    (before its start with `keep_before_anchor` "start")."""
+    anchor = replay.end if options.keep_before_anchor == "end" else replay.start
+    low = anchor - options.keep_before_s
     high = replay.end if options.drop_after_end else np.inf
     return [(t, s) for t, s in detections if low <= t <= high]
 
 
-def fuse_with_spotting(detections: list[tuple[float, float]], spots: Sequence[Prediction], half: int,
-                       options: GroundingOptions) -> list[tuple[float, float]]:
-    """score = beta1 x grounding + beta2 x the best spotting confidence >= S within W/2 of the detection
-    (the report fuses with spotting results through W, S, beta1, beta2; this formula is ours)."""
-    if options.fusion_window_s <= 0:
-        return detections
-    near = [(p.position_ms / 1000.0, p.confidence) for p in spots if p.half == half
-            and p.confidence >= options.fusion_threshold]
-    fused = []
-    for t, score in detections:
-        best = max((c for s, c in near if abs(s - t) <= options.fusion_window_s / 2), default=0.0)
-        fused.append((t, options.fusion_beta1 * score + options.fusion_beta2 * best))
-    return fused
+def fusion_detections(spots: Sequence[Prediction], replay: Replay, options: GroundingOptions
+                      ) -> list[tuple[float, float]]:
+    """The report's fusion: of the replay's half's spotting results of `FUSION_CLASSES` with a confidence
+    above `fusion_min_score` (S) inside [T - W, T] (T the replay's start, W `fusion_span_s`), the nearest to
+    T as (its time, confidence x `fusion_nearest_weight`) and the second-nearest as (its time, confidence x
+    `fusion_second_weight`). Equal distances: the higher confidence first (ours). None when fusion is off."""
+    if not options.fusion:
+        return []
+    start = replay.start
+    inside = [(p.position_ms / 1000.0, p.confidence) for p in spots
+              if p.half == replay.half and p.label in FUSION_CLASSES and p.confidence > options.fusion_min_score
+              and start - options.fusion_span_s <= p.position_ms / 1000.0 <= start]
+    nearest = sorted(inside, key=lambda spot: (start - spot[0], -spot[1]))[:2]
+    weights = (options.fusion_nearest_weight, options.fusion_second_weight)
+    return [(t, confidence * weight) for (t, confidence), weight in zip(nearest, weights)]
+
+
+def normalised(per_replay: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+    """Every score min-max mapped to [0, 1] over all the lists (one method's detections of a game): the
+    lowest becomes 0, the highest 1; all equal: all 1."""
+    scores = [s for detections in per_replay for _, s in detections]
+    if not scores:
+        return per_replay
+    low, high = min(scores), max(scores)
+    span = high - low
+    return [[(t, (s - low) / span if span > 0 else 1.0) for t, s in detections] for detections in per_replay]
 
 
 def nms(detections: list[tuple[float, float]], window_s: float) -> list[tuple[float, float]]:
@@ -241,23 +286,54 @@ def rank_scores(detections: list[tuple[float, float]], decay: float) -> list[tup
     return sorted((t, s * decay ** k) for k, (t, s) in enumerate(ranked))
 
 
-def ground_replay(track: HalfTrack, replay: Replay, options: GroundingOptions, model=None,
-                  spots: Sequence[Prediction] = ()) -> ReplayDetections:
-    """One replay's detections: the transformer's when `model` is given, else the similarity baseline's."""
+def method_detections(track: HalfTrack, replay: Replay, options: GroundingOptions, model=None,
+                      spots: Sequence[Prediction] = ()) -> list[tuple[float, float]]:
+    """One method's detections of a replay after filtering and fusion (steps 1 and 2): a grounding head's
+    (`model`) or the similarity baseline's (`model` None)."""
     raw = (model_detections(model, track, replay, options) if model is not None
            else similarity_detections(track, replay, options))
-    kept = nms(fuse_with_spotting(keep_window(raw, replay, options), spots, replay.half, options),
-               options.nms_window_s)
-    kept = rank_scores(kept, options.rank_decay)
-    return ReplayDetections(replay.half, replay.start, replay.end, [(round(t, 3), s) for t, s in kept])
+    return keep_window(raw, replay, options) + fusion_detections(spots, replay, options)
 
 
-def ground_halves(tracks: dict[int, HalfTrack], replays: Sequence[Replay], options: GroundingOptions, model=None,
-                  spots: Sequence[Prediction] = ()) -> list[ReplayDetections]:
-    """Every replay of a game (halves without features are a `KeyError` the caller names)."""
-    if model is not None:
-        model.eval()
-    return [ground_replay(tracks[replay.half], replay, options, model, spots) for replay in replays]
+def merged_detections(per_method: list[list[list[tuple[float, float]]]], replays: Sequence[Replay],
+                      options: GroundingOptions, normalise: bool) -> list[ReplayDetections]:
+    """Steps 3 and 4: `per_method[m][r]` (method m's detections of replay r), each method normalised over
+    the game when `normalise`, then each replay's detections of every method through NMS and rank decay."""
+    if normalise:
+        per_method = [normalised(found) for found in per_method]
+    out = []
+    for index, replay in enumerate(replays):
+        kept = nms([d for found in per_method for d in found[index]], options.nms_window_s)
+        kept = rank_scores(kept, options.rank_decay)
+        out.append(ReplayDetections(replay.half, replay.start, replay.end, [(round(t, 3), s) for t, s in kept]))
+    return out
+
+
+def ground_replay(track: HalfTrack, replay: Replay, options: GroundingOptions, model=None,
+                  spots: Sequence[Prediction] = ()) -> ReplayDetections:
+    """One replay through one method (a grounding head, or the similarity baseline when `model` is None),
+    as `ground_halves` would ground a game holding only this replay."""
+    return ground_halves({replay.half: track}, [replay], options, [model], spots)[0]
+
+
+def fusion_applies(options: GroundingOptions, spots: Sequence[Prediction]) -> bool:
+    """Fusion is on and the game has spotting results."""
+    return options.fusion and len(spots) > 0
+
+
+def ground_halves(tracks: dict[int, HalfTrack], replays: Sequence[Replay], options: GroundingOptions,
+                  models: Sequence = (None,), spots: Sequence[Prediction] = ()) -> list[ReplayDetections]:
+    """Every replay of a game, by every method of `models` (grounding heads; None is the similarity
+    baseline) merged (the module's steps 1-4; halves without features are a `KeyError` the caller names)."""
+    if not models:
+        raise ValueError("ground_halves needs at least one method (a grounding head or None for similarity)")
+    per_method = []
+    for model in models:
+        if model is not None:
+            model.eval()
+        per_method.append([method_detections(tracks[replay.half], replay, options, model, spots)
+                           for replay in replays])
+    return merged_detections(per_method, replays, options, len(models) > 1 or fusion_applies(options, spots))
 
 
 def load_half_tracks(game_dir, features_name: str, halves: Sequence[int]) -> dict[int, HalfTrack]:
@@ -282,12 +358,13 @@ def check_replays_fit(tracks: dict[int, HalfTrack], replays: Sequence[Replay], w
                                    f"half's features (0-{times[-1]:.0f} s)")
 
 
-def ground_game(game_dir, features_name: str, replays: Sequence[Replay], options: GroundingOptions, model=None,
-                spots: Sequence[Prediction] = (), where=None) -> list[ReplayDetections]:
-    """Detection-replays of a game folder's replays from its `<half>_<features_name>.npy`."""
+def ground_game(game_dir, features_name: str, replays: Sequence[Replay], options: GroundingOptions,
+                models: Sequence = (None,), spots: Sequence[Prediction] = (), where=None) -> list[ReplayDetections]:
+    """Detection-replays of a game folder's replays from its `<half>_<features_name>.npy` (`models`: as
+    `ground_halves`)."""
     tracks = load_half_tracks(game_dir, features_name, [replay.half for replay in replays])
     check_replays_fit(tracks, replays, where or game_dir)
-    return ground_halves(tracks, replays, options, model, spots)
+    return ground_halves(tracks, replays, options, models, spots)
 
 
 # ------------------------------------------------------------------------------------ `soccerspot ground`
@@ -306,31 +383,77 @@ class GroundResult:
 
 @dataclass
 class Grounder:
-    """What grounds: the transformer of a checkpoint (`head`) or the similarity baseline (`head` None)."""
+    """What grounds: the grounding head of a checkpoint (`head`) or the similarity baseline (`head` None),
+    and the methods merged with it (`merged`: more checkpoints' heads, None for the similarity baseline),
+    all through the first one's post-processing `options`."""
 
     options: GroundingOptions
     head: object = None  # pipeline.inference.checkpoints.LoadedHead
     feature_name: str | None = None
+    merged: tuple = ()  # LoadedHead or None (similarity), merged with the first method
 
     @property
     def model(self):
         return None if self.head is None else self.head.model
 
+    @property
+    def models(self) -> list:
+        """Every method's model (None: the similarity baseline), the first one first."""
+        return [self.model] + [None if head is None else head.model for head in self.merged]
 
-def load_grounder(model: str, feature_name: str | None = None, overrides: dict | None = None) -> Grounder:
-    """`--model CKPT` (a trained grounding head) or `--model similarity`; `overrides` replace options."""
+
+def load_grounding_head(model: str):
+    """A checkpoint's grounding head (a `LoadedHead`); a spotting head is a `DataError` naming it."""
     from soccerspot.models.heads import head_entry
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
 
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    if model == SIMILARITY:
-        return Grounder(dataclasses.replace(GroundingOptions(), **overrides), None, feature_name)
     head = load_checkpoint(model)
     if head_entry(head.config.kind).task != "grounding":
         raise DataError(head.path, f"a {head.config.kind} head spots actions; grounding needs a replay grounding "
                                    "head (soccerspot train --preset baidu-grounding) or --model similarity")
-    options = dataclasses.replace(GroundingOptions.of_head(head.config), **overrides)
-    return Grounder(options, head, feature_name or head.feature_name or head.training.get("features"))
+    return head
+
+
+def head_feature_name(head) -> str | None:
+    return head.feature_name or head.training.get("features")
+
+
+def load_grounder(model: str, feature_name: str | None = None, overrides: dict | None = None,
+                  merge_with: Sequence[str] = ()) -> Grounder:
+    """`--model CKPT` (a trained grounding head) or `--model similarity`; `overrides` replace options;
+    `merge_with`: more checkpoints (or "similarity") whose detections are merged with the first one's (the
+    report's merge step), each on the same features as the first."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if model == SIMILARITY:
+        grounder = Grounder(dataclasses.replace(GroundingOptions(), **overrides), None, feature_name)
+    else:
+        head = load_grounding_head(model)
+        options = dataclasses.replace(GroundingOptions.of_head(head.config), **overrides)
+        grounder = Grounder(options, head, feature_name or head_feature_name(head))
+    merged = []
+    for other in merge_with:
+        if other == SIMILARITY:
+            merged.append(None)
+            continue
+        head = load_grounding_head(other)
+        check_same_features(grounder, head)
+        if grounder.feature_name is None:
+            grounder.feature_name = head_feature_name(head)
+        merged.append(head)
+    grounder.merged = tuple(merged)
+    return grounder
+
+
+def check_same_features(grounder: Grounder, head) -> None:
+    """A head merged into `grounder` reads the same features: same name (where both name theirs) and width."""
+    name = head_feature_name(head)
+    if grounder.feature_name is not None and name is not None and name != grounder.feature_name:
+        raise DataError(head.path, f"trained on features {name!r}, the grounding it is merged with reads "
+                                   f"{grounder.feature_name!r}: merged heads must read the same features")
+    first = grounder.head
+    if first is not None and first.config.input_dim != head.config.input_dim:
+        raise DataError(head.path, f"a head for {head.config.input_dim}-d features merged with one for "
+                                   f"{first.config.input_dim}-d features: merged heads must read the same features")
 
 
 def game_replays_for(game_dir, replays_file=None) -> list[Replay]:
@@ -340,11 +463,12 @@ def game_replays_for(game_dir, replays_file=None) -> list[Replay]:
 
 def spots_for(game_dir, grounder: Grounder, warnings: list[str]) -> list[Prediction]:
     """The game's results_spotting.json when fusion is on (a warning and no fusion without it)."""
-    if grounder.options.fusion_window_s <= 0:
+    if not grounder.options.fusion:
         return []
     path = Path(game_dir) / PREDICTIONS_FILE
     if not path.is_file():
-        warnings.append(f"{path}: not found; grounded without fusion with spotting results")
+        warnings.append(f"{path}: not found; grounded without fusion with spotting results (soccerspot spot "
+                        "writes it; --fusion off turns fusion off)")
         return []
     return read_predictions(path).predictions
 
@@ -360,7 +484,7 @@ def ground_folder(game_dir, grounder: Grounder, out_path, replays_file=None, ove
     if grounder.feature_name is None:
         raise DataError(game_dir, "which features? the checkpoint does not name them: pass --features NAME")
     replays = [r for r in game_replays_for(game_dir, replays_file) if halves is None or r.half in halves]
-    found = ground_game(game_dir, grounder.feature_name, replays, grounder.options, grounder.model,
+    found = ground_game(game_dir, grounder.feature_name, replays, grounder.options, grounder.models,
                         spots_for(game_dir, grounder, warnings if warnings is not None else []),
                         where=replays_file or Path(game_dir) / CAMERAS_FILE)
     write_replay_detections(out_path, found, game=game)

@@ -130,6 +130,8 @@ class TrainConfig:
         if legacy:
             values["head_options"] = with_legacy_head_fields(values.get("head", cls.head),
                                                              values.get("head_options", {}), legacy)
+        if "head_options" in values:
+            values["head_options"] = without_retired_fields(values.get("head", cls.head), values["head_options"])
         return cls(**values)
 
 
@@ -166,6 +168,21 @@ def with_legacy_head_fields(head: str, head_options: Any, legacy: dict[str, Any]
     except SettingsError:
         return head_options
     return {**{k: v for k, v in legacy.items() if k in names}, **head_options}
+
+
+def without_retired_fields(head: str, head_options: Any) -> Any:
+    """A stored config's `head_options` less the settings `head`'s config has retired (its `retired_fields`:
+    settings whose meaning was replaced, dropped as the stored head config drops them). An unknown head or
+    head_options that are not an object are left as they are (validation names them)."""
+    from soccerspot.models.heads import head_entry
+
+    if not isinstance(head_options, dict):
+        return head_options
+    try:
+        retired = head_entry(head).config_type.retired_fields
+    except SettingsError:
+        return head_options
+    return {k: v for k, v in head_options.items() if k not in retired}
 
 
 def with_head(config: TrainConfig, head: str) -> TrainConfig:
