@@ -6,8 +6,7 @@ batches of `batch_size`, putting them on a queue of `queue_batches` batches; the
 thread) runs the backbone. Decoding (in FFmpeg's threads, GIL released) overlaps the forward passes, and
 memory is bounded by (queue_batches + 2) batches whatever the video's length: a 45-minute half costs
 the same RAM as a 1-minute one, apart from its output rows (5400 x 2048 float32 = 44 MB), which go into one
-array allocated before the first pass (`extract.feature_rows`: per-batch blocks kept to the end made the
-heap grow with the half's length).
+array allocated before the first pass (`extract.feature_rows`: no block kept per batch).
 
 Compute settings:
 

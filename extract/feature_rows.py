@@ -1,13 +1,15 @@
 """The rows of one half as the backbone makes them: one preallocated array, filled batch by batch.
 
 The extractor used to keep each batch's output as its own tensor until the half was done and then
-concatenate them. On CPU those ~170 small blocks (a 32-row batch of 2048-d features: 256 KB) of a 45-minute
-half are allocated right after each forward pass, among the freed activations, and live until the end:
-with the glibc settings the extractor runs with (`extract.allocator`: no mmap for big blocks, the heap never
-trimmed) each one can split a free hole an activation of the next pass then no longer fits, so the heap
-grows with the half's length. Here the rows go into one block allocated before the first pass, sized for
-the half's expected rows (grown by half again, one copy, only when a video holds more), on the compute
-device (on CUDA the copy into it is one more kernel: no per-batch sync), with their times beside them.
+concatenate them: ~170 blocks of 256 KB for a 45-minute half, allocated right after each forward pass among
+the freed activations and alive to the end, in a heap the extractor never trims (`extract.allocator`: no mmap
+for big blocks, no trim). Such blocks can split holes the next pass's activations then no longer fit, and
+were the suspect for the growth of issue 30 (the `ResNET_TF2` peak at 45 minutes); a stand-in network did not
+show the peak growing from 5 to 15 minutes either way (`scripts/bench_official_features.py --rss-network
+short --per-batch-blocks`), so that cause is not confirmed. Here the rows go into one block allocated before
+the first pass, sized for the half's expected rows (grown by half again, one copy, only when a video holds
+more), on the compute device (on CUDA the copy into it is one more kernel: no per-batch sync), with their
+times beside them: nothing the extractor keeps grows per batch.
 """
 from __future__ import annotations
 

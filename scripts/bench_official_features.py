@@ -13,9 +13,9 @@ Phases, each in its own subprocess (so each `ru_maxrss` is that phase's own peak
       and `rss_growth_mb` (longest minus shortest, per precision): the memory must not grow with the
       length. `--rss-network short` runs (c) with a stand-in network: Keras's ResNet with one bottleneck
       block per stage, the same activation shapes as ResNet-152 at 1/9 of its multiply-adds (1.24 G vs
-      11.3 G), to look at memory quickly (not the recipe's figure). `--per-batch-blocks` runs (c) also the way the extractor kept its
-      rows before issue 30 (each batch's output its own block until the half was done: the heap grew
-      with the length), `rss_by_minutes_per_batch_blocks`;
+      11.3 G), to look at memory quickly (not the recipe's figure). `--per-batch-blocks` also runs (c)
+      the way the extractor kept its rows before issue 30 (each batch's output its own block until the
+      half was done), `rss_by_minutes_per_batch_blocks`;
   (d) official_peak_rss_mb: the official chain's memory on that same video: `FrameCV(FPS=2,
       transform="crop")` then `preprocess_input` (its float32 copy of every kept frame), as the DevKit's
       `VideoFeatureExtractor` holds them before `predict`; the network is not run there (`predict` would only add
