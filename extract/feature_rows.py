@@ -3,11 +3,11 @@
 The extractor used to keep each batch's output as its own tensor until the half was done and then
 concatenate them: ~170 blocks of 256 KB for a 45-minute half, allocated right after each forward pass among
 the freed activations and alive to the end, in a heap the extractor never trims (`extract.allocator`: no mmap
-for big blocks, no trim). Such blocks can split holes the next pass's activations then no longer fit, and
-were the suspect for the growth of issue 30 (the `ResNET_TF2` peak at 45 minutes); a stand-in network did not
-show the peak growing from 5 to 15 minutes either way (`scripts/bench_official_features.py --rss-network
-short --per-batch-blocks`), so that cause is not confirmed. Here the rows go into one block allocated before
-the first pass, sized for the half's expected rows (grown by half again, one copy, only when a video holds
+for big blocks, no trim). Such blocks can split holes the next pass's activations then no longer fit: with a
+stand-in network of ResNet-152's activation shapes (`scripts/bench_official_features.py --rss-network short`,
+fp32) the 45-minute half peaked at 3,038 MB with them and 1,641 MB with this array (15 minutes: 1,564 and
+1,544 MB; the growth starts past ~2,000 rows, as issue 30 saw with the real network). Here the rows go
+into one block allocated before the first pass, sized for the half's expected rows (grown by half again, one copy, only when a video holds
 more), on the compute device (on CUDA the copy into it is one more kernel: no per-batch sync), with their
 times beside them: nothing the extractor keeps grows per batch.
 """
