@@ -5,7 +5,8 @@ The producer thread decodes, samples by timestamp (`extract.decode`; or by Socce
 batches of `batch_size`, putting them on a queue of `queue_batches` batches; the consumer (the calling
 thread) runs the backbone. Decoding (in FFmpeg's threads, GIL released) overlaps the forward passes, and
 memory is bounded by (queue_batches + 2) batches whatever the video's length: a 45-minute half costs
-the same RAM as a 1-minute one, apart from its output rows (5400 x 2048 float32 = 44 MB).
+the same RAM as a 1-minute one, apart from its output rows (5400 x 2048 float32 = 44 MB), which go into one
+array allocated before the first pass (`extract.feature_rows`: no block kept per batch).
 
 Compute settings:
 
@@ -47,6 +48,7 @@ from soccerspot.errors import DataError
 from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
+from soccerspot.extract.feature_rows import FeatureRows
 from soccerspot.extract.framecv import framecv_timing, iter_framecv
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
@@ -262,8 +264,7 @@ class Extractor:
         producer = threading.Thread(
             target=self._produce, args=(info, batches, stop), name="soccerspot-decode", daemon=True
         )
-        outputs: list[torch.Tensor] = []
-        times: list[np.ndarray] = []
+        rows = FeatureRows((expected or 0) + config.batch_size, self.backbone.feature_dim, self.device)
         bar = tqdm(total=expected, desc=desc, unit="frame", disable=not config.progress, leave=False, file=sys.stderr)
         producer.start()
         try:
@@ -274,21 +275,17 @@ class Extractor:
                 if isinstance(item, BaseException):
                     raise item
                 images, batch_times = item
-                outputs.append(self.forward(images))
-                times.append(batch_times)
+                rows.append(self.forward(images), batch_times)
                 bar.update(len(batch_times))
         finally:
             stop.set()
             _drain(batches)
             producer.join()
             bar.close()
-        if outputs:
-            features = torch.cat(outputs).cpu().numpy()
-        else:
-            features = np.zeros((0, self.backbone.feature_dim), dtype=np.float32)
+        features, times = rows.result()
         if self.pca is not None:
             features = self.pca.transform(features)
-        return features.astype(np.float32, copy=False), (np.concatenate(times) if times else np.zeros(0))
+        return features.astype(np.float32, copy=False), times
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (n, 3, h, w) images, or (n, frames, 3, h, w) clips for a video backbone -> float32

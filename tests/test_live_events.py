@@ -76,3 +76,71 @@ def test_events_emitted_early_at_max_latency_are_corrected_when_overturned(kind)
     assert all(abs(standing[key] - expected[key]) < 1e-4 for key in expected)
     if kind == "hard":
         assert any(line.kind == "correction" for line in lines), "the case exercises corrections"
+
+
+CHAIN_WINDOW = 6  # NMS window in rows: a row suppresses the rows up to 3 before it
+
+
+def chain_scores(rows: int = 40) -> np.ndarray:
+    """Row 10 at 0.5 and a rising chain after it (rows 13, 16, 19, each one suppressing the one before under
+    a 6-row NMS window): row 10's fate flips with every new link, so NMS cannot decide it until the chain
+    ends; three links leave it suppressed."""
+    scores = np.zeros((rows, 1))
+    scores[10] = 0.5
+    for link, row in enumerate((13, 16, 19)):
+        scores[row] = 0.6 + 0.02 * link
+    return scores
+
+
+def test_the_head_bound_counts_the_rivals_and_the_rows_their_scores_read():
+    from soccerspot.pipeline.live.events import LATENCY_MARGIN_S, default_max_latency_s, latency_bound_s
+
+    # a 20-row window (9 rows ahead) and a 40-row NMS window (rivals up to 20 rows ahead) at 2 fps
+    assert latency_bound_s(40, 9, 2.0) == (20 + 9) / 2.0
+    assert latency_bound_s(4, 0, 2.0) == rival_span(0, 4)[1] / 2.0 == 1.0
+    assert default_max_latency_s(40, 9, 2.0) == 14.5 + LATENCY_MARGIN_S
+
+
+def test_an_event_held_by_nms_past_the_bound_is_emitted_at_bound_plus_2_s_and_corrected_later():
+    from soccerspot.pipeline.inference.nms import scores_to_predictions
+    from soccerspot.pipeline.live.events import default_max_latency_s, latency_bound_s
+
+    scores, window, future = chain_scores(), CHAIN_WINDOW, 1
+    times = np.arange(len(scores)) / 2.0
+    bound, max_latency = latency_bound_s(window, future, 2.0), default_max_latency_s(window, future, 2.0)
+    tracker = EventTracker(["Goal"], 1, "hard", window, 0.1, max_latency_s=max_latency)
+    out: dict[int, list] = {}
+    held: dict[int, bool] = {}
+    for count in range(1, len(scores) + 1):  # one final row at a time; the stream is `future` rows ahead
+        stream_time = times[count - 1] + future / 2.0
+        out[count] = tracker.update(scores[:count], times[:count], stream_time)
+        held[count] = "1-Goal-5000" in tracker.pending
+    emitted_at = min(count for count, lines in out.items() for line in lines if line.id == "1-Goal-5000")
+    # row 10 (5 s), kept but undecided from its bound on (rows 13 and 16 form a chain), goes out when it is
+    # bound + 2 s old, not before
+    assert times[emitted_at - 1] + future / 2.0 - times[10] == max_latency > bound
+    assert held[emitted_at - 1], "just before, NMS kept it without having decided it"
+    corrections = [line for lines in out.values() for line in lines if line.kind == "correction"]
+    assert [(line.id, line.reason) for line in corrections] == [("1-Goal-5000", "retracted")]
+    retracted_at = next(count for count, lines in out.items() if any(line.kind == "correction" for line in lines))
+    assert retracted_at > emitted_at
+    # the events standing at the end are the offline spots
+    predictions = scores_to_predictions(scores, times, ["Goal"], 1, window_frames=window, threshold=0.1)
+    lines = [line for lines in out.values() for line in lines] + tracker.finish(predictions, times)
+    standing = {line.id for line in lines if line.kind == "event"} - \
+        {line.id for line in lines if line.reason == "retracted"}
+    assert standing == {f"1-Goal-{p.position_ms}" for p in predictions}
+
+
+def test_an_undecided_event_goes_out_when_its_frame_arrived_max_latency_ago_even_without_new_rows():
+    scores = chain_scores()[:18]  # the chain is still growing: row 10's fate is open (kept for now)
+    times = np.arange(len(scores)) / 2.0
+    tracker = EventTracker(["Goal"], 1, "hard", CHAIN_WINDOW, 0.1, max_latency_s=6.0)
+    arrived = times + 100.0  # wall clock of each row's frame
+    assert not [line for line in tracker.update(scores, times, times[-1], waited=100.0 + times[-1] - arrived)
+                if line.id == "1-Goal-5000"]
+    assert "1-Goal-5000" in tracker.pending
+    assert tracker.overdue(105.9 + 5.0 - arrived) == []  # 5.9 s after row 10's frame: not yet
+    lines = tracker.overdue(106.0 + 5.0 - arrived)  # 6 s after it, with no new row scored
+    assert [line.id for line in lines] == ["1-Goal-5000"] and lines[0].kind == "event"
+    assert "1-Goal-5000" not in {line.id for line in tracker.overdue(200.0 - arrived)}, "emitted once"

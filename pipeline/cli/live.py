@@ -32,9 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook", metavar="URL", help="POST each event line as JSON to URL (retried; never blocks)")
     parser.add_argument("--idle", type=float, default=10.0, metavar="SECONDS",
                         help="end when the source delivered nothing for this long (default 10)")
-    parser.add_argument("--max-latency", type=float, default=30.0, metavar="SECONDS",
-                        help="emit an event NMS may still overturn once it is this old in stream time (default 30; "
-                             "a correction line follows if it is overturned)")
+    parser.add_argument("--max-latency", type=float, metavar="SECONDS",
+                        help="emit an event NMS may still overturn once its frame arrived this long ago or it is this "
+                             "old in stream time (default: the head's own bound + 2 s; a correction line follows if "
+                             "it is overturned)")
     parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                         help="emit only events at least this confident (the final file keeps every spot)")
     parser.add_argument("--nms", choices=("hard", "soft"), help="NMS kind (default: the checkpoint's)")
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_values(args: argparse.Namespace) -> None:
     for flag, value, low in (("--idle", args.idle, 0.0), ("--max-latency", args.max_latency, 0.0),
                              ("--status-every", args.status_every, -1e-9)):
-        if not value > low:
+        if value is not None and not value > low:
             raise UsageError(f"{flag} must be {'positive' if low == 0 else '>= 0'}, got {value:g}")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError(f"--min-confidence must be in [0, 1], got {args.min_confidence:g}")

@@ -5,9 +5,13 @@ A kept row `i` is *certain* when every row that could suppress it exists (rows `
 suppression range: `i - floor(w/2) < j <= i + w/2`) and `i` wins the greedy order against each of them
 (a higher score; an equal score only before it, the offline tie rule): then nothing that arrives later
 can remove it or change its confidence, under hard and soft NMS alike. Such events are emitted at once.
-A kept row that is not certain (it survives because a stronger neighbour was itself suppressed, a chain
-that later rows could in principle undo) is emitted when it is `max_latency` seconds old in stream time;
-if NMS on more rows then drops it, or moves its confidence, a correction line says so. At the end the
+The head's own bound (`latency_bound_s`) is how long that takes in stream time: the rows that could
+suppress a row, and the rows their scores read (the head's `RowContext.future`), must exist. A kept row
+that is not certain (it survives because a stronger neighbour was itself suppressed, a chain that later
+rows could in principle undo) is emitted once it is `max_latency` seconds old, in stream time or since its
+frame arrived (wall clock, `overdue`), whichever comes first; if NMS on more rows then drops it, or moves
+its confidence, a correction line says so. The default `max_latency` is the head's bound plus
+`LATENCY_MARGIN_S` (`default_max_latency_s`), so every event is out by then, whatever the head learned. At the end the
 offline spots of the whole half (`finish`) settle every event: each one emitted and not among them is
 retracted, each one missing is emitted late.
 
@@ -27,6 +31,9 @@ from soccerspot.data.labels import Prediction, game_time
 from soccerspot.pipeline.inference.nms import nms
 
 
+LATENCY_MARGIN_S = 2.0  # seconds past the head's own bound before an undecided event is emitted anyway
+
+
 def event_id(half: int, label: str, position_ms: int) -> str:
     return f"{half}-{label.replace(' ', '_')}-{position_ms}"
 
@@ -35,6 +42,18 @@ def rival_span(index: int, window_frames: int) -> tuple[int, int]:
     """[first, last] rows j whose suppression range `[floor(j - w/2), j + floor(w/2))` holds row `index`."""
     half = window_frames / 2
     return index - math.floor(half) + 1, math.ceil(index + 1 + half) - 1
+
+
+def latency_bound_s(nms_window_frames: int, future_rows: int, fps: float) -> float:
+    """Stream seconds from a row's frame until its fate can be decided: every row that could suppress it
+    exists (the last is `rival_span`'s) and has its final score (`future_rows` more rows: the head's
+    `RowContext.future`). Rival chains under hard NMS can take longer (see the module docstring)."""
+    return (rival_span(0, nms_window_frames)[1] + future_rows) / fps
+
+
+def default_max_latency_s(nms_window_frames: int, future_rows: int, fps: float) -> float:
+    """`max_latency_s` when none is given: the head's own bound plus `LATENCY_MARGIN_S`."""
+    return latency_bound_s(nms_window_frames, future_rows, fps) + LATENCY_MARGIN_S
 
 
 def certain(scores: np.ndarray, index: int, window_frames: int) -> bool:
@@ -113,6 +132,7 @@ class EventTracker:
     retracted: set = field(default_factory=set)
     settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
     kept: dict = field(default_factory=dict)  # hard NMS: class column -> rows NMS keeps on the rows so far
+    pending: dict = field(default_factory=dict)  # id -> (confidence, time s, label, position ms, row): kept, undecided, not out
     clock: object = time.time
 
     def remember(self, line: dict) -> None:
@@ -125,23 +145,48 @@ class EventTracker:
         else:
             self.emitted[line["id"]] = (line["label"], int(line["position"]), float(line["confidence"]))
 
-    def update(self, scores: np.ndarray, times: np.ndarray, stream_time: float) -> list[EventLine]:
+    def update(self, scores: np.ndarray, times: np.ndarray, stream_time: float,
+               waited: np.ndarray | None = None) -> list[EventLine]:
         """Lines for the final rows `scores` (rows, classes), `times` their timestamps (s), `stream_time`
-        the latest frame's time."""
+        the latest frame's time; `waited`: seconds since each row's frame arrived (wall clock; NaN: unknown),
+        or None to go by stream time alone."""
         current: dict[str, tuple] = {}
         considered: set[str] | None = set() if self.kind == "hard" else None
         for column, label in enumerate(self.classes):
             column_scores = np.asarray(scores[:, column], dtype=np.float64)
             for row, confidence, sure in self._spots(column, column_scores, considered, label, times):
                 position = max(0, int(round(float(times[row]) * 1000.0)))
-                old_enough = stream_time - float(times[row]) >= self.max_latency_s
+                old_enough = stream_time - float(times[row]) >= self.max_latency_s or self._waited_long(waited, row)
                 current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
-                                                                  sure or old_enough, label, position)
+                                                                  sure or old_enough, label, position, row)
         lines = []
-        for key, (confidence, at, ready, label, position) in current.items():
-            if key not in self.emitted and ready and confidence >= self.min_confidence:
+        for key, (confidence, at, ready, label, position, row) in current.items():
+            if key in self.emitted or confidence < self.min_confidence:
+                self.pending.pop(key, None)
+            elif ready:
+                self.pending.pop(key, None)
                 lines.append(self._line("event", key, label, position, confidence, at))
+            else:
+                self.pending[key] = (confidence, at, label, position, row)
+        if considered is None:  # soft NMS reconsiders every row: what it no longer keeps is not pending
+            self.pending = {key: value for key, value in self.pending.items() if key in current}
+        else:
+            self.pending = {key: value for key, value in self.pending.items() if key in current or key not in considered}
         return lines + self._corrections(current, considered)
+
+    def overdue(self, waited: np.ndarray) -> list[EventLine]:
+        """Events NMS keeps so far but has not decided whose frame arrived `max_latency_s` ago or more
+        (`waited`: seconds since each row's frame arrived): emitted now, without waiting for more rows; a
+        correction follows if NMS later overturns one."""
+        lines = []
+        for key, (confidence, at, label, position, row) in list(self.pending.items()):
+            if self._waited_long(waited, row):
+                del self.pending[key]
+                lines.append(self._line("event", key, label, position, confidence, at))
+        return lines
+
+    def _waited_long(self, waited: np.ndarray | None, row: int) -> bool:
+        return waited is not None and row < len(waited) and bool(waited[row] >= self.max_latency_s)
 
     def _spots(self, column: int, scores: np.ndarray, considered: set | None, label: str, times: np.ndarray):
         """(row, confidence, certain) of the rows NMS keeps, of the rows reconsidered now (hard NMS: the rows
@@ -162,10 +207,11 @@ class EventTracker:
     def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
         """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""
         current = {event_id(p.half, p.label, p.position_ms): (p.confidence, p.position_ms / 1000.0, True, p.label,
-                                                              p.position_ms)
+                                                              p.position_ms, None)
                    for p in predictions if p.half == self.half}
+        self.pending = {}
         lines = []
-        for key, (confidence, at, _, label, position) in current.items():
+        for key, (confidence, at, _, label, position, _) in current.items():
             if key not in self.emitted and confidence >= self.min_confidence:
                 lines.append(self._line("event", key, label, position, confidence, at, reason="late"))
         return lines + self._corrections(current)

@@ -2,7 +2,8 @@
 
 The loop (caller's thread): take the rows of the frames that arrived (`extraction.LiveFeatures`), append
 them to the resume store (`state`), score the rows that became final (`scoring.IncrementalScores`), turn
-them into event lines (`events.EventTracker`), write each line to the run's log first and then to
+them into event lines (`events.EventTracker`; an undecided event is emitted `max_latency_s` after its
+frame arrived, by default the head's own bound + 2 s, checked on every turn of the loop), write each line to the run's log first and then to
 --events / the webhook, and print a status line. When the source ends (idle, end of playlist) or is
 stopped (Ctrl-C, SIGTERM) the half's features are written and `results_spotting.json` is made by the
 offline code (`pipeline.inference.spot.spot_features`) from them: the files `soccerspot spot` writes for the same
@@ -27,7 +28,7 @@ from soccerspot.pipeline.inference.checkpoints import LoadedHead
 from soccerspot.pipeline.inference.nms import window_in_frames
 from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
 from soccerspot.pipeline.inference.video_spot import plan_extraction
-from soccerspot.pipeline.live.events import EventTracker
+from soccerspot.pipeline.live.events import EventTracker, default_max_latency_s, latency_bound_s
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.scoring import IncrementalScores
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
@@ -45,7 +46,7 @@ class LiveOptions:
     out_dir: Path
     half: int = 1
     idle_s: float = 10.0
-    max_latency_s: float = 30.0
+    max_latency_s: float | None = None  # None: the head's own bound + 2 s (`events.default_max_latency_s`)
     min_confidence: float = 0.0
     events: str | None = None  # a file, or "-" for stdout
     webhook: str | None = None
@@ -75,6 +76,8 @@ class LiveReport:
     behind_warnings: int = 0
     features: Path | None = None
     results: Path | None = None
+    bound_s: float = 0.0  # the head's own bound (`events.latency_bound_s`)
+    max_latency_s: float = 0.0  # what the run used
     latencies: list = field(default_factory=list)  # (id, seconds from the event's frame arriving to its line)
     times: list = field(default_factory=list)  # each row's stream time
     arrivals: list = field(default_factory=list)  # each row's frame arrival (time.time(); nan: a resumed row)
@@ -153,8 +156,12 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     nms = resolve_nms(head, options.spot)
     scorer = IncrementalScores(head.model, head.config.window_frames, method=options.spot.method,
                                batch_size=options.spot.batch_size)
-    tracker = EventTracker(head.classes, half, nms.kind, window_in_frames(nms.window_seconds, fps), nms.threshold,
-                           options.max_latency_s, options.min_confidence)
+    nms_frames = window_in_frames(nms.window_seconds, fps)
+    report.bound_s = latency_bound_s(nms_frames, scorer.context.future, fps)
+    report.max_latency_s = options.max_latency_s if options.max_latency_s is not None else \
+        default_max_latency_s(nms_frames, scorer.context.future, fps)
+    tracker = EventTracker(head.classes, half, nms.kind, nms_frames, nms.threshold, report.max_latency_s,
+                           options.min_confidence)
     log_path = events_log_path(out_dir, half)
     for line in read_event_log(log_path):
         tracker.remember(line)
@@ -174,6 +181,8 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
             if event.kind == "event" and event.id in already:
                 report.skipped_ids += 1
                 continue
+            if event.reason == "retracted":  # out no more: emitting it again is not a repeat
+                already.discard(event.id)
             log.write(line)
             for sink in sinks:
                 sink.send(line)
@@ -196,9 +205,12 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
                 fresh = scorer.update(features.view())
                 if len(fresh):
                     final = scorer.array()
-                    publish(tracker.update(final[:, 1:], np.asarray(times[: len(final)]), times[-1]))
+                    publish(tracker.update(final[:, 1:], np.asarray(times[: len(final)]), times[-1],
+                                           waited=time.time() - np.asarray(arrivals[: len(final)])))
                 report.busy_s += time.perf_counter() - busy_from
                 report.end_lag_s = time.time() - arrivals[-1]
+            if tracker.pending:  # undecided events whose frame arrived max_latency_s ago go out now
+                publish(tracker.overdue(time.time() - np.asarray(arrivals)))
             status.tick(times)
     finally:
         report.wall_s = time.time() - began
