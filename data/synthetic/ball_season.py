@@ -19,6 +19,7 @@ from soccerspot.data.labels import Event, GameLabels, write_labels
 from soccerspot.data.synthetic.ball_play import FPS, BallPlan, PlayConfig, plan_ball_game
 from soccerspot.data.synthetic.ball_render import ball_look, build_scene, render_ball_frame
 from soccerspot.data.synthetic.broadcast import VIDEO_NAME, BroadcastConfig, check_config, encode_video
+from soccerspot.data.synthetic.parallel import run_render_tasks
 from soccerspot.errors import SettingsError
 
 BALL_SPLITS = ("train", "valid", "test")
@@ -106,8 +107,6 @@ def render_ball_season(root: str | Path, config: BallSeasonConfig = BallSeasonCo
     """Render every game of the season under `root`, in `workers` processes, and write the split lists and
     `SEASON_FILE` (the settings); returns the games of each split. A game already there is kept when its labels
     exist (written after its video) and `SEASON_FILE` holds the same settings."""
-    from tqdm import tqdm
-
     config.validate()
     root = Path(root)
     names = ball_game_names(config)
@@ -126,19 +125,7 @@ def render_ball_season(root: str | Path, config: BallSeasonConfig = BallSeasonCo
     tasks = [(root / game, ball_game_seed(config, split, index), broadcast, f"synthetic/{game}")
              for split in BALL_SPLITS for index, game in enumerate(names[split])
              if not (same_settings and complete(game))]
-    bar = tqdm(total=len(tasks), desc="render ball games", unit="game", disable=not progress)
-    if workers > 1 and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_render_task, tasks):
-                bar.update()
-    else:
-        for task in tasks:
-            _render_task(task)
-            bar.update()
-    bar.close()
+    run_render_tasks(_render_task, tasks, workers, progress, "render ball games", "game")
     for split in BALL_SPLITS:
         with atomic_open(root / f"{split}.txt", "w") as handle:
             handle.write("".join(f"{game}\n" for game in names[split]))

@@ -36,6 +36,7 @@ from soccerspot.data.cameras import CAMERAS_FILE, CameraChange, CameraLabels, wr
 from soccerspot.data.classes import EVENT_DICTIONARY_V2
 from soccerspot.data.games import HALVES, LABELS_FILE
 from soccerspot.data.labels import Event, GameLabels, write_labels
+from soccerspot.data.synthetic.parallel import run_render_tasks
 from soccerspot.data.synthetic.replays import ReplayConfig, SyntheticReplay, camera_labels, insert_replays
 from soccerspot.data.synthetic.scenes import Look, Shot, build_look, render_shot
 
@@ -451,26 +452,11 @@ def render_games(plans: list[GamePlan], config: BroadcastConfig = BroadcastConfi
                  timeline: TimelineConfig = TimelineConfig(), workers: int = 1, progress: bool = False) -> None:
     """Render every half of `plans` (in `workers` processes when more than one), then write each game's
     labels."""
-    from tqdm import tqdm
-
     check_config(config)
     tasks = [(half, config, timeline) for plan in plans for half in plan.halves]
     for plan in plans:
         plan.game_dir.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(tasks), desc="render halves", unit="half", disable=not progress)
-    if workers > 1 and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        # spawn: never fork a process that may hold torch's threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_render_task, tasks):
-                bar.update()
-    else:
-        for task in tasks:
-            _render_task(task)
-            bar.update()
-    bar.close()
+    run_render_tasks(_render_task, tasks, workers, progress, "render halves", "half")
     for plan in plans:
         if config.replays is not None:
 

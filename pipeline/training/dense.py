@@ -50,10 +50,11 @@ from soccerspot.pipeline.inference.dense_spot import DenseSpotter, half_spots
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.finetune import FineTuneData, clip_loader, run_differences, video_halves
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
+from soccerspot.pipeline.training.settings_record import SettingsRecord
 
 
 @dataclass
-class DenseSettings:
+class DenseSettings(SettingsRecord):
     """What the dense recipe adds to a `TrainConfig` (E2E-Spot's dataset arguments; theirs as defaults)."""
 
     frame_recipe: str = "e2e-soccernetv2"
@@ -81,13 +82,6 @@ class DenseSettings:
             raise SettingsError("fg_weight", f"must be > 0; got {self.fg_weight}")
         return self
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "DenseSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in obj.items() if key in known})
 
 
 def model_settings(config: TrainConfig) -> dict:
@@ -213,7 +207,7 @@ class DenseLoss:
 def spotter_for(model: nn.Module, classes: list[str], settings: DenseSettings, path: Path) -> DenseSpotter:
     inference = PEER_INFERENCE[(settings.variant, settings.frame_recipe)]
     return DenseSpotter(model, list(classes), False, frame_recipe(settings.frame_recipe), inference.rule,
-                        inference.nms, path, settings.variant, inference.bin_ms)
+                        inference.nms, path, settings.variant, inference.eval_framerate)
 
 
 def cache_batches(track, size: int = 32):
@@ -235,7 +229,7 @@ def dense_validation_a_map(model: nn.Module, data: FineTuneData, config: TrainCo
         result = half_probabilities(model, cache_batches(track), clip_len=model.clip_len, rule=spotter.rule,
                                     spec=model.input_spec, precision=precision)
         found.setdefault(track.game, []).extend(half_spots(result.probabilities, result.times, spotter, track.half))
-    predictions = {game: GamePredictions(url=game, predictions=deduplicate_bins(spots, spotter.bin_ms))
+    predictions = {game: GamePredictions(url=game, predictions=deduplicate_bins(spots, spotter.eval_framerate))
                    for game, spots in found.items()}
     results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
                              version=class_setup(config.classes).version)

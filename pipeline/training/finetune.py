@@ -28,7 +28,6 @@ so `soccerspot spot MATCH.mkv --model RUN/best` extracts with it and spots.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ from soccerspot.pipeline.training.distributed import current, main_rank_first
 from soccerspot.pipeline.training.loop import (
     LoopTask, TrainResult, check_loop_settings, run, training_precision,
 )
+from soccerspot.pipeline.training.settings_record import SettingsRecord
 from soccerspot.pipeline.training.tasks import registered_task
 from soccerspot.pipeline.training.tasks.features import validation_a_map
 
@@ -68,7 +68,7 @@ BACKBONE_FILE = "backbone.pt"
 
 
 @dataclass
-class FineTuneSettings:
+class FineTuneSettings(SettingsRecord):
     """What fine-tuning adds to a `TrainConfig`: the backbone, its frames and the clips' augmentation."""
 
     backbone: str = "resnet152"
@@ -99,13 +99,6 @@ class FineTuneSettings:
             raise SettingsError("color_jitter", f"must lie in [0, 1]; got {self.color_jitter}")
         return self
 
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "FineTuneSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in obj.items() if key in known})
 
 
 @dataclass
