@@ -36,7 +36,7 @@ from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import class_setup
 from soccerspot.data.dense_training_clips import DEFAULT_PAD_LEN, DenseClipDataset, DenseClipSettings
 from soccerspot.data.frame_store import frame_cache_path
-from soccerspot.data.labels import GamePredictions, deduplicate_bins, read_labels
+from soccerspot.data.labels import GamePredictions, deduplicate_bins
 from soccerspot.data.video_clips import frame_track
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.frame_recipes import FRAME_RECIPES, frame_recipe
@@ -48,7 +48,9 @@ from soccerspot.pipeline.inference.dense_half import half_probabilities, pad_val
 from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
 from soccerspot.pipeline.inference.dense_spot import DenseSpotter, half_spots
 from soccerspot.pipeline.training.config import TrainConfig
-from soccerspot.pipeline.training.finetune import FineTuneData, clip_loader, run_differences, video_halves
+from soccerspot.pipeline.training.finetune import (
+    FineTuneData, clip_loader, read_game_labels, run_differences, video_halves,
+)
 from soccerspot.pipeline.training.loop import LoopTask, TrainResult, check_loop_settings, run, training_precision
 from soccerspot.pipeline.training.settings_record import SettingsRecord
 
@@ -125,12 +127,7 @@ def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: P
 
     setup = class_setup(config.classes)
     recipe = frame_recipe(settings.frame_recipe)
-    labels = {}
-    for game in [*train_games, *valid_games]:
-        path = labels_root / game / setup.labels_file
-        if not path.is_file():
-            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
-        labels[game] = read_labels(path)
+    labels = read_game_labels(labels_root, [*train_games, *valid_games], setup.labels_file)
     tracks: dict[str, list] = {}
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):

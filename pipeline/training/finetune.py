@@ -163,6 +163,18 @@ def cache_halves(halves: Sequence[VideoHalf], cache_root: Path, settings: FineTu
     return caches, failed
 
 
+
+def read_game_labels(labels_root: Path, games: Sequence[str], labels_file: str) -> dict[str, GameLabels]:
+    """Each game's labels, `DataError` naming the first one missing."""
+    labels = {}
+    for game in games:
+        path = labels_root / game / labels_file
+        if not path.is_file():
+            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
+        labels[game] = read_labels(path)
+    return labels
+
+
 def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_root: Path, labels_root: Path,
                        train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
                        clip_frames: int | None = None, clip_fps: float | None = None,
@@ -170,12 +182,7 @@ def load_finetune_data(config: TrainConfig, settings: FineTuneSettings, videos_r
     """Cache every half of both game lists (frames; with `clip_frames`, each row's clip for a video backbone)
     and map their labels to rows."""
     setup = class_setup(config.classes)
-    labels = {}
-    for game in [*train_games, *valid_games]:
-        path = labels_root / game / setup.labels_file
-        if not path.is_file():
-            raise DataError(path, f"labels for game {game!r} not found (pass --labels if they live elsewhere)")
-        labels[game] = read_labels(path)
+    labels = read_game_labels(labels_root, [*train_games, *valid_games], setup.labels_file)
     tracks: dict[str, list] = {}
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):
