@@ -98,7 +98,8 @@ class GameWorker:
             if self.settings.grounding_model is not None:
 
                 began = time.perf_counter()
-                outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name)
+                outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name,
+                                                     fusion=self.settings.grounding_fusion)
                 outcome.timings["ground"] = round(time.perf_counter() - began, 3)
         outcome.video_seconds = round(outcome.video_seconds, 3)
         return outcome
