@@ -1,7 +1,8 @@
 """The replay grounding heads on torch.distributed (gloo on this machine): their epochs are batch plans, so
 two ranks (torchrun / `--nproc 2`) and `--accumulate 2` give the parameters one process gives (the
 augmentations of `baidu-grounding` on; `calf-grounding`'s trained BatchNorm over the global batch with
-`--sync-bn`; its `--accumulate` is two ranks' without it), and `--resume` goes across world sizes. See tests/test_distributed.py for the other trainers."""
+`--sync-bn`; its `--accumulate` is two ranks' without it), and `--resume` goes across world sizes
+(the loop's own, shown on `baidu-grounding`). See tests/test_distributed.py for the other trainers."""
 from __future__ import annotations
 
 import json
@@ -168,8 +169,7 @@ CALF_OPTIONS = {"frame_hidden": 32, "frame_reduced": 16, "chunks_per_replay": 4,
 
 
 @pytest.mark.slow
-def test_calf_grounding_on_two_ranks_with_sync_bn_equals_one_process_and_resumes_across_world_sizes(
-        season, tmp_path, capsys):
+def test_calf_grounding_on_two_ranks_with_sync_bn_equals_one_process(season, tmp_path, capsys):
     def args(out: Path, *extra: str) -> list[str]:
         return grounding_args(season, out, "calf-grounding", CALF_OPTIONS, "--window-seconds", "40",
                               "--batch-size", "12", *extra)
@@ -185,14 +185,6 @@ def test_calf_grounding_on_two_ranks_with_sync_bn_equals_one_process_and_resumes
     assert_same_weights(single, ranks, "model.pt")
     assert_same_losses(ranks, single)
 
-    # resumed on one process, then two ranks again
-    assert main(args(ranks, "--resume", "--epochs", "3")) == 0
-    done = soccerspot(args(ranks, "--resume", "--epochs", "4", "--sync-bn", "--nproc", "2"))
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert main(args(single, "--resume", "--epochs", "4")) == 0
-    assert_same_weights(single, ranks, "model.pt")
-    assert [record.get("world_size", 1) for record in metrics(ranks)] == [2, 2, 1, 2]
-
     # --accumulate 2 on one process: its BatchNorm normalises over each step's rows, so it is not one process's
     # run (README); it is two ranks' without --sync-bn, each normalising over its share (the same rows), in every
     # parameter (the running statistics are rank 0's there, both steps' here)
@@ -200,8 +192,10 @@ def test_calf_grounding_on_two_ranks_with_sync_bn_equals_one_process_and_resumes
     assert main(args(accumulated, "--epochs", "2", "--accumulate", "2")) == 0
     done = soccerspot(args(unsynced, "--epochs", "2", "--nproc", "2"))
     assert done.returncode == 0, done.stderr[-2000:]
+    running = ("running_mean", "running_var", "num_batches_tracked")
     parameters = [name for name in torch.load(single / "last" / "model.pt", weights_only=True)
-                  if not name.startswith("norm.") or name in ("norm.weight", "norm.bias")]
+                  if not name.endswith(running)]
     assert_same_tensors(accumulated, unsynced, parameters)
-    assert relative_differences(torch.load(accumulated / "last" / "model.pt", weights_only=True),
-                                torch.load(single / "last" / "model.pt", weights_only=True))["norm.weight"] > 1e-3
+    apart = relative_differences(*(torch.load(run / "last" / "model.pt", weights_only=True)
+                                   for run in (accumulated, single)))
+    assert max(apart[name] for name in parameters) > 1e-2  # and one process with the whole batch is another run
