@@ -183,19 +183,37 @@ class DenseTrainModel(nn.Module):
 class DenseLoss:
     """Cross-entropy over C + 1 per-frame classes, background weight 1 and `fg_weight` for each class, summed
     over stages (theirs: `F.cross_entropy(pred.reshape(-1, C + 1), label, weight=[1, 5, ...])`). With mixup the
-    targets are distributions (their soft-target form); without, class indices (their hard form)."""
+    targets are distributions (their soft-target form); without, class indices (their hard form).
+
+    As the loop's exact-sum contract (`loop.batch_share`): torch's mean is sum(w_i l_i) / sum(w_i) over the
+    frames with class-index targets (w_i the weight of frame i's class) and sum(l_i) / frames with soft
+    targets; `sums` and `counts` are those numerators and denominators, so a rank's or an accumulation step's
+    share of a batch adds up to the loss of the whole batch. Every stage scores the same frames against the
+    same targets, so the stages share one denominator and their sums add."""
 
     def __init__(self, num_classes: int, fg_weight: float, soft: bool):
         self.weight = torch.tensor([1.0] + [float(fg_weight)] * num_classes)
         self.soft = soft
 
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _labels(self, targets: torch.Tensor, columns: int) -> torch.Tensor:
+        labels = targets.reshape(-1, columns)
+        return labels if self.soft else labels.argmax(dim=1)
+
+    def sums(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         columns = logits.shape[-1]
         weight = self.weight.to(logits.device)
-        labels = targets.reshape(-1, columns)
-        if not self.soft:
-            labels = labels.argmax(dim=1)
-        return sum(F.cross_entropy(stage.reshape(-1, columns), labels, weight=weight) for stage in logits)
+        labels = self._labels(targets, columns)
+        return sum(F.cross_entropy(stage.reshape(-1, columns), labels, weight=weight, reduction="sum")
+                   for stage in logits).reshape(1)
+
+    def counts(self, targets: torch.Tensor) -> torch.Tensor:
+        labels = self._labels(targets, targets.shape[-1])
+        if self.soft:
+            return torch.tensor([float(labels.shape[0])])
+        return self.weight.to(labels.device)[labels].sum().reshape(1)
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (self.sums(logits, targets) / self.counts(targets).to(logits.device, logits.dtype))[0]
 
 
 # --- validation and export -------------------------------------------------------------------------------
