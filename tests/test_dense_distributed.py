@@ -1,6 +1,7 @@
 """`train-dense` on several ranks (gloo, torchrun) equal to one process: a tiny E2E-Spot (rny002_gsm + GRU,
-8-frame clips of 64x48 frames, dropout and mixup off, flips on: each clip's flip is drawn from its own
-index), with trained BatchNorm synchronised (`--sync-bn`), and with frozen BatchNorm and `--accumulate 2`.
+8-frame clips of 64x48 frames, dropout off, flips on: each clip's flip is drawn from its own index), with
+trained BatchNorm synchronised (`--sync-bn`; mixup off: class-index targets, the weighted mean), and with
+frozen BatchNorm and `--accumulate 2` (mixup on, drawn per clip too: soft targets, the mean over frames).
 
 What "equal" can mean in fp32 here: the sums of a batch split over ranks or steps are added in another order,
 so gradients differ at the rounding level. Most tensors then agree within 1e-4 relative; the ones that start
@@ -93,10 +94,12 @@ def test_two_ranks_with_synchronised_batchnorm_equal_one_process_and_rank_0_writ
 def test_frozen_batchnorm_and_accumulate_on_two_ranks_equal_one_process_and_resume_on_one(season, tmp_path,
                                                                                          tiny_recipe, capsys):
     single, ranked = tmp_path / "single", tmp_path / "ranked"
-    assert main(exact_args(season, single, "--epochs", "2", "--freeze-bn")) == 0
+    assert main(exact_args(season, single, "--epochs", "2", "--freeze-bn", "--mixup-alpha", "0.2")) == 0
     capsys.readouterr()
-    # 2 ranks x 2 steps: every clip of a batch of 4 in its own step, one optimizer step per batch
-    done = ranks(exact_args(season, ranked, "--epochs", "2", "--freeze-bn", "--accumulate", "2"))
+    # 2 ranks x 2 steps: every clip of a batch of 4 in its own step, one optimizer step per batch; mixup on (the
+    # dataset's: each clip's partner and weight drawn from its index; soft targets, a mean over frames)
+    done = ranks(exact_args(season, ranked, "--epochs", "2", "--freeze-bn", "--accumulate", "2", "--mixup-alpha",
+                            "0.2"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_weights(single, ranked)
     layout = json.loads((ranked / "train_config.json").read_text())["distributed"]
@@ -105,8 +108,8 @@ def test_frozen_batchnorm_and_accumulate_on_two_ranks_equal_one_process_and_resu
     assert torch.equal(model["features.regnet.stem.bn.running_mean"], torch.zeros(32))  # frozen statistics
 
     # the 2-rank run resumed on one process (its --accumulate 2 kept) = the one-process run resumed
-    assert main(exact_args(season, ranked, "--epochs", "3", "--freeze-bn", "--resume")) == 0
-    assert main(exact_args(season, single, "--epochs", "3", "--freeze-bn", "--resume")) == 0
+    assert main(exact_args(season, ranked, "--epochs", "3", "--freeze-bn", "--mixup-alpha", "0.2", "--resume")) == 0
+    assert main(exact_args(season, single, "--epochs", "3", "--freeze-bn", "--mixup-alpha", "0.2", "--resume")) == 0
     capsys.readouterr()
     assert_same_weights(single, ranked)
     assert [m.get("world_size", 1) for m in metrics(ranked)] == [2, 2, 1]
