@@ -16,6 +16,10 @@
   "warmup-cosine"`), precision by the one policy, exact `--resume`. Validation: the loss on fixed held-out
   clips every epoch and, every `eval_every` epochs, Average-mAP of the validation halves through the dense
   inference `spot` uses (`pipeline.inference.dense_half`: overlapping clips averaged, the peer's NMS).
+- several ranks (`--nproc`, torchrun): the loop's data-parallel run; rank 0 decodes the frame caches first, each
+  rank cuts its share of every batch (clips drawn per index), the held-out loss is split and reduced, the
+  Average-mAP is computed on rank 0 and its decisions broadcast; BatchNorm trains, so `--sync-bn` (or
+  `DenseSettings.freeze_batchnorm`) for ranks that equal one process.
 
 Checkpoints (`RUN/best`, `RUN/last`): `config.json` + `model.pt`, read by `models.dense.trained_folder`,
 so `soccerspot spot VIDEO --model RUN/best` runs it.
