@@ -19,9 +19,11 @@ As E2E-Spot's `dataset/frame.py` (`ActionSpotDataset`, Hong et al., ECCV 2022), 
 - horizontal flip of a whole clip with probability 1/2 (`flip`; theirs: RandomHorizontalFlip, same for every
   frame of a clip). Their colour jitter and Gaussian blur are not reproduced.
 
-Their draws come from Python's `random` in their loader workers; here every draw comes from
-`numpy.random.default_rng([seed, epoch, ...])`, so an epoch is the same whatever the workers and an exact
-`--resume` redraws it. `get_batch(indices)` -> (inputs, targets): inputs `(frames uint8 (B, T, 3, H, W),
+Their draws come from Python's `random` in their loader workers; here each clip's draws (its half and start,
+its flip, its mixup partner and weight) come from `numpy.random.default_rng([seed, epoch, 11, index])`: a
+function of the seed, the epoch and the clip's index alone (`draw(index)`), so an epoch is the same whatever
+the workers, an exact `--resume` redraws it, and a rank of a data-parallel run cuts its share of every batch
+without drawing the other ranks' clips. `get_batch(indices)` -> (inputs, targets): inputs `(frames uint8 (B, T, 3, H, W),
 valid bool (B, T))` and, with mixup, `+ (partner frames, partner valid, weight float32 (B,))`; targets
 float32 (B, T, C + 1).
 """
@@ -62,8 +64,21 @@ def clip_labels(track: FrameTrack, base: int, clip_len: int, dilate_len: int) ->
     return labels
 
 
+@dataclass(frozen=True)
+class ClipDraw:
+    """One clip of an epoch: its half (index into the tracks), first row, flip; with mixup, its partner's and
+    the weight of this clip in the mix."""
+
+    track: int
+    base: int
+    flip: bool
+    partner: "ClipDraw | None" = None
+    weight: float = 1.0
+
+
 class DenseClipDataset(Dataset):
-    """`settings.clips` clips over `tracks`, redrawn by `set_epoch(epoch)` (`fixed=True`: always epoch 0's)."""
+    """`settings.clips` clips over `tracks`, redrawn by `set_epoch(epoch)` (`train=False`: always epoch 0's,
+    without mixup or flips)."""
 
     def __init__(self, tracks: Sequence[FrameTrack], num_classes: int, settings: DenseClipSettings, *,
                  seed: int = 0, train: bool = True):
@@ -79,39 +94,40 @@ class DenseClipDataset(Dataset):
         self.seed, self.train = seed, train
         self.events = [(i, int(row)) for i, t in enumerate(self.tracks) for row in t.event_rows
                        if 0 <= row < t.num_rows]
+        rows = np.array([t.num_rows for t in self.tracks], dtype=np.float64)
+        self.track_p = rows / rows.sum()  # a half chosen with probability proportional to its rows
+        self.mixing = self.train and settings.mixup_alpha > 0
         self.set_epoch(0)
 
-    def _draw(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _place(self, rng: np.random.Generator) -> tuple[int, int]:
         s = self.settings
-        rows = np.array([t.num_rows for t in self.tracks], dtype=np.float64)
-        tracks = np.empty(count, dtype=np.int64)
-        bases = np.empty(count, dtype=np.int64)
-        for k in range(count):
-            if s.fg_upsample is not None and s.fg_upsample > 0 and self.events and rng.random() >= s.fg_upsample:
-                track, frame = self.events[int(rng.integers(len(self.events)))]
-                n = self.tracks[track].num_rows
-                lower = max(-s.pad_len, frame - s.clip_len + 1)
-                upper = min(n - 1 + s.pad_len - s.clip_len, frame)
-                base = int(rng.integers(lower, upper + 1)) if upper > lower else lower
-            else:
-                track = int(rng.choice(len(self.tracks), p=rows / rows.sum()))
-                n = self.tracks[track].num_rows
-                base = -s.pad_len + int(rng.integers(0, max(0, n - 1 + 2 * s.pad_len - s.clip_len) + 1))
-            tracks[k], bases[k] = track, base
-        return tracks, bases
+        if s.fg_upsample is not None and s.fg_upsample > 0 and self.events and rng.random() >= s.fg_upsample:
+            track, frame = self.events[int(rng.integers(len(self.events)))]
+            n = self.tracks[track].num_rows
+            lower = max(-s.pad_len, frame - s.clip_len + 1)
+            upper = min(n - 1 + s.pad_len - s.clip_len, frame)
+            return track, int(rng.integers(lower, upper + 1)) if upper > lower else lower
+        track = int(rng.choice(len(self.tracks), p=self.track_p))
+        n = self.tracks[track].num_rows
+        return track, -s.pad_len + int(rng.integers(0, max(0, n - 1 + 2 * s.pad_len - s.clip_len) + 1))
+
+    def draw(self, index: int) -> ClipDraw:
+        """Clip `index` of the current epoch: a function of (seed, epoch, index) only."""
+        if not 0 <= index < self.settings.clips:
+            raise IndexError(f"clip {index} of an epoch of {self.settings.clips}")
+        rng = np.random.default_rng([self.seed, self.epoch, 11, index])
+        flipping = self.train and self.settings.flip
+        track, base = self._place(rng)
+        flip = bool(rng.random() < 0.5) and flipping
+        if not self.mixing:
+            return ClipDraw(track, base, flip)
+        partner_track, partner_base = self._place(rng)
+        partner = ClipDraw(partner_track, partner_base, bool(rng.random() < 0.5) and flipping)
+        weight = float(np.float32(rng.beta(self.settings.mixup_alpha, self.settings.mixup_alpha)))
+        return ClipDraw(track, base, flip, partner, weight)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch if self.train else 0
-        rng = np.random.default_rng([self.seed, self.epoch, 11])
-        count = self.settings.clips
-        self.clip_track, self.clip_base = self._draw(rng, count)
-        mixing = self.train and self.settings.mixup_alpha > 0
-        if mixing:
-            self.mix_track, self.mix_base = self._draw(rng, count)
-            self.mix_weight = rng.beta(self.settings.mixup_alpha, self.settings.mixup_alpha, size=count).astype(np.float32)
-        self.mixing = mixing
-        flips = rng.random((count, 2)) < 0.5
-        self.flips = flips if self.train and self.settings.flip else np.zeros_like(flips)
 
     def __len__(self) -> int:
         return self.settings.clips
@@ -129,16 +145,16 @@ class DenseClipDataset(Dataset):
         return frames, valid, clip_labels(t, base, length, self.settings.dilate_len)
 
     def get_batch(self, indices: Sequence[int]) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        indices = [int(i) for i in indices]
+        draws = [self.draw(int(i)) for i in indices]
         eye = np.eye(self.num_classes + 1, dtype=np.float32)
-        first = [self._clip(int(self.clip_track[i]), int(self.clip_base[i]), bool(self.flips[i, 0])) for i in indices]
+        first = [self._clip(d.track, d.base, d.flip) for d in draws]
         frames = torch.from_numpy(np.stack([f for f, _, _ in first])).permute(0, 1, 4, 2, 3)
         valid = torch.from_numpy(np.stack([v for _, v, _ in first]))
         targets = np.stack([eye[labels] for _, _, labels in first])
         if not self.mixing:
             return (frames, valid), torch.from_numpy(targets)
-        second = [self._clip(int(self.mix_track[i]), int(self.mix_base[i]), bool(self.flips[i, 1])) for i in indices]
-        weight = self.mix_weight[indices]
+        second = [self._clip(d.partner.track, d.partner.base, d.partner.flip) for d in draws]
+        weight = np.array([d.weight for d in draws], dtype=np.float32)
         targets = weight[:, None, None] * targets + (1 - weight[:, None, None]) * np.stack([eye[l] for _, _, l in second])
         partner = torch.from_numpy(np.stack([f for f, _, _ in second])).permute(0, 1, 4, 2, 3)
         partner_valid = torch.from_numpy(np.stack([v for _, v, _ in second]))

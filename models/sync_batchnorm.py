@@ -7,7 +7,10 @@ statistics are the mean and the biased variance over every rank's rows (two pass
 running variance gets the unbiased one over the global count, as `nn.BatchNorm*d` on the whole batch.
 
 Only BatchNorm layers that train are replaced: a layer whose parameters are frozen (a frozen backbone
-stage) keeps its module and stays in eval mode.
+stage) keeps its module and stays in eval mode. timm's norm + activation layers (`BatchNormAct2d`, in its
+RegNets, ResNets, EfficientNets…: a BatchNorm that then applies its `drop` and `act` children) keep those
+children and apply them after the synchronised normalisation, as timm's own `SyncBatchNormAct` does; a
+BatchNorm with any other child is refused, since what its forward does with it is unknown here.
 """
 from __future__ import annotations
 
@@ -17,7 +20,19 @@ import torch.distributed.nn.functional as dist_functional
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["GlobalBatchNorm", "sync_batchnorm"]
+__all__ = ["GlobalBatchNorm", "SyncBatchNormTail", "sync_batchnorm"]
+
+# timm's BatchNormAct2d.forward: batch_norm, then self.drop, then self.act (timm.layers.norm_act)
+NORM_ACT_TAIL = ("drop", "act")
+
+
+def _tail(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """What a norm + activation layer applies after normalising (nothing for a plain BatchNorm)."""
+    for name in NORM_ACT_TAIL:
+        op = layer._modules.get(name)
+        if op is not None:
+            x = op(x)
+    return x
 
 
 class GlobalBatchNorm(_BatchNorm):
@@ -29,7 +44,7 @@ class GlobalBatchNorm(_BatchNorm):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-            return super().forward(input)
+            return _tail(self, super().forward(input))
         self._check_input_dim(input)
         dims = [0, *range(2, input.dim())]
         shape = [1, -1, *([1] * (input.dim() - 2))]
@@ -45,7 +60,7 @@ class GlobalBatchNorm(_BatchNorm):
         output = centred / torch.sqrt(variance + self.eps).view(shape)
         if self.affine:
             output = output * self.weight.double().view(shape) + self.bias.double().view(shape)
-        return output.to(input.dtype)
+        return _tail(self, output.to(input.dtype))
 
     @torch.no_grad()
     def _update_running_stats(self, mean: torch.Tensor, variance: torch.Tensor, count: float) -> None:
@@ -56,13 +71,27 @@ class GlobalBatchNorm(_BatchNorm):
         self.running_var.mul_(1 - factor).add_(unbiased.to(self.running_var.dtype), alpha=factor)
 
 
+class SyncBatchNormTail(nn.SyncBatchNorm):
+    """torch's `SyncBatchNorm`, then the `drop` and `act` children of the timm layer it replaced, if any."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return _tail(self, super().forward(input))
+
+
 def _trains(layer: _BatchNorm) -> bool:
     return any(parameter.requires_grad for parameter in layer.parameters(recurse=False))
 
 
 def _converted(layer: _BatchNorm, cuda: bool) -> nn.Module:
-    kind = nn.SyncBatchNorm if cuda else GlobalBatchNorm
+    children = dict(layer.named_children())
+    unknown = sorted(set(children) - set(NORM_ACT_TAIL))
+    if unknown:
+        raise ValueError(f"cannot synchronise {type(layer).__name__}: a BatchNorm with children {unknown} "
+                         f"(only timm's norm + activation children {list(NORM_ACT_TAIL)} are known)")
+    kind = SyncBatchNormTail if cuda else GlobalBatchNorm
     new = kind(layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats)
+    for name, child in children.items():
+        new.add_module(name, child)
     new.load_state_dict(layer.state_dict())
     for name, parameter in layer.named_parameters(recurse=False):
         getattr(new, name).requires_grad_(parameter.requires_grad)

@@ -60,7 +60,7 @@ def test_clip_labels_dilate_like_theirs_and_pad_rows_past_the_half():
     dataset = DenseClipDataset([track], 3, DenseClipSettings(clip_len=8, clips=64, pad_len=5), seed=1)
     (frames, valid), targets = dataset.get_batch(range(64))
     assert frames.shape == (64, 8, 3, 2, 3) and targets.shape == (64, 8, 4)
-    bases = dataset.clip_base
+    bases = np.array([dataset.draw(i).base for i in range(64)])
     assert bases.min() >= -5 and bases.max() + 8 <= 20 + 5 and bases.min() < 0 < bases.max() + 8 - 20
     for clip, base in enumerate(bases.tolist()):
         rows = np.arange(base, base + 8)
@@ -70,7 +70,30 @@ def test_clip_labels_dilate_like_theirs_and_pad_rows_past_the_half():
     again = DenseClipDataset([track], 3, DenseClipSettings(clip_len=8, clips=64, pad_len=5), seed=1)
     again.set_epoch(3)
     dataset.set_epoch(3)
-    assert np.array_equal(again.clip_base, dataset.clip_base)  # an epoch is a function of (seed, epoch)
+    assert [again.draw(i) for i in range(64)] == [dataset.draw(i) for i in range(64)]  # a function of (seed, epoch)
+    assert [again.draw(i).base for i in range(64)] != bases.tolist()
+
+
+def test_a_clip_is_drawn_from_the_seed_epoch_and_its_index_alone():
+    # a rank of a data-parallel run cuts its share of a batch without drawing the other ranks' clips
+    track = _track(40, [(5, 0), (17, 1), (30, 0)])
+    settings = DenseClipSettings(clip_len=6, clips=12, mixup_alpha=0.2, flip=True, fg_upsample=0.5)
+    whole = DenseClipDataset([track], 2, settings, seed=4)
+    whole.set_epoch(2)
+    inputs, targets = whole.get_batch(range(12))
+    share = DenseClipDataset([track], 2, settings, seed=4)
+    share.set_epoch(2)
+    for indices in ([9, 10, 11], [3], [7, 0]):  # fetched alone, in another order
+        part_inputs, part_targets = share.get_batch(indices)
+        for mine, theirs in zip(part_inputs, inputs):
+            assert torch.equal(mine, theirs[indices])
+        assert torch.equal(part_targets, targets[indices])
+    draws = [whole.draw(i) for i in range(12)]
+    assert len({d.flip for d in draws}) == 2 and len({d.partner.base for d in draws}) > 1
+    assert all(0.0 <= d.weight <= 1.0 for d in draws)
+    held_out = DenseClipDataset([track], 2, settings, seed=4, train=False)
+    held_out.set_epoch(5)  # validation clips: epoch 0's, never mixed nor flipped
+    assert all(held_out.draw(i).partner is None and not held_out.draw(i).flip for i in range(12))
 
 
 def test_mixup_targets_and_the_loss_are_their_soft_weighted_cross_entropy():
@@ -79,8 +102,8 @@ def test_mixup_targets_and_the_loss_are_their_soft_weighted_cross_entropy():
     (frames, valid, partner, partner_valid, weight), targets = dataset.get_batch(range(6))
     assert partner.shape == frames.shape and weight.shape == (6,)
     np.testing.assert_allclose(targets.sum(-1).numpy(), 1.0, atol=1e-6)
-    first = clip_labels(track, int(dataset.clip_base[0]), 10, 0)
-    second = clip_labels(track, int(dataset.mix_base[0]), 10, 0)
+    first = clip_labels(track, dataset.draw(0).base, 10, 0)
+    second = clip_labels(track, dataset.draw(0).partner.base, 10, 0)
     expected = np.zeros((10, 3), dtype=np.float32)
     expected[np.arange(10), first] += weight[0].item()
     expected[np.arange(10), second] += 1 - weight[0].item()
@@ -194,3 +217,36 @@ def test_the_e2e_spot_preset_is_their_recipe_and_builds():
     assert config.head_options["clip_len"] == 100 and "ECCV 2022" in config.source
     check_dense_settings(config, DenseSettings())  # builds the model at its size
     assert DenseSettings().epoch_frames // config.head_options["clip_len"] == 5000  # their clips an epoch
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_the_loss_shares_of_a_split_batch_add_up_to_the_whole_batch_loss_and_gradient(soft):
+    # the loop's exact-sum contract: torch's weighted mean is sum(w_i l_i) / sum(w_i) with class indices (and
+    # / frames with distributions), so a plain mean of the parts' means is not the batch's loss
+    from soccerspot.pipeline.training.loop import batch_share, loss_counts
+
+    generator = torch.Generator().manual_seed(5)
+    criterion = DenseLoss(3, 5.0, soft=soft)
+    stages, clips, frames = 2, 6, 7
+    logits = torch.randn(stages, clips, frames, 4, generator=generator)
+    labels = torch.randint(0, 4, (clips, frames), generator=generator) * (torch.rand(clips, frames, generator=generator) < 0.3)
+    targets = torch.eye(4)[labels]
+    if soft:
+        targets = 0.7 * targets + 0.3 * torch.eye(4)[torch.randint(0, 4, (clips, frames), generator=generator)]
+    whole = logits.clone().requires_grad_(True)
+    expected = sum(F.cross_entropy(stage.reshape(-1, 4), targets.reshape(-1, 4) if soft else labels.flatten(),
+                                   weight=torch.tensor([1.0, 5.0, 5.0, 5.0])) for stage in whole)
+    assert criterion(whole, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+    expected.backward()
+    for sizes in ([6], [1, 5], [2, 0, 4], [3, 3]):
+        leaf = logits.clone().requires_grad_(True)
+        bounds = np.cumsum([0, *sizes]).tolist()
+        pieces = [(leaf[:, a:b], targets[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        denominators = sum(loss_counts(criterion, t) for _, t in pieces)
+        total = sum(batch_share(criterion, o, t, denominators) for o, t in pieces)
+        total.backward()
+        assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+        torch.testing.assert_close(leaf.grad, whole.grad, rtol=1e-5, atol=1e-8)
+    if not soft:
+        naive = (criterion(logits[:, :1], targets[:1]) + criterion(logits[:, 1:], targets[1:])) / 2
+        assert abs(naive.item() - expected.item()) > 1e-3

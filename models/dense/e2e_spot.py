@@ -8,7 +8,7 @@ As in E2E-Spot's `train_e2e.py` (`E2EModel.Impl`) and `model/modules.py`:
 - A shifted model needs clips of exactly `clip_len` frames: a shorter clip is padded at its end with zeros
   (the input is already normalised, so zeros are the mean colour) and the padded frames' features dropped.
 - `temporal_arch`: `gru` (one bidirectional GRU layer, hidden size the feature size capped at 768, dropout
-  0.5, a linear layer), `deeper_gru` (three GRU layers), `mstcn` (MS-TCN: three stages of five dilated
+  0.5 (`dropout`), a linear layer), `deeper_gru` (three GRU layers), `mstcn` (MS-TCN: three stages of five dilated
   residual layers of 256 channels; the later stages read the softmax of the previous one), `` (a linear
   layer per frame).
 - Frames: RGB, ImageNet mean and std; the published configs say `crop_dim: null` (whole 398×224 frames).
@@ -73,6 +73,7 @@ class E2ESpotConfig:
     temporal_arch: str = "gru"
     clip_len: int = 100
     pretrained: bool = False
+    dropout: float = 0.5  # theirs, in the GRU and MS-TCN layers (0: a run that must equal another exactly)
 
     def validate(self) -> "E2ESpotConfig":
         if self.feature_arch not in FEATURE_ARCHS:
@@ -85,6 +86,8 @@ class E2ESpotConfig:
             raise SettingsError("num_classes", f"must be at least 1, got {self.num_classes}")
         if self.clip_len < 1:
             raise SettingsError("clip_len", f"must be at least 1, got {self.clip_len}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SettingsError("dropout", f"must lie in [0, 1), got {self.dropout}")
         return self
 
 
@@ -92,13 +95,13 @@ class E2ESpotConfig:
 
 
 class GRUSpotter(nn.Module):
-    """Bidirectional GRU over the clip's features, dropout 0.5, a linear layer per frame."""
+    """Bidirectional GRU over the clip's features, dropout (theirs 0.5), a linear layer per frame."""
 
-    def __init__(self, feature_dim: int, outputs: int, *, layers: int):
+    def __init__(self, feature_dim: int, outputs: int, *, layers: int, dropout: float = 0.5):
         super().__init__()
         hidden = min(feature_dim, MAX_GRU_HIDDEN)
         self.gru = nn.GRU(feature_dim, hidden, num_layers=layers, batch_first=True, bidirectional=True)
-        self.dropout = nn.Dropout(0.5)
+        self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * hidden, outputs)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -120,11 +123,11 @@ class LinearSpotter(nn.Module):
 class DilatedResidual(nn.Module):
     """MS-TCN's layer: x + dropout(conv1x1(relu(dilated conv3(x))))."""
 
-    def __init__(self, channels: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, dropout: float = 0.5):
         super().__init__()
         self.dilated = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
         self.pointwise = nn.Conv1d(channels, channels, 1)
-        self.dropout = nn.Dropout(0.5)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.pointwise(F.relu(self.dilated(x))))
@@ -134,10 +137,10 @@ class TCNStage(nn.Module):
     """One MS-TCN stage over (B, T, D): a 1×1 projection, `layers` dilated residual layers (dilation 2^i),
     a 1×1 output convolution."""
 
-    def __init__(self, in_dim: int, outputs: int, *, channels: int = 256, layers: int = 5):
+    def __init__(self, in_dim: int, outputs: int, *, channels: int = 256, layers: int = 5, dropout: float = 0.5):
         super().__init__()
         self.project = nn.Conv1d(in_dim, channels, 1)
-        self.layers = nn.ModuleList([DilatedResidual(channels, 2 ** i) for i in range(layers)])
+        self.layers = nn.ModuleList([DilatedResidual(channels, 2 ** i, dropout) for i in range(layers)])
         self.out = nn.Conv1d(channels, outputs, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,9 +153,10 @@ class TCNStage(nn.Module):
 class MSTCNSpotter(nn.Module):
     """MS-TCN (Farha & Gall, CVPR 2019) as E2E-Spot configures it: 3 stages; (S, B, T, C + 1)."""
 
-    def __init__(self, feature_dim: int, outputs: int, *, stages: int = 3):
+    def __init__(self, feature_dim: int, outputs: int, *, stages: int = 3, dropout: float = 0.5):
         super().__init__()
-        self.stages = nn.ModuleList([TCNStage(feature_dim if i == 0 else outputs, outputs) for i in range(stages)])
+        self.stages = nn.ModuleList([TCNStage(feature_dim if i == 0 else outputs, outputs, dropout=dropout)
+                                     for i in range(stages)])
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         logits = [self.stages[0](features)]
@@ -161,13 +165,13 @@ class MSTCNSpotter(nn.Module):
         return torch.stack(logits)
 
 
-def _temporal_layer(arch: str, feature_dim: int, outputs: int) -> nn.Module:
+def _temporal_layer(arch: str, feature_dim: int, outputs: int, dropout: float = 0.5) -> nn.Module:
     if arch == "gru":
-        return GRUSpotter(feature_dim, outputs, layers=1)
+        return GRUSpotter(feature_dim, outputs, layers=1, dropout=dropout)
     if arch == "deeper_gru":
-        return GRUSpotter(feature_dim, outputs, layers=3)
+        return GRUSpotter(feature_dim, outputs, layers=3, dropout=dropout)
     if arch == "mstcn":
-        return MSTCNSpotter(feature_dim, outputs)
+        return MSTCNSpotter(feature_dim, outputs, dropout=dropout)
     return LinearSpotter(feature_dim, outputs)
 
 
@@ -188,7 +192,8 @@ class E2ESpot(DenseModel):
         self.features: ShiftedRegNet = create_shifted_regnet(
             arch.timm_name, kind=arch.shift, clip_len=config.clip_len, shift_shortcut=arch.shift == "tsm",
             pretrained=config.pretrained)
-        self.temporal = _temporal_layer(config.temporal_arch, self.features.feature_dim, config.num_classes + 1)
+        self.temporal = _temporal_layer(config.temporal_arch, self.features.feature_dim, config.num_classes + 1,
+                                        config.dropout)
 
     def forward(self, x: torch.Tensor) -> DenseOutput:
         length = x.shape[1]

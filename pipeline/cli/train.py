@@ -44,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # help of the setting flags that say more than their type
-SETTING_HELP = {"precision": f"autocast: fp32 | bf16 | fp16 (CUDA) | {AUTO_HELP} (default: the preset's)"}
+SETTING_HELP = {"precision": f"autocast: fp32 | bf16 | fp16 (CUDA) | {AUTO_HELP} (default: the preset's)",
+                "accumulate": "each batch in K steps of B/K rows, one optimizer step: the same step as one batch of "
+                              "B, except for BatchNorm layers that train (each step's own statistics)",
+                "sync_bn": "several ranks: BatchNorm layers that train normalise over the global batch (without it, "
+                           "each rank over its own share)"}
 
 
 def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,10 @@
     soccerspot spot MATCH.mkv --model RUN/best
 
 Each half video is decoded once into a frame cache of the model's frame recipe; clips, labels, mixup, loss
-and schedule are E2E-Spot's (`pipeline.training.dense`). Exit codes as `soccerspot train`: 1 for bad data, 2
-for a flag that cannot work.
+and schedule are E2E-Spot's (`pipeline.training.dense`). Under torchrun or with `--nproc N` it trains on N ranks
+(`--batch-size` the global batch; `--sync-bn` for BatchNorm statistics over the global batch, else per rank);
+`--accumulate K` cuts each batch into K steps. Exit codes as `soccerspot train`: 1 for bad data, 2 for a flag
+that cannot work.
 """
 from __future__ import annotations
 
@@ -52,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw a clip around an event when a uniform draw is >= this (E2E-Spot's --fg_upsample)")
     parser.add_argument("--fg-weight", type=float, default=5.0, help="cross-entropy weight of the classes (background 1)")
     parser.add_argument("--no-flip", action="store_true", help="no random horizontal flips of clips")
+    parser.add_argument("--freeze-bn", action="store_true",
+                        help="the model's BatchNorm layers stay in eval mode (running statistics fixed, scale and "
+                             "shift still train); without it or --sync-bn, several ranks normalise each over its own "
+                             "share of the batch, and --accumulate K over each step's B/K clips")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder (default runs/dense-<date>); never overwritten without --resume")
     parser.add_argument("--cache-dir", type=Path, default=None,
@@ -84,15 +90,17 @@ def dense_settings(args: argparse.Namespace):
     from soccerspot.pipeline.training.dense import DenseSettings
 
     return DenseSettings(frame_recipe=args.frame_recipe, epoch_frames=args.epoch_frames, dilate_len=args.dilate_len,
-                         fg_upsample=args.fg_upsample, fg_weight=args.fg_weight, flip=not args.no_flip)
+                         fg_upsample=args.fg_upsample, fg_weight=args.fg_weight, flip=not args.no_flip,
+                         freeze_batchnorm=args.freeze_bn)
 
 
 def build_dense_config(args: argparse.Namespace):
-    """The preset (or, with --resume, the run's own settings: only --epochs may change) with the flags."""
+    """The preset (or, with --resume, the run's own settings: only --epochs and --accumulate may change) with
+    the flags."""
     import dataclasses
 
     from soccerspot.errors import DataError, SettingsError
-    from soccerspot.pipeline.cli.train import stored_config
+    from soccerspot.pipeline.cli.train import RESUME_MAY_CHANGE, stored_config
     from soccerspot.pipeline.training.config import apply_overrides
     from soccerspot.pipeline.training.presets import DENSE_PRESETS, get_dense_preset
     from soccerspot.pipeline.training.run_folder import RUN_CONFIG_FILE, STATE_FILE
@@ -106,15 +114,15 @@ def build_dense_config(args: argparse.Namespace):
     try:
         if args.resume and args.out is not None and (args.out / STATE_FILE).is_file():
             stored = stored_config(args.out)
-            given = apply_overrides(stored, {k: v for k, v in overrides.items() if k != "max_epochs"})
+            given = apply_overrides(stored, {k: v for k, v in overrides.items() if k not in RESUME_MAY_CHANGE})
             given = dataclasses.replace(given, head=args.model or given.head,
                                         head_options={**given.head_options, **options})
             differing = [f.name for f in dataclasses.fields(stored)
-                         if f.name != "max_epochs" and getattr(stored, f.name) != getattr(given, f.name)]
+                         if f.name not in RESUME_MAY_CHANGE and getattr(stored, f.name) != getattr(given, f.name)]
             if differing:
                 raise DataError(args.out / RUN_CONFIG_FILE, "--resume continues the run with its own settings; "
                                                             f"these differ: {', '.join(differing)}")
-            return apply_overrides(stored, {k: v for k, v in overrides.items() if k == "max_epochs"})
+            return apply_overrides(stored, {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE})
         base = get_dense_preset(args.preset or DEFAULT_PRESET)
         if args.model is not None and args.model != base.head:
             base = dataclasses.replace(base, head=args.model, head_options={})
@@ -131,15 +139,11 @@ def build_dense_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from soccerspot.errors import DataError, SettingsError
     from soccerspot.pipeline.cli.finetune import check_inputs
+    from soccerspot.pipeline.cli.train import launch_ranks, launches_ranks, start_ranks
     from soccerspot.pipeline.training.dense import check_dense_settings, load_dense_data, run_dense
-    from soccerspot.pipeline.training.distributed import launched_world_size
     from soccerspot.pipeline.training.finetune import videos_games
 
     check_inputs(args)
-    if (args.nproc or 1) > 1 or launched_world_size() > 1:
-        # its clip draws and frame caches are not yet split over ranks (README "Training the dense models")
-        raise UsageError("train-dense runs on one process: several ranks (--nproc, torchrun) are not built for the "
-                         "dense models yet")
     config = build_dense_config(args)
     settings = dense_settings(args)
     try:
@@ -157,14 +161,19 @@ def run(args: argparse.Namespace) -> int:
     valid_games = videos_games(args.valid_split, args.videos)
     if not train_games:
         raise DataError(args.videos, f"no training games (--train-split {args.train_split})")
+    if launches_ranks(args):
+        return launch_ranks(args)
+    config, shard = start_ranks(args, config)
     data = load_dense_data(config, settings, args.videos, args.labels or args.videos, train_games, valid_games,
                            args.cache_dir or args.out.parent / "frame-cache", progress=not args.no_progress)
-    print(f"training {config.head} {json.dumps(config.head_options)} ({config.preset}) on {len(train_games)} games; "
-          f"validation {len(valid_games)} games; run folder {args.out}")
+    if shard.is_main:
+        print(f"training {config.head} {json.dumps(config.head_options)} ({config.preset}) on {len(train_games)} "
+              f"games; validation {len(valid_games)} games; run folder {args.out}")
     result = run_dense(config, settings, data, args.out, resume=args.resume, max_batches=args.max_batches,
                        progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
-    print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
-                      "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
-                      "model": str(Path(result.out_dir) / "best"), "last": last}))
+    if shard.is_main:
+        print(json.dumps({"out": str(result.out_dir), "epochs": result.epochs, "best_epoch": result.best_epoch,
+                          "best_" + config.select_on: result.best_value, "stop_reason": result.stop_reason,
+                          "model": str(Path(result.out_dir) / "best"), "last": last}))
     return 0

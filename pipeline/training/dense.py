@@ -16,6 +16,10 @@
   "warmup-cosine"`), precision by the one policy, exact `--resume`. Validation: the loss on fixed held-out
   clips every epoch and, every `eval_every` epochs, Average-mAP of the validation halves through the dense
   inference `spot` uses (`pipeline.inference.dense_half`: overlapping clips averaged, the peer's NMS).
+- several ranks (`--nproc`, torchrun): the loop's data-parallel run; rank 0 decodes the frame caches first, each
+  rank cuts its share of every batch (clips drawn per index), the held-out loss is split and reduced, the
+  Average-mAP is computed on rank 0 and its decisions broadcast; BatchNorm trains, so `--sync-bn` (or
+  `DenseSettings.freeze_batchnorm`) for ranks that equal one process.
 
 Checkpoints (`RUN/best`, `RUN/last`): `config.json` + `model.pt`, read by `models.dense.trained_folder`,
 so `soccerspot spot VIDEO --model RUN/best` runs it.
@@ -48,6 +52,7 @@ from soccerspot.pipeline.inference.dense_half import half_probabilities, pad_val
 from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
 from soccerspot.pipeline.inference.dense_spot import DenseSpotter, half_spots
 from soccerspot.pipeline.training.config import TrainConfig
+from soccerspot.pipeline.training.distributed import current, main_rank_first
 from soccerspot.pipeline.training.finetune import (
     FineTuneData, clip_loader, read_game_labels, run_differences, video_halves,
 )
@@ -67,6 +72,7 @@ class DenseSettings(SettingsRecord):
     fg_weight: float = 5.0
     flip: bool = True  # their RandomHorizontalFlip in training
     pad_len: int = DEFAULT_PAD_LEN
+    freeze_batchnorm: bool = False  # BatchNorm layers in eval mode (statistics fixed; scale and shift train)
 
     def validate(self) -> "DenseSettings":
         if self.frame_recipe not in FRAME_RECIPES:
@@ -122,7 +128,9 @@ def check_dense_settings(config: TrainConfig, settings: DenseSettings) -> None:
 def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: Path, labels_root: Path,
                     train_games: Sequence[str], valid_games: Sequence[str], cache_root: Path, *,
                     progress: bool = True) -> FineTuneData:
-    """A frame cache of the recipe's frames per half of both game lists, their labels mapped to rows."""
+    """A frame cache of the recipe's frames per half of both game lists, their labels mapped to rows. Under
+    several ranks, rank 0 decodes what is missing while the others wait, then every rank reads the caches in
+    place (memory-mapped)."""
     import sys
 
     setup = class_setup(config.classes)
@@ -132,15 +140,17 @@ def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: P
     failed: list[str] = []
     for split, games in (("train", train_games), ("valid", valid_games)):
         tracks[split] = []
-        for half in video_halves(videos_root, games):
-            path = frame_cache_path(cache_root, half.game, half.half, 0, "", 0, recipe=recipe.name)
-            try:
-                cache = ensure_recipe_cache(half.video, path, recipe, progress=progress)
-            except DataError as error:
-                print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
-                failed.append(str(half.video))
-                continue
-            tracks[split].append(frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary))
+        with main_rank_first():
+            for half in video_halves(videos_root, games):
+                path = frame_cache_path(cache_root, half.game, half.half, 0, "", 0, recipe=recipe.name)
+                try:
+                    cache = ensure_recipe_cache(half.video, path, recipe, progress=progress and current().is_main)
+                except DataError as error:
+                    if current().is_main:
+                        print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
+                    failed.append(str(half.video))
+                    continue
+                tracks[split].append(frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary))
     if not tracks["train"]:
         raise DataError(videos_root, "no training half could be decoded: nothing to train on")
     description = {
@@ -158,11 +168,21 @@ def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: P
 
 class DenseTrainModel(nn.Module):
     """A dense model fed uint8 clips: normalised as it expects, rows outside the half filled with its padding,
-    mixed with a partner clip (mixup) after normalisation; returns every stage's logits (S, B, T, C + 1)."""
+    mixed with a partner clip (mixup) after normalisation; returns every stage's logits (S, B, T, C + 1).
+    `frozen_batchnorm`: the model's BatchNorm layers stay in eval mode while it trains."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, frozen_batchnorm: bool = False):
         super().__init__()
         self.model = model
+        self.frozen_batchnorm = frozen_batchnorm
+
+    def train(self, mode: bool = True) -> "DenseTrainModel":
+        super().train(mode)
+        if mode and self.frozen_batchnorm:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
 
     def prepare(self, frames: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         spec = self.model.input_spec
@@ -183,19 +203,37 @@ class DenseTrainModel(nn.Module):
 class DenseLoss:
     """Cross-entropy over C + 1 per-frame classes, background weight 1 and `fg_weight` for each class, summed
     over stages (theirs: `F.cross_entropy(pred.reshape(-1, C + 1), label, weight=[1, 5, ...])`). With mixup the
-    targets are distributions (their soft-target form); without, class indices (their hard form)."""
+    targets are distributions (their soft-target form); without, class indices (their hard form).
+
+    As the loop's exact-sum contract (`loop.batch_share`): torch's mean is sum(w_i l_i) / sum(w_i) over the
+    frames with class-index targets (w_i the weight of frame i's class) and sum(l_i) / frames with soft
+    targets; `sums` and `counts` are those numerators and denominators, so a rank's or an accumulation step's
+    share of a batch adds up to the loss of the whole batch. Every stage scores the same frames against the
+    same targets, so the stages share one denominator and their sums add."""
 
     def __init__(self, num_classes: int, fg_weight: float, soft: bool):
         self.weight = torch.tensor([1.0] + [float(fg_weight)] * num_classes)
         self.soft = soft
 
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def _labels(self, targets: torch.Tensor, columns: int) -> torch.Tensor:
+        labels = targets.reshape(-1, columns)
+        return labels if self.soft else labels.argmax(dim=1)
+
+    def sums(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         columns = logits.shape[-1]
         weight = self.weight.to(logits.device)
-        labels = targets.reshape(-1, columns)
-        if not self.soft:
-            labels = labels.argmax(dim=1)
-        return sum(F.cross_entropy(stage.reshape(-1, columns), labels, weight=weight) for stage in logits)
+        labels = self._labels(targets, columns)
+        return sum(F.cross_entropy(stage.reshape(-1, columns), labels, weight=weight, reduction="sum")
+                   for stage in logits).reshape(1)
+
+    def counts(self, targets: torch.Tensor) -> torch.Tensor:
+        labels = self._labels(targets, targets.shape[-1])
+        if self.soft:
+            return torch.tensor([float(labels.shape[0])])
+        return self.weight.to(labels.device)[labels].sum().reshape(1)
+
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (self.sums(logits, targets) / self.counts(targets).to(logits.device, logits.dtype))[0]
 
 
 # --- validation and export -------------------------------------------------------------------------------
@@ -253,7 +291,7 @@ def dense_task(config: TrainConfig, settings: DenseSettings, data: FineTuneData,
     values = {**model_settings(config), "num_classes": len(data.classes)}
     device = torch.device(config.device)
     model = create_dense_model(config.head, **values).to(device)
-    trainer = DenseTrainModel(model)
+    trainer = DenseTrainModel(model, frozen_batchnorm=settings.freeze_batchnorm)
     precision = training_precision(config.precision, device)
     clip_len = int(model.clip_len)
     clips = max(1, settings.epoch_frames // clip_len)
