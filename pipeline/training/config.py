@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from soccerspot.data.classes import CLASS_SETUPS
+from soccerspot.data.classes import BALL_CLASS_SETUPS, CLASS_SETUPS
 from soccerspot.errors import SettingsError
 
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
@@ -81,7 +81,7 @@ class TrainConfig:
         from soccerspot.pipeline.evaluation.average_map import METRICS
         from soccerspot.pipeline.inference.nms import NMS_KINDS
 
-        choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
+        choices = {"sampling": SAMPLINGS, "classes": (*CLASS_SETUPS, *BALL_CLASS_SETUPS), "scheduler": SCHEDULERS,
                    "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS,
                    "optimizer": OPTIMIZERS, "precision": TRAINING_PRECISIONS}
         for name, allowed in choices.items():
