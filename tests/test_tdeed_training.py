@@ -4,6 +4,7 @@
 random outputs and the targets our clip dataset gives, with and without mixup."""
 from __future__ import annotations
 
+import json
 import types
 import warnings
 from pathlib import Path
@@ -13,9 +14,14 @@ import pytest
 import torch
 from peer_code import imported_from, peer_repo
 
+from soccerspot.data.classes import class_setup
 from soccerspot.data.dense_training_clips import (
     NO_TEAM, DenseClipDataset, DenseClipSettings, DenseTrack, clip_targets, peer_frame_rows,
 )
+from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.extract.frame_recipes import FRAME_RECIPES, FrameRecipe
+from soccerspot.pipeline.cli import main
+from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
 from soccerspot.pipeline.training.dense_losses import TDEEDLoss
 
 NUM_CLASSES = 3
@@ -197,3 +203,111 @@ def test_sums_over_parts_of_a_batch_add_up_to_the_whole_batchs_loss():
     no_team[..., -1] = NO_TEAM
     without = TDEEDLoss(NUM_CLASSES, 5.0, soft=False, displacement=True, team=False)
     assert loss(packed, no_team).item() == pytest.approx(without(packed, no_team).item(), rel=1e-6)
+
+
+# --- through the CLI: a tiny T-DEED with its team head on a tiny rendered ball season ---------------------
+
+TINY_BALL = FrameRecipe(name="tiny-tdeed-ball", sample_fps=25, width=64, height=48, read_stride=2,
+                        source="a test's small frames, read as T-DEED reads its Ball frames (every second)")
+
+
+@pytest.fixture()
+def tiny_ball_recipe(monkeypatch):
+    """A frame recipe at the videos' 64x48, every second 25 fps frame, spotted as T-DEED's Ball models are."""
+    monkeypatch.setitem(FRAME_RECIPES, TINY_BALL.name, TINY_BALL)
+    monkeypatch.setitem(PEER_INFERENCE, ("T-DEED", TINY_BALL.name), PEER_INFERENCE[("T-DEED", "tdeed-ball")])
+
+
+@pytest.fixture(scope="module")
+def ball_season(tmp_path_factory) -> Path:
+    from soccerspot.data.synthetic.ball_season import BallSeasonConfig, render_ball_season
+
+    root = tmp_path_factory.mktemp("ball_season")
+    render_ball_season(root, BallSeasonConfig(train_games=1, valid_games=1, test_games=1, minutes=1 / 3,
+                                              width=64, height=48, seed=5))
+    return root
+
+
+@pytest.mark.slow
+def test_tdeed_trains_on_a_ball_season_and_spots_with_teams(ball_season, tmp_path, tiny_ball_recipe, capsys):
+    run = tmp_path / "run"
+    args = ["train-dense", "--task", "ball", "--videos", str(ball_season), "--train-split",
+            str(ball_season / "train.txt"), "--valid-split", str(ball_season / "valid.txt"), "--out", str(run),
+            "--cache-dir", str(tmp_path / "cache"), "--frame-recipe", TINY_BALL.name, "--clip-len", "16",
+            "--epoch-frames", "64", "--batch-size", "2", "--epochs", "2", "--warmup-epochs", "1",
+            "--eval-every", "2", "--precision", "fp32", "--no-progress"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["epochs"] == 2
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(m["train_loss"]) and np.isfinite(m["valid_loss"]) for m in metrics)
+    assert "valid_a_mAP" in metrics[1] and "valid_mAP_no_team" in metrics[1]  # Team mAP@1 and mAP@1
+    config = json.loads((run / "best" / "config.json").read_text())
+    assert (config["model"], config["variant"], config["task"]) == ("tdeed-soccernetball-baseline", "T-DEED", "ball")
+    assert config["settings"]["event_team"] and config["settings"]["radi_displacement"] == 4
+    assert config["classes"] == class_setup("ball-2025").names
+
+    # spot the test game with the trained folder: team-aware predictions, scored by evaluate --task ball
+    test_game = (ball_season / "test.txt").read_text().split()[0]
+    out = tmp_path / "spots"
+    video = ball_season / test_game / "1_224p.mkv"
+    assert main(["spot", str(video), "--model", str(run / "best"), "--out", str(out), "--device", "cpu",
+                 "--no-progress"]) == 0
+    predictions = json.loads((out / PREDICTIONS_FILE).read_text())["predictions"]
+    assert predictions and {p["team"] for p in predictions} <= {"left", "right"}
+    predicted = tmp_path / "predicted" / test_game
+    predicted.mkdir(parents=True)
+    (predicted / PREDICTIONS_FILE).write_text((out / PREDICTIONS_FILE).read_text())
+    capsys.readouterr()
+    assert main(["evaluate", "--task", "ball", "--labels", str(ball_season), "--predictions",
+                 str(tmp_path / "predicted"), "--split", str(ball_season / "test.txt"), "--json",
+                 str(tmp_path / "scores.json")]) == 0
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert 0.0 <= scores["mAP_no_team"] <= 1.0 and "mAP" in scores
+
+
+def test_init_from_takes_every_tensor_but_the_class_and_team_heads(tmp_path):
+    from soccerspot.errors import DataError
+    from soccerspot.models.dense import create_dense_model
+    from soccerspot.pipeline.training.dense import DenseSettings, export_dense_model, init_from_folder
+
+    small = dict(clip_len=16, n_layers=1, pretrained=False)
+    torch.manual_seed(0)
+    source = create_dense_model("tdeed-soccernet-small", **small)  # v2: 17 classes, no team, radius 3
+    export_dense_model(tmp_path / "v2", source, "tdeed-soccernet-small", small, [f"c{i}" for i in range(17)],
+                       DenseSettings(), {})
+    torch.manual_seed(1)
+    target = create_dense_model("tdeed-soccernetball-baseline", **small)  # ball: 12 classes and teams
+    fresh = {k: v.clone() for k, v in target.state_dict().items()}
+    report = init_from_folder(target, tmp_path / "v2")
+    after, before = target.state_dict(), source.state_dict()
+    heads = ("temporal.class_head.", "temporal.team_head.")
+    for key, tensor in after.items():
+        if key.startswith(heads):
+            assert torch.equal(tensor, fresh[key]), key  # left as built
+        else:
+            assert torch.equal(tensor, before[key]), key  # backbone, encoder-decoder, displacement head
+    assert report["loaded"] == sum(1 for key in after if not key.startswith(heads))
+    with pytest.raises(DataError, match="model.pt"):
+        init_from_folder(target, tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_train_dense_init_from_records_what_it_loaded(ball_season, tmp_path, tiny_ball_recipe, capsys):
+    # a model without teams on the 2024 classes, then the team model started from it
+    common = ["--videos", str(ball_season), "--train-split", str(ball_season / "train.txt"), "--valid-split",
+              "none", "--cache-dir", str(tmp_path / "cache"), "--frame-recipe", TINY_BALL.name, "--clip-len", "16",
+              "--epoch-frames", "32", "--batch-size", "2", "--epochs", "1", "--warmup-epochs", "0",
+              "--eval-every", "0", "--precision", "fp32", "--no-progress", "--select-on", "valid_loss",
+              "--max-batches", "1"]
+    first = tmp_path / "first"
+    assert main(["train-dense", "--task", "ball", "--classes", "ball-2024", "--model-options",
+                 '{"event_team": false}', "--out", str(first), *common]) == 0
+    second = tmp_path / "second"
+    assert main(["train-dense", "--task", "ball", "--init-from", str(first / "best"), "--out", str(second),
+                 *common]) == 0
+    capsys.readouterr()
+    record = json.loads((second / "train_config.json").read_text())
+    assert record["init_from"]["folder"] == str(first / "best") and record["init_from"]["loaded"] > 100
+    assert all(name.startswith(("temporal.class_head.", "temporal.team_head."))
+               for name in record["init_from"]["skipped"])

@@ -269,7 +269,12 @@ def dense_validation_a_map(model: nn.Module, data: FineTuneData, config: TrainCo
     if setup.teams and spotter.team:  # Team mAP (the 2025 Ball evaluator), and mAP without teams beside it
         results = evaluate_ball_teams(data.valid_labels, predictions, data.classes, config.metric, teams=setup.teams,
                                       framerate=framerate, allow_missing=True)
-        return {"a_mAP": float(results["mAP"]), "mAP_no_team": float(results["mAP_no_team"])}
+        # a class without labels in the validation games makes the official mean NaN (its 0 / 0 weights): the
+        # selection reads the mean over the classes that have some, the official figure is kept beside it
+        per_class = np.asarray(results["mAP_per_class"], dtype=np.float64)
+        scored = per_class[np.isfinite(per_class)]
+        return {"a_mAP": float(scored.mean()) if len(scored) else float("nan"), "team_mAP": float(results["mAP"]),
+                "mAP_no_team": float(results["mAP_no_team"])}
     results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
                              version=setup.version, framerate=framerate, allow_missing=True)
     return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
