@@ -175,6 +175,9 @@ def test_the_team_loss_is_sn_teamspottings(peer_code_root, mixup):
     ours = TDEEDLoss(NUM_CLASSES, 5.0, soft=mixup, displacement=True, team=True)(packed, targets)
     theirs = their_loss(root, outputs, batch, radius=4, team=True, weights=weights)
     assert ours.item() == pytest.approx(theirs, rel=1e-6, abs=1e-6)
+    # train-dense's criterion tells mixed (training) from unmixed (validation) targets itself
+    told = TDEEDLoss(NUM_CLASSES, 5.0, soft=None, displacement=True, team=True)(packed, targets)
+    assert told.item() == pytest.approx(theirs, rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.parametrize("mixup", [True, False])
@@ -182,7 +185,7 @@ def test_the_loss_without_team_is_arturxe2s(peer_code_root, mixup):
     root = peer_repo("arturxe2/T-DEED", peer_code_root)
     targets, batch, weights = _batches(mixup, team=False, radius=3, seed=4)
     packed, outputs = _random_outputs(5, team=False)
-    ours = TDEEDLoss(NUM_CLASSES, 5.0, soft=mixup, displacement=True, team=False)(packed, targets)
+    ours = TDEEDLoss(NUM_CLASSES, 5.0, soft=None, displacement=True, team=False)(packed, targets)
     theirs = their_loss(root, outputs, batch, radius=3, team=False, weights=weights)
     assert ours.item() == pytest.approx(theirs, rel=1e-6, abs=1e-6)
 

@@ -367,7 +367,7 @@ def dense_task(config: TrainConfig, settings: DenseSettings, data: FineTuneData,
         valid_batches=valid_batches if valid_clips is not None else None,
         validate=(lambda: dense_validation_a_map(model, data, config, settings, precision, out_dir))
         if data.valid else None,
-        criterion=(TDEEDLoss(len(data.classes), settings.fg_weight, soft=config.mixup_alpha > 0,
+        criterion=(TDEEDLoss(len(data.classes), settings.fg_weight, soft=None,
                              displacement=bool(model.has_displacement), team=teams,
                              displacement_weight=settings.displacement_weight, team_weight=settings.team_weight)
                    if trainer.extra_outputs else DenseLoss(len(data.classes), settings.fg_weight,

@@ -5,7 +5,8 @@ What their `TDEEDModel.epoch()` computes on a batch (arturxe2/T-DEED and SoccerN
 
 - class: `F.cross_entropy(pred.reshape(-1, C + 1), label, weight=[1, fg_weight, ...])`, foreground weight 5;
   with mixup the labels are distributions (torch's soft-target form, a mean over rows), without them class
-  indices (torch's weighted mean: over the rows' weights);
+  indices (torch's weighted mean: over the rows' weights); `soft=None` tells them apart by the targets, so
+  mixed training batches and unmixed validation batches are each theirs;
 - displacement: `F.mse_loss(predD, labelD).mean()` over every row of the batch (background rows' target is
   0), in frames;
 - team (sn-teamspotting): `BCEWithLogitsLoss()(predT[labelT != -1], labelT[labelT != -1])` over the rows an
@@ -31,7 +32,7 @@ TDEED_LOSS_WEIGHTS = (1.0, 1.0, 2.0)  # sn-teamspotting model.py epoch(loss_weig
 class TDEEDLoss:
     """Weighted cross-entropy + `displacement_weight` x displacement MSE + `team_weight` x team BCE."""
 
-    def __init__(self, num_classes: int, fg_weight: float, soft: bool, *, displacement: bool, team: bool,
+    def __init__(self, num_classes: int, fg_weight: float, soft: bool | None, *, displacement: bool, team: bool,
                  displacement_weight: float = TDEED_LOSS_WEIGHTS[1], team_weight: float = TDEED_LOSS_WEIGHTS[2]):
         self.columns = num_classes + 1
         self.weight = torch.tensor([1.0] + [float(fg_weight)] * num_classes)
@@ -42,6 +43,13 @@ class TDEEDLoss:
     def _classes(self, targets: torch.Tensor) -> torch.Tensor:
         return targets[..., :self.columns].reshape(-1, self.columns)
 
+    def _soft(self, classes: torch.Tensor) -> bool:
+        """`soft`, or where it is None, whether the targets are mixed: theirs is the soft form after mixup (training)
+        and the class-index form without it (their validation batches)."""
+        if self.soft is not None:
+            return self.soft
+        return not bool(((classes == 0) | (classes == 1)).all())
+
     def _team_rows(self, targets: torch.Tensor) -> torch.Tensor:
         return targets[..., TEAM_COLUMN].reshape(-1) != NO_TEAM
 
@@ -50,7 +58,7 @@ class TDEEDLoss:
         displacement term's rows, the team term's rows with a team."""
         classes = self._classes(targets)
         weight = self.weight.to(targets.device)
-        class_count = (torch.tensor(float(classes.shape[0]), device=targets.device) if self.soft
+        class_count = (torch.tensor(float(classes.shape[0]), device=targets.device) if self._soft(classes)
                        else weight[classes.argmax(dim=1)].sum())
         rows = float(classes.shape[0]) if self.displacement else 0.0
         teams = self._team_rows(targets).sum().to(torch.float64) if self.team else 0.0
@@ -63,7 +71,7 @@ class TDEEDLoss:
         weight = self.weight.to(outputs.device)
         logits = outputs[..., :self.columns].reshape(-1, self.columns)
         classes = self._classes(targets)
-        if self.soft:
+        if self._soft(classes):
             class_sum = F.cross_entropy(logits, classes, weight=weight, reduction="sum")
         else:
             class_sum = F.cross_entropy(logits, classes.argmax(dim=1), weight=weight, reduction="sum")
