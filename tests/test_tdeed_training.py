@@ -314,3 +314,38 @@ def test_train_dense_init_from_records_what_it_loaded(ball_season, tmp_path, tin
     assert record["init_from"]["folder"] == str(first / "best") and record["init_from"]["loaded"] > 100
     assert all(name.startswith(("temporal.class_head.", "temporal.team_head."))
                for name in record["init_from"]["skipped"])
+
+
+@pytest.mark.parametrize("preset, repo, path", [
+    ("tdeed-ball", "SoccerNet/sn-teamspotting", "config/SoccerNetBall/SoccerNetBall_baseline.json"),
+    ("tdeed-soccernetv2", "arturxe2/T-DEED", "config/SoccerNet/SoccerNet_small.json"),
+])
+def test_the_tdeed_presets_are_their_configs(peer_code_root, preset, repo, path):
+    from soccerspot.models.dense.registry import dense_model_entry
+    from soccerspot.pipeline.training.dense import DenseSettings, check_dense_settings
+    from soccerspot.pipeline.training.presets import DENSE_PRESET_SETTINGS, get_dense_preset
+
+    theirs = json.loads((peer_repo(repo, peer_code_root) / path).read_text())
+    config = get_dense_preset(preset)
+    settings = DenseSettings(**DENSE_PRESET_SETTINGS[preset])
+    model = {**dense_model_entry(config.head).defaults, **config.head_options}
+    assert (config.lr, config.batch_size, config.max_epochs, config.warmup_epochs) == (
+        theirs["learning_rate"], theirs["batch_size"], theirs["num_epochs"], theirs["warm_up_epochs"])
+    assert (config.mixup_alpha > 0) == theirs["mixup"] and config.select_on == "valid_a_mAP"
+    for key in ("feature_arch", "clip_len", "radi_displacement", "n_layers", "sgp_ks", "sgp_r", "num_classes"):
+        assert model[key] == theirs[key], key
+    assert bool(model.get("event_team", False)) == theirs.get("event_team", False)
+    assert settings.epoch_frames == theirs["epoch_num_frames"]
+    assert settings.flip == (not theirs.get("event_team", False))  # sn-teamspotting comments the flip out
+    check_dense_settings(config, settings)
+
+
+def test_train_dense_refuses_a_team_model_on_classes_without_teams(tmp_path, capsys):
+    base = ["train-dense", "--videos", str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main([*base, "--task", "ball", "--classes", "ball-2024"]) == 2
+    assert "--classes" in capsys.readouterr().err
+    assert main([*base, "--task", "ball", "--classes", "v2"]) == 2
+    assert "class sets" in capsys.readouterr().err
+    (tmp_path / "g").mkdir()
+    assert main([*base, "--task", "ball", "--init-from", str(tmp_path / "nowhere")]) == 1
+    assert "model.pt" in capsys.readouterr().err

@@ -199,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
         if setting in {f for f in vars(settings)}:
             raise UsageError(f"--{setting.replace('_', '-')}: {error.reason}") from None
         raise
+    if settings.init_from is not None and not (Path(settings.init_from) / "model.pt").is_file():
+        raise DataError(Path(settings.init_from) / "model.pt", "missing: --init-from takes a train-dense model "
+                                                               "folder (RUN/best)")
     if args.out is None:
         args.out = Path("runs") / f"dense-{time.strftime('%Y%m%d-%H%M%S')}"
     train_games = videos_games(args.train_split, args.videos)
