@@ -17,8 +17,15 @@
   clips every epoch and, every `eval_every` epochs, Average-mAP of the validation halves through the dense
   inference `spot` uses (`pipeline.inference.dense_half`: overlapping clips averaged, the peer's NMS).
 
+T-DEED (`tdeed-ball`, `tdeed-soccernetv2` presets: their configs, `DENSE_PRESET_SETTINGS` for the data side)
+goes through the same task: its clips are their stored clips with displacement and team targets
+(`data.dense_training_clips`), `DenseTrainModel` packs its displacement and team outputs beside the logits,
+and the loss is theirs (`pipeline.training.dense_losses.TDEEDLoss`); validation with teams is Team mAP
+(`pipeline.evaluation.ball`). `init_from` starts the model from another run's tensors but its class and team
+heads (pre-training on SoccerNet-v2 actions, then Ball Action Spotting).
+
 Checkpoints (`RUN/best`, `RUN/last`): `config.json` + `model.pt`, read by `models.dense.trained_folder`,
-so `soccerspot spot VIDEO --model RUN/best` runs it.
+so `soccerspot spot VIDEO --model RUN/best` runs it; the config records the task its labels were.
 """
 from __future__ import annotations
 
@@ -289,8 +296,7 @@ def export_dense_model(folder: Path, model: nn.Module, name: str, values: dict, 
         torch.save(state, handle)
     write_json_atomic(folder / TRAINED_CONFIG_FILE, {
         "format": TRAINED_FORMAT, "model": name, "settings": values, "classes": list(classes),
-        "frame_recipe": settings.frame_recipe, "variant": settings.variant, "task": settings.task,
-        "class_set": extra.get("train_config", {}).get("classes"), **extra,
+        "frame_recipe": settings.frame_recipe, "variant": settings.variant, "task": settings.task, **extra,
     })
 
 
