@@ -272,9 +272,11 @@ class DenseClipDataset(Dataset):
         second = [self._clip_and_targets(int(self.mix_track[i]), int(self.mix_base[i]), bool(self.flips[i, 1]))
                   for i in indices]
         weight = self.mix_weight[indices]
-        targets = weight[:, None, None] * targets + (1 - weight[:, None, None]) * np.stack([eye[t[0]] for _, _, t in second])
+        partner_targets = np.stack([eye[t[0]] for _, _, t in second])
+        targets = weight[:, None, None] * targets + (1 - weight[:, None, None]) * partner_targets
         if extra:
-            displacement = weight[:, None] * displacement + (1 - weight[:, None]) * np.stack([t[1] for _, _, t in second])
+            partner_displacement = np.stack([t[1] for _, _, t in second])
+            displacement = weight[:, None] * displacement + (1 - weight[:, None]) * partner_displacement
             teams = np.stack([mixed_teams(t1[2], t2[2], float(w))
                               for (_, _, t1), (_, _, t2), w in zip(first, second, weight.tolist())])
             targets = np.concatenate([targets, displacement[..., None], teams[..., None]], axis=-1)

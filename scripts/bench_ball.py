@@ -128,7 +128,8 @@ def main() -> int:
                      "map": float(scored["mAP_no_team"]), "baseline_team_map": float(baseline["mAP"]),
                      "baseline_team_map_labelled": labelled_mean(baseline["mAP_per_class"]),
                      "team_map_per_class": [finite(float(v)) for v in scored["mAP_per_class"]],
-                     "predictions": sum(len(p.predictions) for p in predictions.values()), "train_s": round(seconds, 1)})
+                     "predictions": sum(len(p.predictions) for p in predictions.values()),
+                     "train_s": round(seconds, 1)})
         print(f"seed {seed}: Team mAP@1 {runs[-1]['team_map']:.3f} (labelled classes "
               f"{runs[-1]['team_map_labelled']:.3f}) mAP@1 {runs[-1]['map']:.3f}; random teams "
               f"{runs[-1]['baseline_team_map']:.3f} ({seconds:.0f} s)", file=sys.stderr)
@@ -138,7 +139,8 @@ def main() -> int:
 
     print(json.dumps({
         "team_map": mean("team_map"), "map": mean("map"), "baseline_team_map": mean("baseline_team_map"),
-        "team_map_labelled": mean("team_map_labelled"), "baseline_team_map_labelled": mean("baseline_team_map_labelled"),
+        "team_map_labelled": mean("team_map_labelled"),
+        "baseline_team_map_labelled": mean("baseline_team_map_labelled"),
         "seeds": args.seeds, "minutes": round((time.perf_counter() - began_all) / 60, 2),
         "runs": [{k: finite(v) if isinstance(v, float) else v for k, v in r.items()} for r in runs],
         "settings": {"train_games": args.train_games, "test_games": args.test_games, "minutes": args.minutes,

@@ -41,7 +41,8 @@ class TrainConfig:
     # data
     window_seconds: float = 15.0
     sampling: str = "chunks"  # "chunks" (the paper) | "events" (event-centred, random offsets)
-    classes: str = "v2"  # "v2" (17 classes) | "v1" (3 classes)
+    # "v2" (17 classes) | "v1" (3 classes) | train-dense: the Ball sets "ball-2025" (teams), "ball-2024", "ball-2023"
+    classes: str = "v2"
     # optimisation
     batch_size: int = 256
     optimizer: str = "adam"  # "adam" | "sgd" (with `momentum`)

@@ -8,7 +8,8 @@ import dataclasses
 
 from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS
 from soccerspot.models.papers import (
-    BAIDU_REPORT, CALF_PAPER, E2E_SPOT_PAPER, RMSNET_PAPER, TDEED_PAPER, TEAM_SPOTTING_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
+    BAIDU_REPORT, CALF_PAPER, E2E_SPOT_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TDEED_PAPER, TEAM_SPOTTING_PAPER,
+    TEMPORALLY_AWARE_PAPER,
 )
 from soccerspot.pipeline.training.config import TrainConfig
 
