@@ -41,9 +41,10 @@ Their draws come from Python's `random` in their loader workers; here every draw
 `numpy.random.default_rng([seed, epoch, ...])`, so an epoch is the same whatever the workers and an exact
 `--resume` redraws it. `get_batch(indices)` -> (inputs, targets): inputs `(frames uint8 (B, T, 3, H, W),
 valid bool (B, T))` and, with mixup, `+ (partner frames, partner valid, weight float32 (B,))`; targets
-float32 (B, T, C + 1), or with displacement or team targets (B, T, C + 3): the class distribution, then the
-displacement (`DISPLACEMENT_COLUMN`, frames) and the team (`TEAM_COLUMN`: 0 left, 1 right, in between when
-mixed, -1 none), one tensor as the training loop moves targets.
+float32 (B, T, C + 1), or with displacement or team targets (B, T, C + 4): the class distribution, then the
+displacement (column C + 1 + `DISPLACEMENT_OFFSET`, frames), the team (`TEAM_OFFSET`: 0 left, 1 right, in
+between when mixed, -1 none) and whether the clip was mixed (`MIXED_OFFSET`: 1 or 0; their loss takes the
+soft class form exactly then), one tensor as the training loop moves targets.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ from soccerspot.data.video_clips import FrameTrack
 
 DEFAULT_PAD_LEN = 5  # their DEFAULT_PAD_LEN: clips run up to 5 rows past either end of a half
 PEER_LABEL_FPS = 25.0  # T-DEED's FPS_SN: a label's frame is int(ms / 1000 * 25)
-DISPLACEMENT_COLUMN, TEAM_COLUMN = -2, -1  # in targets with displacement and team columns
+# columns after the C + 1 class columns, in targets with displacement and team columns
+DISPLACEMENT_OFFSET, TEAM_OFFSET, MIXED_OFFSET = 0, 1, 2
 NO_TEAM = -1
 
 
@@ -267,7 +269,8 @@ class DenseClipDataset(Dataset):
             teams = np.stack([t[2] for _, _, t in first]).astype(np.float32)
         if not self.mixing:
             if extra:
-                targets = np.concatenate([targets, displacement[..., None], teams[..., None]], axis=-1)
+                unmixed = np.zeros_like(teams)
+                targets = np.concatenate([targets, displacement[..., None], teams[..., None], unmixed[..., None]], -1)
             return (frames, valid), torch.from_numpy(targets)
         second = [self._clip_and_targets(int(self.mix_track[i]), int(self.mix_base[i]), bool(self.flips[i, 1]))
                   for i in indices]
@@ -279,7 +282,8 @@ class DenseClipDataset(Dataset):
             displacement = weight[:, None] * displacement + (1 - weight[:, None]) * partner_displacement
             teams = np.stack([mixed_teams(t1[2], t2[2], float(w))
                               for (_, _, t1), (_, _, t2), w in zip(first, second, weight.tolist())])
-            targets = np.concatenate([targets, displacement[..., None], teams[..., None]], axis=-1)
+            mixed = np.ones_like(teams)
+            targets = np.concatenate([targets, displacement[..., None], teams[..., None], mixed[..., None]], -1)
         partner = torch.from_numpy(np.stack([f for f, _, _ in second])).permute(0, 1, 4, 2, 3)
         partner_valid = torch.from_numpy(np.stack([v for _, v, _ in second]))
         return (frames, valid, partner, partner_valid, torch.from_numpy(weight)), torch.from_numpy(targets.astype(np.float32))

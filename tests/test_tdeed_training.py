@@ -26,6 +26,7 @@ from soccerspot.pipeline.training.dense_losses import TDEEDLoss
 
 NUM_CLASSES = 3
 CLIP = 12
+TEAM = NUM_CLASSES + 2  # the targets' team column (after the classes and the displacement)
 
 
 class _Cache:
@@ -170,7 +171,8 @@ def _random_outputs(seed: int, team: bool):
 def test_the_team_loss_is_sn_teamspottings(peer_code_root, mixup):
     root = peer_repo("SoccerNet/sn-teamspotting", peer_code_root)
     targets, batch, weights = _batches(mixup, team=True, seed=1)
-    assert (targets[..., -1] != NO_TEAM).any() and (targets[..., -1] == NO_TEAM).any()
+    assert (targets[..., TEAM] != NO_TEAM).any() and (targets[..., TEAM] == NO_TEAM).any()
+    assert (targets[..., TEAM + 1] == float(mixup)).all()  # the clips were mixed, or not
     packed, outputs = _random_outputs(2, team=True)
     ours = TDEEDLoss(NUM_CLASSES, 5.0, soft=mixup, displacement=True, team=True)(packed, targets)
     theirs = their_loss(root, outputs, batch, radius=4, team=True, weights=weights)
@@ -195,15 +197,24 @@ def test_sums_over_parts_of_a_batch_add_up_to_the_whole_batchs_loss():
     targets, _, _ = _batches(True, team=True, seed=7)
     packed, _ = _random_outputs(8, team=True)
     loss = TDEEDLoss(NUM_CLASSES, 5.0, soft=False, displacement=True, team=True)
-    hard = torch.cat([torch.eye(NUM_CLASSES + 1)[targets[..., :NUM_CLASSES + 1].argmax(-1)], targets[..., -2:]], -1)
+    hard = torch.cat([torch.eye(NUM_CLASSES + 1)[targets[..., :NUM_CLASSES + 1].argmax(-1)],
+                      targets[..., NUM_CLASSES + 1:TEAM + 1], torch.zeros_like(targets[..., :1])], -1)
     whole = loss(packed, hard)
+    assert whole.item() == pytest.approx(TDEEDLoss(NUM_CLASSES, 5.0, soft=None, displacement=True, team=True)(
+        packed, hard).item(), rel=1e-6)  # unmixed targets: the class-index form
     counts = loss.counts(hard).clamp(min=1)
     parts = sum((loss.sums(packed[:, rows], hard[rows]) / counts.to(torch.float32)).sum()
                 for rows in (slice(0, 2), slice(2, 5)))
     assert parts.item() == pytest.approx(whole.item(), rel=1e-6)
+    # mixed targets, split into parts of one clip each: every part takes the soft form from the mixed column
+    told = TDEEDLoss(NUM_CLASSES, 5.0, soft=None, displacement=True, team=True)
+    counts = sum(told.counts(targets[k:k + 1]) for k in range(5)).clamp(min=1)
+    parts = sum((told.sums(packed[:, k:k + 1], targets[k:k + 1]) / counts.to(torch.float32)).sum() for k in range(5))
+    soft = TDEEDLoss(NUM_CLASSES, 5.0, soft=True, displacement=True, team=True)(packed, targets)
+    assert parts.item() == pytest.approx(soft.item(), rel=1e-6)
     # a batch without any team row: the team term is absent (theirs: `if len(labelT[labelT != -1]) > 0`)
     no_team = hard.clone()
-    no_team[..., -1] = NO_TEAM
+    no_team[..., TEAM] = NO_TEAM
     without = TDEEDLoss(NUM_CLASSES, 5.0, soft=False, displacement=True, team=False)
     assert loss(packed, no_team).item() == pytest.approx(without(packed, no_team).item(), rel=1e-6)
 
