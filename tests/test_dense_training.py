@@ -211,7 +211,7 @@ def test_the_e2e_spot_preset_is_their_recipe_and_builds():
     from soccerspot.pipeline.training.presets import DENSE_PRESETS, PRESETS, get_dense_preset
 
     config = get_dense_preset("e2e-spot-paper")
-    assert "e2e-spot-paper" not in PRESETS and set(DENSE_PRESETS) == {"e2e-spot-paper"}
+    assert "e2e-spot-paper" not in PRESETS and set(DENSE_PRESETS) == {"e2e-spot-paper", "tdeed-ball", "tdeed-soccernetv2"}
     assert (config.optimizer, config.lr, config.batch_size, config.scheduler, config.warmup_epochs,
             config.max_epochs, config.mixup_alpha) == ("adamw", 1e-3, 8, "warmup-cosine", 3, 50, 0.2)
     assert config.head_options["clip_len"] == 100 and "ECCV 2022" in config.source

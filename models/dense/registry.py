@@ -70,6 +70,10 @@ class DenseModel(nn.Module):
     num_classes: int
     has_displacement: bool = False
     has_team: bool = False
+    displacement_radius: int = 0  # frames either side of an event whose displacement is trained (0: no head)
+    # state-dict prefixes of the layers that name classes or teams: a run initialised from another task's
+    # model (`train-dense --init-from`) leaves them fresh
+    task_head_prefixes: tuple[str, ...] = ()
     input_spec: DenseInput
 
     def forward(self, x: torch.Tensor) -> DenseOutput:  # pragma: no cover - interface

@@ -146,6 +146,8 @@ class TDEED(DenseModel):
         self.classes = tuple(config.classes)
         self.has_displacement = config.radi_displacement > 0
         self.has_team = config.event_team
+        self.displacement_radius = config.radi_displacement
+        self.task_head_prefixes = ("temporal.class_head.", "temporal.team_head.")
         self.input_spec = DenseInput(mean=IMAGENET_MEAN, std=IMAGENET_STD, padding=PAD_BLACK)
         regnet, shift = parse_feature_arch(config.feature_arch)
         self.backbone = create_shifted_regnet(regnet, kind=shift, clip_len=config.clip_len,
@@ -193,4 +195,4 @@ def build_tdeed(**settings: Any) -> TDEED:
 
 for _name, _defaults in TDEED_PUBLISHED_CONFIGS.items():
     register_dense_model(_name, paper=TEAM_SPOTTING_PAPER if _defaults.get("event_team") else TDEED_PAPER,
-                         **_defaults)(build_tdeed)
+                         pretrained=False, **_defaults)(build_tdeed)

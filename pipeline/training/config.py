@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from soccerspot.data.classes import CLASS_SETUPS
+from soccerspot.data.classes import BALL_CLASS_SETUPS, CLASS_SETUPS
 from soccerspot.errors import SettingsError
 
 if TYPE_CHECKING:  # models.heads imports torch: only when a head is really configured
@@ -41,7 +41,8 @@ class TrainConfig:
     # data
     window_seconds: float = 15.0
     sampling: str = "chunks"  # "chunks" (the paper) | "events" (event-centred, random offsets)
-    classes: str = "v2"  # "v2" (17 classes) | "v1" (3 classes)
+    # "v2" (17 classes) | "v1" (3 classes) | train-dense: the Ball sets "ball-2025" (teams), "ball-2024", "ball-2023"
+    classes: str = "v2"
     # optimisation
     batch_size: int = 256
     optimizer: str = "adam"  # "adam" | "sgd" (with `momentum`)
@@ -81,7 +82,7 @@ class TrainConfig:
         from soccerspot.pipeline.evaluation.average_map import METRICS
         from soccerspot.pipeline.inference.nms import NMS_KINDS
 
-        choices = {"sampling": SAMPLINGS, "classes": tuple(CLASS_SETUPS), "scheduler": SCHEDULERS,
+        choices = {"sampling": SAMPLINGS, "classes": (*CLASS_SETUPS, *BALL_CLASS_SETUPS), "scheduler": SCHEDULERS,
                    "select_on": SELECTIONS, "nms": NMS_KINDS, "metric": METRICS,
                    "optimizer": OPTIMIZERS, "precision": TRAINING_PRECISIONS}
         for name, allowed in choices.items():

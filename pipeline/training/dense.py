@@ -21,8 +21,15 @@
   Average-mAP is computed on rank 0 and its decisions broadcast; BatchNorm trains, so `--sync-bn` (or
   `DenseSettings.freeze_batchnorm`) for ranks that equal one process.
 
+T-DEED (`tdeed-ball`, `tdeed-soccernetv2` presets: their configs, `DENSE_PRESET_SETTINGS` for the data side)
+goes through the same task: its clips are their stored clips with displacement and team targets
+(`data.dense_training_clips`), `DenseTrainModel` packs its displacement and team outputs beside the logits,
+and the loss is theirs (`pipeline.training.dense_losses.TDEEDLoss`); validation with teams is Team mAP
+(`pipeline.evaluation.ball`). `init_from` starts the model from another run's tensors but its class and team
+heads (pre-training on SoccerNet-v2 actions, then Ball Action Spotting).
+
 Checkpoints (`RUN/best`, `RUN/last`): `config.json` + `model.pt`, read by `models.dense.trained_folder`,
-so `soccerspot spot VIDEO --model RUN/best` runs it.
+so `soccerspot spot VIDEO --model RUN/best` runs it; the config records the task its labels were.
 """
 from __future__ import annotations
 
@@ -38,21 +45,23 @@ from torch import nn
 
 from soccerspot.data.atomic import atomic_open, write_json_atomic
 from soccerspot.data.classes import class_setup
-from soccerspot.data.dense_training_clips import DEFAULT_PAD_LEN, DenseClipDataset, DenseClipSettings
+from soccerspot.data.dense_training_clips import DEFAULT_PAD_LEN, DenseClipDataset, DenseClipSettings, dense_track
 from soccerspot.data.frame_store import frame_cache_path
 from soccerspot.data.labels import GamePredictions, deduplicate_bins
-from soccerspot.data.video_clips import frame_track
+from soccerspot.data.tasks import TASK_SPECS
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.frame_recipes import FRAME_RECIPES, frame_recipe
 from soccerspot.extract.frame_store import ensure_recipe_cache
 from soccerspot.models.dense import TRAINED_CONFIG_FILE, TRAINED_FORMAT, TRAINED_WEIGHTS_FILE, create_dense_model
 from soccerspot.models.dense.registry import dense_model_entry
 from soccerspot.pipeline.evaluation.average_map import evaluate_games
+from soccerspot.pipeline.evaluation.ball import evaluate_ball_teams
 from soccerspot.pipeline.inference.dense_half import half_probabilities, pad_value
 from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
 from soccerspot.pipeline.inference.dense_spot import DenseSpotter, half_spots
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.distributed import current, main_rank_first
+from soccerspot.pipeline.training.dense_losses import TDEED_LOSS_WEIGHTS, TDEEDLoss
 from soccerspot.pipeline.training.finetune import (
     FineTuneData, clip_loader, read_game_labels, run_differences, video_halves,
 )
@@ -73,6 +82,16 @@ class DenseSettings(SettingsRecord):
     flip: bool = True  # their RandomHorizontalFlip in training
     pad_len: int = DEFAULT_PAD_LEN
     freeze_batchnorm: bool = False  # BatchNorm layers in eval mode (statistics fixed; scale and shift train)
+    # T-DEED's data and loss (`data.dense_training_clips`, `pipeline.training.dense_losses`): their stored
+    # clips every `start_step` rows (0: E2E-Spot's draws), only clips with labels, labels on rows by their
+    # frame numbers, the displacement and team terms' weights
+    start_step: int = 0
+    event_clips_only: bool = False
+    peer_rows: bool = False
+    displacement_weight: float = TDEED_LOSS_WEIGHTS[1]
+    team_weight: float = TDEED_LOSS_WEIGHTS[2]
+    task: str = "spotting"  # the task (`data.tasks`) whose labels it learns; recorded in the exported folder
+    init_from: str | None = None  # a train-dense folder (RUN/best) whose matching tensors start the model
 
     def validate(self) -> "DenseSettings":
         if self.frame_recipe not in FRAME_RECIPES:
@@ -88,6 +107,14 @@ class DenseSettings(SettingsRecord):
             raise SettingsError("fg_upsample", f"must lie in (0, 1); got {self.fg_upsample}")
         if not self.fg_weight > 0:
             raise SettingsError("fg_weight", f"must be > 0; got {self.fg_weight}")
+        if self.start_step < 0:
+            raise SettingsError("start_step", f"must be >= 0; got {self.start_step}")
+        if self.event_clips_only and self.start_step == 0:
+            raise SettingsError("event_clips_only", "needs start_step > 0 (their stored clips)")
+        if self.displacement_weight < 0 or self.team_weight < 0:
+            raise SettingsError("team_weight", "the loss weights must be >= 0")
+        if self.task not in TASK_SPECS:
+            raise SettingsError("task", f"must be one of {', '.join(TASK_SPECS)}; got {self.task!r}")
         return self
 
 
@@ -112,12 +139,20 @@ def check_dense_settings(config: TrainConfig, settings: DenseSettings) -> None:
     check_loop_settings(config)
     settings.validate()
     values = model_settings(config)
+    names = {"classes": ("class",)} if "classes" in values else {}  # a model that keeps its class names
     try:
-        create_dense_model(config.head, **{**values, "num_classes": 1, "pretrained": False})
+        model = create_dense_model(config.head, **{**values, "num_classes": 1, "pretrained": False, **names})
     except SettingsError as error:
         raise SettingsError("head_options." + (error.setting or ""), error.reason) from None
     except TypeError as error:
         raise SettingsError("head_options", str(error)) from None
+    spec = TASK_SPECS[settings.task]
+    if config.classes not in spec.class_sets:
+        raise SettingsError("classes", f"the {spec.name} task's class sets are {', '.join(spec.class_sets)}; "
+                                       f"got {config.classes!r}")
+    if model.has_team and not class_setup(config.classes).teams:
+        raise SettingsError("classes", f"the {config.head} model has a team head; class set {config.classes!r} "
+                                       "names no teams (ball-2025 does)")
     if int(values.get("clip_len", 1)) > settings.epoch_frames:
         raise SettingsError("epoch_frames", f"fewer frames an epoch ({settings.epoch_frames}) than one clip")
 
@@ -150,7 +185,8 @@ def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: P
                         print(f"warning: {error}; half {half.half} of {half.game!r} left out", file=sys.stderr)
                     failed.append(str(half.video))
                     continue
-                tracks[split].append(frame_track(half.game, half.half, cache, labels[half.game], setup.dictionary))
+                tracks[split].append(dense_track(half.game, half.half, cache, labels[half.game], setup.dictionary,
+                                                 setup.teams, peer_rows=settings.peer_rows))
     if not tracks["train"]:
         raise DataError(videos_root, "no training half could be decoded: nothing to train on")
     description = {
@@ -168,13 +204,16 @@ def load_dense_data(config: TrainConfig, settings: DenseSettings, videos_root: P
 
 class DenseTrainModel(nn.Module):
     """A dense model fed uint8 clips: normalised as it expects, rows outside the half filled with its padding,
-    mixed with a partner clip (mixup) after normalisation; returns every stage's logits (S, B, T, C + 1).
+    mixed with a partner clip (mixup) after normalisation; returns every stage's logits (S, B, T, C + 1), or
+    for a model with displacement or team outputs (T-DEED) (1, B, T, C + 3): logits, displacement, team
+    logit (zeros where the model has none), one tensor as the loop expects.
     `frozen_batchnorm`: the model's BatchNorm layers stay in eval mode while it trains."""
 
     def __init__(self, model: nn.Module, frozen_batchnorm: bool = False):
         super().__init__()
         self.model = model
         self.frozen_batchnorm = frozen_batchnorm
+        self.extra_outputs = bool(model.has_displacement or model.has_team)
 
     def train(self, mode: bool = True) -> "DenseTrainModel":
         super().train(mode)
@@ -197,6 +236,10 @@ class DenseTrainModel(nn.Module):
             w = weight.to(x.dtype).view(-1, 1, 1, 1, 1)
             x = w * x + (1 - w) * self.prepare(partner, partner_valid)
         output = self.model(x)
+        if self.extra_outputs:
+            zeros = output.logits.new_zeros(output.logits.shape[:2])
+            extra = [zeros if v is None else v.to(output.logits.dtype) for v in (output.displacement, output.team)]
+            return torch.cat([output.logits, extra[0][..., None], extra[1][..., None]], dim=-1)[None]
         return output.stages if output.stages is not None else output.logits[None]
 
 
@@ -241,7 +284,7 @@ class DenseLoss:
 
 def spotter_for(model: nn.Module, classes: list[str], settings: DenseSettings, path: Path) -> DenseSpotter:
     inference = PEER_INFERENCE[(settings.variant, settings.frame_recipe)]
-    return DenseSpotter(model, list(classes), False, frame_recipe(settings.frame_recipe), inference.rule,
+    return DenseSpotter(model, list(classes), bool(model.has_team), frame_recipe(settings.frame_recipe), inference.rule,
                         inference.nms, path, settings.variant, inference.eval_framerate)
 
 
@@ -266,8 +309,19 @@ def dense_validation_a_map(model: nn.Module, data: FineTuneData, config: TrainCo
         found.setdefault(track.game, []).extend(half_spots(result.probabilities, result.times, spotter, track.half))
     predictions = {game: GamePredictions(url=game, predictions=deduplicate_bins(spots, spotter.eval_framerate))
                    for game, spots in found.items()}
+    setup = class_setup(config.classes)
+    framerate = TASK_SPECS[settings.task].framerate
+    if setup.teams and spotter.team:  # Team mAP (the 2025 Ball evaluator), and mAP without teams beside it
+        results = evaluate_ball_teams(data.valid_labels, predictions, data.classes, config.metric, teams=setup.teams,
+                                      framerate=framerate, allow_missing=True)
+        # a class without labels in the validation games makes the official mean NaN (its 0 / 0 weights): the
+        # selection reads the mean over the classes that have some, the official figure is kept beside it
+        per_class = np.asarray(results["mAP_per_class"], dtype=np.float64)
+        scored = per_class[np.isfinite(per_class)]
+        return {"a_mAP": float(scored.mean()) if len(scored) else float("nan"), "team_mAP": float(results["mAP"]),
+                "mAP_no_team": float(results["mAP_no_team"])}
     results = evaluate_games(data.valid_labels, predictions, data.classes, metric=config.metric,
-                             version=class_setup(config.classes).version)
+                             version=setup.version, framerate=framerate, allow_missing=True)
     return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
 
 
@@ -280,8 +334,31 @@ def export_dense_model(folder: Path, model: nn.Module, name: str, values: dict, 
         torch.save(state, handle)
     write_json_atomic(folder / TRAINED_CONFIG_FILE, {
         "format": TRAINED_FORMAT, "model": name, "settings": values, "classes": list(classes),
-        "frame_recipe": settings.frame_recipe, "variant": settings.variant, **extra,
+        "frame_recipe": settings.frame_recipe, "variant": settings.variant, "task": settings.task, **extra,
     })
+
+
+def init_from_folder(model: nn.Module, folder: Path) -> dict:
+    """Copy into `model` every tensor of the train-dense folder `folder` (`model.pt`) with the same name and
+    shape, except the model's class and team heads (`task_head_prefixes`); `DataError` naming the file when it
+    cannot be read or nothing matches. Returns {"loaded": n, "skipped": [names]}."""
+    path = Path(folder) / TRAINED_WEIGHTS_FILE
+    if not path.is_file():
+        raise DataError(path, "missing: --init-from takes a train-dense model folder (RUN/best)")
+    try:
+        source = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a file that is not a state dict
+        raise DataError(path, f"not a state dict ({' '.join(str(error).split())[:200]})") from None
+    if not isinstance(source, dict):
+        raise DataError(path, "not a state dict")
+    heads = tuple(getattr(model, "task_head_prefixes", ()))
+    own = model.state_dict()
+    taken = {name: tensor for name, tensor in source.items()
+             if name in own and not name.startswith(heads) and tuple(tensor.shape) == tuple(own[name].shape)}
+    if not taken:
+        raise DataError(path, "no tensor of it fits this model (name and shape)")
+    model.load_state_dict(taken, strict=False)
+    return {"loaded": len(taken), "skipped": sorted(set(own) - set(taken))}
 
 
 # --- the task --------------------------------------------------------------------------------------------
@@ -289,14 +366,20 @@ def export_dense_model(folder: Path, model: nn.Module, name: str, values: dict, 
 
 def dense_task(config: TrainConfig, settings: DenseSettings, data: FineTuneData, out_dir: Path) -> LoopTask:
     values = {**model_settings(config), "num_classes": len(data.classes)}
+    if "classes" in values:  # the model's own record of its class names (T-DEED): the labels' classes
+        values["classes"] = list(data.classes)
     device = torch.device(config.device)
-    model = create_dense_model(config.head, **values).to(device)
+    model = create_dense_model(config.head, **values)
+    initialised = init_from_folder(model, Path(settings.init_from)) if settings.init_from else None
+    model = model.to(device)
     trainer = DenseTrainModel(model, frozen_batchnorm=settings.freeze_batchnorm)
     precision = training_precision(config.precision, device)
     clip_len = int(model.clip_len)
     clips = max(1, settings.epoch_frames // clip_len)
+    teams = bool(model.has_team)
     train_settings = DenseClipSettings(clip_len, clips, settings.dilate_len, settings.pad_len, settings.fg_upsample,
-                                       config.mixup_alpha, settings.flip)
+                                       config.mixup_alpha, settings.flip, settings.start_step,
+                                       settings.event_clips_only, int(model.displacement_radius), teams)
     train_clips = DenseClipDataset(data.train, len(data.classes), train_settings, seed=config.seed)
     valid_clips = None
     if data.valid:  # theirs: a quarter of the training clips' count, without augmentation here
@@ -320,14 +403,19 @@ def dense_task(config: TrainConfig, settings: DenseSettings, data: FineTuneData,
 
     run_record = {"config": config.to_json(), "finetune": settings.to_json(), "data": data.description,
                   "games": {"train": data.train_games, "valid": data.valid_games}, "model": config.head,
-                  "model_settings": values, "classes": data.classes, "clips_per_epoch": clips}
+                  "model_settings": values, "classes": data.classes, "clips_per_epoch": clips,
+                  **({"init_from": {"folder": settings.init_from, **initialised}} if initialised else {})}
     return LoopTask(
         model=trainer, train_batches=train_batches, save_checkpoint=checkpoint, run_record=run_record,
         resume_differences=lambda stored: run_differences(stored, run_record),
         valid_batches=valid_batches if valid_clips is not None else None,
         validate=(lambda: dense_validation_a_map(model, data, config, settings, precision, out_dir))
         if data.valid else None,
-        criterion=DenseLoss(len(data.classes), settings.fg_weight, soft=config.mixup_alpha > 0),
+        criterion=(TDEEDLoss(len(data.classes), settings.fg_weight, soft=None,
+                             displacement=bool(model.has_displacement), team=teams,
+                             displacement_weight=settings.displacement_weight, team_weight=settings.team_weight)
+                   if trainer.extra_outputs else DenseLoss(len(data.classes), settings.fg_weight,
+                                                           soft=config.mixup_alpha > 0)),
     )
 
 

@@ -8,7 +8,8 @@ import dataclasses
 
 from soccerspot.data.calf_targets import K_SOCCERNET_V2_SECONDS
 from soccerspot.models.papers import (
-    BAIDU_REPORT, CALF_PAPER, E2E_SPOT_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER,
+    BAIDU_REPORT, CALF_PAPER, E2E_SPOT_PAPER, RMSNET_PAPER, SOCCERNET_V2_PAPER, TDEED_PAPER, TEAM_SPOTTING_PAPER,
+    TEMPORALLY_AWARE_PAPER,
 )
 from soccerspot.pipeline.training.config import TrainConfig
 
@@ -330,6 +331,81 @@ DENSE_PRESETS["e2e-spot-paper"] = TrainConfig(
     select_on="valid_a_mAP",
     precision="auto",
 )
+
+DENSE_PRESETS["tdeed-ball"] = TrainConfig(
+    preset="tdeed-ball",
+    source=(
+        f"{TDEED_PAPER}; {TEAM_SPOTTING_PAPER}: config/SoccerNetBall/SoccerNetBall_baseline.json and "
+        "train_tdeed_bas.py: rny002_gsf, ed_sgp_mixer (2 levels, kernel 9, r 4), clips of 100 frames read every "
+        "second 25 fps frame (12.5 a second, 796x448), radi_displacement 4, team head, batch 4, AdamW lr 8e-4 "
+        "(torch's weight decay 0.01), linear warm-up from 1 % over 3 epochs then cosine over the other 32 (per "
+        "step), 35 epochs, mixup Beta(0.2, 0.2), class CE (foreground weight 5) + displacement MSE + 2 x team BCE, "
+        "500000 frames an epoch (5000 clips) drawn from their stored clips (a start every 10 source frames, 5 "
+        "rows), no flip (theirs is commented out: it would swap the teams), the best epoch on validation mAP@1. "
+        "Departures: validation Team mAP@1 every 5 epochs (theirs: mAP@1 every epoch from epoch 15); their "
+        "colour jitter and blur are not reproduced; their joint training with SoccerNet-v2 (a second class head, "
+        "batches of both datasets) is not built: pre-train on v2 with tdeed-soccernetv2 and start from it with "
+        "--init-from; pretrained false (theirs starts from timm's ImageNet weights: set head_options.pretrained "
+        "where they can be loaded)."
+    ),
+    head="tdeed-soccernetball-baseline",
+    head_options={"feature_arch": "rny002_gsf", "clip_len": 100, "radi_displacement": 4, "event_team": True,
+                  "pretrained": False},
+    dropout=0.0,
+    batch_size=4,
+    optimizer="adamw",
+    lr=8e-4,
+    weight_decay=0.01,
+    scheduler="warmup-cosine",
+    warmup_epochs=3,
+    max_epochs=35,
+    mixup_alpha=0.2,
+    eval_every=5,
+    classes="ball-2025",
+    metric="at1",
+    select_on="valid_a_mAP",
+    precision="auto",
+)
+DENSE_PRESETS["tdeed-soccernetv2"] = TrainConfig(
+    preset="tdeed-soccernetv2",
+    source=(
+        f"{TDEED_PAPER}; arturxe2/T-DEED config/SoccerNet/SoccerNet_small.json and train_tdeed.py: rny002_gsf, "
+        "ed_sgp_mixer (3 levels, kernel 9, r 4), clips of 100 frames every 12th 25 fps frame (796x448), "
+        "radi_displacement 3, batch 8, AdamW lr 8e-4 (weight decay 0.01), warm-up 6 epochs then cosine, 100 "
+        "epochs, mixup Beta(0.2, 0.2), class CE (foreground weight 5) + displacement MSE, 5000 clips an epoch "
+        "from their stored clips holding a label, flips, the best epoch on validation tight Average-mAP. "
+        "Departures: their stored clips start every 50 source frames, which is not a whole number of the cache's "
+        "12-frame rows: here every 4 rows (48 frames), so every clip's frames are the ones inference reads; "
+        "validation every 5 epochs (theirs every epoch from epoch 60); no colour jitter or blur; pretrained "
+        "false."
+    ),
+    head="tdeed-soccernet-small",
+    head_options={"feature_arch": "rny002_gsf", "clip_len": 100, "radi_displacement": 3, "pretrained": False},
+    dropout=0.0,
+    batch_size=8,
+    optimizer="adamw",
+    lr=8e-4,
+    weight_decay=0.01,
+    scheduler="warmup-cosine",
+    warmup_epochs=6,
+    max_epochs=100,
+    mixup_alpha=0.2,
+    eval_every=5,
+    classes="v2",
+    metric="tight",
+    select_on="valid_a_mAP",
+    precision="auto",
+)
+# What a dense preset sets of `pipeline.training.dense.DenseSettings` (the data and loss beside the model):
+# flags override them, `DenseSettings`' defaults (E2E-Spot's) fill the rest.
+DENSE_PRESET_SETTINGS: dict[str, dict] = {
+    "e2e-spot-paper": {"frame_recipe": "e2e-soccernetv2", "variant": "E2E-Spot"},
+    "tdeed-ball": {"frame_recipe": "tdeed-ball", "variant": "T-DEED", "task": "ball", "start_step": 5,
+                   "peer_rows": True, "flip": False, "displacement_weight": 1.0, "team_weight": 2.0},
+    "tdeed-soccernetv2": {"frame_recipe": "tdeed-soccernetv2", "variant": "T-DEED", "task": "spotting",
+                          "start_step": 4, "event_clips_only": True, "peer_rows": True, "flip": True,
+                          "displacement_weight": 1.0},
+}
 
 
 def get_dense_preset(name: str) -> TrainConfig:
