@@ -1,7 +1,7 @@
 """A released model's name goes through the one resolver (`pipeline.inference.released_models.resolve_model`)
-wherever a `--model` is taken, with the same error when its files are not here: `spot` and `archive` run it,
-`live` finds it and refuses its FrameCV-sampled features, `ground` and `archive --ground` refuse a spotting
-head's name.
+wherever a `--model` is taken, with the same error when its files are not here: `spot`, `archive` and
+`live` run it (live keeping frames by FrameCV's rule, `tests/test_live_framecv.py`), `ground` and
+`archive --ground` refuse a spotting head's name.
 No network: the cache is a temporary folder and every download fails at once, as offline."""
 from __future__ import annotations
 
@@ -94,19 +94,14 @@ def test_every_model_flag_gives_the_same_error_for_a_released_name_not_here(comm
 def test_every_model_flag_reads_a_released_name_from_the_cache(command, cache, video, tmp_path, capsys):
     """The cached head is found and loaded as the peer head it is (its training.log names ResNET_TF2, so its
     features are re-made by that recipe); the run stops only at the recipe's weights, here a file that is
-    not Keras's, and that error names the cached head. `live` refuses the recipe's FrameCV frame rule (it
-    samples by timestamp), naming the cached head too."""
+    not Keras's, and that error names the cached head."""
     head = cache_peer_head(cache)
     weights = tmp_path / "not_keras.h5"
     weights.write_text("not an HDF5 file\n")
     argv = [command, str(video), "--model", NAME, "--out", str(tmp_path / "out"), "--weights", str(weights)]
     argv += ["--status-every", "0"] if command == "live" else ["--no-progress"]
     assert main(argv) == 1
-    line = one_error(capsys)
-    if command == "live":
-        assert f"{head}: its features ({RESNET_TF2.name}) take frames by framecv's rule" in line, line
-    else:
-        assert f"{head}: cannot make its {RESNET_TF2.name} features here" in line, line
+    assert f"{head}: cannot make its {RESNET_TF2.name} features here" in one_error(capsys)
 
 
 def test_grounding_refuses_a_spotting_heads_name_before_any_download(cache, video, tmp_path, capsys):
