@@ -140,18 +140,29 @@ def write_keras_h5(path, seed: int = 0) -> None:
 
 
 @pytest.mark.slow
-def test_spot_and_archive_give_the_same_spots_with_a_released_name(cache, tmp_path, capsys):
+def test_spot_archive_and_live_give_the_same_spots_with_a_released_name(cache, tmp_path, capsys):
     """End to end: the released name, resolved from the cache, re-makes ResNET_TF2 features (FrameCV rows,
-    a seeded Keras-layout ResNet-152) and spots them, in `spot` and in `archive` alike."""
+    a seeded Keras-layout ResNet-152) and spots them, in `spot`, in `archive` and in `live` on the recording
+    alike (live keeping FrameCV's frames as it reads)."""
     import json
+
+    import numpy as np
+
+    from soccerspot.data.features import load_features
 
     cache_peer_head(cache)
     weights = tmp_path / "resnet152_seeded.h5"
     write_keras_h5(weights)
     video = write_video(tmp_path / "match.mkv", constant_rate_times(25, 2.0), width=398, height=224)
-    common = ["--model", NAME, "--weights", str(weights), "--precision", "fp32", "--device", "cpu", "--no-progress"]
-    assert main(["spot", str(video), "--out", str(tmp_path / "spot"), *common]) == 0
-    assert main(["archive", str(video), "--out", str(tmp_path / "archive"), *common]) == 0
+    common = ["--model", NAME, "--weights", str(weights), "--precision", "fp32", "--device", "cpu"]
+    assert main(["spot", str(video), "--out", str(tmp_path / "spot"), *common, "--no-progress"]) == 0
+    # live before archive: an archive worker sets torch's thread count for the process, and so its rounding
+    assert main(["live", str(video), "--out", str(tmp_path / "live"), *common, "--idle", "1", "--status-every", "0"]) == 0
+    assert main(["archive", str(video), "--out", str(tmp_path / "archive"), *common, "--no-progress"]) == 0
     spotted = json.loads((tmp_path / "spot" / "results_spotting.json").read_text())["predictions"]
     archived = json.loads(next((tmp_path / "archive").rglob("results_spotting.json")).read_text())["predictions"]
-    assert len(spotted) == 17 and spotted == archived  # threshold 0: one spot per class on a 2 s half
+    live = json.loads((tmp_path / "live" / "results_spotting.json").read_text())["predictions"]
+    assert len(spotted) == 17 and spotted == archived == live  # threshold 0: one spot per class on a 2 s half
+    live_rows, spot_rows = (load_features(tmp_path / out, 1, RESNET_TF2.name) for out in ("live", "spot"))
+    assert np.array_equal(live_rows.array, spot_rows.array) and len(live_rows.array) == 4
+    assert live_rows.meta.timestamps == spot_rows.meta.timestamps == [0.48, 0.96, 1.48, 1.96]  # frames 13, 25, 38, 50
