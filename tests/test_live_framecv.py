@@ -117,14 +117,16 @@ def live_times(extractor, source, **resume) -> list[float]:
     return times
 
 
-def test_live_keeps_framecvs_frames_and_resumes_counting_from_the_first_frame():
+@pytest.mark.parametrize("rate", [25.0, 29.97])
+def test_live_keeps_framecvs_frames_and_resumes_counting_from_the_first_frame(rate):
     extractor = framecv_extractor()
-    every = [round((n - 1) / 25.0, 6) for n in kept_numbers(60, 25.0, 2.0)]  # frames 13, 25, 38, 50 at 0.48 s ...
-    assert live_times(extractor, FakeSource(0, 60)) == every
-    # a source that replays (a file): counted again from its first frame, the rows already made skipped
-    assert live_times(extractor, FakeSource(0, 60), skip_rows=2) == every[2:]
-    # one that does not (a URL): the counter goes on after the last stored row's frame (25)
-    assert live_times(extractor, FakeSource(25, 60), rows_before=2, start_s=1.0) == every[2:]
+    kept = kept_numbers(80, rate, 2.0)  # at 25 fps frames 13, 25, 38, 50, ... at 0.48 s, 0.96 s, ...
+    every = [round((n - 1) / rate, 6) for n in kept]
+    assert live_times(extractor, FakeSource(0, 80, rate)) == every
+    # a source that replays (a file): counted again from its first frame, the 3 rows already made skipped
+    assert live_times(extractor, FakeSource(0, 80, rate), skip_rows=3) == every[3:]
+    # one that does not (a URL): the counter goes on after the last stored row's frame
+    assert live_times(extractor, FakeSource(kept[2], 80, rate), rows_before=3, start_s=1.5) == every[3:]
 
 
 # ---------------------------------------------------------------------------------------------- end to end
@@ -157,6 +159,33 @@ def test_live_on_a_growing_recording_equals_extract_and_spot(tmp_path, recording
     lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     spotted = read_predictions(spot_out / "results_spotting.json").predictions
     assert standing_ids(lines) == {f"1-{p.label}-{p.position_ms}" for p in spotted}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumed_counts_from_the_first_frame_and_ends_with_spots_files(tmp_path, recording, monkeypatch):
+    """A run cut off after its first rows were stored (as `kill -9` leaves it), then the same command again."""
+    from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.live.session import LiveOptions, run_live
+    from soccerspot.pipeline.live.state import RowStore
+
+    ts, model, spot_out = recording
+    out = tmp_path / "live"
+    append = RowStore.append
+
+    def append_then_die(self, times, features):
+        append(self, times, features)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(RowStore, "append", append_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_live(load_checkpoint(model), LiveOptions(source=str(ts), out_dir=out, idle_s=1.5, status_every_s=0,
+                                                     precision="fp32", device="cpu"))
+    monkeypatch.setattr(RowStore, "append", append)
+    stored = RowStore(out / ".live" / f"1_{FEATURES}.rows", 512).read()[0]
+    assert 1 <= len(stored) < 12
+    assert main(live_args(ts, model, out)) == 0
+    assert_same_files(out, spot_out)
+    assert load_features(out, 1, FEATURES).meta.extra["resumed_rows"] == len(stored)
 
 
 def write_with_long_audio(path: Path, video_seconds: float, audio_seconds: float) -> Path:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soccerspot.extract.decode import probe
-from soccerspot.extract.framecv import FrameCVTiming, framecv_timing, kept_numbers
+from soccerspot.extract.framecv import framecv_timing, kept_numbers
 
 
 @dataclass
@@ -34,21 +34,27 @@ def settle_framecv(extractor, source, live, features: np.ndarray, times: list[fl
     """The rows a live run on `source` ends with under FrameCV's rule (see the module docstring). `live`: the
     run's `LiveFeatures` (its counter and rate); `features`, `times`: the rows it made."""
     fps = float(extractor.config.fps)
-    live_fps = float(live.framecv_fps)
-    as_kept = FrameCVTiming(live_fps, float("nan"), live.counted, live_fps)
+    live_fps = live.framecv_fps  # None: no frame came in this run (a URL resumed that sent nothing more)
+    as_kept = {"header_fps": live_fps, "duration": None, "frames": live.counted, "fps_video": live_fps}
     if source.kind != "file":
-        return FrameCVSettlement(features, times, {**dataclasses.asdict(as_kept), "duration": None}, note=(
+        rate = f"{live_fps:g} fps" if live_fps else "unknown: no frame came in this run"
+        return FrameCVSettlement(features, times, as_kept, note=(
             f"{source.spec}: FrameCV checks its frame rate against a file's duration, which a stream does not have: "
-            f"the rows follow the stream's header rate ({live_fps:g} fps)"))
+            f"the rows follow the stream's header rate ({rate})"))
     info = probe(source.path)
     timing = framecv_timing(info)
     counted = live.counted if stopped else timing.frames
-    if kept_numbers(live.counted, live_fps, fps) == kept_numbers(counted, timing.fps_video, fps):
+    kept = kept_numbers(live.counted, live_fps, fps) if live_fps else []
+    if kept == kept_numbers(counted, timing.fps_video, fps):
         return FrameCVSettlement(features, times, dataclasses.asdict(timing))
-    rule = (f"FrameCV's frame rate for {source.path} is {timing.fps_video:g} fps ({timing.frames} frames in its "
-            f"{timing.duration:g} s, header {timing.header_fps:g} fps), not the {live_fps:g} fps live counted frames by")
+    if timing.fps_video != live_fps:
+        rule = (f"FrameCV's frame rate for {source.path} is {timing.fps_video:g} fps ({timing.frames} frames in its "
+                f"{timing.duration:g} s, header {timing.header_fps:g} fps), not the {live_fps or 0:g} fps live counted "
+                "frames by")
+    else:
+        rule = f"{source.path} holds {timing.frames} video frames where live counted {live.counted}"
     if stopped:
-        return FrameCVSettlement(features, times, {**dataclasses.asdict(as_kept), "duration": None}, note=(
+        return FrameCVSettlement(features, times, as_kept, note=(
             f"{rule}; the run was stopped before the recording ended, so its {len(times)} rows stay as live made "
             "them: spot the finished recording (soccerspot spot) for FrameCV's rows"))
     config = extractor.config
