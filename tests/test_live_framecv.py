@@ -238,6 +238,30 @@ def test_a_rate_corrected_recording_is_settled_at_the_end_with_one_line(tmp_path
     assert standing_ids(lines) == {f"1-{p.label}-{p.position_ms}" for p in spotted}
 
 
+def test_a_stopped_run_or_a_stream_keeps_its_rows_and_says_why(tmp_path):
+    """FrameCV's rate check needs the finished file: a run stopped before its recording ended keeps the rows it
+    made, as does a stream (no container duration); each says so in its note."""
+    from types import SimpleNamespace
+
+    from soccerspot.pipeline.live.framecv import settle_framecv
+
+    video = write_with_long_audio(tmp_path / "long_audio.mkv", 3.0, 6.0)  # FrameCV re-reads it at 76 / 6.0x fps
+    extractor = SimpleNamespace(config=SimpleNamespace(fps=2.0))
+    live = SimpleNamespace(framecv_fps=25.0, counted=60)
+    rows, times = np.ones((5, 4), np.float32), [0.48, 0.96, 1.48, 1.96, 2.48]
+    file = SimpleNamespace(kind="file", path=video, spec=str(video))
+    stopped = settle_framecv(extractor, file, live, rows, times, stopped=True)
+    assert stopped.features is rows and stopped.times == times and not stopped.remade
+    assert stopped.timing == {"header_fps": 25.0, "duration": None, "frames": 60, "fps_video": 25.0}
+    assert f"FrameCV's frame rate for {video} is " in stopped.note and "the run was stopped before the recording " \
+        "ended, so its 5 rows stay as live made them" in stopped.note
+    stream = settle_framecv(extractor, SimpleNamespace(kind="url", spec="udp://127.0.0.1:9"), live, rows, times,
+                            stopped=False)
+    assert stream.features is rows and not stream.remade and stream.timing["duration"] is None
+    assert stream.note == ("udp://127.0.0.1:9: FrameCV checks its frame rate against a file's duration, which a "
+                           "stream does not have: the rows follow the stream's header rate (25 fps)")
+
+
 # ---------------------------------------------------------------------------------------------- bad data
 
 
