@@ -49,7 +49,7 @@ from soccerspot.extract.allocator import tune_glibc_allocator
 from soccerspot.extract.clips import ClipStats, clip_offsets, iter_clips
 from soccerspot.extract.decode import DEFAULT_DECODER, FrameBatch, VideoInfo, iter_frames, probe
 from soccerspot.extract.feature_rows import FeatureRows
-from soccerspot.extract.framecv import framecv_timing, iter_framecv
+from soccerspot.extract.framecv import check_crop, framecv_timing, iter_framecv
 from soccerspot.extract.jobs import Job, plan_jobs
 from soccerspot.extract.pca import PCA, load_pca
 from soccerspot.extract.precision import autocast, resolve_precision
@@ -228,6 +228,8 @@ class Extractor:
         video, game_dir = Path(video), Path(game_dir)
         job = Job(video, game_dir, half)
         info = probe(video)
+        if self.config.transform == "imutils-crop":  # the video's size, not a setting, is at fault
+            check_crop(video, info.width, info.height, self.input_size)
         reason = self.stale_reason(video, game_dir, half)
         path = feature_path(game_dir, half, self.name)
         if reason is None:

@@ -37,6 +37,7 @@ from soccerspot.extract.decode import FrameBatch, VideoInfo, _describe, _open_co
 
 FRAMECV = "framecv"
 AV_TIME_BASE = 1_000_000
+NO_RATE = "the video stream declares no frame rate (FrameCV's frame rule needs one)"
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,32 @@ def keep_frame(i: int, fps_video: float, fps: float, start: float | None, durati
     return i % (fps_video / fps) < 1
 
 
+def kept_numbers(count: int, fps_video: float, fps: float) -> list[int]:
+    """The 1-based numbers of the frames FrameCV keeps among the first `count` (no trimming)."""
+    return [i for i in range(1, count + 1) if keep_frame(i, fps_video, fps, None, None)]
+
+
+def nth_kept_number(n: int, fps_video: float, fps: float) -> int:
+    """The number of the n-th frame FrameCV keeps (no trimming); 0 for n = 0."""
+    number = kept = 0
+    while kept < n:
+        number += 1
+        kept += keep_frame(number, fps_video, fps, None, None)
+    return number
+
+
+def stream_fps(stream) -> float:
+    """OpenCV's CAP_PROP_FPS of a PyAV video stream: FFmpeg's average frame rate, else its guessed rate; 0.0
+    when it has neither."""
+    rate = stream.average_rate or stream.guessed_rate
+    return float(rate) if rate else 0.0
+
+
 def framecv_timing(info: VideoInfo) -> FrameCVTiming:
     """Read the header rate and duration and count the video packets (demuxing only)."""
     with _open_container(info.path) as container:
         stream = _video_stream(container, info.path)
-        rate = stream.average_rate or stream.guessed_rate
-        header_fps = float(rate) if rate else 0.0
+        header_fps = stream_fps(stream)
         if container.duration is not None:
             duration = ffmpeg_duration(int(container.duration))
         elif info.declared_duration is not None:
@@ -92,7 +113,7 @@ def framecv_timing(info: VideoInfo) -> FrameCVTiming:
             raise DataError(info.path, "the container declares no duration (FrameCV's frame rule needs one)")
         frames = sum(1 for packet in container.demux(stream) if packet.size)
     if not header_fps > 0:
-        raise DataError(info.path, "the video stream declares no frame rate (FrameCV's frame rule needs one)")
+        raise DataError(info.path, NO_RATE)
     if not duration > 0:
         raise DataError(info.path, f"the container's duration is {duration} s (FrameCV's frame rule needs a positive one)")
     return FrameCVTiming(header_fps, duration, frames, framecv_rate(header_fps, duration, frames))
@@ -119,6 +140,13 @@ def crop_problem(width: int, height: int, size: int = 224) -> str | None:
         return None
     return (f"FrameCV's crop of {width}x{height} frames gives {out}x{size} (resized to {new_width}x{size}, "
             f"{off} columns cut per side), not the {size}x{size} the network takes")
+
+
+def check_crop(path, width: int, height: int, size: int = 224) -> None:
+    """`DataError` naming `path` when FrameCV's crop of its width x height frames is not size x size."""
+    problem = crop_problem(width, height, size)
+    if problem:
+        raise DataError(path, problem)
 
 
 def iter_framecv(

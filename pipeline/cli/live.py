@@ -20,10 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE",
                         help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
                              "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
-    parser.add_argument("--model", required=True, metavar="CKPT",
-                        help="head checkpoint folder (model.pt + config.json) or a peer model.pth.tar (a released "
-                             "model's name is resolved as spot does, but the released heads read FrameCV-sampled "
-                             "features, which live does not reproduce: refused)")
+    parser.add_argument("--model", required=True, metavar="CKPT|NAME",
+                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released "
+                             "model's name (resolved as spot does); for features of SoccerNet's FrameCV frame rule "
+                             "(ResNET_TF2, the released heads') frames are kept by its counter, and at the end rows "
+                             "are re-made from the finished file where its frame-rate check changes them")
     parser.add_argument("--out", metavar="DIR",
                         help="where the features, results_spotting.json and the events log go (default for a file: "
                              "what `spot` uses; required for a URL)")
@@ -91,22 +92,6 @@ def default_out(source: str):
     return plan_video_input(path, None)[0]
 
 
-def check_frame_rule(head, feature_name: str | None) -> None:
-    """Live samples frames by timestamp only: a head whose features follow another frame rule (SoccerNet's
-    FrameCV counter, the `ResNET_TF2` recipe of the released heads) is refused (`DataError` naming it) rather
-    than fed rows at other times than its features'."""
-    from soccerspot.errors import DataError
-    from soccerspot.extract.recipes import RECIPES
-
-    name = feature_name or head.feature_name
-    sampling = (head.feature_settings or {}).get("sampling") or (
-        RECIPES[name].sampling if not head.feature_settings and name in RECIPES else "timestamp")
-    if sampling != "timestamp":
-        raise DataError(head.path, f"its features ({name or sampling}) take frames by {sampling}'s rule, "
-                                   "which live does not reproduce (it samples by timestamp): spot the recording "
-                                   "once it is complete (soccerspot spot)")
-
-
 def run(args: argparse.Namespace) -> int:
     from soccerspot.errors import DataError
 
@@ -132,7 +117,6 @@ def live(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.inference.spot import SpotOptions
 
     head = load_checkpoint(resolve_model(args.model))
-    check_frame_rule(head, args.features)
     options = LiveOptions(
         source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
         min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
@@ -149,7 +133,8 @@ def live(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     gaps = f"; {len(report.gaps)} gap(s) recorded in the features' sidecar" if report.gaps else ""
     resumed = f" ({report.resumed_rows} rows from the interrupted run)" if report.resumed_rows else ""
-    print(f"live: {report.rows + report.resumed_rows} rows{resumed}, {report.stream_s:.1f} s of stream in "
+    remade = f"; {report.remade_rows} rows re-made at FrameCV's rate" if report.remade_rows else ""
+    print(f"live: {report.rows + report.resumed_rows} rows{resumed}{remade}, {report.stream_s:.1f} s of stream in "
           f"{report.wall_s:.1f} s (processed at {report.realtime_factor:.2f}x real time), {report.events} events, "
           f"{report.corrections} corrections{gaps}", file=sys.stderr)
     # with --events - stdout carries only event lines

@@ -1,7 +1,7 @@
-"""Released spotting heads, as data: what SoccerNet's projects publish, so `--model NAME` runs them in `spot`
-and `archive`. `resolve_model` is the one resolver every command's `--model` goes through: `live` resolves
-names too but refuses these heads (their ResNET_TF2 features follow FrameCV's frame rule, which live does not
-reproduce); `ground` and `archive --ground` refuse a spotting head's name before any download.
+"""Released spotting heads, as data: what SoccerNet's projects publish, so `--model NAME` runs them in `spot`,
+`archive` and `live` (which keeps their ResNET_TF2 rows by FrameCV's frame rule, `pipeline.live.framecv`).
+`resolve_model` is the one resolver every command's `--model` goes through; `ground` and `archive --ground`
+refuse a spotting head's name before any download.
 
 Each entry records only what its source shows: the files (URL, the git blob id the repository's tree
 publishes for them, their size where the snapshot held them), the feature recipe the head reads

@@ -1,8 +1,13 @@
 """Feature rows of a live source as its frames arrive: a decode thread and the backbone in the caller's thread.
 
-The decode thread samples the source's frames by timestamp exactly as `extract` does
-(`extract.decode.select_on_screen`, the frame on screen at each target, times rounded to the µs) and
-converts them to RGB; the caller transforms them (`extract.transforms`) and runs the backbone
+The decode thread samples the source's frames exactly as `extract` does: by timestamp
+(`extract.decode.select_on_screen`, the frame on screen at each target), or, for features of SoccerNet's
+FrameCV rule (`ExtractConfig.sampling == "framecv"`, the `ResNET_TF2` recipe), by FrameCV's counter over every
+decoded frame from the stream's first, on the header's average rate (`extract.framecv.keep_frame`, with
+`LiveSource.header_fps`); times rounded to the µs. What FrameCV settles only on the finished file (its rate
+check against the container's duration) is settled by the session at the end. A resumed run on a source
+that replays (a file) counts again from its first frame and skips the rows it has; on one that does not (a
+URL), the counter goes on after the last stored row's frame. The decode thread converts frames to RGB; the caller transforms them (`extract.transforms`) and runs the backbone
 (`Extractor.forward`) on whatever has arrived. The queue between them is unbounded: a source is read as fast as it delivers
 (a UDP socket not read drops packets), and a backlog is reported by the caller, never dropped silently.
 
@@ -21,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from soccerspot.errors import DataError
 from soccerspot.extract.decode import select_on_screen
+from soccerspot.extract.framecv import NO_RATE, check_crop, keep_frame, nth_kept_number
 from soccerspot.extract.transforms import apply_transform, frames_to_tensor
 
 _END = object()
@@ -37,9 +44,14 @@ class Rows:
 
 
 class LiveFeatures:
-    def __init__(self, extractor, source, *, skip_rows: int = 0, start_s: float = 0.0):
+    """`skip_rows`: rows a previous run made that the source delivers again (skipped); `rows_before`: rows a
+    previous run made that it does not (a URL resumed at `start_s`)."""
+
+    def __init__(self, extractor, source, *, skip_rows: int = 0, start_s: float = 0.0, rows_before: int = 0):
         self.extractor, self.source = extractor, source
-        self.skip_rows, self.start_s = skip_rows, start_s
+        self.skip_rows, self.start_s, self.rows_before = skip_rows, start_s, rows_before
+        self.framecv_fps: float | None = None  # FrameCV sampling: the rate its counter runs on
+        self.counted = 0  # FrameCV sampling: the number of the last frame counted
         self.queue: queue.Queue = queue.Queue()
         self.error: BaseException | None = None
         self.ended = False
@@ -56,10 +68,34 @@ class LiveFeatures:
     def backlog(self) -> int:
         return self.queue.qsize()
 
-    def _produce(self) -> None:
+    def _sampled(self):
+        """(time s, frame) of the frames the features' frame rule keeps."""
         config = self.extractor.config
+        frames = self._checked(self.source.frames())
+        if config.sampling != "framecv":
+            yield from select_on_screen(frames, config.fps, self.start_s)
+            return
+        for time_s, frame in frames:
+            if self.framecv_fps is None:
+                self.framecv_fps = self.source.header_fps
+                if not self.framecv_fps or not self.framecv_fps > 0:
+                    raise DataError(self.source.spec, NO_RATE)
+                self.counted = nth_kept_number(self.rows_before, self.framecv_fps, config.fps)
+            self.counted += 1
+            if keep_frame(self.counted, self.framecv_fps, config.fps, None, None):
+                yield time_s, frame
+
+    def _checked(self, frames):
+        """The source's frames, the first one's size checked against FrameCV's crop where the features use it."""
+        config = self.extractor.config
+        for index, (time_s, frame) in enumerate(frames):
+            if index == 0 and config.transform == "imutils-crop":
+                check_crop(self.source.spec, frame.width, frame.height, self.extractor.input_size)
+            yield time_s, frame
+
+    def _produce(self) -> None:
         try:
-            for time_s, frame in select_on_screen(self.source.frames(), config.fps, self.start_s):
+            for time_s, frame in self._sampled():
                 self.sampled += 1
                 if self.sampled <= self.skip_rows:
                     continue  # resuming: rows a previous run already computed

@@ -7,7 +7,9 @@ frame arrived, by default the head's own bound + 2 s, checked on every turn of t
 --events / the webhook, and print a status line. When the source ends (idle, end of playlist) or is
 stopped (Ctrl-C, SIGTERM) the half's features are written and `results_spotting.json` is made by the
 offline code (`pipeline.inference.spot.spot_features`) from them: the files `soccerspot spot` writes for the same
-recording; the tracker then settles its events against those spots (late events, retractions).
+recording; the tracker then settles its events against those spots (late events, retractions). Features of
+SoccerNet's FrameCV rule are first settled against the finished file's rule (`framecv.settle_framecv`: rows
+re-made where its rate check changes the frames kept).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_fe
 from soccerspot.pipeline.inference.video_spot import plan_extraction
 from soccerspot.pipeline.live.events import EventTracker, default_max_latency_s, latency_bound_s
 from soccerspot.pipeline.live.extraction import LiveFeatures
+from soccerspot.pipeline.live.framecv import settle_framecv
 from soccerspot.pipeline.live.scoring import IncrementalScores
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
@@ -78,6 +81,8 @@ class LiveReport:
     results: Path | None = None
     bound_s: float = 0.0  # the head's own bound (`events.latency_bound_s`)
     max_latency_s: float = 0.0  # what the run used
+    framecv: dict | None = None  # FrameCV sampling: the numbers its keep rule ran on for the final rows
+    remade_rows: int = 0  # FrameCV sampling: rows re-made from the finished file at its corrected rate
     latencies: list = field(default_factory=list)  # (id, seconds from the event's frame arriving to its line)
     times: list = field(default_factory=list)  # each row's stream time
     arrivals: list = field(default_factory=list)  # each row's frame arrival (time.time(); nan: a resumed row)
@@ -139,7 +144,8 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     source = LiveSource(options.source, idle_s=options.idle_s, stop=stop,
                         continue_after=len(stored_times) / fps if resume_live else None)
     live = LiveFeatures(extractor, source, skip_rows=0 if resume_live else len(stored_times),
-                        start_s=len(stored_times) / fps if resume_live else 0.0)
+                        start_s=len(stored_times) / fps if resume_live else 0.0,
+                        rows_before=len(stored_times) if resume_live else 0)
 
     raw = Growing(int(extractor.backbone.feature_dim))
     features = Growing(int(extractor.dim))
@@ -224,13 +230,21 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     if len(times) % options.batch_size == 1 and live.last_image is not None:
         final_raw[-1] = live.last_row_alone()
     final_features = extractor.pca.transform(final_raw) if extractor.pca is not None else final_raw
+    final_times = times
+    if extractor.config.sampling == "framecv":
+        settled = settle_framecv(extractor, source, live, final_features, times, stopped=stop.is_set(),
+                                 progress=bool(options.status_every_s))
+        if settled.note:
+            print(f"soccerspot live: warning: {settled.note}", file=sys.stderr, flush=True)
+        final_features, final_times, report.framecv = settled.features, settled.times, settled.timing
+        report.remade_rows = len(settled.times) if settled.remade else 0
     report.features = write_features(out_dir, half, name, final_features.astype(np.float32, copy=False),
-                                     final_meta(extractor, source, times, report))
+                                     final_meta(extractor, source, final_times, report))
     result = spot_features(head, out_dir, name, options=dataclasses.replace(options.spot, overwrite=True),
                            url=source.name)
     report.results = result.output
     predictions = read_predictions(out_dir / PREDICTIONS_FILE).predictions
-    publish(tracker.finish(predictions, np.asarray(times)))
+    publish(tracker.finish(predictions, np.asarray(final_times)))
     log.close()
     for sink in sinks:
         sink.close()
@@ -247,6 +261,8 @@ def final_meta(extractor, source: LiveSource, times: list[float], report: LiveRe
     meta.extra = {"duration": None, "decoder": "pyav", "source_fps": source.average_fps, "device": extractor.device.type,
                   "allocator": extractor.allocator, "seconds": round(report.wall_s, 3), "live": True,
                   "gaps": report.gaps, "resumed_rows": report.resumed_rows}
+    if report.framecv is not None:
+        meta.extra.update(framecv=report.framecv, remade_rows=report.remade_rows)
     return meta
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from soccerspot.errors import DataError
+from soccerspot.extract.framecv import stream_fps
 
 POLL_S = 0.05
 READ_TIMEOUT_S = 1.0
@@ -104,6 +105,7 @@ class LiveSource:
         self.start_wait_s = start_wait_s  # a URL may start sending after live started: wait this long for it
         self.gaps: list[Gap] = []
         self.average_fps: float | None = None
+        self.header_fps: float | None = None  # FrameCV's rate: the first opening's (`extract.framecv.stream_fps`)
         self.last_time: float | None = None
         self.last_arrival: float | None = None  # time.time() of the latest frame
         if self.kind == "file":
@@ -165,6 +167,7 @@ class LiveSource:
                 stream.thread_type = "AUTO"
                 rate = stream.average_rate or stream.base_rate
                 self.average_fps = self.average_fps or (float(rate) if rate else None)
+                self.header_fps = self.header_fps if self.header_fps is not None else stream_fps(stream)
                 for pts_time, frame, waits in self._decode(container, stream):
                     if origin is None:
                         origin = pts_time
