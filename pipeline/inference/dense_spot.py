@@ -37,12 +37,11 @@ from soccerspot.extract.frame_recipes import FrameRecipe, iter_recipe_frames, vi
 from soccerspot.files import soccerspot_version
 from soccerspot.pipeline.inference.dense_clips import ClipRule
 from soccerspot.pipeline.inference.dense_half import CLIPS_PER_BATCH, HalfProbabilities, half_probabilities
-from soccerspot.pipeline.inference.nms import grouped_soft_nms, peak_nms
+from soccerspot.pipeline.inference.nms import DENSE_NMS_KINDS, grouped_soft_nms, peak_nms
 from soccerspot.pipeline.inference.spot import GameResult, SpotReport
 from soccerspot.pipeline.inference.video_spot import plan_video_input
 
 SIDES = ("left", "right")  # sn-teamspotting's column order: class-left, class-right
-DENSE_NMS_KINDS = ("peaks", "grouped-soft")
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,7 @@ class DenseSpotter:
     path: Path
     kind: str  # which peer format the folder was ("e2e-spot", "t-deed")
     eval_framerate: int = 2  # the evaluator's grid the results are for (`data.labels.write_predictions`)
+    task: str = "spotting"  # what it spots (`data.tasks`): its labels file, class sets, evaluation grid
 
     def score_names(self) -> list[str]:
         """The saved score columns: classes, or each class's left and right."""
