@@ -1,5 +1,6 @@
 """The end of an archive run: `archive_summary.json` (counts, events per class, throughput) and
-`archive_spots.csv` (every spot of every finished game: game, half, match time, class, confidence)."""
+`archive_spots.csv` (every spot of every finished game: game, half, match time, class, confidence, and team
+for a team model's spots)."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ from soccerspot.data.games import PREDICTIONS_FILE
 
 SUMMARY_FILE = "archive_summary.json"
 SPOTS_FILE = "archive_spots.csv"
-SPOTS_COLUMNS = ("game", "half", "match_time", "position_ms", "class", "confidence")
+SPOTS_COLUMNS = ("game", "half", "match_time", "position_ms", "class", "confidence", "team")  # team: left/right or empty
 
 
 @dataclass
@@ -34,8 +35,9 @@ def spot_rows(out_dir: Path, games: list[str]) -> list[tuple]:
         path = out_dir / game / PREDICTIONS_FILE
         if not path.is_file():
             continue
-        for p in sorted(read_predictions(path).predictions, key=lambda p: (p.half, p.position_ms, p.label)):
-            rows.append((game, p.half, game_time(p.half, p.position_ms), p.position_ms, p.label, f"{p.confidence:.6f}"))
+        for p in sorted(read_predictions(path).predictions, key=lambda p: (p.half, p.position_ms, p.label, p.team or "")):
+            rows.append((game, p.half, game_time(p.half, p.position_ms), p.position_ms, p.label, f"{p.confidence:.6f}",
+                         p.team or ""))
     return rows
 
 
