@@ -9,19 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from dense_helpers import TinyDense
+from dense_task_helpers import BALL, SMALL_BALL, V2, tiny_folder, tiny_format  # noqa: F401 (a fixture)
 from peer_code import imported_from, peer_repo
 from soccerspot.data.tasks import task_spec, tasks_of_model
-from soccerspot.extract.frame_recipes import FRAME_RECIPES, TDEED_BALL, FrameRecipe
-from soccerspot.models.dense import registry
-from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE, PeerInference, load_dense_spotter, task_nms
-from soccerspot.pipeline.inference.dense_clips import TDEED_RULE
+from soccerspot.extract.frame_recipes import TDEED_BALL
+from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE, load_dense_spotter, task_nms
 from soccerspot.pipeline.inference.nms import grouped_soft_nms
 from video_helpers import constant_rate_times, write_video
-
-BALL = ["PASS", "DRIVE", "SHOT"]
-V2 = ["Goal", "Corner", "Foul"]
-SMALL_BALL = FrameRecipe("small-ball-test", sample_fps=25, width=64, height=48, read_stride=2)
 
 
 def their_soft_nms(root: Path, scores: np.ndarray, sides: tuple, window: int) -> list[tuple[int, str, float]]:
@@ -66,33 +60,6 @@ def test_a_model_s_task_is_what_its_outputs_fit():
     assert tasks_of_model(V2, team=False) == ("spotting",)
     assert tasks_of_model(["a", "b"], team=True) == ("ball",)  # a team head is a ball model
     assert tasks_of_model(["a", "b"], team=False) == ()  # a season's own classes: the model does not say
-
-
-@pytest.fixture
-def tiny_format(monkeypatch):
-    """A test-only folder format loading `TinyDense` (with a team head where its JSON says so)."""
-    def recognises(folder: Path) -> bool:
-        return (folder / "tiny.json").is_file()
-
-    def load(folder: Path, **options) -> registry.PeerDenseModel:
-        config = json.loads((folder / "tiny.json").read_text())
-        model = TinyDense(config["clip_len"], len(config["classes"]), displacement=config["team"],
-                          team=config["team"], pad_black=config["team"], seed=config["seed"])
-        return registry.PeerDenseModel(model.eval(), tuple(config["classes"]), config["recipe"], config["variant"],
-                                       folder / "tiny.json")
-
-    monkeypatch.setitem(registry._PEER_FORMATS, "tiny-test", registry.PeerDenseFormat("tiny-test", recognises, load))
-    monkeypatch.setitem(FRAME_RECIPES, SMALL_BALL.name, SMALL_BALL)
-    monkeypatch.setitem(PEER_INFERENCE, ("T-DEED", SMALL_BALL.name),
-                        PeerInference(TDEED_RULE, task_nms("ball", SMALL_BALL), 25, "ball"))
-
-
-def tiny_folder(folder: Path, classes: list[str], team: bool, recipe: str = "e2e-soccernetv2",
-                variant: str = "E2E-Spot", seed: int = 3) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tiny.json").write_text(json.dumps({"clip_len": 16, "classes": classes, "team": team, "seed": seed,
-                                                  "recipe": recipe, "variant": variant}))
-    return folder
 
 
 def test_the_spotter_reads_its_task_from_the_folder(tiny_format, tmp_path):

@@ -1,0 +1,113 @@
+"""`soccerspot archive --model DENSE_DIR`: a dense frame model spots every game of a season as `spot VIDEO` does,
+resumes, records a bad video and goes on; a ball (team) model's results and spots CSV carry each spot's team.
+
+The models are `TinyDense` behind a test-only folder format (registered in this process: `--jobs 1`)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from soccerspot.data.games import PREDICTIONS_FILE
+from soccerspot.pipeline.archive.manifest import MANIFEST_FILE
+from soccerspot.pipeline.archive.summary import SPOTS_FILE, SUMMARY_FILE
+from soccerspot.pipeline.cli import main
+from dense_task_helpers import BALL, SMALL_BALL, V2, tiny_folder, tiny_format  # noqa: F401 (a fixture)
+from video_helpers import constant_rate_times, write_video
+
+GAMES = ["league/2020/game-a", "league/2020/game-b"]
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dense_season") / "season"
+    for number, game in enumerate(GAMES):
+        (root / game).mkdir(parents=True)
+        for half in (1, 2):
+            write_video(root / game / f"{half}_224p.mkv", constant_rate_times(25, 3.0 + number + half / 2),
+                        width=64, height=48)
+    return root
+
+
+def spots_of(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["predictions"]
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / MANIFEST_FILE).read_text().splitlines()]
+
+
+def test_a_dense_archive_equals_spot_per_game_and_resumes(tiny_format, season, tmp_path):
+    model = tiny_folder(tmp_path / "v2", V2, False)
+    out = tmp_path / "out"
+    assert main(["archive", str(season), "--model", str(model), "--out", str(out), "--no-progress",
+                 "--precision", "fp32"]) == 0
+    for game in GAMES:
+        assert main(["spot", str(season / game), "--model", str(model), "--out", str(tmp_path / "spot" / game),
+                     "--no-progress", "--precision", "fp32"]) == 0
+        ours = spots_of(out / game / PREDICTIONS_FILE)
+        assert ours and ours == spots_of(tmp_path / "spot" / game / PREDICTIONS_FILE)
+        assert {e["half"] for e in ours} <= {"1", "2", 1, 2} and not list((out / game).glob("*.npy"))
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert (summary["done"], summary["failed"], summary["skipped"]) == (2, 0, 0)
+    run = records(out)[0]
+    assert run["type"] == "run" and run["task"] == "spotting" and run["settings"]["frames"] == "e2e-soccernetv2"
+
+    assert main(["archive", str(season), "--model", str(model), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert (summary["done"], summary["skipped"]) == (0, 2)
+    assert [r["status"] for r in records(out)[-2:]] == ["skipped", "skipped"]
+
+
+def test_a_bad_video_is_recorded_and_the_rest_finishes_then_it_is_redone(tiny_format, season, tmp_path, capsys):
+    root = tmp_path / "season"
+    for game in GAMES:
+        (root / game).mkdir(parents=True)
+        for video in (season / game).glob("*.mkv"):
+            (root / game / video.name).symlink_to(video)
+    bad = root / "league/2020/game-bad"
+    bad.mkdir(parents=True)
+    (bad / "1_224p.mkv").write_bytes(b"not a video at all" * 100)
+    model = tiny_folder(tmp_path / "v2", V2, False)
+    out = tmp_path / "out"
+    assert main(["archive", str(root), "--model", str(model), "--out", str(out), "--no-progress"]) == 1
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert (summary["done"], summary["failed"]) == (2, 1) and "game-bad" in next(iter(summary["failures"]))
+    assert "failed: league/2020/game-bad" in capsys.readouterr().out
+    assert not (out / "league/2020/game-bad" / PREDICTIONS_FILE).exists()
+
+    (bad / "1_224p.mkv").unlink()
+    write_video(bad / "1_224p.mkv", constant_rate_times(25, 3.0), width=64, height=48)
+    assert main(["archive", str(root), "--model", str(model), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert (summary["done"], summary["failed"], summary["skipped"]) == (1, 0, 2)
+    assert (out / "league/2020/game-bad" / PREDICTIONS_FILE).is_file()
+
+
+def test_a_ball_archive_writes_each_spot_s_team(tiny_format, season, tmp_path):
+    model = tiny_folder(tmp_path / "ball", BALL, True, SMALL_BALL.name, "T-DEED")
+    out = tmp_path / "out"
+    assert main(["archive", str(season), "--model", str(model), "--task", "ball", "--out", str(out),
+                 "--no-progress"]) == 0
+    for game in GAMES:
+        entries = spots_of(out / game / PREDICTIONS_FILE)
+        assert entries and {e["team"] for e in entries} <= {"left", "right"} and {e["label"] for e in entries} <= set(BALL)
+    with open(out / SPOTS_FILE) as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {row["team"] for row in rows} <= {"left", "right"}
+    assert len(rows) == sum(len(spots_of(out / game / PREDICTIONS_FILE)) for game in GAMES)
+    assert records(out)[0]["task"] == "ball"
+
+
+def test_dense_archive_refusals_are_usage_errors(tiny_format, season, tmp_path, capsys):
+    ball = tiny_folder(tmp_path / "ball", BALL, True, SMALL_BALL.name, "T-DEED")
+    assert main(["archive", str(season), "--model", str(ball), "--task", "spotting", "--out", str(tmp_path / "a"),
+                 "--no-progress"]) == 2
+    assert "--task spotting" in (err := capsys.readouterr().err) and "spots ball" in err
+    assert main(["archive", str(season), "--model", str(ball), "--nms-window", "3", "--out", str(tmp_path / "b"),
+                 "--no-progress"]) == 2
+    assert "--nms-window: not for a dense frame model" in capsys.readouterr().err
+    for out in ("a", "b"):
+        assert not any((tmp_path / out).glob("*/*/*/" + PREDICTIONS_FILE))
