@@ -135,3 +135,13 @@ def tasks_of_model(classes: list[str] | tuple[str, ...], team: bool) -> tuple[st
         if fits:
             found.append(name)
     return tuple(found)
+
+
+def class_set_of_model(task: str, classes: list[str] | tuple[str, ...], team: bool) -> str:
+    """The class set a model's results are scored with: of the task's class sets that hold every class of the
+    model and score teams exactly when it has a team head, the smallest (a PASS / DRIVE model: ball-2023); else
+    the task's default."""
+    spec = task_spec(task)
+    fitting = [name for name in spec.class_sets
+               if set(classes) <= set(class_setup(name).names) and bool(class_setup(name).teams) == team]
+    return min(fitting, key=lambda name: len(class_setup(name).names)) if fitting else spec.default_class_set

@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from soccerspot.data.games import PREDICTIONS_FILE
@@ -111,3 +112,42 @@ def test_dense_archive_refusals_are_usage_errors(tiny_format, season, tmp_path, 
     assert "--nms-window: not for a dense frame model" in capsys.readouterr().err
     for out in ("a", "b"):
         assert not any((tmp_path / out).glob("*/*/*/" + PREDICTIONS_FILE))
+
+
+def write_ball_labels(root: Path, game: str, spots: list[dict], seed: int = 0) -> Path:
+    """Labels-ball.json of a game: every 2025 class once in half 1, at the most confident of its `spots` where
+    there is one (so the score is not 0), else at a random time, by a random team."""
+    from soccerspot.data.classes import class_setup
+
+    rng = np.random.default_rng(seed)
+    annotations = []
+    for name in class_setup("ball-2025").names:
+        found = sorted((s for s in spots if s["label"] == name), key=lambda s: -float(s["confidence"]))
+        position = int(found[0]["position"]) if found else int(rng.integers(0, 3000))
+        team = found[0]["team"] if found else str(rng.choice(["left", "right"]))
+        annotations.append({"gameTime": f"1 - 00:{position // 1000:02d}", "label": name, "position": str(position),
+                            "team": team, "visibility": "visible"})
+    (root / game).mkdir(parents=True, exist_ok=True)
+    (root / game / "Labels-ball.json").write_text(json.dumps({"annotations": annotations}))
+    return root
+
+
+def test_a_ball_archive_with_labels_records_evaluate_s_team_map(tiny_format, season, tmp_path, capsys):
+    model = tiny_folder(tmp_path / "ball", BALL, True, SMALL_BALL.name, "T-DEED")
+    out = tmp_path / "out"
+    assert main(["archive", str(season), "--model", str(model), "--out", str(out), "--no-progress"]) == 0
+    assert "evaluation" not in json.loads((out / SUMMARY_FILE).read_text())
+    # the other game has no labels: left out
+    labels = write_ball_labels(tmp_path / "labels", GAMES[0], spots_of(out / GAMES[0] / PREDICTIONS_FILE))
+    capsys.readouterr()
+    assert main(["archive", str(season), "--model", str(model), "--out", str(out), "--labels", str(labels),
+                 "--no-progress"]) == 0  # every game done before: scored all the same
+    assert "evaluation (ball, ball-2025, at1, 1 game(s) with labels): mAP " in capsys.readouterr().out
+    evaluation = json.loads((out / SUMMARY_FILE).read_text())["evaluation"]
+    assert (evaluation["task"], evaluation["class_set"], evaluation["games"]) == ("ball", "ball-2025", 1)
+    assert evaluation["unlabelled_games"] == GAMES[1:]
+    assert main(["evaluate", "--task", "ball", "--labels", str(labels), "--predictions", str(out), "--json",
+                 str(tmp_path / "official.json"), "--quiet"]) == 0
+    assert evaluation["results"] == json.loads((tmp_path / "official.json").read_text())
+    assert evaluation["headline"] == {key: evaluation["results"][key] for key in ("mAP", "mAP_no_team")}
+    assert evaluation["results"]["mAP"] > 0 and evaluation["results"]["mAP_no_team"] > 0

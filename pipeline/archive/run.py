@@ -20,6 +20,7 @@ from soccerspot.errors import DataError
 from soccerspot.files import sha256_file
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.engines import EngineJob, Started, get_engine, start_engine
+from soccerspot.pipeline.archive.evaluation import evaluate_archive
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, fingerprint
 from soccerspot.pipeline.archive.ray_engine import INSTALL_HINT
 from soccerspot.pipeline.archive.settings import ArchiveSettings, threads_per_job
@@ -36,6 +37,7 @@ class ArchiveRequest:
     address: str | None = None
     retries: int = 2
     progress: bool = True
+    labels: Path | None = None  # a labels tree: the finished games that have labels are scored into the summary
 
 
 def check_writable(out: Path) -> None:
@@ -169,7 +171,11 @@ def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: li
         bar.close()
     counts.wall_seconds = time.perf_counter() - began
     finished_games = sorted(manifest.finished(current))
-    return write_summary(request.out, counts, finished_games, request.engine, request.jobs)
+    evaluation = None
+    if request.labels is not None and not request.settings.features_only:
+        evaluation = evaluate_archive(request.labels, request.out, finished_games, spotting.task, spotting.classes,
+                                      spotting.team)
+    return write_summary(request.out, counts, finished_games, request.engine, request.jobs, evaluation)
 
 
 def default_threads(jobs: int) -> int:

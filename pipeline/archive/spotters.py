@@ -60,6 +60,12 @@ class FeatureSpotting:
         return self.head.path
 
     @property
+    def classes(self) -> list[str]:
+        return list(self.head.classes)
+
+    team = False  # feature heads score classes only
+
+    @property
     def described(self) -> dict:
         return {"features": self.plan.name}
 
@@ -120,6 +126,14 @@ class DenseSpotting:
     @property
     def path(self) -> Path:
         return self.spotter.path
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.spotter.classes)
+
+    @property
+    def team(self) -> bool:
+        return self.spotter.team
 
     @property
     def described(self) -> dict:

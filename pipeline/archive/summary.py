@@ -1,4 +1,5 @@
-"""The end of an archive run: `archive_summary.json` (counts, events per class, throughput) and
+"""The end of an archive run: `archive_summary.json` (counts, events per class, throughput; with `--labels`, the
+finished games' score by the task's metric: `archive.evaluation`) and
 `archive_spots.csv` (every spot of every finished game: game, half, match time, class, confidence, and team
 for a team model's spots)."""
 from __future__ import annotations
@@ -70,10 +71,14 @@ def summarize(counts: RunCounts, rows: list[tuple], engine: str, jobs: int) -> d
     }
 
 
-def write_summary(out_dir: Path, counts: RunCounts, finished_games: list[str], engine: str, jobs: int) -> dict:
-    """Write the CSV (all finished games, this run's and earlier ones') and the summary; return the summary."""
+def write_summary(out_dir: Path, counts: RunCounts, finished_games: list[str], engine: str, jobs: int,
+                  evaluation: dict | None = None) -> dict:
+    """Write the CSV (all finished games, this run's and earlier ones') and the summary (with the finished
+    games' `evaluation` against labels, where there is one); return the summary."""
     rows = spot_rows(out_dir, finished_games)
     write_spots_csv(out_dir / SPOTS_FILE, rows)
     summary = summarize(counts, rows, engine, jobs)
+    if evaluation is not None:
+        summary["evaluation"] = evaluation
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary

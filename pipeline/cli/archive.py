@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "it must agree")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: <game>/ features + results_spotting.json, the manifest, the summary")
+    parser.add_argument("--labels", metavar="ROOT", default=None,
+                        help="a labels tree (<game>/Labels-v2.json, Labels-ball.json for ball; may be ROOT itself): "
+                             "the finished games that have labels are scored by the task's metric (ball with a team "
+                             "model: Team mAP@1 and mAP@1) into archive_summary.json's evaluation")
     parser.add_argument("--jobs", type=int, default=1, help="games at a time (default 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per job (default: cores // jobs, so threads x jobs <= cores)")
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     )
     request = ArchiveRequest(root=Path(args.root), out=Path(args.out), settings=settings, jobs=args.jobs,
                              engine=args.engine, address=args.address, retries=args.retries,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, labels=Path(args.labels) if args.labels else None)
     try:
         summary = run_archive(request)
     except ValueError as error:
@@ -106,4 +110,13 @@ def run(args: argparse.Namespace) -> int:
               f"{summary['games_per_hour']} games/hour")
     for game, error in summary["failures"].items():
         print(f"  failed: {game}: {error}")
+    evaluation = summary.get("evaluation")
+    if evaluation is not None:
+        if "error" in evaluation:
+            print(f"soccerspot archive: warning: not evaluated: {evaluation['error']}", file=sys.stderr)
+        else:
+            scores = ", ".join(f"{key} {value:.4f}" if value is not None else f"{key} -"
+                               for key, value in evaluation["headline"].items())
+            print(f"  evaluation ({evaluation['task']}, {evaluation['class_set']}, {evaluation['metric']}, "
+                  f"{evaluation['games']} game(s) with labels): {scores}")
     return 1 if summary["failed"] else 0
