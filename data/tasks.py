@@ -2,7 +2,9 @@
 tolerances, evaluation grid, official game lists and post-processing defaults.
 
 Commands take `--task NAME` and read what differs from here (`task_spec(name)`), never branching on a
-task's name: `evaluate` picks its evaluation, files, class sets, metrics, frame rate and splits this way.
+task's name: `evaluate` picks its evaluation, files, class sets, metrics, frame rate and splits this way;
+`spot` and `archive` read the task a model's outputs fit (`tasks_of_model`), the class set its results are
+scored with (`class_set_of_model`) and the evaluation grid its results are binned on.
 
 - `spotting`: SoccerNet-v2 action spotting (17 classes, Average-mAP loose 5-60 s / tight 1-5 s on a 2 fps
   grid; `SoccerNet.Evaluation.ActionSpotting`).

@@ -151,3 +151,19 @@ def test_a_ball_archive_with_labels_records_evaluate_s_team_map(tiny_format, sea
     assert evaluation["results"] == json.loads((tmp_path / "official.json").read_text())
     assert evaluation["headline"] == {key: evaluation["results"][key] for key in ("mAP", "mAP_no_team")}
     assert evaluation["results"]["mAP"] > 0 and evaluation["results"]["mAP_no_team"] > 0
+
+
+def test_a_released_dense_name_is_resolved_to_its_cached_folder(tiny_format, season, tmp_path, monkeypatch):
+    """`archive --model NAME` for a `RELEASED_DENSE` name goes through `resolve_model` to the cached folder (its
+    files are stand-ins here, beside the test format's JSON, since nothing can be downloaded)."""
+    from soccerspot.pipeline.inference.released_models import RELEASED_DENSE
+
+    monkeypatch.setenv("SOCCERSPOT_CACHE", str(tmp_path / "cache"))
+    name = "soccer_rny002gsm_gru_rgb"
+    folder = tiny_folder(tmp_path / "cache" / "models" / name, V2, False)
+    for spec in RELEASED_DENSE[name].files:
+        (folder / spec.filename).write_bytes(b"stand-in")
+    out = tmp_path / "out"
+    assert main(["archive", str(season), "--model", name, "--out", str(out), "--no-progress"]) == 0
+    assert all((out / game / PREDICTIONS_FILE).is_file() for game in GAMES)
+    assert records(out)[0]["settings"]["checkpoint"].keys() >= {spec.filename for spec in RELEASED_DENSE[name].files}
