@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.pipeline.archive.manifest import MANIFEST_FILE
@@ -167,3 +168,28 @@ def test_a_released_dense_name_is_resolved_to_its_cached_folder(tiny_format, sea
     assert main(["archive", str(season), "--model", name, "--out", str(out), "--no-progress"]) == 0
     assert all((out / game / PREDICTIONS_FILE).is_file() for game in GAMES)
     assert records(out)[0]["settings"]["checkpoint"].keys() >= {spec.filename for spec in RELEASED_DENSE[name].files}
+
+
+@pytest.mark.slow
+def test_a_trained_dense_folder_archived_by_two_processes_equals_one(season, tmp_path):
+    """A real folder format (`train-dense`'s, an E2E-Spot rny002_gsm + GRU with random weights) in spawned pool
+    processes: the same results as in the driver's process alone."""
+    from soccerspot.data.classes import CLASS_NAMES_V2
+    from soccerspot.models.dense import TRAINED_FORMAT, create_dense_model
+
+    torch.manual_seed(0)
+    settings = {"num_classes": 17, "feature_arch": "rny002_gsm", "temporal_arch": "gru", "clip_len": 8}
+    model = create_dense_model("e2e-spot", **settings, pretrained=False)
+    folder = tmp_path / "run" / "best"
+    folder.mkdir(parents=True)
+    torch.save(model.state_dict(), folder / "model.pt")
+    (folder / "config.json").write_text(json.dumps({
+        "format": TRAINED_FORMAT, "model": "e2e-spot", "settings": settings, "classes": list(CLASS_NAMES_V2),
+        "frame_recipe": "e2e-soccernetv2", "variant": "E2E-Spot"}))
+    for jobs in ("1", "2"):
+        assert main(["archive", str(season), "--model", str(folder), "--out", str(tmp_path / jobs), "--jobs", jobs,
+                     "--threads", "1", "--no-progress", "--precision", "fp32"]) == 0
+    for game in GAMES:
+        one, two = spots_of(tmp_path / "1" / game / PREDICTIONS_FILE), spots_of(tmp_path / "2" / game / PREDICTIONS_FILE)
+        assert one and one == two
+    assert records(tmp_path / "2")[0]["task"] == "spotting"
