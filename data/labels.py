@@ -26,7 +26,6 @@ from soccerspot.data.games import HALVES
 
 VISIBILITY_SHOWN = "visible"
 VISIBILITY_UNSHOWN = "not shown"
-EVALUATION_BIN_MS = 500  # the official evaluator keeps one value per class per 0.5 s frame (2 fps)
 EVALUATION_FRAMERATE = 2  # SoccerNet-v2's evaluation grid; Ball Action Spotting's is 25 fps
 
 

@@ -22,7 +22,7 @@ What the peers' extraction scripts do (read in their code):
 Not reproduced: when OpenCV decodes fewer frames than its header count by more than 1000 (a damaged
 video), E2E-Spot's script recomputes the rate from the duration and extracts again with the new stride;
 here the header's rate always decides the stride. And the JPEG round trip itself: frames go to the model
-as decoded (`scripts/bench_dense.py` measures what the JPEG step changes).
+as decoded (`scripts/bench_dense_jpeg.py` measures what the JPEG step changes).
 """
 from __future__ import annotations
 

@@ -1,26 +1,34 @@
-"""Dense frame models on raw video: what skipping the peers' JPEG files changes, and what the chain costs.
+"""A dense frame model (E2E-Spot) trained from frames against the best feature head, on one synthetic season.
 
-On a synthetic 398x224, 25 fps H.264 video (`scripts/bench_extract.py`'s, 2 minutes by default), with a
-registered dense model (`e2e-spot`: RegNetY-200MF + GSM + GRU by default) of seeded random weights and its
-SoccerNet-v2 frames (`e2e-soccernetv2`: every 12th frame, 2.083 a second):
+The season is `soccerspot demo`'s (`pipeline.demo.generate_season`: 398x224 H.264 broadcasts of ten SoccerNet
+classes). Both sides use the same training and held-out games and the same seeds:
 
-  (a) JPEG: the peers extracted frames to JPEG files (`cv2.imwrite`, quality 95 by default) and read them
-      back (`torchvision.io.read_image`); soccerspot feeds the decoded frames. Both frame sets go through the
-      same whole-half inference: `jpeg_prob_max_abs_diff` / `jpeg_prob_mean_abs_diff` are the per-frame
-      probabilities' differences (`prob_frame_std`, how much a probability varies from frame to frame, is the
-      scale to read them against), `jpeg_pixel_mean_abs_diff` / `jpeg_psnr_db` the frames'.
-  (b) speed: `chain_fps`, model frames a second of the whole chain (raw video -> decode thread -> clips ->
-      spots -> results_spotting.json, `pipeline.inference.dense_spot.spot_dense_video`), against
-      `model_fps`, the same inference on the frames already in memory; `infer_ratio` = chain / model.
+- dense: `pipeline.training.dense` (what `soccerspot train-dense` runs) on frame caches of E2E-Spot's
+  SoccerNet-v2 frames, the `e2e-spot-paper` recipe with this script's epochs, clips and batch (below), the
+  last checkpoint, then `spot`'s dense chain on each held-out game's videos (`pipeline.inference.dense_spot`);
+- baselines: the best feature heads of `scripts/bench_heads.py` on the demo's features (`timm:regnety_002`
+  random weights at 2 fps), each with the settings it was measured with there and spotted as it does: CALF
+  (`calf-short`, 200 epochs: tight 0.847) and RMS-Net (the demo's recipe, 400 epochs: tight 0.977), both
+  with NMS over 10 s; `--baselines` picks them (`--baseline-epochs` overrides their epochs, for a quick check); `baseline_tight` / `baseline_loose` are the best of them by tight;
+- Average-mAP, tight and loose, over the season's classes (`pipeline.demo.evaluate_season`), mean over seeds;
+- `infer_ratio`: model frames a second of the whole chain on the first held-out half (raw video -> decode
+  thread -> clips -> spots -> results_spotting.json) over the same model's inference on those frames already
+  in memory (`pipeline.inference.dense_half.half_probabilities`), measured with the first seed's model.
 
-Last line: one JSON object.
+Last line: one JSON object with `tight`, `loose`, `baseline_tight`, `baseline_loose`, `infer_ratio`,
+`seeds`, `minutes` and the settings.
 
-    python scripts/bench_dense.py [--minutes 2] [--model e2e-spot] [--clip-len 100] [--quality 95] [--work DIR]
+    python scripts/bench_dense.py [--seeds 2] [--train-games 4] [--test-games 2] [--half-seconds 180]
+        [--epochs 6] [--clip-len 50] [--epoch-frames 3000] [--batch-size 4] [--baselines calf,rmsnet] [--work DIR]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -29,105 +37,160 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def jpeg_round_trip(frames: np.ndarray, quality: int) -> np.ndarray:
-    """Each RGB frame written as OpenCV writes the peers' files (BGR, `cv2.imwrite`'s JPEG at `quality`)
-    and read back as their datasets read them (`torchvision.io.read_image`: RGB)."""
-    import cv2
+
+# The feature heads compared with (data): head -> (epochs, NMS window s), as `bench_heads.py` measured them
+# (README "Heads at tight tolerances", `--epochs 400 --nms-window 10`: CALF's calf-short fixes 200 epochs).
+BASELINES: dict[str, tuple[int, float]] = {"calf": (200, 10.0), "rmsnet": (400, 10.0)}
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
     import torch
-    from torchvision.io import decode_jpeg
 
-    out = np.empty_like(frames)
-    for index, frame in enumerate(frames):
-        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(frame[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise RuntimeError("OpenCV could not encode a JPEG")
-        out[index] = decode_jpeg(torch.from_numpy(encoded.ravel())).permute(1, 2, 0).numpy()
-    return out
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
-def batches(frames: np.ndarray, times: np.ndarray, size: int = 16):
-    for begin in range(0, len(frames), size):
-        yield types.SimpleNamespace(frames=frames[begin: begin + size], times=times[begin: begin + size])
+def frames_in_memory(cache, size: int = 16):
+    frames, times = np.array(cache.array), np.asarray(cache.meta.timestamps, dtype=np.float64)
+    for start in range(0, len(frames), size):
+        yield types.SimpleNamespace(frames=frames[start:start + size], times=times[start:start + size])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=2.0)
-    parser.add_argument("--model", default="e2e-spot", help="a registered dense model (models.dense)")
-    parser.add_argument("--clip-len", type=int, default=100)
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (cv2.imwrite's default: 95)")
-    parser.add_argument("--precision", default="fp32", help="fp32 | bf16 | fp16 | auto")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--train-games", type=int, default=4)
+    parser.add_argument("--test-games", type=int, default=2)
+    parser.add_argument("--half-seconds", type=float, default=180.0)
+    parser.add_argument("--epochs", type=int, default=6, help="dense epochs (warm-up: min(3, epochs // 2) of them)")
+    parser.add_argument("--clip-len", type=int, default=50)
+    parser.add_argument("--epoch-frames", type=int, default=3000, help="frames an epoch (clips = this // clip-len)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--baselines", default="calf,rmsnet",
+                        help="feature heads to compare with, from BASELINES (comma-separated; empty: none)")
+    parser.add_argument("--baseline-epochs", type=int, default=None, help="override the baselines' epochs")
+    parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=None, help="keep the season here (default: a temp folder)")
     args = parser.parse_args()
+    unknown = [head for head in args.baselines.split(",") if head and head not in BASELINES]
+    if unknown:
+        parser.error(f"--baselines: unknown {', '.join(unknown)} (known: {', '.join(BASELINES)})")
 
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_extract import make_video
-
-    from soccerspot.data.classes import CLASS_NAMES_V2
-    from soccerspot.extract.decode import probe
-    from soccerspot.extract.extractor import resolve_device
-    from soccerspot.extract.frame_recipes import E2E_SOCCERNETV2, iter_recipe_frames
+    from bench_heads import HEAD_SETTINGS, head_recipe, train_bench_head
+    from soccerspot.data.games import half_videos
     from soccerspot.extract.precision import resolve_precision
-    from soccerspot.models.dense import create_dense_model
+    from soccerspot.pipeline.demo import DemoConfig, evaluate_season, extract_season, generate_season, spot_games
     from soccerspot.pipeline.inference.dense_half import half_probabilities
-    from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
-    from soccerspot.pipeline.inference.dense_spot import DenseSpotter, spot_dense_video
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
+    from soccerspot.pipeline.inference.dense_spot import spot_dense_video
+    from soccerspot.pipeline.training.dense import DenseSettings, load_dense_data, run_dense
+    from soccerspot.pipeline.training.presets import get_dense_preset
+    from soccerspot.pipeline.training.run_folder import LAST
 
     torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    precision = resolve_precision(args.precision, device)
-    work = args.work or Path(tempfile.mkdtemp(prefix="bench_dense_"))
-    video = make_video(work / f"bench_dense_{args.minutes:g}min.mkv", args.minutes)
+    began_all = time.perf_counter()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_dense_train_"))
+    season = work / "season"
+    demo = DemoConfig(train_games=args.train_games, test_games=args.test_games, half_seconds=args.half_seconds,
+                      workers=2)
+    train_games, test_games = generate_season(season, demo, progress=False)
+    precision = resolve_precision(args.precision, torch.device("cpu"))
 
-    torch.manual_seed(args.seed)
-    model = create_dense_model(args.model, clip_len=args.clip_len, num_classes=len(CLASS_NAMES_V2)).eval().to(device)
-    inference = PEER_INFERENCE[("E2E-Spot", E2E_SOCCERNETV2.name)]
-    spotter = DenseSpotter(model, list(CLASS_NAMES_V2), False, E2E_SOCCERNETV2, inference.rule, inference.nms,
-                           Path(args.model), "E2E-Spot", inference.eval_framerate)
-    options = dict(clip_len=args.clip_len, rule=inference.rule, spec=model.input_spec, precision=precision)
+    settings = DenseSettings(epoch_frames=args.epoch_frames)
+    preset = get_dense_preset("e2e-spot-paper")
+    warmup = min(3, args.epochs // 2)  # E2E-Spot: 3 of 50 epochs; fewer for short runs (the cosine needs some)
+    dense_runs, infer = [], {}
+    for seed in range(args.seeds):
+        config = dataclasses.replace(
+            preset, preset="bench-e2e-spot", max_epochs=args.epochs, warmup_epochs=warmup, batch_size=args.batch_size,
+            lr=args.lr, head_options={**preset.head_options, "clip_len": args.clip_len}, select_on="valid_loss",
+            eval_every=0, precision=precision, seed=seed)
+        data = load_dense_data(config, settings, season, season, train_games, [], work / "frame-cache", progress=False)
+        folder = work / "runs" / f"dense-{seed}"
+        shutil.rmtree(folder, ignore_errors=True)
+        began = time.perf_counter()
+        run_dense(config, settings, data, folder / "model", progress=False)
+        seconds = time.perf_counter() - began
+        spotter = load_dense_spotter(folder / "model" / LAST)
+        for game in test_games:
+            spot_dense_video(season / game, spotter, out_dir=folder / "predictions" / game, overwrite=True,
+                             precision=precision, progress=False)
+        scored = evaluate_season(season, folder / "predictions", test_games)
+        dense_runs.append({"loose": scored["loose"]["a_mAP"], "tight": scored["tight"]["a_mAP"], "train_s": seconds})
+        print(f"dense seed {seed}: loose {dense_runs[-1]['loose']:.3f} tight {dense_runs[-1]['tight']:.3f} "
+              f"({seconds:.0f} s)", file=sys.stderr)
+        if seed == 0:  # the chain against the model on the same frames in memory
+            video = half_videos(season / test_games[0])[1]
+            test = load_dense_data(config, settings, season, season, [test_games[0]], [], work / "frame-cache",
+                                   progress=False)
+            cache = test.train[0].cache
+            options = dict(clip_len=spotter.model.clip_len, rule=spotter.rule, spec=spotter.model.input_spec,
+                           precision=precision)
+            start = time.perf_counter()
+            half_probabilities(spotter.model, frames_in_memory(cache), **options)
+            model_s = time.perf_counter() - start
+            start = time.perf_counter()
+            spot_dense_video(video, spotter, out_dir=work / "chain", overwrite=True, precision=precision, progress=False)
+            chain_s = time.perf_counter() - start
+            frames = int(cache.array.shape[0])
+            infer = {"frames": frames, "model_fps": round(frames / model_s, 2), "chain_fps": round(frames / chain_s, 2),
+                     "infer_ratio": round(model_s / chain_s, 3)}
 
-    decoded = list(iter_recipe_frames(probe(video), E2E_SOCCERNETV2))
-    frames = np.concatenate([b.frames for b in decoded])
-    times = np.concatenate([b.times for b in decoded])
-    jpeg = jpeg_round_trip(frames, args.quality)
-    pixel_error = np.abs(frames.astype(np.int16) - jpeg.astype(np.int16))
-    mse = float(np.mean(pixel_error.astype(np.float64) ** 2))
+    baselines: dict[str, list[dict]] = {}
+    heads = [head for head in args.baselines.split(",") if head]
+    if heads:
+        name, _ = extract_season(season, train_games + test_games, demo, progress=False)
+    for head in heads:
+        epochs, nms_window = BASELINES[head]
+        epochs = args.baseline_epochs or epochs
+        baselines[head] = []
+        for seed in range(args.seeds):
+            config = dataclasses.replace(demo, head=head, seed=seed, epochs=epochs, nms_window=nms_window)
+            recipe = head_recipe(config, {**HEAD_SETTINGS.get(head, {}), "max_epochs": epochs})
+            folder = work / "runs" / f"{head}-{seed}"
+            shutil.rmtree(folder, ignore_errors=True)
+            began = time.perf_counter()
+            with torch_threads(1):  # bench_heads' setting (more threads thrash on 2 shared cores)
+                checkpoint = train_bench_head(season, name, train_games, folder / "model", recipe)
+            seconds = time.perf_counter() - began
+            spot_games(checkpoint, season, name, test_games, folder / "predictions")
+            scored = evaluate_season(season, folder / "predictions", test_games)
+            baselines[head].append({"loose": scored["loose"]["a_mAP"], "tight": scored["tight"]["a_mAP"],
+                                    "train_s": round(seconds, 1)})
+            print(f"{head} seed {seed}: loose {baselines[head][-1]['loose']:.3f} "
+                  f"tight {baselines[head][-1]['tight']:.3f} ({seconds:.0f} s)", file=sys.stderr)
 
-    half_probabilities(model, batches(frames[: args.clip_len], times[: args.clip_len]), **options)  # warm-up
-    began = time.perf_counter()
-    ours = half_probabilities(model, batches(frames, times), **options)
-    model_seconds = time.perf_counter() - began
-    theirs = half_probabilities(model, batches(jpeg, times), **options)
-    difference = np.abs(ours.probabilities - theirs.probabilities)
+    def mean(runs: list[dict], key: str):
+        return round(statistics.mean(r[key] for r in runs), 4) if runs else None
 
-    out = work / "spots"
-    began = time.perf_counter()
-    report = spot_dense_video(video, spotter, out_dir=out, overwrite=True, precision=precision, progress=False)
-    chain_seconds = time.perf_counter() - began
+    best = max(baselines, key=lambda head: mean(baselines[head], "tight"), default=None)
+    baseline = baselines[best] if best else []
 
-    result = {
-        "model": args.model, "clip_len": args.clip_len, "frames": int(len(frames)), "clips": ours.clips,
-        "precision": precision, "device": str(device), "threads": args.threads, "jpeg_quality": args.quality,
-        "jpeg_pixel_mean_abs_diff": round(float(pixel_error.mean()), 4),
-        "jpeg_pixel_max_abs_diff": int(pixel_error.max()),
-        "jpeg_psnr_db": round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else None,
-        "jpeg_prob_max_abs_diff": float(difference.max()),
-        "jpeg_prob_mean_abs_diff": float(difference.mean()),
-        # the scale to read the difference against: how much a frame's probabilities vary along the half
-        "prob_frame_std": float(ours.probabilities.std(axis=0).mean()),
-        "jpeg_argmax_agreement": float(np.mean(ours.probabilities.argmax(1) == theirs.probabilities.argmax(1))),
-        "model_fps": round(len(frames) / model_seconds, 2),
-        "chain_fps": round(len(frames) / chain_seconds, 2),
-        "infer_ratio": round(model_seconds / chain_seconds, 3),
-        "spots": report.results[0].predictions,
-    }
-    print(json.dumps(result))
+    print(json.dumps({
+        "tight": mean(dense_runs, "tight"), "loose": mean(dense_runs, "loose"),
+        "baseline_tight": mean(baseline, "tight"), "baseline_loose": mean(baseline, "loose"), "baseline_head": best,
+        "infer_ratio": infer.get("infer_ratio"), "seeds": args.seeds,
+        "minutes": round((time.perf_counter() - began_all) / 60, 2),
+        "dense_runs": dense_runs, "baseline_runs": baselines, "inference": infer,
+        "baselines": {head: {"tight": mean(runs, "tight"), "loose": mean(runs, "loose"),
+                             "epochs": args.baseline_epochs or BASELINES[head][0],
+                             "nms_window": BASELINES[head][1]} for head, runs in baselines.items()},
+        "settings": {"train_games": args.train_games, "test_games": args.test_games, "half_seconds": args.half_seconds,
+                     "epochs": args.epochs, "warmup_epochs": warmup, "clip_len": args.clip_len,
+                     "epoch_frames": args.epoch_frames, "batch_size": args.batch_size, "lr": args.lr,
+                     "baselines": heads, "precision": precision, "threads": args.threads},
+    }))
     return 0
 
 

@@ -200,19 +200,52 @@ def test_hard_negatives_hold_another_action_of_the_span():
 
 
 def test_training_augmentations_trim_the_replay_and_add_noise_only_when_asked():
-    from soccerspot.pipeline.training.tasks.grounding import ReplaySet, SampleBatches
+    from soccerspot.pipeline.training.tasks.grounding import ReplaySamples, ReplaySet
 
     track, replay = track_and_replay()  # replay 150-158 s: rows 300-316
     data = ReplaySet([track], [(0, replay)], [[200]])
     samples = [(0, 0, 190, 1.0, 0.5), (0, 0, 40, 0.0, 0.0)]
-    (plain_candidates, plain_clips), _ = next(iter(SampleBatches(data, samples, 20, 8, 4)))
-    rng = np.random.default_rng(3)
-    (candidates, clips), targets = next(iter(SampleBatches(data, samples, 20, 8, 4, replay_jitter=0.4, rng=rng)))
-    assert torch.equal(candidates, plain_candidates) and targets.shape == (2, 2)
+    (plain_candidates, plain_clips), _ = ReplaySamples(data, samples, 20, 8)[[0, 1]]
+    (candidates, clips), targets = ReplaySamples(data, samples, 20, 8, replay_jitter=0.4, augment_seed=(3, 1))[[0, 1]]
+    assert torch.equal(candidates, plain_candidates) and targets.tolist() == [[1.0, 0.5], [0.0, 0.0]]
     shot = torch.from_numpy(track.array[300:316])
     for clip in clips:  # rows of the trimmed shot, every one from the replay
         assert all(any(torch.equal(row, r) for r in shot) for row in clip)
     assert all(not torch.equal(clip, plain) for clip, plain in zip(clips, plain_clips))  # trimmed: resampled anew
-    (noisy, noisy_clips), _ = next(iter(SampleBatches(data, samples, 20, 8, 4, feature_noise=0.5, rng=rng)))
+    noisy_set = ReplaySamples(data, samples, 20, 8, feature_noise=0.5, augment_seed=(3, 1))
+    (noisy, noisy_clips), _ = noisy_set[[0, 1]]
     difference = (noisy - plain_candidates).std().item()
     assert 0.3 < difference / float(track.array.std()) < 0.7 and not torch.equal(noisy_clips, plain_clips)
+    # without a seed (validation) nothing is drawn, whatever the settings
+    (unseeded, _), _ = ReplaySamples(data, samples, 20, 8, 0.4, 0.5)[[0, 1]]
+    assert torch.equal(unseeded, plain_candidates)
+
+
+def test_a_sample_draws_its_augmentation_from_its_own_index_only():
+    """A row is the same whichever batch, step or process builds it: from (seed, epoch, its index) alone."""
+    from soccerspot.pipeline.training.tasks.grounding import ReplaySamples, ReplaySet
+
+    track, replay = track_and_replay()
+    data = ReplaySet([track], [(0, replay)], [[200]])
+    samples = [(0, 0, 190, 1.0, 0.5), (0, 0, 40, 0.0, 0.0), (0, 0, 100, 0.0, 0.0)]
+
+    def built(indices, seed=(3, 1)):
+        return ReplaySamples(data, samples, 20, 8, 0.3, 0.5, augment_seed=seed)[indices]
+
+    (whole, whole_clips), whole_targets = built([0, 1, 2])
+    for pieces in ([[0], [1, 2]], [[2], [0, 1]], [[1], [0], [2]]):  # split and in another order, fresh sets
+        rows = {}
+        for piece in pieces:
+            (candidates, clips), targets = built(piece)
+            rows.update({i: (candidates[k], clips[k], targets[k]) for k, i in enumerate(piece)})
+        for i in range(3):
+            assert torch.equal(rows[i][0], whole[i]) and torch.equal(rows[i][1], whole_clips[i])
+            assert torch.equal(rows[i][2], whole_targets[i])
+    (other_epoch, _), _ = built([0, 1, 2], seed=(3, 2))
+    assert not torch.equal(other_epoch, whole)  # another epoch draws other augmentations
+    # each row's draw is `default_rng([seed, epoch, index])`'s: its replay trim first, then the noise
+    rng = np.random.default_rng([3, 1, 2])
+    rng.random(2)
+    scale = np.asarray(track.array[::4], dtype=np.float32).std(axis=0) * 0.5
+    expected = track.array[100:120] + rng.normal(size=(20, track.array.shape[1])) * scale
+    assert np.allclose(whole[2].numpy(), expected.astype(np.float32), atol=1e-6)

@@ -132,6 +132,28 @@ def test_an_event_held_by_nms_past_the_bound_is_emitted_at_bound_plus_2_s_and_co
     assert standing == {f"1-Goal-{p.position_ms}" for p in predictions}
 
 
+def test_a_row_nms_keeps_only_after_its_deadline_goes_out_marked_late():
+    """Row 10 (5 s) loses to row 13 just before its 2 s deadline; row 16 suppresses 13, so NMS keeps 10 again,
+    after the deadline: it goes out then as a "late" event (NMS overturning its decision at the deadline), and
+    so does row 13 when row 19 suppresses 16. The rows kept at their deadline go out without the mark."""
+    scores = chain_scores()
+    times = np.arange(len(scores)) / 2.0
+    tracker = EventTracker(["Goal"], 1, "hard", CHAIN_WINDOW, 0.1, max_latency_s=2.0)
+    out = []
+    for count in range(1, len(scores) + 1):  # one final row at a time, the stream one row (0.5 s) ahead
+        out += [(count, line.kind, line.id, line.reason)
+                for line in tracker.update(scores[:count], times[:count], times[count - 1] + 0.5)]
+    assert out == [(17, "event", "1-Goal-5000", "late"),  # row 16 arrived: 13 suppressed, 10 kept again
+                   (20, "event", "1-Goal-6500", "late"),  # row 19 arrived: 16 suppressed, 13 kept again...
+                   (20, "correction", "1-Goal-5000", "retracted"),  # ...and 10 suppressed by it
+                   (23, "event", "1-Goal-9500", "")]  # row 19 wins its chain: out at its deadline (4 rows)
+    # with a deadline far enough (4 s), row 10 is kept at its own: emitted on time, retracted later
+    tracker = EventTracker(["Goal"], 1, "hard", CHAIN_WINDOW, 0.1, max_latency_s=4.0)
+    lines = [line for count in range(1, len(scores) + 1)
+             for line in tracker.update(scores[:count], times[:count], times[count - 1] + 0.5)]
+    assert not [line for line in lines if line.reason == "late"]
+
+
 def test_an_undecided_event_goes_out_when_its_frame_arrived_max_latency_ago_even_without_new_rows():
     scores = chain_scores()[:18]  # the chain is still growing: row 10's fate is open (kept for now)
     times = np.arange(len(scores)) / 2.0

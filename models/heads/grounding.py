@@ -15,7 +15,7 @@ with binary cross-entropy + L2. Here (ours where the report gives no value):
   sigmoid probability, sigmoid offset (the action's row / window_frames, in [0, 1]);
 - training options, all ours: `offset_weight` (the L2 term's weight), `hard_negatives` (the share of the
   4 negatives drawn around another labelled action of the search span), `replay_jitter` and
-  `feature_noise` (augmentations, `pipeline.training.tasks.grounding.SampleBatches`; 0 = off).
+  `feature_noise` (augmentations, `pipeline.training.tasks.grounding.ReplaySamples`; 0 = off).
 
 Inference settings stored with the head (`GroundingInference`, shared with `models.heads.calf_grounding`;
 the report's post-processing, `pipeline.inference.grounding` applies them): candidates from

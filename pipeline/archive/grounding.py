@@ -12,10 +12,10 @@ from soccerspot.errors import DataError
 
 
 @lru_cache(maxsize=4)
-def _grounder(model: str):
-    from soccerspot.pipeline.inference.grounding import load_grounder
+def _grounder(model: str, fusion: str | None = None):
+    from soccerspot.pipeline.inference.grounding import fusion_options, load_grounder
 
-    return load_grounder(model)
+    return load_grounder(model, overrides=fusion_options(fusion) if fusion is not None else None)
 
 
 def camera_labels_of(game, game_dir: Path) -> Path | None:
@@ -25,14 +25,15 @@ def camera_labels_of(game, game_dir: Path) -> Path | None:
     return None
 
 
-def ground_archive_game(model: str, game, game_dir: Path, feature_name: str) -> list[str]:
-    """The files written (none for a game without camera labels)."""
+def ground_archive_game(model: str, game, game_dir: Path, feature_name: str, fusion: str | None = None) -> list[str]:
+    """The files written (none for a game without camera labels). `fusion`: `--ground-fusion`'s value (None: the
+    head's own setting)."""
     from soccerspot.pipeline.inference.grounding import ground_folder
 
     labels = camera_labels_of(game, game_dir)
     if labels is None:
         return []
-    grounder = dataclasses.replace(_grounder(model), feature_name=feature_name)
+    grounder = dataclasses.replace(_grounder(model, fusion), feature_name=feature_name)
     if grounder.head is not None:
         features_dim = _features_dim(game_dir, feature_name, game.halves[0].half)
         if grounder.head.config.input_dim != features_dim:

@@ -25,6 +25,7 @@ class ArchiveSettings:
     threshold: float | None = None
     features_only: bool = False
     grounding_model: str | None = None  # a grounding checkpoint or "similarity": games with camera labels are grounded
+    grounding_fusion: str | None = None  # `--ground-fusion` (baidu | off | W,S,BETA1,BETA2); None: the head's setting
     torch_threads: int = 1
     task: str | None = None  # what the model must spot (`data.tasks`), else what it says it spots
     progress: bool = False

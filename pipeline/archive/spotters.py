@@ -96,12 +96,14 @@ class FeatureSpotting:
         outcome.timings["spot"] = round(time.perf_counter() - began, 3)
         if self.settings.grounding_model is not None:
             began = time.perf_counter()
-            outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name)
+            outcome.files += ground_archive_game(self.settings.grounding_model, game, game_dir, self.plan.name,
+                                                 fusion=self.settings.grounding_fusion)
             outcome.timings["ground"] = round(time.perf_counter() - began, 3)
 
 
 # settings of a feature head's archive that a dense model (no features, its peers' NMS) has no use for, by flag
-DENSE_REFUSED = {"--features-only": "features_only", "--ground": "grounding_model", "--weights": "weights_file",
+DENSE_REFUSED = {"--features-only": "features_only", "--ground": "grounding_model",
+                 "--ground-fusion": "grounding_fusion", "--weights": "weights_file",
                  "--pca": "pca_file", "--nms": "nms", "--nms-window": "nms_window", "--threshold": "threshold"}
 
 

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also ground the replays of games with a Labels-cameras.json (beside their videos) into "
                              "Detection-replays.json: a grounding checkpoint trained on the same features, or "
                              "'similarity'")
+    parser.add_argument("--ground-fusion", metavar="baidu|off|W,S,BETA1,BETA2", default=None,
+                        help="with --ground: fusion with the game's own spots, as `ground --fusion` (default: the "
+                             "grounding head's setting, on with Baidu's values; 'off' turns it off)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help=f"of the features extracted (default auto; {AUTO_HELP}); features already "
@@ -80,6 +83,15 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("--jobs, --threads and --batch-size must be >= 1, --retries >= 0")
     if args.address and args.engine != "ray":
         return _usage_error("--address is for --engine ray")
+    if args.ground_fusion is not None:
+        from soccerspot.pipeline.inference.grounding import fusion_options
+
+        if args.ground is None:
+            return _usage_error("--ground-fusion is for --ground")
+        try:
+            fusion_options(args.ground_fusion)
+        except ValueError as error:
+            return _usage_error(f"--ground-fusion {args.ground_fusion}: {error}")
     multi_process = args.jobs > 1 or args.engine == "ray"
     from soccerspot.pipeline.inference.released_models import resolve_model
 
@@ -90,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     settings = ArchiveSettings(
         model=model, device=args.device, precision=args.precision, batch_size=args.batch_size, weights_file=tuple(args.weights) if args.weights else None,
         pca_file=args.pca, nms=args.nms, nms_window=args.nms_window, threshold=args.threshold,
-        features_only=args.features_only, grounding_model=grounding_model, torch_threads=args.threads or default_threads(args.jobs),
+        features_only=args.features_only, grounding_model=grounding_model, grounding_fusion=args.ground_fusion,
+        torch_threads=args.threads or default_threads(args.jobs),
         progress=not args.no_progress and not multi_process,  # frame bars of several processes would garble
         task=args.task,
     )

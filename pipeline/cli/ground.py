@@ -60,22 +60,14 @@ def parse_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
-def fusion_overrides(value: str) -> dict:
-    """`--fusion baidu|off|W,S,BETA1,BETA2` as grounding options."""
-    from soccerspot.pipeline.inference.grounding import BAIDU_FUSION
+def fusion_overrides(value: str, flag: str = "--fusion") -> dict:
+    """`--fusion baidu|off|W,S,BETA1,BETA2` as grounding options (UsageError naming `flag`)."""
+    from soccerspot.pipeline.inference.grounding import fusion_options
 
-    if value == "off":
-        return {"fusion": False}
-    if value == "baidu":
-        return {"fusion": True, **BAIDU_FUSION}
     try:
-        w, s, b1, b2 = (float(part) for part in value.split(","))
-    except ValueError:
-        raise UsageError(f"--fusion {value}: expected baidu, off or four numbers W,S,BETA1,BETA2") from None
-    if not w > 0 or not 0 <= s <= 1 or not (b1 >= 0 and b2 >= 0):
-        raise UsageError(f"--fusion {value}: W must be > 0, S in [0, 1], BETA1 and BETA2 >= 0")
-    return {"fusion": True, "fusion_span_s": w, "fusion_min_score": s, "fusion_nearest_weight": b1,
-            "fusion_second_weight": b2}
+        return fusion_options(value)
+    except ValueError as error:
+        raise UsageError(f"{flag} {value}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:

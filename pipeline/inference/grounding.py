@@ -65,6 +65,22 @@ BAIDU_FUSION = {"fusion_span_s": 42.0, "fusion_min_score": 0.02, "fusion_nearest
                 "fusion_second_weight": 0.8}
 
 
+def fusion_options(value: str) -> dict:
+    """`baidu`, `off` or `W,S,BETA1,BETA2` (the `--fusion` flags) as grounding options; ValueError saying why not."""
+    if value == "off":
+        return {"fusion": False}
+    if value == "baidu":
+        return {"fusion": True, **BAIDU_FUSION}
+    try:
+        w, s, b1, b2 = (float(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError("expected baidu, off or four numbers W,S,BETA1,BETA2") from None
+    if not w > 0 or not 0 <= s <= 1 or not (b1 >= 0 and b2 >= 0):
+        raise ValueError("W must be > 0, S in [0, 1], BETA1 and BETA2 >= 0")
+    return {"fusion": True, "fusion_span_s": w, "fusion_min_score": s, "fusion_nearest_weight": b1,
+            "fusion_second_weight": b2}
+
+
 @dataclass(frozen=True)
 class GroundingOptions:
     """The post-processing of the report (defaults: its values where it gives them, else ours; see

@@ -25,7 +25,7 @@ from soccerspot.data.classes import CLASS_NAMES_V1, CLASS_NAMES_V2
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.downloads import DownloadError, ensure_file
 from soccerspot.models.backbones.keras_resnet import CACHE_ENV, WeightsFile
-from soccerspot.models.papers import E2E_SPOT_PAPER, SOCCERNET_V2_PAPER, TEMPORALLY_AWARE_PAPER
+from soccerspot.models.papers import E2E_SPOT_PAPER, SOCCERNET_V2_PAPER, TEAM_SPOTTING_PAPER, TEMPORALLY_AWARE_PAPER
 
 SN_SPOTTING = "https://github.com/SoccerNet/sn-spotting"
 SN_SPOTTING_COMMIT = "9842826f94e1419580a9d17219c11aca7225f7ce"
@@ -136,7 +136,7 @@ def resolve_model(model: str, *, task: str = "spotting", flag: str = "--model", 
     return str(head)
 
 
-# --- Released dense frame models (E2E-Spot) ----------------------------------------------------------------
+# --- Released dense frame models (E2E-Spot, T-DEED) ----------------------------------------------------------------
 # github.com/jhong93/e2e-spot-models at the commit below (`git ls-tree`): each folder is what E2E-Spot's
 # train_e2e.py writes (config.json + checkpoint_NNN.pt, the best epoch), loaded by
 # `models.dense.e2e_spot.load_e2e_spot_folder`. Neither that repository nor github.com/jhong93/spot states a test
@@ -156,6 +156,9 @@ class ReleasedDenseModel:
     trained_on: str  # its README's words
     source: str
     paper: str
+    # files only a person can fetch (a Google Drive folder has no stable per-file URL): never downloaded, the
+    # error says where to get them and where to put them
+    by_hand: tuple[WeightsFile, ...] = ()
 
 
 def _e2e_file(folder: str, filename: str, git_sha1: str) -> WeightsFile:
@@ -171,6 +174,40 @@ def _e2e_entry(folder: str, config_sha1: str, checkpoint: str, checkpoint_sha1: 
         source=f"{E2E_SPOT_MODELS}/tree/{E2E_SPOT_MODELS_COMMIT}/{folder}", paper=E2E_SPOT_PAPER)
 
 
+# --- The T-DEED baseline of the 2025 Team Ball Action Spotting challenge ------------------------------------
+# github.com/SoccerNet/sn-teamspotting (commit below), README: "A checkpoint of the baseline is available at the
+# following link" - a Google Drive folder, so the checkpoint is fetched by hand (`by_hand`); the config it was
+# trained with is the repository's config/SoccerNetBall/SoccerNetBall_baseline.json (blob id pinned; T-DEED
+# rny002_gsf + ed_sgp_mixer, 12 ball classes, team head, joint training with the 17 v2 classes). The README
+# reports 47.18 Team mAP@1 / 53.59 mAP@1 on the test split, 51.72 / 58.38 on the challenge split, for the
+# baseline, and warns that this checkpoint's results "may differ slightly" (another training run).
+
+SN_TEAMSPOTTING = "https://github.com/SoccerNet/sn-teamspotting"
+SN_TEAMSPOTTING_COMMIT = "091fed2fc35c33f7489f3596958a2fe385e37d65"
+TDEED_BASELINE_DRIVE = "https://drive.google.com/drive/folders/16IqSkctIGp76ZYKKvJvMB_ggHcQsessM"
+_TDEED_CONFIG = "config/SoccerNetBall/SoccerNetBall_baseline.json"
+
+
+def _where_in(spec: WeightsFile) -> str:
+    """A by-hand file lives in a folder page: name the file to take from it."""
+    return f" (the file {spec.filename} in that folder)" if spec.url == TDEED_BASELINE_DRIVE else ""
+
+
+TDEED_BASELINE = ReleasedDenseModel(
+    name="tdeed_soccernetball_baseline",
+    files=(WeightsFile(filename="SoccerNetBall_baseline.json", url=f"{SN_TEAMSPOTTING}/raw/{SN_TEAMSPOTTING_COMMIT}/"
+                       f"{_TDEED_CONFIG}", git_sha1="638ec9412aa76a081a5a1559cd03d33a75805eab",
+                       source=f"{SN_TEAMSPOTTING}/blob/{SN_TEAMSPOTTING_COMMIT}/{_TDEED_CONFIG}"),),
+    by_hand=(WeightsFile(filename="checkpoint_best.pt", url=TDEED_BASELINE_DRIVE,
+                         source=f"{SN_TEAMSPOTTING}/blob/{SN_TEAMSPOTTING_COMMIT}/README.md"),),
+    model="tdeed-soccernetball-baseline", frame_recipe="tdeed-ball",
+    trained_on="by sn-teamspotting's train_tdeed_bas.py with SoccerNetBall_baseline.json (Ball Action Spotting "
+               "2025, SoccerNet-v2 actions as joint training); its README reports 47.18 Team mAP@1 / 53.59 mAP@1 "
+               "on test and 51.72 / 58.38 on challenge for the baseline",
+    source=f"{SN_TEAMSPOTTING}/tree/{SN_TEAMSPOTTING_COMMIT}#2025-team-ball-action-spotting-challenge",
+    paper=TEAM_SPOTTING_PAPER)
+
+
 _TRAIN_VAL = ("trained on the training split, validated on the validation split; frames from the 720p videos, "
               "downsampled to 224 pixels high")
 RELEASED_DENSE: dict[str, ReleasedDenseModel] = {model.name: model for model in (
@@ -182,20 +219,23 @@ RELEASED_DENSE: dict[str, ReleasedDenseModel] = {model.name: model for model in 
                "38c2879effacd93050e2d8ca0422f255147bf593",
                "trained on the training, validation and test splits, for the challenge set; frames from the 720p "
                "videos, downsampled to 224 pixels high"),
+    TDEED_BASELINE,
 )}
 
 
 def resolve_dense_model(name: str, *, download: bool = True, progress: bool = True) -> Path:
     """The local folder of the released dense model `name` (`$SOCCERSPOT_CACHE/models/<name>/`), its files
-    downloaded when missing, or a `DataError` saying where to get and put them."""
+    downloaded when missing (those `by_hand` never are), or a `DataError` saying where to get and put them."""
     entry = RELEASED_DENSE[name]
     folder = models_dir() / entry.name
     missing = [spec for spec in entry.files if not (folder / spec.filename).is_file()]
-    if not missing:
+    by_hand = [spec for spec in entry.by_hand if not (folder / spec.filename).is_file()]
+    if not missing and not by_hand:
         return folder
-    if not download:
+    if not download or by_hand:
         raise DataError(folder, f"released model {entry.name} is not here: download "
-                                + " and ".join(f"{spec.url} to {folder / spec.filename}" for spec in missing))
+                                + " and ".join(f"{spec.url}{_where_in(spec)} to {folder / spec.filename}"
+                                               for spec in missing + by_hand))
     for spec in missing:
         ensure_file(spec, progress=progress, dest_dir=folder)
     print(f"{entry.name}: {entry.paper}; {entry.model} on {entry.frame_recipe} frames; {entry.trained_on}",

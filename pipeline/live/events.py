@@ -10,8 +10,11 @@ suppress a row, and the rows their scores read (the head's `RowContext.future`),
 that is not certain (it survives because a stronger neighbour was itself suppressed, a chain that later
 rows could in principle undo) is emitted once it is `max_latency` seconds old, in stream time or since its
 frame arrived (wall clock, `overdue`), whichever comes first; if NMS on more rows then drops it, or moves
-its confidence, a correction line says so. The default `max_latency` is the head's bound plus
-`LATENCY_MARGIN_S` (`default_max_latency_s`), so every event is out by then, whatever the head learned. At the end the
+its confidence, a correction line says so. The other side of that correction: a row NMS did not keep at its
+deadline (it lost to a rival) and keeps later (the rival has since been suppressed by a newer row) goes out
+when NMS first keeps it, as an event line marked `"reason": "late"`; with the rival's retraction it is NMS
+overturning what it had decided at the deadline, and counts among the corrections. The default `max_latency` is the head's bound plus
+`LATENCY_MARGIN_S` (`default_max_latency_s`), so every event NMS keeps at its deadline is out by then, whatever the head learned. At the end the
 offline spots of the whole half (`finish`) settle every event: each one emitted and not among them is
 retracted, each one missing is emitted late.
 
@@ -89,6 +92,11 @@ def decide_rows(scores: np.ndarray, window_frames: int, threshold: float, settle
     return visited, unsettled
 
 
+def overturned(row: int, kept_before: np.ndarray) -> bool:
+    """Was `row` final at the last update (`kept_before` covers the rows then) and not kept by NMS then?"""
+    return row < len(kept_before) and not bool(kept_before[row])
+
+
 def unsettled_rows(scores: np.ndarray, window_frames: int, settled: np.ndarray) -> np.ndarray:
     """Which rows' fate under hard NMS later rows could still change (see `decide_rows`)."""
     return decide_rows(scores, window_frames, -np.inf, settled, np.zeros(len(scores), dtype=bool))[1]
@@ -106,7 +114,7 @@ class EventLine:
     confidence: float
     stream_time_s: float
     emitted_at: str
-    reason: str = ""  # corrections: "retracted" | "confidence"; late events: "late"
+    reason: str = ""  # corrections: "retracted" | "confidence"; events NMS kept past their deadline: "late"
 
     def to_json(self) -> dict:
         line = {"type": self.kind, "id": self.id, "half": self.half, "gameTime": game_time(self.half, self.position_ms),
@@ -131,7 +139,7 @@ class EventTracker:
     emitted: dict = field(default_factory=dict)  # id -> (label, position ms, confidence) of the events out
     retracted: set = field(default_factory=set)
     settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
-    kept: dict = field(default_factory=dict)  # hard NMS: class column -> rows NMS keeps on the rows so far
+    kept: dict = field(default_factory=dict)  # class column -> rows NMS keeps on the rows so far
     pending: dict = field(default_factory=dict)  # id -> (confidence, time s, label, position ms, row): kept, undecided, not out
     clock: object = time.time
 
@@ -154,18 +162,19 @@ class EventTracker:
         considered: set[str] | None = set() if self.kind == "hard" else None
         for column, label in enumerate(self.classes):
             column_scores = np.asarray(scores[:, column], dtype=np.float64)
-            for row, confidence, sure in self._spots(column, column_scores, considered, label, times):
+            for row, confidence, sure, overturned in self._spots(column, column_scores, considered, label, times):
                 position = max(0, int(round(float(times[row]) * 1000.0)))
                 old_enough = stream_time - float(times[row]) >= self.max_latency_s or self._waited_long(waited, row)
                 current[event_id(self.half, label, position)] = (min(1.0, max(0.0, confidence)), float(times[row]),
-                                                                  sure or old_enough, label, position, row)
+                                                                  sure or old_enough, label, position, row,
+                                                                  overturned and old_enough)
         lines = []
-        for key, (confidence, at, ready, label, position, row) in current.items():
+        for key, (confidence, at, ready, label, position, row, late) in current.items():
             if key in self.emitted or confidence < self.min_confidence:
                 self.pending.pop(key, None)
             elif ready:
                 self.pending.pop(key, None)
-                lines.append(self._line("event", key, label, position, confidence, at))
+                lines.append(self._line("event", key, label, position, confidence, at, reason="late" if late else ""))
             else:
                 self.pending[key] = (confidence, at, label, position, row)
         if considered is None:  # soft NMS reconsiders every row: what it no longer keeps is not pending
@@ -189,20 +198,27 @@ class EventTracker:
         return waited is not None and row < len(waited) and bool(waited[row] >= self.max_latency_s)
 
     def _spots(self, column: int, scores: np.ndarray, considered: set | None, label: str, times: np.ndarray):
-        """(row, confidence, certain) of the rows NMS keeps, of the rows reconsidered now (hard NMS: the rows
-        not settled before, in O(those rows); soft NMS: all of them)."""
+        """(row, confidence, certain, overturned) of the rows NMS keeps, of the rows reconsidered now (hard NMS:
+        the rows not settled before, in O(those rows); soft NMS: all of them). `overturned`: the row was final
+        at the last update and NMS did not keep it then (a rival it lost to has since been suppressed)."""
+        before = self.kept.get(column, np.zeros(0, bool))
         if self.kind != "hard":
-            return [(row, confidence, certain(scores, row, self.window_frames))
-                    for row, confidence in nms(scores, self.kind, self.window_frames, self.threshold)]
+            spots = nms(scores, self.kind, self.window_frames, self.threshold)
+            kept = np.zeros(len(scores), dtype=bool)
+            kept[[row for row, _ in spots]] = True
+            self.kept[column] = kept
+            return [(row, confidence, certain(scores, row, self.window_frames), overturned(row, before))
+                    for row, confidence in spots]
         grow = len(scores) - len(self.settled.get(column, ()))
         settled = np.concatenate([self.settled.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
-        kept = np.concatenate([self.kept.get(column, np.zeros(0, bool)), np.zeros(grow, bool)])
+        kept = np.concatenate([before, np.zeros(grow, bool)])
         visited, unsettled = decide_rows(scores, self.window_frames, self.threshold, settled, kept)
         settled[visited] = ~unsettled[visited]
         self.settled[column], self.kept[column] = settled, kept
         for row in visited:
             considered.add(event_id(self.half, label, max(0, int(round(float(times[row]) * 1000.0)))))
-        return [(int(row), float(scores[row]), bool(settled[row])) for row in visited if kept[row]]
+        return [(int(row), float(scores[row]), bool(settled[row]), overturned(int(row), before))
+                for row in visited if kept[row]]
 
     def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
         """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""

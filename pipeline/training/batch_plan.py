@@ -66,3 +66,8 @@ def rank_parts(batch: Sequence[int], rank: int, world_size: int, accumulate: int
     share = contiguous_split(batch, world_size)[rank]
     steps = steps_per_batch(len(batch), world_size, accumulate)
     return [Part(piece) if piece else Part([batch[0]], padding=True) for piece in contiguous_split(share, steps)]
+
+
+def in_order(rows: int, batch_size: int) -> list[list[int]]:
+    """Indices 0 .. rows - 1 in consecutive batches of `batch_size` (the last one smaller)."""
+    return [list(range(begin, min(begin + batch_size, rows))) for begin in range(0, rows, batch_size)]

@@ -4,17 +4,22 @@ Per epoch and replay of the training halves (`Labels-cameras.json` beside the la
 positive and 4 negative candidate chunks of the search span before the replay (`pipeline.inference.grounding.
 training_samples`; a `hard_negatives` fraction of the negatives, ours, hold another labelled action of the
 span), each with the replay's clip; targets [holds the action, offset]; loss BCE + L2
-(`GroundingLoss`). Validation: the same sampling with a fixed seed (loss) and the grounding Average-AP
-(loose, the official computation of `pipeline.evaluation.grounding`) of the validation replays, which picks
-the best checkpoint when computed.
+(`GroundingLoss`, whose two means the loop sums exactly over ranks and accumulation steps). Validation: the
+same sampling with a fixed seed (loss) and the grounding Average-AP (loose, the official computation of
+`pipeline.evaluation.grounding`) of the validation replays, which picks the best checkpoint when computed.
+
+The draw is a batch plan (`pipeline.training.batch_plan`): an epoch's whole sample list, shuffled, comes from
+`np.random.default_rng([seed, epoch])` alone (validation: `[seed, VALID_SEED]`), and each sample's
+augmentation from its own `np.random.default_rng([seed, epoch, index])`, so any process builds any row of
+the epoch from its index, and N ranks or `--accumulate` steps train on the rows one process does.
 """
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +32,7 @@ from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoi
 from soccerspot.pipeline.inference.grounding import (
     GroundingOptions, HalfTrack, chunks, ground_replay, replay_clip, training_samples,
 )
+from soccerspot.pipeline.training.batch_plan import BatchPlan, in_order
 from soccerspot.pipeline.training.config import TrainConfig
 from soccerspot.pipeline.training.loop import LoopTask
 from soccerspot.pipeline.training.tasks import register_task
@@ -67,58 +73,72 @@ def replay_set(tracks, root: Path) -> ReplaySet:
 
 
 @dataclass
-class SampleBatches:
-    """Sized iterable of ((candidates (B, L, D), replay clips (B, R, D)), targets (B, 2)). Augmentations
-    (training only; ours): `replay_jitter` trims each sample's replay shot by up to that fraction of its
-    length at each end before resampling it; `feature_noise` adds Gaussian noise of that many times each
-    dimension's std over the half to candidates and clips."""
+class ReplaySamples:
+    """An epoch's grounding samples as a dataset: `self[indices]` is the batch ((candidates (B, L, D), replay
+    clips (B, R, D)), targets (B, 2)) of `samples[i]` for i in `indices`, built from the indices alone.
+    Augmentations (training only, where `augment_seed` is given; ours): `replay_jitter` trims each sample's
+    replay shot by up to that fraction of its length at each end before resampling it; `feature_noise` adds
+    Gaussian noise of that many times each dimension's std over the half to candidates and clips. Sample i
+    draws them from `np.random.default_rng([*augment_seed, i])`: the same row whoever builds it."""
 
     data: ReplaySet
     samples: list[tuple[int, int, int, float, float]]  # (replay index, track index, start, positive, offset)
     length: int
     replay_frames: int
-    batch_size: int
     replay_jitter: float = 0.0
     feature_noise: float = 0.0
-    rng: np.random.Generator | None = None
+    augment_seed: tuple[int, ...] | None = None  # (run seed, epoch); None: no augmentation
+    _clips: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _scales: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
-        return -(-len(self.samples) // self.batch_size)
+        return len(self.samples)
 
-    def clip(self, replay_index: int, track: HalfTrack, clips: dict[int, np.ndarray]) -> np.ndarray:
+    def augments(self) -> bool:
+        return self.augment_seed is not None and (self.replay_jitter > 0 or self.feature_noise > 0)
+
+    def clip(self, replay_index: int, track: HalfTrack, rng: np.random.Generator | None) -> np.ndarray:
         replay = self.data.replays[replay_index][1]
-        if self.replay_jitter > 0 and self.rng is not None:
-            trim = (replay.end - replay.start) * self.replay_jitter * self.rng.random(2)
+        if self.replay_jitter > 0 and rng is not None:
+            trim = (replay.end - replay.start) * self.replay_jitter * rng.random(2)
             return replay_clip(track, dataclasses.replace(replay, start=replay.start + trim[0],
                                                           end=replay.end - trim[1]), self.replay_frames)
-        if replay_index not in clips:
-            clips[replay_index] = replay_clip(track, replay, self.replay_frames)
-        return clips[replay_index]
+        if replay_index not in self._clips:
+            self._clips[replay_index] = replay_clip(track, replay, self.replay_frames)
+        return self._clips[replay_index]
 
-    def noisy(self, rows: np.ndarray, track_index: int, scales: dict[int, np.ndarray]) -> np.ndarray:
-        if self.feature_noise <= 0 or self.rng is None:
+    def noisy(self, rows: np.ndarray, track_index: int, rng: np.random.Generator | None) -> np.ndarray:
+        if self.feature_noise <= 0 or rng is None:
             return rows
-        if track_index not in scales:
+        if track_index not in self._scales:
             array = self.data.tracks[track_index].array
-            scales[track_index] = np.asarray(array[::4], dtype=np.float32).std(axis=0) * self.feature_noise
-        return (rows + self.rng.normal(size=rows.shape) * scales[track_index]).astype(np.float32)
+            self._scales[track_index] = np.asarray(array[::4], dtype=np.float32).std(axis=0) * self.feature_noise
+        return (rows + rng.normal(size=rows.shape) * self._scales[track_index]).astype(np.float32)
 
-    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]]:
-        clips: dict[int, np.ndarray] = {}
-        scales: dict[int, np.ndarray] = {}
-        for begin in range(0, len(self.samples), self.batch_size):
-            part = self.samples[begin:begin + self.batch_size]
-            candidates, replays = [], []
-            for replay_index, track_index, start, _, _ in part:
-                track = self.data.tracks[track_index]
-                candidates.append(self.noisy(chunks(track, np.array([start]), self.length)[0], track_index, scales))
-                replays.append(self.noisy(self.clip(replay_index, track, clips), track_index, scales))
-            targets = np.array([[p, o] for *_, p, o in part], dtype=np.float32)
-            yield (torch.from_numpy(np.stack(candidates)), torch.from_numpy(np.stack(replays))), torch.from_numpy(targets)
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample `index`'s candidate chunk (L, D) and replay clip (R, D), augmented as the class says."""
+        replay_index, track_index, start, _, _ = self.samples[index]
+        track = self.data.tracks[track_index]
+        rng = np.random.default_rng([*self.augment_seed, index]) if self.augments() else None
+        clip = self.clip(replay_index, track, rng)  # draws: the replay's trim, the candidate's noise, the clip's
+        candidate = self.noisy(chunks(track, np.array([start]), self.length)[0], track_index, rng)
+        return candidate, self.noisy(clip, track_index, rng)
+
+    def __getitem__(self, indices: Sequence[int]) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        pairs = [self.sample(int(i)) for i in indices]
+        targets = np.array([self.samples[int(i)][3:] for i in indices], dtype=np.float32).reshape(-1, 2)
+        return ((torch.from_numpy(np.stack([p[0] for p in pairs])), torch.from_numpy(np.stack([p[1] for p in pairs]))),
+                torch.from_numpy(targets))
+
+    def plan(self, batch_size: int) -> BatchPlan:
+        """The samples in their drawn order, in batches of `batch_size`, as a plan the loop splits."""
+        return BatchPlan(self, in_order(len(self.samples), batch_size), use_loader=False)
 
 
 def draw_samples(data: ReplaySet, length: int, options: GroundingOptions, rng: np.random.Generator,
                  hard_fraction: float = 0.0) -> list:
+    """An epoch's samples (replay index, track index, chunk start, holds the action, offset): each replay's
+    `training_samples` (POSITIVES + NEGATIVES), in replay order, then shuffled, all drawn from `rng`."""
     samples = []
     for replay_index, (track_index, replay) in enumerate(data.replays):
         for start, positive, offset in training_samples(data.tracks[track_index], replay, length, POSITIVES,
@@ -137,8 +157,10 @@ def validation_a_ap(model, data: ReplaySet, options: GroundingOptions) -> dict:
 
 
 def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batches: Callable, criterion):
-    """The loop task of a grounding head: `batches(replay set, tracks, rng)` gives an epoch's (train) or the
-    validation's batches; checkpoints, run record and the validation Average-AP are shared."""
+    """The loop task of a grounding head: `batches(replay set, tracks, seed, augment)` gives the plan of an
+    epoch's samples drawn from `seed` alone (training: [run seed, epoch]; validation, the same every epoch:
+    [run seed, VALID_SEED], without augmentation); checkpoints, run record and the validation Average-AP are
+    shared."""
     root = Path(data.description.get("labels_root") or data.description["features_root"])
     options = GroundingOptions.of_head(head_config)
     train_set = replay_set(data.train.tracks, root)
@@ -154,10 +176,17 @@ def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batc
                                "run": str(out_dir), "features": data.description.get("features"),
                                "task": "replay grounding"})
 
+    valid_plan: list[BatchPlan] = []  # drawn once, at the first validation
+
+    def valid_batches() -> BatchPlan:
+        if not valid_plan:
+            valid_plan.append(batches(valid_set, data.valid.tracks, (config.seed, VALID_SEED), augment=False))
+        return valid_plan[0]
+
     has_valid = valid_set is not None and bool(valid_set.replays)
     return LoopTask(
         model=model,
-        train_batches=lambda epoch: batches(train_set, data.train.tracks, np.random.default_rng([config.seed, epoch])),
+        train_batches=lambda epoch: batches(train_set, data.train.tracks, (config.seed, epoch)),
         save_checkpoint=checkpoint,
         run_record={"config": config.to_json(), "data": data.description,
                     "games": {"train": data.train_games, "valid": data.valid_games},
@@ -165,9 +194,7 @@ def replay_loop_task(config: TrainConfig, data, head_config, out_dir: Path, batc
                     "feature_settings": data.feature_settings, "fps": data.fps,
                     "replays": {"train": len(train_set.replays), "valid": len(valid_set.replays) if valid_set else 0}},
         resume_differences=lambda stored: data_differences(stored, data),
-        valid_batches=((lambda: batches(valid_set, data.valid.tracks, np.random.default_rng([config.seed, VALID_SEED]),
-                                        augment=False))
-                       if has_valid else None),
+        valid_batches=valid_batches if has_valid else None,
         validate=(lambda: validation_a_ap(model, valid_set, options)) if has_valid else None,
         criterion=criterion,
         select_max="valid_a_AP" if has_valid and config.eval_every else None,
@@ -179,11 +206,11 @@ def grounding_task(config: TrainConfig, data, head_config, out_dir: Path):
     options = GroundingOptions.of_head(head_config)
     length, frames = head_config.window_frames, head_config.replay_frames
 
-    def batches(replays: ReplaySet, _tracks, rng: np.random.Generator, augment: bool = True) -> SampleBatches:
-        samples = draw_samples(replays, length, options, rng, head_config.hard_negatives)
+    def batches(replays: ReplaySet, _tracks, seed: tuple[int, int], augment: bool = True) -> BatchPlan:
+        samples = draw_samples(replays, length, options, np.random.default_rng(list(seed)), head_config.hard_negatives)
         if not augment:
-            return SampleBatches(replays, samples, length, frames, config.batch_size)
-        return SampleBatches(replays, samples, length, frames, config.batch_size, head_config.replay_jitter,
-                             head_config.feature_noise, rng)
+            return ReplaySamples(replays, samples, length, frames).plan(config.batch_size)
+        return ReplaySamples(replays, samples, length, frames, head_config.replay_jitter, head_config.feature_noise,
+                             augment_seed=tuple(seed)).plan(config.batch_size)
 
     return replay_loop_task(config, data, head_config, out_dir, batches, GroundingLoss(head_config.offset_weight))
