@@ -193,3 +193,13 @@ def test_a_trained_dense_folder_archived_by_two_processes_equals_one(season, tmp
         one, two = spots_of(tmp_path / "1" / game / PREDICTIONS_FILE), spots_of(tmp_path / "2" / game / PREDICTIONS_FILE)
         assert one and one == two
     assert records(tmp_path / "2")[0]["task"] == "spotting"
+
+
+def test_archive_task_on_a_feature_head_must_be_its_task(season, tmp_path, capsys):
+    from test_archive import make_checkpoint
+
+    checkpoint = make_checkpoint(tmp_path / "head")
+    assert main(["archive", str(season), "--model", str(checkpoint), "--task", "ball", "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    assert "--task ball" in (err := capsys.readouterr().err) and "spots spotting, not ball" in err
+    assert not list((tmp_path / "o").glob("*/*/*/*.npy"))
