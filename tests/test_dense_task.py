@@ -94,13 +94,15 @@ def test_spot_task_mismatch_is_a_usage_error_naming_both(tiny_format, ball_video
     assert not (tmp_path / "o").exists()
 
 
-def test_spot_task_ball_writes_team_spots_on_the_25_fps_grid(tiny_format, ball_video, tmp_path):
+def test_spot_task_ball_writes_team_spots_on_the_25_fps_grid(tiny_format, ball_video, tmp_path, capsys):
     from soccerspot.pipeline.cli import main
 
     ball = tiny_folder(tmp_path / "ball", BALL, True, SMALL_BALL.name, "T-DEED")
     for task, out in ((None, tmp_path / "read"), ("ball", tmp_path / "stated")):
         assert main(["spot", str(ball_video), "--model", str(ball), "--out", str(out), "--no-progress",
                      "--precision", "fp32", *(["--task", task] if task else [])]) == 0
+    said = capsys.readouterr().out
+    assert "T-DEED model, 3 classes with teams: Ball Action Spotting (task ball, read from the model)" in said
     read = json.loads((tmp_path / "read" / "results_spotting.json").read_text())
     assert read == json.loads((tmp_path / "stated" / "results_spotting.json").read_text())
     entries = read["predictions"]

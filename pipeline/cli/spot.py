@@ -224,6 +224,7 @@ def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -
 
     from soccerspot.errors import DataError
     from soccerspot.extract.extractor import resolve_precision
+    from soccerspot.data.tasks import task_spec
     from soccerspot.pipeline.inference.dense_models import load_dense_spotter
     from soccerspot.pipeline.inference.dense_spot import spot_dense_video
 
@@ -242,6 +243,8 @@ def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -
         raise UsageError(f"--precision {args.precision}: {error}") from None
     spotter = load_dense_spotter(model_path, task=args.task)
     spotter.model.to(device)
+    print(f"{spotter.kind} model, {len(spotter.classes)} classes{' with teams' if spotter.team else ''}: "
+          f"{task_spec(spotter.task).title} (task {spotter.task}{'' if args.task else ', read from the model'})")
     report = spot_dense_video(args.input, spotter, out_dir=args.out, overwrite=args.overwrite,
                               save_scores=args.save_scores, clips_per_batch=args.batch_size or 4,
                               precision=precision, progress=not args.no_progress)
