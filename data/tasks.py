@@ -2,7 +2,9 @@
 tolerances, evaluation grid, official game lists and post-processing defaults.
 
 Commands take `--task NAME` and read what differs from here (`task_spec(name)`), never branching on a
-task's name: `evaluate` picks its evaluation, files, class sets, metrics, frame rate and splits this way.
+task's name: `evaluate` picks its evaluation, files, class sets, metrics, frame rate and splits this way;
+`spot` and `archive` read the task a model's outputs fit (`tasks_of_model`), the class set its results are
+scored with (`class_set_of_model`) and the evaluation grid its results are binned on.
 
 - `spotting`: SoccerNet-v2 action spotting (17 classes, Average-mAP loose 5-60 s / tight 1-5 s on a 2 fps
   grid; `SoccerNet.Evaluation.ActionSpotting`).
@@ -25,12 +27,14 @@ ACTION_METRICS = ("loose", "tight", "at1", "at2", "at3", "at4", "at5")  # `avera
 
 @dataclass(frozen=True)
 class NmsDefaults:
-    """Non-maximum suppression as a task's reference recipe runs it (data: no command reads it yet; a trained
-    head carries its own NMS settings)."""
+    """Non-maximum suppression as a task's reference recipe runs it. A trained feature head carries its own NMS
+    settings; a dense model folder whose peer's evaluation follows the task's reference takes it from here
+    (`pipeline.inference.dense_models.PEER_INFERENCE`: T-DEED on Ball Action Spotting)."""
 
-    kind: str  # "hard" | "soft" (`pipeline.inference.nms.NMS_KINDS`)
+    kind: str  # "hard" | "soft" (`pipeline.inference.nms.NMS_KINDS`), or a dense kind ("grouped-soft", "peaks")
     window_seconds: float
     source: str  # where the value comes from
+    threshold: float = 0.0  # frames scoring below it are never spots
 
 
 @dataclass(frozen=True)
@@ -112,5 +116,34 @@ register_task_spec(TaskSpec(
     game_lists="spotting-ball", evaluation="average_map",
     hit_seconds=12.5 / 25,  # mAP@1's tolerance: a match within ±12.5 frames at 25 fps
     minutes_per_row=3.0,  # 100+ actions per 3 minutes: one row of lanes per 3 minutes stays readable
-    nms=None,  # T-DEED / sn-teamspotting: soft NMS with a quadratic decay over 12 frames, not built here yet
+    # T-DEED's soft NMS (`pipeline.inference.nms.grouped_soft_nms`): 12 frames of its 12.5 fps test frames (every
+    # second frame of the 25 fps video), each action's left and right columns one list, threshold 0.01
+    nms=NmsDefaults("grouped-soft", 12 / 12.5, "sn-teamspotting util/eval.py soft_non_maximum_supression, "
+                    "WINDOWS_SNB[1] = 12 frames at 12.5 fps (STRIDE_SNB = 2), threshold 0.01", threshold=0.01),
 ))
+
+
+def tasks_of_model(classes: list[str] | tuple[str, ...], team: bool) -> tuple[str, ...]:
+    """The action tasks a model's outputs fit: a task one of whose class sets names every class of the model,
+    or, for a model with a team head, one whose class sets score teams (a team head is a Ball Action Spotting
+    model whatever its class names). Empty when the classes are a season's own (the model does not say)."""
+    found = []
+    for name in action_task_names():
+        setups = [class_setup(set_name) for set_name in TASK_SPECS[name].class_sets]
+        if team:
+            fits = any(setup.teams for setup in setups)
+        else:
+            fits = any(set(classes) <= set(setup.names) for setup in setups)
+        if fits:
+            found.append(name)
+    return tuple(found)
+
+
+def class_set_of_model(task: str, classes: list[str] | tuple[str, ...], team: bool) -> str:
+    """The class set a model's results are scored with: of the task's class sets that hold every class of the
+    model and score teams exactly when it has a team head, the smallest (a PASS / DRIVE model: ball-2023); else
+    the task's default."""
+    spec = task_spec(task)
+    fitting = [name for name in spec.class_sets
+               if set(classes) <= set(class_setup(name).names) and bool(class_setup(name).teams) == team]
+    return min(fitting, key=lambda name: len(class_setup(name).names)) if fitting else spec.default_class_set

@@ -7,7 +7,7 @@ from soccerspot.data.classes import class_setup
 from soccerspot.data.tasks import TASK_SPECS, register_task_spec, task_spec
 from soccerspot.pipeline.evaluation.average_map import METRIC_DELTAS_S
 from soccerspot.pipeline.evaluation.grounding import GROUNDING_METRICS
-from soccerspot.pipeline.inference.nms import NMS_KINDS
+from soccerspot.pipeline.inference.nms import DENSE_NMS_KINDS, NMS_KINDS
 
 
 def test_each_task_is_registered_once():
@@ -24,7 +24,7 @@ def test_what_a_task_names_exists():
         assert set(spec.metrics) <= known_metrics[spec.evaluation], spec.name
         for name in spec.class_sets:
             class_setup(name)  # raises for an unknown class set
-        assert spec.nms is None or spec.nms.kind in NMS_KINDS
+        assert spec.nms is None or spec.nms.kind in NMS_KINDS + DENSE_NMS_KINDS
 
 
 def test_ball_class_sets():

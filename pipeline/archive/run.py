@@ -20,6 +20,7 @@ from soccerspot.errors import DataError
 from soccerspot.files import sha256_file
 from soccerspot.pipeline.archive.discover import ArchiveGame, discover_games
 from soccerspot.pipeline.archive.engines import EngineJob, Started, get_engine, start_engine
+from soccerspot.pipeline.archive.evaluation import evaluate_archive
 from soccerspot.pipeline.archive.manifest import GameRecord, Manifest, fingerprint
 from soccerspot.pipeline.archive.ray_engine import INSTALL_HINT
 from soccerspot.pipeline.archive.settings import ArchiveSettings, threads_per_job
@@ -36,6 +37,7 @@ class ArchiveRequest:
     address: str | None = None
     retries: int = 2
     progress: bool = True
+    labels: Path | None = None  # a labels tree: the finished games that have labels are scored into the summary
 
 
 def check_writable(out: Path) -> None:
@@ -58,27 +60,18 @@ def check_engine(engine: str) -> None:
             raise ValueError(INSTALL_HINT) from None
 
 
-def settings_fingerprint(head_path: Path, settings: ArchiveSettings, feature_name: str) -> tuple[str, dict]:
-    files = sorted(p for p in ([head_path] if head_path.is_file() else head_path.iterdir()) if p.is_file())
+def settings_fingerprint(model_path: Path, settings: ArchiveSettings, described_model: dict) -> tuple[str, dict]:
+    """The digest of what decides a game's outputs: the model's files, what else the model's spotting names
+    (`described_model`: a feature head's features, a dense model's frames and task), NMS, features-only."""
+    files = sorted(p for p in ([model_path] if model_path.is_file() else model_path.iterdir()) if p.is_file())
     described = {
         "checkpoint": {p.name: sha256_file(p) for p in files},
-        "features": feature_name,
+        **described_model,
         "nms": settings.nms, "nms_window": settings.nms_window, "threshold": settings.threshold,
         "features_only": settings.features_only,
         **({"grounding_model": settings.grounding_model} if settings.grounding_model is not None else {}),
     }
     return fingerprint(described), described
-
-
-def _conflict(plan, game: ArchiveGame, out: Path) -> str | None:
-    """Why the game's folder below `out` must not be written (features made differently), or None."""
-    from soccerspot.pipeline.inference.video_spot import check_game
-
-    try:
-        check_game(plan, game.halves, out / game.key)
-    except DataError as error:
-        return str(error)
-    return None
 
 
 def _write_payload(game_dir: Path, payload: list[tuple[str, bytes]]) -> None:
@@ -113,10 +106,10 @@ def run_archive(request: ArchiveRequest) -> dict:
 
 def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: list, manifest: Manifest,
                  started: Started | None) -> dict:
-    from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker, load_head_and_extractor
+    from soccerspot.pipeline.archive.worker import GameOutcome, GameWorker, load_spotting
 
-    head, plan = load_head_and_extractor(request.settings)
-    current, described = settings_fingerprint(head.path, request.settings, plan.name)
+    spotting = load_spotting(request.settings)
+    current, described = settings_fingerprint(spotting.path, request.settings, spotting.described)
     finished = manifest.finished(current)
     counts = RunCounts()
     for problem in problems:
@@ -126,14 +119,14 @@ def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: li
     for game in games:
         if game.key in finished:
             counts.skipped.append(game.key)
-        elif (conflict := _conflict(plan, game, request.out)) is not None:
+        elif (conflict := spotting.conflict(game, request.out / game.key)) is not None:
             conflicts[game.key] = conflict
         else:
             todo.append(game)
     manifest.append({"type": "run", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "root": str(request.root), "engine": request.engine, "jobs": request.jobs,
                      "torch_threads": request.settings.torch_threads, "fingerprint": current, "settings": described,
-                     "feature_settings": head.feature_settings, "games": len(games), "to_do": len(todo)})
+                     "feature_settings": spotting.feature_settings, "task": spotting.task, "games": len(games), "to_do": len(todo)})
     for key in counts.skipped:
         manifest.add(GameRecord(key, "skipped", current, error="done by an earlier run with the same settings",
                                 engine=request.engine))
@@ -168,9 +161,9 @@ def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: li
     began = time.perf_counter()
     try:
         if todo:
-            # the driver's head and extractor, loaded already: a worker of this process (the local engine runs
-            # games on it; the Ray engine's actors build their own)
-            worker = GameWorker(request.settings, head, plan)
+            # the driver's model, loaded already: a worker of this process (the local engine runs games on it;
+            # the Ray engine's actors build their own)
+            worker = GameWorker(request.settings, spotting)
             get_engine(request.engine)(EngineJob(todo, request.out, request.settings, request.jobs, on_start, on_done,
                                                  worker=worker, address=request.address, retries=request.retries,
                                                  started=started))
@@ -178,7 +171,11 @@ def _run_archive(request: ArchiveRequest, games: list[ArchiveGame], problems: li
         bar.close()
     counts.wall_seconds = time.perf_counter() - began
     finished_games = sorted(manifest.finished(current))
-    return write_summary(request.out, counts, finished_games, request.engine, request.jobs)
+    evaluation = None
+    if request.labels is not None and not request.settings.features_only:
+        evaluation = evaluate_archive(request.labels, request.out, finished_games, spotting.task, spotting.classes,
+                                      spotting.team)
+    return write_summary(request.out, counts, finished_games, request.engine, request.jobs, evaluation)
 
 
 def default_threads(jobs: int) -> int:

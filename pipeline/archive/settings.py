@@ -17,7 +17,7 @@ class ArchiveSettings:
     model: str
     device: str = "auto"
     precision: str = "auto"  # of features extracted here; features on disk at another precision are reused
-    batch_size: int = 32
+    batch_size: int | None = None  # frames per backbone pass (32), or clips per dense model pass (4)
     weights_file: str | tuple[str, ...] | None = None  # several: one per fine-tuned part of combined features
     pca_file: str | None = None
     nms: str | None = None
@@ -27,6 +27,7 @@ class ArchiveSettings:
     grounding_model: str | None = None  # a grounding checkpoint or "similarity": games with camera labels are grounded
     grounding_fusion: str | None = None  # `--ground-fusion` (baidu | off | W,S,BETA1,BETA2); None: the head's setting
     torch_threads: int = 1
+    task: str | None = None  # what the model must spot (`data.tasks`), else what it says it spots
     progress: bool = False
 
     def spot_options(self) -> "SpotOptions":

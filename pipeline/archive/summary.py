@@ -1,5 +1,7 @@
-"""The end of an archive run: `archive_summary.json` (counts, events per class, throughput) and
-`archive_spots.csv` (every spot of every finished game: game, half, match time, class, confidence)."""
+"""The end of an archive run: `archive_summary.json` (counts, events per class, throughput; with `--labels`, the
+finished games' score by the task's metric: `archive.evaluation`) and
+`archive_spots.csv` (every spot of every finished game: game, half, match time, class, confidence, and team
+for a team model's spots)."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +16,7 @@ from soccerspot.data.games import PREDICTIONS_FILE
 
 SUMMARY_FILE = "archive_summary.json"
 SPOTS_FILE = "archive_spots.csv"
-SPOTS_COLUMNS = ("game", "half", "match_time", "position_ms", "class", "confidence")
+SPOTS_COLUMNS = ("game", "half", "match_time", "position_ms", "class", "confidence", "team")  # team: left/right or empty
 
 
 @dataclass
@@ -34,8 +36,9 @@ def spot_rows(out_dir: Path, games: list[str]) -> list[tuple]:
         path = out_dir / game / PREDICTIONS_FILE
         if not path.is_file():
             continue
-        for p in sorted(read_predictions(path).predictions, key=lambda p: (p.half, p.position_ms, p.label)):
-            rows.append((game, p.half, game_time(p.half, p.position_ms), p.position_ms, p.label, f"{p.confidence:.6f}"))
+        for p in sorted(read_predictions(path).predictions, key=lambda p: (p.half, p.position_ms, p.label, p.team or "")):
+            rows.append((game, p.half, game_time(p.half, p.position_ms), p.position_ms, p.label, f"{p.confidence:.6f}",
+                         p.team or ""))
     return rows
 
 
@@ -68,10 +71,14 @@ def summarize(counts: RunCounts, rows: list[tuple], engine: str, jobs: int) -> d
     }
 
 
-def write_summary(out_dir: Path, counts: RunCounts, finished_games: list[str], engine: str, jobs: int) -> dict:
-    """Write the CSV (all finished games, this run's and earlier ones') and the summary; return the summary."""
+def write_summary(out_dir: Path, counts: RunCounts, finished_games: list[str], engine: str, jobs: int,
+                  evaluation: dict | None = None) -> dict:
+    """Write the CSV (all finished games, this run's and earlier ones') and the summary (with the finished
+    games' `evaluation` against labels, where there is one); return the summary."""
     rows = spot_rows(out_dir, finished_games)
     write_spots_csv(out_dir / SPOTS_FILE, rows)
     summary = summarize(counts, rows, engine, jobs)
+    if evaluation is not None:
+        summary["evaluation"] = evaluation
     write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return summary

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections import Counter
 
+from soccerspot.data.tasks import action_task_names
 from soccerspot.extract.precision import AUTO_HELP, PRECISIONS
 from soccerspot.pipeline.cli import UsageError
 from soccerspot.pipeline.inference.nms import NMS_KINDS
@@ -25,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released model's "
                              "name (NetVLAD++, MAXPOOL_v2, NETVLAD_v2, MAXPOOL_v1, NETVLAD_v1: downloaded once into the cache); "
                              "or a dense frame model's folder as its authors publish it (E2E-Spot, T-DEED), for raw video")
+    parser.add_argument("--task", choices=action_task_names(), default=None,
+                        help="what the model spots (data/tasks.py): read from the model where it says so (a dense "
+                             "model with a team head or Ball classes spots ball; a feature head spots spotting); "
+                             "given, it must agree (a mismatch is refused, naming both); it decides the results' "
+                             "evaluation grid (ball: one spot per class and team per 25 fps frame) and the labels "
+                             "file --plots reads")
     parser.add_argument("--features", metavar="NAME",
                         help="feature name, e.g. ResNET_TF2_PCA512 (needed for a tree unless the checkpoint names it); "
                              "for video input, the name of the feature files written, and for a SoccerNet head the "
@@ -172,6 +179,7 @@ def spot(args: argparse.Namespace) -> int:
         return spot_dense(args, model_path, device, video)
     head = load_checkpoint(model_path, window_frames=args.window, classes=classes)
     check_classes_fit(head, classes)
+    task = check_head_task(head, args.task)
     if args.method == "fast" and not supports_fast_path(head.model):
         raise UsageError(f"--method fast: the head {head.path} ({head.config.kind}) has no fast path; "
                          "use --method auto or per-window")
@@ -190,8 +198,18 @@ def spot(args: argparse.Namespace) -> int:
                             progress=progress)
     print_report(report)
     if args.plots:
-        plot_results(report)
+        plot_results(report, task)
     return 1 if report.errors else 0
+
+
+def check_head_task(head, task: str | None) -> str:
+    """The task a feature head spots (its registered kind's), which `--task` must be when given."""
+    from soccerspot.models.heads import head_entry
+
+    spots = head_entry(head.config.kind).task
+    if task is not None and task != spots:
+        raise UsageError(f"--task {task}: the head {head.path} ({head.config.kind}) spots {spots}, not {task}")
+    return spots
 
 
 # flags of the feature heads' spotting that a dense model's peer inference fixes
@@ -206,6 +224,7 @@ def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -
 
     from soccerspot.errors import DataError
     from soccerspot.extract.extractor import resolve_precision
+    from soccerspot.data.tasks import task_spec
     from soccerspot.pipeline.inference.dense_models import load_dense_spotter
     from soccerspot.pipeline.inference.dense_spot import spot_dense_video
 
@@ -222,8 +241,10 @@ def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -
         precision = resolve_precision(args.precision or "auto", device)
     except ValueError as error:
         raise UsageError(f"--precision {args.precision}: {error}") from None
-    spotter = load_dense_spotter(model_path)
+    spotter = load_dense_spotter(model_path, task=args.task)
     spotter.model.to(device)
+    print(f"{spotter.kind} model, {len(spotter.classes)} classes{' with teams' if spotter.team else ''}: "
+          f"{task_spec(spotter.task).title} (task {spotter.task}{'' if args.task else ', read from the model'})")
     report = spot_dense_video(args.input, spotter, out_dir=args.out, overwrite=args.overwrite,
                               save_scores=args.save_scores, clips_per_batch=args.batch_size or 4,
                               precision=precision, progress=not args.no_progress)
@@ -231,20 +252,22 @@ def spot_dense(args: argparse.Namespace, model_path: str, device, video: bool) -
     return 1 if report.errors else 0
 
 
-def plot_results(report) -> None:
-    """Timeline plots of every game spotted now; a game that cannot be drawn is one warning, not a failure."""
+def plot_results(report, task: str) -> None:
+    """Timeline plots of every game spotted now (with the task's labels file where the game folder holds
+    one); a game that cannot be drawn is one warning, not a failure."""
     from soccerspot.errors import DataError
-    from soccerspot.data.games import LABELS_FILE
+    from soccerspot.data.tasks import task_spec
     from soccerspot.pipeline.reports.timeline import write_timeline_plots
 
+    labels_file = task_spec(task).labels_file
     drawn = 0
     for result in report.results:
         if result.status != "spotted":
             continue
         game_dir = result.output.parent
-        labels = game_dir / LABELS_FILE if (game_dir / LABELS_FILE).is_file() else None
+        labels = game_dir / labels_file if (game_dir / labels_file).is_file() else None
         try:
-            drawn += len(write_timeline_plots(result.output, labels=labels))
+            drawn += len(write_timeline_plots(result.output, labels=labels, task=task))
         except DataError as error:
             print(f"soccerspot spot: warning: no timeline plot: {error}", file=sys.stderr)
     print(f"drew {drawn} timeline plot(s) (<half>_timeline.png beside each results_spotting.json)")

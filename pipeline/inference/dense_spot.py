@@ -20,29 +20,28 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from soccerspot.data.features import FeatureMeta
+from soccerspot.data.features import FeatureMeta, sidecar_path
 from soccerspot.data.games import PREDICTIONS_FILE
 from soccerspot.data.labels import GamePredictions, Prediction, deduplicate_bins, write_predictions
-from soccerspot.data.scores import write_scores
+from soccerspot.data.scores import SCORES_NAME, scores_path, write_scores
 from soccerspot.errors import DataError
 from soccerspot.extract.decode import probe
 from soccerspot.extract.frame_recipes import FrameRecipe, iter_recipe_frames, video_rate
 from soccerspot.files import soccerspot_version
 from soccerspot.pipeline.inference.dense_clips import ClipRule
 from soccerspot.pipeline.inference.dense_half import CLIPS_PER_BATCH, HalfProbabilities, half_probabilities
-from soccerspot.pipeline.inference.nms import grouped_soft_nms, peak_nms
+from soccerspot.pipeline.inference.nms import DENSE_NMS_KINDS, grouped_soft_nms, peak_nms
 from soccerspot.pipeline.inference.spot import GameResult, SpotReport
 from soccerspot.pipeline.inference.video_spot import plan_video_input
 
 SIDES = ("left", "right")  # sn-teamspotting's column order: class-left, class-right
-DENSE_NMS_KINDS = ("peaks", "grouped-soft")
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,7 @@ class DenseSpotter:
     path: Path
     kind: str  # which peer format the folder was ("e2e-spot", "t-deed")
     eval_framerate: int = 2  # the evaluator's grid the results are for (`data.labels.write_predictions`)
+    task: str = "spotting"  # what it spots (`data.tasks`): its labels file, class sets, evaluation grid
 
     def score_names(self) -> list[str]:
         """The saved score columns: classes, or each class's left and right."""
@@ -83,6 +83,20 @@ class DenseHalf:
     probabilities: np.ndarray  # (frames, 1 + columns): background first
     times: np.ndarray
     predictions: list[Prediction] = field(default_factory=list)
+    video: Path | None = None
+    video_rate: float = 0.0  # the video's frame rate (`extract.frame_recipes.video_rate`)
+    video_seconds: float = 0.0  # the container's duration, else the last frame's time
+
+
+@dataclass
+class DenseGame:
+    """One game spotted by a dense model: what was written into its folder, in the order written."""
+
+    halves: list[int]
+    predictions: int
+    frames: int  # the model's frames, all halves
+    video_seconds: float
+    files: list[str]  # names inside the game folder: scores before the results, the results last
 
 
 def half_spots(probabilities: np.ndarray, times: np.ndarray, spotter: DenseSpotter, half: int) -> list[Prediction]:
@@ -163,10 +177,11 @@ def spot_half_video(spotter: DenseSpotter, video: Path, half: int, *, clips_per_
     finally:
         bar.close()
     predictions = half_spots(result.probabilities, result.times, spotter, half)
-    return DenseHalf(half, result.probabilities, result.times, predictions)
+    seconds = info.declared_duration or (float(result.times[-1]) if len(result.times) else 0.0)
+    return DenseHalf(half, result.probabilities, result.times, predictions, Path(video), rate, seconds)
 
 
-def scores_meta(spotter: DenseSpotter, spotted: DenseHalf, video: Path, rate: float) -> FeatureMeta:
+def scores_meta(spotter: DenseSpotter, spotted: DenseHalf, video: Path | None, rate: float) -> FeatureMeta:
     """The sidecar of a half's saved scores: the model's frames and their times."""
     return FeatureMeta(
         backbone=f"dense:{spotter.kind}", weights=str(spotter.path), fps=spotter.frames.model_fps(rate),
@@ -174,6 +189,29 @@ def scores_meta(spotter: DenseSpotter, spotted: DenseHalf, video: Path, rate: fl
         input_size=spotter.frames.height, precision="float32", num_frames=len(spotted.times),
         source=str(video), version=soccerspot_version(),
     )
+
+
+def spot_dense_game(spotter: DenseSpotter, halves: Sequence, game_dir: str | Path, *, url: str,
+                    save_scores: bool = False, clips_per_batch: int = CLIPS_PER_BATCH, precision: str = "fp32",
+                    progress: bool = True) -> DenseGame:
+    """Spot a game's half videos (items with `.video` and `.half`) into `game_dir`: each half's scores when
+    `save_scores`, then `results_spotting.json` (replaced), binned on the spotter's task's evaluation grid."""
+    game_dir = Path(game_dir)
+    spotted = [spot_half_video(spotter, Path(job.video), job.half, clips_per_batch=clips_per_batch,
+                               precision=precision, progress=progress) for job in halves]
+    game_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    if save_scores:
+        for half in spotted:
+            write_scores(game_dir, half.half, half.probabilities[:, 1:], scores_meta(spotter, half, half.video,
+                                                                                     half.video_rate),
+                         spotter.score_names(), feature_name=spotter.frames.name, model=str(spotter.path))
+            files += [scores_path(game_dir, half.half).name, sidecar_path(game_dir, half.half, SCORES_NAME).name]
+    predictions = deduplicate_bins([p for half in spotted for p in half.predictions], spotter.eval_framerate)
+    write_predictions(game_dir / PREDICTIONS_FILE, GamePredictions(url=url, predictions=predictions),
+                      framerate=spotter.eval_framerate)
+    return DenseGame([half.half for half in spotted], len(predictions), sum(len(half.times) for half in spotted),
+                     sum(half.video_seconds for half in spotted), [*files, PREDICTIONS_FILE])
 
 
 def spot_dense_video(input_path: str | Path, spotter: DenseSpotter, *, out_dir: str | Path | None = None,
@@ -186,14 +224,6 @@ def spot_dense_video(input_path: str | Path, spotter: DenseSpotter, *, out_dir: 
     out_path = game_dir / PREDICTIONS_FILE
     if out_path.exists() and not overwrite:
         return SpotReport([GameResult(".", out_path, "skipped")])
-    halves = [(job, spot_half_video(spotter, job.video, job.half, clips_per_batch=clips_per_batch,
-                                    precision=precision, progress=progress)) for job in jobs]
-    game_dir.mkdir(parents=True, exist_ok=True)
-    if save_scores:
-        for job, spotted in halves:
-            meta = scores_meta(spotter, spotted, job.video, video_rate(probe(job.video)))
-            write_scores(game_dir, spotted.half, spotted.probabilities[:, 1:], meta, spotter.score_names(),
-                         feature_name=spotter.frames.name, model=str(spotter.path))
-    predictions = deduplicate_bins([p for _, spotted in halves for p in spotted.predictions], spotter.eval_framerate)
-    write_predictions(out_path, GamePredictions(url=input_path.name, predictions=predictions), framerate=spotter.eval_framerate)
-    return SpotReport([GameResult(".", out_path, "spotted", len(predictions), [job.half for job, _ in halves])])
+    game = spot_dense_game(spotter, jobs, game_dir, url=input_path.name, save_scores=save_scores,
+                           clips_per_batch=clips_per_batch, precision=precision, progress=progress)
+    return SpotReport([GameResult(".", out_path, "spotted", game.predictions, game.halves)])

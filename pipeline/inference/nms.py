@@ -28,7 +28,8 @@ import numpy as np
 from soccerspot.data.features import seconds_to_rows
 from soccerspot.data.labels import Prediction
 
-NMS_KINDS = ("hard", "soft")
+NMS_KINDS = ("hard", "soft")  # feature heads' (`spot --nms`)
+DENSE_NMS_KINDS = ("peaks", "grouped-soft")  # dense frame models' peers': `peak_nms`, `grouped_soft_nms`
 SOFT_NMS_MIN_SCORE = 1e-3
 
 
