@@ -61,13 +61,16 @@ def test_incremental_probabilities_equal_the_whole_half_and_final_frames_never_c
         assert np.array_equal(earlier[:upto], result[:upto])
 
 
-def test_incremental_probabilities_are_bit_equal_on_cpu_to_the_whole_half():
-    model, rule = models()["e2e-spot"]
-    frames = np.random.default_rng(3).integers(0, 256, size=(43, 12, 16, 3), dtype=np.uint8)
-    whole = half_probabilities(model, [Batch(frames, np.arange(43))], clip_len=16, rule=rule,
-                               spec=model.input_spec).probabilities
-    live = IncrementalDenseProbabilities(model, 16, rule, model.input_spec)
-    for index in range(43):
+@pytest.mark.parametrize("name,count", [("e2e-spot", 43), ("t-deed", 125)])
+def test_incremental_probabilities_are_bit_equal_on_cpu_to_the_whole_half(name, count):
+    """Frames one by one (clips in other batches than the whole half's 4, other frame layouts), the same bits."""
+    model, rule = models()[name]
+    frames = np.random.default_rng(3).integers(0, 256, size=(count, 12, 16, 3), dtype=np.uint8)
+    whole = half_probabilities(model, [Batch(frames[i: i + 16], np.arange(i, min(i + 16, count)))
+                                       for i in range(0, count, 16)],
+                               clip_len=model.clip_len, rule=rule, spec=model.input_spec).probabilities
+    live = IncrementalDenseProbabilities(model, model.clip_len, rule, model.input_spec)
+    for index in range(count):
         live.add(frames[index: index + 1])
     assert np.array_equal(live.finish(), whole)
 
@@ -169,6 +172,7 @@ def test_live_on_a_growing_file_equals_spot(tmp_path, tiny_format, variant, reci
     from soccerspot.pipeline.live.broadcast import grow_file, to_mpegts
     from video_helpers import constant_rate_times, write_video
 
+    (tmp_path / "game").mkdir()
     video = write_video(tmp_path / "game" / "1_224p.mkv", constant_rate_times(25, 10.0), width=96, height=64)
     ts = to_mpegts(video, tmp_path / "half.ts")
     model = tiny_format(tmp_path / "model", clip_len=clip_len, recipe=recipe, variant=variant, team=team, seed=9)
