@@ -215,3 +215,24 @@ def test_live_dense_refuses_the_feature_heads_flags(tmp_path, tiny_format, capsy
     assert main(["live", str(tmp_path / "rec.ts"), "--model", str(model), "--out", str(tmp_path / "o"),
                  "--nms-window", "3"]) == 2
     assert "--nms-window: not for a dense frame model" in capsys.readouterr().err
+    assert main(["live", str(tmp_path / "missing.ts"), "--model", str(model), "--out", str(tmp_path / "o")]) == 1
+    assert "missing.ts" in capsys.readouterr().err and not (tmp_path / "o" / ".live").exists()
+
+
+def test_an_earlier_dense_run_is_continued_only_where_it_can_be(tmp_path):
+    from soccerspot.errors import DataError
+    from soccerspot.pipeline.live.dense_session import claim_state, remove_state
+
+    recording = {"source": "rec.ts", "model": "m", "kind": "e2e-spot"}
+    claim_state(tmp_path, 1, recording)
+    claim_state(tmp_path, 1, recording)  # the same command again: read the recording from its start
+    with pytest.raises(DataError, match="another source or model"):
+        claim_state(tmp_path, 1, {**recording, "model": "other"})
+    stream = {"source": "udp://127.0.0.1:9", "model": "m", "kind": "e2e-spot"}
+    claim_state(tmp_path, 2, stream)
+    with pytest.raises(DataError, match="cannot resume"):
+        claim_state(tmp_path, 2, stream)
+    remove_state(tmp_path, 1)
+    (tmp_path / "1_scores.npy").write_bytes(b"")
+    with pytest.raises(DataError, match="already spotted"):
+        claim_state(tmp_path, 1, recording)

@@ -97,6 +97,9 @@ def all_halves_spots(spotter: DenseSpotter, out_dir: Path, half: int, probabilit
     for other in (1, 2):
         if other != half and scores_path(out_dir, other).is_file():
             saved = read_scores(out_dir, other)
+            if saved.classes != spotter.score_names():
+                raise DataError(saved.path, f"half {other}'s scores have other columns than this model's "
+                                            f"({', '.join(spotter.score_names())}): spotted with another model")
             with_background = np.concatenate([np.zeros((len(saved.times), 1), np.float32), saved.probabilities], 1)
             predictions += half_spots(with_background, saved.times, spotter, other)
     return predictions
@@ -110,9 +113,9 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
     device = resolve_device(options.device)
     precision = resolve_precision(options.precision, device)
     spotter.model.to(device)
+    source = LiveSource(options.source, idle_s=options.idle_s, stop=stop)  # a missing file: refused before any state
     claim_state(out_dir, half, {"source": options.source, "model": str(spotter.path), "kind": spotter.kind})
     report = LiveReport()
-    source = LiveSource(options.source, idle_s=options.idle_s, stop=stop)
     frames = LiveRecipeFrames(source, spotter.frames)
     clip_len = int(spotter.model.clip_len)
     scorer = IncrementalDenseProbabilities(spotter.model, clip_len, spotter.rule, spotter.model.input_spec,
@@ -186,6 +189,7 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
         report.times, report.arrivals = times, arrivals
     if not times:
         log.close()
+        remove_state(out_dir, half)  # nothing was spotted: the same command may start afresh
         raise DataError(options.source, "no video frames arrived from the source")
     probabilities = scorer.finish()
     frame_times = np.asarray(times)
