@@ -75,6 +75,33 @@ def test_incremental_probabilities_are_bit_equal_on_cpu_to_the_whole_half(name, 
     assert np.array_equal(live.finish(), whole)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name,count", [("e2e-spot", 19), ("tdeed-soccernetball-baseline", 45)])
+def test_the_real_models_give_the_same_bits_live(name, count):
+    """E2E-Spot (rny002_gsm + GRU; 19 frames: its last clip fits and runs alone at the end) and T-DEED (rny002_gsf +
+    SGP-Mixer, team and displacement), random weights and BatchNorm statistics, frames one by one."""
+    from soccerspot.models.dense import create_dense_model
+
+    torch.manual_seed(0)
+    if name == "e2e-spot":
+        model, rule = create_dense_model(name, num_classes=3, clip_len=8), E2E_SPOT_RULE
+    else:
+        model, rule = create_dense_model(name, clip_len=16, event_team=True), TDEED_RULE
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1)
+            module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    frames = np.random.default_rng(3).integers(0, 256, size=(count, 64, 96, 3), dtype=np.uint8)
+    whole = half_probabilities(model, [Batch(frames[i: i + 16], np.arange(i, min(i + 16, count)))
+                                       for i in range(0, count, 16)],
+                               clip_len=model.clip_len, rule=rule, spec=model.input_spec).probabilities
+    live = IncrementalDenseProbabilities(model, model.clip_len, rule, model.input_spec)
+    for index in range(count):
+        live.add(frames[index: index + 1])
+    assert np.array_equal(live.finish(), whole)
+
+
 def smooth(rng, rows: int, columns: int) -> np.ndarray:
     kernel = np.ones(4) / 4
     return np.stack([np.convolve(rng.random(rows), kernel, mode="same") for _ in range(columns)], 1).astype(np.float32)
