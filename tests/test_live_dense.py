@@ -102,7 +102,12 @@ def test_the_real_models_give_the_same_bits_live(name, count):
     assert np.array_equal(live.finish(), whole)
 
 
-def smooth(rng, rows: int, columns: int) -> np.ndarray:
+def smooth(rng, rows: int, columns: int, sparse: bool = False) -> np.ndarray:
+    """Random score curves: everywhere above the 0.01 threshold, or (`sparse`) bumps with gaps between them."""
+    if sparse:
+        spikes = (rng.random((rows, columns)) < 0.04) * rng.random((rows, columns))
+        kernel = np.array([0.2, 0.5, 1.0, 0.5, 0.2]) / 2.4  # probabilities: at most 1
+        return np.stack([np.convolve(spikes[:, k], kernel, mode="same") for k in range(columns)], 1).astype(np.float32)
     kernel = np.ones(4) / 4
     return np.stack([np.convolve(rng.random(rows), kernel, mode="same") for _ in range(columns)], 1).astype(np.float32)
 
@@ -120,11 +125,11 @@ def offline_spots(kind: str, scores: np.ndarray, window: int, teams: tuple) -> d
 
 
 @pytest.mark.parametrize("kind,teams", [("peaks", ()), ("grouped-soft", ("left", "right")), ("grouped-soft", ())])
-@pytest.mark.parametrize("seed", range(3))
-def test_dense_nms_kinds_emit_certain_events_once_and_settle_to_the_offline_spots(kind, teams, seed):
+@pytest.mark.parametrize("seed,sparse", [(0, False), (1, False), (2, True), (3, True)])
+def test_dense_nms_kinds_emit_certain_events_once_and_settle_to_the_offline_spots(kind, teams, seed, sparse):
     rng = np.random.default_rng(seed)
     columns = len(CLASSES) * max(1, len(teams))
-    scores = smooth(rng, 200, columns)
+    scores = smooth(rng, 200, columns, sparse)
     times = np.arange(200) / 10.0  # positions in ms = row * 100
     window = 4
     tracker = EventTracker(CLASSES, 1, kind, window, 0.01, max_latency_s=1e9, teams=teams)
@@ -142,6 +147,7 @@ def test_dense_nms_kinds_emit_certain_events_once_and_settle_to_the_offline_spot
         team = next((side for side in teams if f"-{side}-" in key), "")
         predictions.append(Prediction(1, int(position), label, score, team))
     lines += tracker.finish(predictions, times)
+    assert not [line for line in lines if line.kind == "correction"]  # nothing emitted live was wrong
     standing = {}
     for line in lines:
         if line.kind == "event":
@@ -156,6 +162,48 @@ def test_dense_nms_kinds_emit_certain_events_once_and_settle_to_the_offline_spot
         assert {line.team for line in lines} <= set(teams) and all(line.to_json()["team"] for line in lines)
     if kind == "peaks":  # decided within the radius: nothing waits for the end but the last rows
         assert all(line.stream_time_s >= times[-1] - window / 10 for line in lines if line.reason == "late")
+
+
+@pytest.mark.parametrize("kind,teams", [("peaks", ()), ("grouped-soft", ("left", "right"))])
+def test_dense_nms_kinds_with_a_tiny_max_latency_correct_to_the_offline_spots(kind, teams):
+    """Events out before NMS decided them are corrected when overturned: what stands at the end is offline's."""
+    from soccerspot.data.labels import Prediction
+
+    rng = np.random.default_rng(5)
+    scores = smooth(rng, 240, len(CLASSES) * max(1, len(teams)))
+    times = np.arange(240) / 10.0
+    tracker = EventTracker(CLASSES, 1, kind, 6, 0.01, max_latency_s=0.0, teams=teams)
+    lines = []
+    for count in range(4, 241, 4):
+        lines += tracker.update(scores[:count], times[:count], times[count - 1])
+    expected = offline_spots(kind, scores, 6, teams)
+    predictions = [Prediction(1, int(key.rsplit("-", 1)[1]), next(n for n in CLASSES if f"-{n}-" in key), score,
+                              next((side for side in teams if f"-{side}-" in key), "")) for key, score in expected.items()]
+    lines += tracker.finish(predictions, times)
+    standing = {}
+    for line in lines:
+        if line.reason == "retracted":
+            del standing[line.id]
+        else:
+            assert line.kind == "correction" or line.id not in standing
+            standing[line.id] = line.confidence
+    assert standing == pytest.approx(expected)
+
+
+def test_decided_rows_of_the_dense_kinds_keep_their_spots_whatever_comes_after():
+    from soccerspot.pipeline.live.events import decided_upto
+
+    rng = np.random.default_rng(8)
+    scores = smooth(rng, 300, 2, sparse=True)
+    final = {(row, column): score for row, column, score in grouped_soft_nms(scores, 6, 0.01)}
+    start = 0
+    for count in range(10, 301, 10):
+        cut = decided_upto("grouped-soft", scores[:count], 6, 0.01, start)
+        assert start <= cut <= count
+        now = {(row, column): score for row, column, score in grouped_soft_nms(scores[:count], 6, 0.01) if row < cut}
+        assert now == {key: value for key, value in final.items() if key[0] < cut}
+        start = cut
+    assert start > 150  # the decided rows follow the edge
 
 
 def test_latency_bound_of_a_dense_model_is_a_clip_plus_the_radius():

@@ -107,6 +107,22 @@ def radius_spots(kind: str, scores: np.ndarray, window: int, threshold: float) -
             for row, column, score in grouped_soft_nms(scores, window, threshold)]
 
 
+def decided_upto(kind: str, scores: np.ndarray, window: int, threshold: float, start: int) -> int:
+    """The row before which the dense NMS `kind`'s outcome on one group's (rows, columns) scores is decided for good
+    (at least `start`, a row before which it was). `peaks`: every row with `window` final rows after it.
+    `grouped-soft`: the end of the last run of `window` rows without an entry (a score >= threshold): soft NMS
+    only touches entries within `window` rows of the one taken, so the entries before such a run and those after
+    it never meet, and the ones before are decided (their order of taking, hence their confidences, is theirs)."""
+    if kind == "peaks":
+        return max(start, len(scores) - window)
+    free = (scores[start:] < threshold).all(axis=1)  # compared as `grouped_soft_nms` compares (float32 scores)
+    if len(free) < window:
+        return start
+    runs = np.concatenate([[0], np.cumsum(free)])
+    ends = np.flatnonzero(runs[window:] - runs[:len(runs) - window] == window) + window
+    return start + int(ends[-1]) if len(ends) else start
+
+
 def decide_rows(scores: np.ndarray, window_frames: int, threshold: float, settled: np.ndarray,
                 kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hard NMS, incrementally: greedy NMS (`pipeline.inference.nms.hard_nms`) keeps a row unless a kept row ahead of it
@@ -182,6 +198,7 @@ class EventTracker:
     retracted: set = field(default_factory=set)
     settled: dict = field(default_factory=dict)  # hard NMS: class column -> rows whose fate is decided
     kept: dict = field(default_factory=dict)  # group -> rows (x its columns) NMS keeps on the rows so far
+    decided: dict = field(default_factory=dict)  # radius kinds: group -> (row before which all is decided, its spots)
     pending: dict = field(default_factory=dict)  # id -> (confidence, time s, label, position ms, row, team): kept, undecided, not out
     clock: object = time.time
 
@@ -263,7 +280,7 @@ class EventTracker:
         before = self.kept.get(column, np.zeros((0, scores.shape[1]), bool))
         if self.kind != "hard":
             if self.kind in RADIUS_KINDS:
-                spots = radius_spots(self.kind, scores, self.window_frames, self.threshold)
+                spots = self._radius_spots(column, scores)
             else:
                 spots = [(row, 0, confidence, certain(scores[:, 0], row, self.window_frames))
                          for row, confidence in nms(scores[:, 0], self.kind, self.window_frames, self.threshold)]
@@ -285,6 +302,18 @@ class EventTracker:
             considered.add(event_id(self.half, label, max(0, int(round(float(times[row]) * 1000.0))), teams[0]))
         return [(int(row), 0, float(scores[row]), bool(settled[row]), overturned(int(row), before))
                 for row in visited if kept[row]]
+
+    def _radius_spots(self, group: int, scores: np.ndarray) -> list[tuple[int, int, float, bool]]:
+        """`radius_spots` on the rows not decided before (`decided_upto`), in O(those rows): the spots before the
+        new decided row are kept as they are, certain."""
+        start, done = self.decided.get(group, (0, []))
+        low = max(0, start - self.window_frames) if self.kind == "peaks" else start  # peaks look `window` back
+        fresh = [(row + low, index, score, sure) for row, index, score, sure
+                 in radius_spots(self.kind, scores[low:], self.window_frames, self.threshold) if row + low >= start]
+        cut = decided_upto(self.kind, scores, self.window_frames, self.threshold, start)
+        done = done + [(row, index, score, True) for row, index, score, _ in fresh if row < cut]
+        self.decided[group] = (cut, done)
+        return done + [spot for spot in fresh if spot[0] >= cut]
 
     def finish(self, predictions: list[Prediction], times: np.ndarray) -> list[EventLine]:
         """Settle against the offline spots of the whole half: late events, retractions, corrected confidences."""
