@@ -42,7 +42,7 @@ class IncrementalDenseProbabilities:
     received: int = 0
     clips: int = 0  # clips run (a clip run again at the end counted once)
     rows: list = field(default_factory=list)  # one (1 + columns,) float32 array per final frame
-    _frames: torch.Tensor | None = None  # normalised frames from `_first` on
+    _pieces: list = field(default_factory=list)  # normalised (n, 3, H, W) frames from `_first` on, joined when needed
     _first: int = 0
     _next_start: int = 0
     _outputs: dict = field(default_factory=dict)  # clip start -> (clip_len, columns) probabilities, while needed
@@ -62,8 +62,7 @@ class IncrementalDenseProbabilities:
         (new, 1 + columns)."""
         if len(frames):
             tensor = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).to(self.device)
-            normalised = self.spec.normalise(tensor)
-            self._frames = normalised if self._frames is None else torch.cat([self._frames, normalised])
+            self._pieces.append(self.spec.normalise(tensor))
             self.received += len(frames)
         starts = []
         while self._next_start + self.clip_len <= self.received:
@@ -108,9 +107,14 @@ class IncrementalDenseProbabilities:
                 self._outputs[start] = clip
             self.clips += len(group)
 
+    def _held(self) -> torch.Tensor:
+        if len(self._pieces) > 1:
+            self._pieces[:] = [torch.cat(self._pieces)]
+        return self._pieces[0]
+
     def _clip(self, start: int, total: int) -> torch.Tensor:
         lo, hi = max(start, 0), min(start + self.clip_len, total)
-        body = self._frames[lo - self._first: hi - self._first]
+        body = self._held()[lo - self._first: hi - self._first]
         return clip_frames(body, start - lo, self.clip_len, self.pad)
 
     def _finalise(self, upto: int) -> np.ndarray:
@@ -144,9 +148,10 @@ class IncrementalDenseProbabilities:
         """Drop the frames no clip still to cut needs, and the clip outputs no frame still to finalise (nor a
         last clip that may run again alone) needs."""
         keep_from = max(0, self._next_start - self.step)  # the latest clip cut: it may be the half's last
-        if self._frames is not None and keep_from > self._first:
-            drop = min(keep_from - self._first, self._frames.shape[0])
-            self._frames = self._frames[drop:]
+        if self._pieces and keep_from > self._first:
+            held = self._held()
+            drop = min(keep_from - self._first, held.shape[0])
+            self._pieces[0] = held[drop:]
             self._first += drop
         needed_from = min(self.final, keep_from)
         for start in [start for start in self._outputs if start + self.clip_len <= needed_from]:

@@ -22,8 +22,9 @@ Dense frame models (`pipeline.live.dense_session`) bring their peers' NMS kinds,
 frames: `peaks` (E2E-Spot's `peak_nms`: a row is decided, kept or not, once the `window` rows after it are
 final: no correction ever) and `grouped-soft` (T-DEED's `grouped_soft_nms` over the (left, right) columns of
 one class: a kept entry is certain when its score is strictly above every other entry of its class within
-`window` rows, all of them final, since soft NMS only lowers scores; others go out at `max_latency`, with
-corrections). A team model's columns are (class, team) pairs, class-major, left then right (`teams`): each
+`window` rows, all of them final, since soft NMS only lowers scores, or once `window` rows without an entry
+follow it and its neighbours (`decided_upto`); others go out at `max_latency`, with corrections). Only the rows
+not decided yet are reconsidered on each update. A team model's columns are (class, team) pairs, class-major, left then right (`teams`): each
 event is one (class, team), with `team` in its line and id.
 
 Event ids are `<half>-<class>-<position ms>` (`<half>-<class>-<team>-<position ms>` with a team): the same
