@@ -256,7 +256,8 @@ class EventTracker:
             self.pending = {key: value for key, value in self.pending.items() if key in current}
         else:
             self.pending = {key: value for key, value in self.pending.items() if key in current or key not in considered}
-        return lines + self._corrections(current, considered)
+        horizon_ms = int(round(float(times[len(scores) - 1]) * 1000.0)) if len(scores) else -1
+        return lines + self._corrections(current, considered, horizon_ms)
 
     def overdue(self, waited: np.ndarray) -> list[EventLine]:
         """Events NMS keeps so far but has not decided whose frame arrived `max_latency_s` ago or more
@@ -328,12 +329,16 @@ class EventTracker:
                 lines.append(self._line("event", key, label, position, confidence, at, reason="late", team=team))
         return lines + self._corrections(current)
 
-    def _corrections(self, current: dict, considered: set | None = None) -> list[EventLine]:
+    def _corrections(self, current: dict, considered: set | None = None,
+                     horizon_ms: int | None = None) -> list[EventLine]:
         """NMS decides on final rows only, so an emitted event it no longer keeps was dropped for good.
-        `considered`: the events reconsidered now (None: all)."""
+        `considered`: the events reconsidered now (None: all); `horizon_ms`: the last final row's position (an
+        event a restarted run remembers past it is not judged yet: its rows are still to come)."""
         lines = []
         for key, (label, position, confidence, team) in list(self.emitted.items()):
             if considered is not None and key not in considered:
+                continue
+            if horizon_ms is not None and position > horizon_ms:
                 continue
             if key not in current:
                 lines.append(self._line("correction", key, label, position, confidence, position / 1000.0,
