@@ -40,7 +40,8 @@ def test_incremental_probabilities_equal_the_whole_half_and_final_frames_never_c
     frames = rng.integers(0, 256, size=(count, 12, 16, 3), dtype=np.uint8)
     whole = half_probabilities(model, [Batch(frames[i: i + 5], np.arange(i, min(i + 5, count)))
                                        for i in range(0, count, 5)],
-                               clip_len=model.clip_len, rule=rule, spec=model.input_spec).probabilities
+                               clip_len=model.clip_len, rule=rule, spec=model.input_spec)
+    whole, clips = whole.probabilities, whole.clips
     live = IncrementalDenseProbabilities(model, model.clip_len, rule, model.input_spec)
     seen = []
     position = 0
@@ -53,7 +54,7 @@ def test_incremental_probabilities_equal_the_whole_half_and_final_frames_never_c
         seen.append(live.array().copy())
     result = live.finish()
     np.testing.assert_allclose(result, whole, atol=1e-5, rtol=0)
-    assert result.shape == whole.shape
+    assert result.shape == whole.shape and live.clips == clips
     last_clip = max(0, -rule.pad_len + (live.clips - 1) * rule.step(model.clip_len))
     lone = live.clips % live.clips_per_batch == 1  # the last clip runs alone, as in the whole half: its frames again
     for earlier in filter(len, seen):  # what was final stays

@@ -86,8 +86,7 @@ class IncrementalDenseProbabilities:
         self._run([start for start in starts if not (lone and start == last)], self.received, alone=False)
         if lone:
             self._run([last], self.received, alone=True)
-            rerun = last < self.final  # it ran before the end, in a pair: its frames are made again
-            if rerun:
+            if last not in starts:  # it ran before the end, in a pair: it counts once, its frames are made again
                 self.clips -= 1
                 del self.rows[max(0, last):]
         self._finalise(self.received)
