@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a recording still being written (.ts, .mkv), an HLS playlist (.m3u8, a path or "
                              "http(s) URL), or a stream URL PyAV opens (udp://, srt://, rtmp://, rtsp://)")
     parser.add_argument("--model", required=True, metavar="CKPT|NAME",
-                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, or a released "
+                        help="head checkpoint folder (model.pt + config.json), a peer model.pth.tar, a dense frame "
+                             "model's folder (E2E-Spot, T-DEED: events about a clip's duration behind), or a released "
                              "model's name (resolved as spot does); for features of SoccerNet's FrameCV frame rule "
                              "(ResNET_TF2, the released heads') frames are kept by its counter, and at the end rows "
                              "are re-made from the finished file where its frame-rate check changes them")
@@ -47,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help=f"extraction precision (default auto; {AUTO_HELP})")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N",
-                        help="the extraction batch size of the `spot` run to be equal to (default 32, spot's)")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="the extraction batch size of the `spot` run to be equal to (default 32, spot's); for a "
+                             "dense frame model, its clips per pass (default 4, spot's)")
     parser.add_argument("--weights", metavar="FILE", help="the backbone weights file, when the head's features used one")
     parser.add_argument("--pca", metavar="FILE", help="the PCA the head's features were reduced with")
     parser.add_argument("--features", metavar="NAME",
@@ -69,7 +71,7 @@ def check_values(args: argparse.Namespace) -> None:
         raise UsageError(f"--threshold must be in [0, 1], got {args.threshold:g}")
     if args.nms_window is not None and not args.nms_window > 0:
         raise UsageError(f"--nms-window must be a positive number of seconds, got {args.nms_window:g}")
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.webhook is not None and not args.webhook.startswith(("http://", "https://")):
         raise UsageError(f"--webhook {args.webhook}: expected an http:// or https:// URL")
@@ -112,15 +114,19 @@ def live(args: argparse.Namespace) -> int:
     check_values(args)
     out = Path(args.out) if args.out else default_out(args.source)
     from soccerspot.pipeline.inference.checkpoints import load_checkpoint
+    from soccerspot.pipeline.inference.dense_models import is_dense_model_folder
     from soccerspot.pipeline.inference.released_models import resolve_model
     from soccerspot.pipeline.live.session import LiveOptions, run_live
     from soccerspot.pipeline.inference.spot import SpotOptions
 
-    head = load_checkpoint(resolve_model(args.model))
+    model_path = resolve_model(args.model)
+    if is_dense_model_folder(model_path):
+        return live_dense(args, model_path, out)
+    head = load_checkpoint(model_path)
     options = LiveOptions(
         source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
         min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
-        status_every_s=args.status_every, device=args.device, precision=args.precision, batch_size=args.batch_size,
+        status_every_s=args.status_every, device=args.device, precision=args.precision, batch_size=args.batch_size or 32,
         weights_file=args.weights, pca_file=args.pca, feature_name=args.features,
         spot=SpotOptions(nms=args.nms, nms_window=args.nms_window, threshold=args.threshold),
     )
@@ -138,5 +144,41 @@ def live(args: argparse.Namespace) -> int:
           f"{report.wall_s:.1f} s (processed at {report.realtime_factor:.2f}x real time), {report.events} events, "
           f"{report.corrections} corrections{gaps}", file=sys.stderr)
     # with --events - stdout carries only event lines
+    print(f"wrote {report.features} and {report.results}", file=sys.stderr if args.events == "-" else sys.stdout)
+    return 0
+
+
+# flags of the feature heads' live run that a dense model's peer inference fixes (as `spot`'s DENSE_REFUSED)
+DENSE_REFUSED = {"--features": "features", "--nms": "nms", "--nms-window": "nms_window", "--threshold": "threshold",
+                 "--weights": "weights", "--pca": "pca"}
+
+
+def live_dense(args: argparse.Namespace, model_path: str, out) -> int:
+    """`live SOURCE --model DIR` for a dense frame model folder (`pipeline.live.dense_session`)."""
+    import signal
+    import threading
+
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
+    from soccerspot.pipeline.live.dense_session import DENSE_CLIPS_PER_BATCH, run_dense_live
+    from soccerspot.pipeline.live.session import LiveOptions
+
+    given = [flag for flag, name in DENSE_REFUSED.items() if getattr(args, name) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: not for a dense frame model ({args.model}), whose frames, clips "
+                         "and NMS are its peers'")
+    spotter = load_dense_spotter(model_path)
+    options = LiveOptions(
+        source=args.source, out_dir=out, half=args.half, idle_s=args.idle, max_latency_s=args.max_latency,
+        min_confidence=args.min_confidence, events=args.events, webhook=args.webhook,
+        status_every_s=args.status_every, device=args.device, precision=args.precision)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        report = run_dense_live(spotter, options, stop, clips_per_batch=args.batch_size or DENSE_CLIPS_PER_BATCH)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"live: {report.rows} frames of the model, {report.stream_s:.1f} s of stream in {report.wall_s:.1f} s, "
+          f"{report.events} events, {report.corrections} corrections", file=sys.stderr)
     print(f"wrote {report.features} and {report.results}", file=sys.stderr if args.events == "-" else sys.stdout)
     return 0

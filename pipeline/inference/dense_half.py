@@ -56,6 +56,23 @@ class _Clips:
         return starts
 
 
+def run_clips(model: nn.Module, clips: list[torch.Tensor], rule: ClipRule, precision: str = "fp32") -> np.ndarray:
+    """(B, clip_len, K) probabilities of a batch of normalised clips. A clip's numbers do not depend on which clips
+    share its batch (live spotting batches them otherwise): the batch is made contiguous (the clips' own layouts,
+    slices of the held frames or padded copies, would pick the kernels' summation order) and the softmax,
+    displacement and team steps run clip by clip (vectorised exp and scalar exp differ in the last bit, and
+    which elements take which depends on the batch's size)."""
+    with torch.no_grad(), autocast(clips[0].device.type, precision):
+        output = model(torch.stack(clips).contiguous())
+
+    def part(values: torch.Tensor | None, index: int) -> torch.Tensor | None:
+        return None if values is None else values[index: index + 1]
+
+    return np.concatenate([
+        clip_probabilities(part(output.logits, i), part(output.displacement, i), part(output.team, i), rule)
+        .float().cpu().numpy() for i in range(len(clips))])
+
+
 def half_probabilities(
     model: nn.Module, batches: Iterable, *, clip_len: int, rule: ClipRule, spec: DenseInput,
     clips_per_batch: int = CLIPS_PER_BATCH, precision: str = "fp32",
@@ -88,9 +105,7 @@ def half_probabilities(
             lo, hi = max(start, 0), min(start + clip_len, total)
             body = frames[lo - first: hi - first]
             batch.append(clip_frames(body, start - lo, clip_len, pad))
-        with torch.no_grad(), autocast(device.type, precision):
-            output = model(torch.stack(batch))
-        probabilities = clip_probabilities(output.logits, output.displacement, output.team, rule).float().cpu().numpy()
+        probabilities = run_clips(model, batch, rule, precision)
         if average is None:
             average = FrameAverage(probabilities.shape[2], rule.support)
         for start, clip in zip(starts, probabilities):
