@@ -166,3 +166,21 @@ def test_an_undecided_event_goes_out_when_its_frame_arrived_max_latency_ago_even
     lines = tracker.overdue(106.0 + 5.0 - arrived)  # 6 s after it, with no new row scored
     assert [line.id for line in lines] == ["1-Goal-5000"] and lines[0].kind == "event"
     assert "1-Goal-5000" not in {line.id for line in tracker.overdue(200.0 - arrived)}, "emitted once"
+
+
+def test_deadlines_look_one_loop_turn_ahead_but_never_more_than_the_cap():
+    from soccerspot.pipeline.live.events import MAX_TURN_LEAD_S, waited_by_next_turn
+
+    arrivals = [100.0, 103.5]
+    assert waited_by_next_turn(arrivals, 110.0, 0.25).tolist() == [10.25, 6.75]
+    assert waited_by_next_turn(arrivals, 110.0, 30.0).tolist() == [10.0 + MAX_TURN_LEAD_S, 6.5 + MAX_TURN_LEAD_S]
+    assert waited_by_next_turn(arrivals, 110.0, -1.0).tolist() == [10.0, 6.5]
+    # an undecided event whose deadline falls before the next look goes out at this one
+    scores = chain_scores()[:18]
+    times = np.arange(len(scores)) / 2.0
+    tracker = EventTracker(["Goal"], 1, "hard", CHAIN_WINDOW, 0.1, max_latency_s=6.0)
+    arrived = times + 100.0
+    now = 100.0 + times[10] + 5.8  # row 10 is 5.8 s old, its deadline 0.2 s away
+    assert not tracker.update(scores, times, times[-1], waited=now - arrived)
+    lines = tracker.overdue(waited_by_next_turn(arrived, now, 0.25))
+    assert [line.id for line in lines] == ["1-Goal-5000"]

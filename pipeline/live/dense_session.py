@@ -39,7 +39,9 @@ from soccerspot.extract.precision import resolve_precision
 from soccerspot.pipeline.inference.dense_spot import SIDES, DenseHalf, DenseSpotter, half_spots, scores_meta
 from soccerspot.pipeline.live.dense_frames import LiveRecipeFrames
 from soccerspot.pipeline.live.dense_scoring import IncrementalDenseProbabilities
-from soccerspot.pipeline.live.events import EventTracker, default_max_latency_s, latency_bound_s
+from soccerspot.pipeline.live.events import (
+    EventTracker, default_max_latency_s, latency_bound_s, waited_by_next_turn,
+)
 from soccerspot.pipeline.live.session import LiveOptions, LiveReport, MAX_BATCH, Status
 from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
@@ -162,7 +164,9 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
     began = time.time()
     frames.start()
     try:
+        turn_s, turn_began = 0.0, time.perf_counter()  # the loop's last turn: deadlines look one turn ahead
         while True:
+            turn_s, turn_began = time.perf_counter() - turn_began, time.perf_counter()
             batch = frames.take(MAX_BATCH, wait_s=0.2)
             if batch is None:
                 break
@@ -176,11 +180,11 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
                 if len(scorer.add(batch.frames)):
                     final = scorer.array()
                     publish(tracker.update(final[:, 1:], np.asarray(times[: len(final)]), times[-1],
-                                           waited=time.time() - np.asarray(arrivals[: len(final)])))
+                                           waited=waited_by_next_turn(arrivals[: len(final)], time.time(), turn_s)))
                 report.busy_s += time.perf_counter() - busy_from
                 report.end_lag_s = time.time() - arrivals[-1]
             if tracker.pending:
-                publish(tracker.overdue(time.time() - np.asarray(arrivals)))
+                publish(tracker.overdue(waited_by_next_turn(arrivals, time.time(), turn_s)))
             status.tick(times)
     finally:
         report.wall_s = time.time() - began

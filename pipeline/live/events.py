@@ -9,7 +9,8 @@ The head's own bound (`latency_bound_s`) is how long that takes in stream time: 
 suppress a row, and the rows their scores read (the head's `RowContext.future`), must exist. A kept row
 that is not certain (it survives because a stronger neighbour was itself suppressed, a chain that later
 rows could in principle undo) is emitted once it is `max_latency` seconds old, in stream time or since its
-frame arrived (wall clock, `overdue`), whichever comes first; if NMS on more rows then drops it, or moves
+frame arrived (wall clock, `overdue`; the loop checks once a turn and so looks one turn ahead,
+`waited_by_next_turn`), whichever comes first; if NMS on more rows then drops it, or moves
 its confidence, a correction line says so. The other side of that correction: a row NMS did not keep at its
 deadline (it lost to a rival) and keeps later (the rival has since been suppressed by a newer row) goes out
 when NMS first keeps it, as an event line marked `"reason": "late"`; with the rival's retraction it is NMS
@@ -45,6 +46,16 @@ from soccerspot.pipeline.inference.nms import grouped_soft_nms, nms, peak_nms
 
 LATENCY_MARGIN_S = 2.0  # seconds past the head's own bound before an undecided event is emitted anyway
 RADIUS_KINDS = ("peaks", "grouped-soft")  # dense models' NMS kinds: the window is a radius in frames
+
+
+MAX_TURN_LEAD_S = 1.0  # at most this much ahead of its deadline does the loop emit an undecided event
+
+
+def waited_by_next_turn(arrivals, now: float, turn_s: float) -> np.ndarray:
+    """Seconds since each row's frame arrived, as they will be when the live loop, which checks deadlines once a
+    turn, next looks (`turn_s`: its last turn's duration, at most `MAX_TURN_LEAD_S`): an event whose deadline
+    falls before that look goes out now, so deadlines are met rather than overshot by up to a turn."""
+    return now - np.asarray(arrivals, dtype=np.float64) + min(max(turn_s, 0.0), MAX_TURN_LEAD_S)
 
 
 def event_id(half: int, label: str, position_ms: int, team: str = "") -> str:

@@ -30,7 +30,9 @@ from soccerspot.pipeline.inference.checkpoints import LoadedHead
 from soccerspot.pipeline.inference.nms import window_in_frames
 from soccerspot.pipeline.inference.spot import SpotOptions, resolve_nms, spot_features
 from soccerspot.pipeline.inference.video_spot import plan_extraction
-from soccerspot.pipeline.live.events import EventTracker, default_max_latency_s, latency_bound_s
+from soccerspot.pipeline.live.events import (
+    EventTracker, default_max_latency_s, latency_bound_s, waited_by_next_turn,
+)
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.framecv import settle_framecv
 from soccerspot.pipeline.live.scoring import IncrementalScores
@@ -198,7 +200,9 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     began = time.time()
     live.start()
     try:
+        turn_s, turn_began = 0.0, time.perf_counter()  # the loop's last turn: deadlines look one turn ahead
         while True:
+            turn_s, turn_began = time.perf_counter() - turn_began, time.perf_counter()
             rows = live.take(MAX_BATCH, wait_s=0.2)
             if rows is None:
                 break
@@ -212,11 +216,11 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
                 if len(fresh):
                     final = scorer.array()
                     publish(tracker.update(final[:, 1:], np.asarray(times[: len(final)]), times[-1],
-                                           waited=time.time() - np.asarray(arrivals[: len(final)])))
+                                           waited=waited_by_next_turn(arrivals[: len(final)], time.time(), turn_s)))
                 report.busy_s += time.perf_counter() - busy_from
                 report.end_lag_s = time.time() - arrivals[-1]
             if tracker.pending:  # undecided events whose frame arrived max_latency_s ago go out now
-                publish(tracker.overdue(time.time() - np.asarray(arrivals)))
+                publish(tracker.overdue(waited_by_next_turn(arrivals, time.time(), turn_s)))
             status.tick(times)
     finally:
         report.wall_s = time.time() - began
