@@ -43,9 +43,9 @@ from soccerspot.pipeline.live.events import (
     EventTracker, default_max_latency_s, latency_bound_s, waited_by_next_turn,
 )
 from soccerspot.pipeline.live.session import LiveOptions, LiveReport, MAX_BATCH, Status
-from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
+from soccerspot.pipeline.live.publisher import open_publisher
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
-from soccerspot.pipeline.live.state import STATE_DIR, EventLog, events_log_path, read_event_log
+from soccerspot.pipeline.live.state import STATE_DIR
 
 DENSE_CLIPS_PER_BATCH = 4  # `spot`'s default for a dense model (both peers' INFERENCE_BATCH_SIZE)
 
@@ -125,34 +125,12 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
     nms = spotter.nms
     tracker = EventTracker(spotter.classes, half, nms.kind, nms.window, nms.threshold, math.inf,
                            options.min_confidence, teams=SIDES if spotter.team else ())
-    log_path = events_log_path(out_dir, half)
-    for line in read_event_log(log_path):
-        tracker.remember(line)
-    already = set(tracker.emitted)
-    log = EventLog(log_path)
-    sinks = ([JsonLinesSink(options.events)] if options.events else []) + \
-            ([WebhookSink(options.webhook)] if options.webhook else [])
     status = DenseStatus(options, report, source, frames)
     times: list[float] = []
     arrivals: list[float] = []
 
-    def publish(lines) -> None:
-        for event in lines:
-            line = event.to_json()
-            row = int(np.searchsorted(times, event.stream_time_s - 1e-6))
-            if event.kind == "event" and row < len(arrivals) and np.isfinite(arrivals[row]):
-                line["latency_s"] = round(time.time() - arrivals[row], 3)
-                report.latencies.append((event.id, line["latency_s"]))
-            if event.kind == "event" and event.id in already:
-                report.skipped_ids += 1
-                continue
-            if event.reason == "retracted":  # out no more: emitting it again is not a repeat
-                already.discard(event.id)
-            log.write(line)
-            for sink in sinks:
-                sink.send(line)
-            report.events += event.kind == "event"
-            report.corrections += event.kind == "correction"
+    publisher = open_publisher(out_dir, half, options, tracker, report, times, arrivals)
+    publish = publisher.publish
 
     def bound(fps: float) -> None:
         """The decision bound once the model's frame rate is known (the source's first frame)."""
@@ -192,7 +170,7 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
         report.stream_s = report.rows / frames.model_fps() if frames.model_fps() else 0.0
         report.times, report.arrivals = times, arrivals
     if not times:
-        log.close()
+        publisher.close(sinks=False)
         remove_state(out_dir, half)  # nothing was spotted: the same command may start afresh
         raise DataError(options.source, "no video frames arrived from the source")
     probabilities = scorer.finish()
@@ -207,9 +185,7 @@ def run_dense_live(spotter: DenseSpotter, options: LiveOptions, stop: threading.
     write_predictions(report.results, GamePredictions(url=source.name, predictions=predictions),
                       framerate=spotter.eval_framerate)
     publish(tracker.finish(read_predictions(report.results).predictions, frame_times))
-    log.close()
-    for sink in sinks:
-        sink.close()
+    publisher.close()
     remove_state(out_dir, half)
     status.done(times)
     return report

@@ -36,11 +36,9 @@ from soccerspot.pipeline.live.events import (
 from soccerspot.pipeline.live.extraction import LiveFeatures
 from soccerspot.pipeline.live.framecv import settle_framecv
 from soccerspot.pipeline.live.scoring import IncrementalScores
-from soccerspot.pipeline.live.sinks import JsonLinesSink, WebhookSink
+from soccerspot.pipeline.live.publisher import open_publisher
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
-from soccerspot.pipeline.live.state import (
-    STATE_DIR, EventLog, events_log_path, open_row_store, read_event_log, remove_state,
-)
+from soccerspot.pipeline.live.state import STATE_DIR, open_row_store, remove_state
 
 MAX_BATCH = 16  # frames per backbone pass at most (a backlog is worked off in batches of this size)
 
@@ -170,32 +168,10 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
         default_max_latency_s(nms_frames, scorer.context.future, fps)
     tracker = EventTracker(head.classes, half, nms.kind, nms_frames, nms.threshold, report.max_latency_s,
                            options.min_confidence)
-    log_path = events_log_path(out_dir, half)
-    for line in read_event_log(log_path):
-        tracker.remember(line)
-    already = set(tracker.emitted)
-    log = EventLog(log_path)
-    sinks = ([JsonLinesSink(options.events)] if options.events else []) + \
-            ([WebhookSink(options.webhook)] if options.webhook else [])
     status = Status(options, report, source, live)
 
-    def publish(lines):
-        for event in lines:
-            line = event.to_json()
-            row = int(np.searchsorted(times, event.stream_time_s - 1e-6))
-            if event.kind == "event" and row < len(arrivals) and np.isfinite(arrivals[row]):
-                line["latency_s"] = round(time.time() - arrivals[row], 3)
-                report.latencies.append((event.id, line["latency_s"]))
-            if event.kind == "event" and event.id in already:
-                report.skipped_ids += 1
-                continue
-            if event.reason == "retracted":  # out no more: emitting it again is not a repeat
-                already.discard(event.id)
-            log.write(line)
-            for sink in sinks:
-                sink.send(line)
-            report.events += event.kind == "event"
-            report.corrections += event.kind == "correction"
+    publisher = open_publisher(out_dir, half, options, tracker, report, times, arrivals)
+    publish = publisher.publish
 
     began = time.time()
     live.start()
@@ -228,7 +204,7 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
         report.stream_s = report.rows / fps
         report.times, report.arrivals = times, arrivals
     if not times:
-        log.close()
+        publisher.close(sinks=False)
         raise DataError(options.source, "no video frames arrived from the source")
     final_raw = raw.view().copy()
     if len(times) % options.batch_size == 1 and live.last_image is not None:
@@ -249,9 +225,7 @@ def run_live(head: LoadedHead, options: LiveOptions, stop: threading.Event | Non
     report.results = result.output
     predictions = read_predictions(out_dir / PREDICTIONS_FILE).predictions
     publish(tracker.finish(predictions, np.asarray(final_times)))
-    log.close()
-    for sink in sinks:
-        sink.close()
+    publisher.close()
     remove_state(out_dir, half, name)
     status.done(times)
     return report
