@@ -73,14 +73,16 @@ def test_incremental_probabilities_are_bit_equal_on_cpu_to_the_whole_half(name, 
     live = IncrementalDenseProbabilities(model, model.clip_len, rule, model.input_spec)
     for index in range(count):
         live.add(frames[index: index + 1])
-    assert np.array_equal(live.finish(), whole)
+    assert np.abs(live.finish() - whole).max() <= 1e-6
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,count", [("e2e-spot", 19), ("tdeed-soccernetball-baseline", 45)])
 def test_the_real_models_give_the_same_bits_live(name, count):
     """E2E-Spot (rny002_gsm + GRU; 19 frames: its last clip fits and runs alone at the end) and T-DEED (rny002_gsf +
-    SGP-Mixer, team and displacement), random weights and BatchNorm statistics, frames one by one."""
+    SGP-Mixer, team and displacement), random weights and BatchNorm statistics, frames one by one. Within 1e-6,
+    not bit for bit: with several torch threads a clip's last bit can depend on how many clips share its forward
+    pass (seen once: 2e-8 apart on CI's two threads)."""
     from soccerspot.models.dense import create_dense_model
 
     torch.manual_seed(0)
@@ -100,7 +102,7 @@ def test_the_real_models_give_the_same_bits_live(name, count):
     live = IncrementalDenseProbabilities(model, model.clip_len, rule, model.input_spec)
     for index in range(count):
         live.add(frames[index: index + 1])
-    assert np.array_equal(live.finish(), whole)
+    assert np.abs(live.finish() - whole).max() <= 1e-6
 
 
 def smooth(rng, rows: int, columns: int, sparse: bool = False) -> np.ndarray:
