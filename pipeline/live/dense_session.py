@@ -21,7 +21,6 @@ emitted; a stream URL, which cannot replay, is refused with the earlier run's st
 """
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -45,7 +44,7 @@ from soccerspot.pipeline.live.events import (
 from soccerspot.pipeline.live.session import LiveOptions, LiveReport, MAX_BATCH, Status
 from soccerspot.pipeline.live.publisher import open_publisher
 from soccerspot.pipeline.live.sources import LiveSource, source_kind
-from soccerspot.pipeline.live.state import STATE_DIR
+from soccerspot.pipeline.live.state import STATE_DIR, recorded_identity
 
 DENSE_CLIPS_PER_BATCH = 4  # `spot`'s default for a dense model (both peers' INFERENCE_BATCH_SIZE)
 
@@ -58,11 +57,7 @@ def claim_state(out_dir: Path, half: int, identity: dict) -> None:
     """Check the folder for an earlier run of this half (refusing what cannot go on), then record this one."""
     marker = state_path(out_dir, half)
     if marker.is_file():
-        try:
-            recorded = json.loads(marker.read_text(encoding="utf-8"))
-        except ValueError:
-            recorded = None
-        if recorded != identity:
+        if recorded_identity(marker) != identity:
             raise DataError(marker, "a live run of another source or model left its state here; remove the .live "
                                     "folder or use another --out")
         if source_kind(identity["source"]) == "url":

@@ -61,6 +61,14 @@ class RowStore:
             os.fsync(handle.fileno())
 
 
+def recorded_identity(path: Path) -> dict | None:
+    """What an earlier run recorded of itself in `path` (JSON), or None where that file is unreadable JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
 def open_row_store(out_dir: Path, half: int, name: str, identity: dict, dim: int) -> RowStore:
     """The row store of this half, checked against (or created with) `identity`."""
     folder = out_dir / STATE_DIR
@@ -68,11 +76,7 @@ def open_row_store(out_dir: Path, half: int, name: str, identity: dict, dim: int
     described = folder / f"{half}_{name}.json"
     store = RowStore(folder / f"{half}_{name}.rows", dim)
     if described.is_file():
-        try:
-            recorded = json.loads(described.read_text(encoding="utf-8"))
-        except ValueError:
-            recorded = None
-        if recorded != identity:
+        if recorded_identity(described) != identity:
             raise DataError(described, "a live run of another source or with other settings left its rows here; "
                                        "remove the .live folder or use another --out")
     else:
