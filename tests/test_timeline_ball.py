@@ -82,9 +82,16 @@ def test_ball_plot_has_a_lane_per_class_and_each_team_on_its_side(tmp_path):
     assert "±0.5 s" in key
 
 
-def test_ball_plot_without_its_task_names_the_missing_labels_file_and_the_task(tmp_path, capsys):
+def test_ball_plot_told_the_wrong_task_names_the_missing_labels_file_and_the_task(tmp_path, capsys):
     write_ball_game(tmp_path / "game", dense_ball_labels(minutes=1.0))
-    assert main(["plot", str(tmp_path / "game"), "--labels", str(tmp_path / "game")]) == 1
+    assert main(["plot", str(tmp_path / "game"), "--labels", str(tmp_path / "game"), "--task", "spotting"]) == 1
     err = capsys.readouterr().err
     assert "no Labels-v2.json" in err and "it holds Labels-ball.json: give --task ball" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_ball_plot_without_its_task_reads_it_from_the_results(tmp_path, capsys):
+    write_ball_game(tmp_path / "game", dense_ball_labels(minutes=1.0))
+    assert main(["plot", str(tmp_path / "game" / "results_spotting.json"), "--labels",
+                 str(tmp_path / "game" / "Labels-ball.json"), "--out", str(tmp_path / "plots")]) == 0
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["1_timeline.png"]

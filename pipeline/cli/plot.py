@@ -10,10 +10,11 @@ HELP = "plot a game's spots over match time, per half (score curves, kept spots,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=action_task_names(), default="spotting",
+    parser.add_argument("--task", choices=action_task_names(), default=None,
                         help="what the results spot (data/tasks.py): its labels file, classes, teams and hit "
                              "tolerance; ball (Ball Action Spotting) draws one lane per class, each team on its "
-                             "side of the lane (default spotting)")
+                             "side of the lane (default: read from the results' classes, else the labels files; "
+                             "spotting when neither tells)")
     parser.add_argument("results", metavar="RESULTS_OR_GAME", type=Path,
                         help="a results_spotting.json, or the game folder holding it")
     parser.add_argument("--labels", metavar="ROOT", type=Path,
@@ -30,8 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from soccerspot.pipeline.reports.timeline import write_timeline_plots
+    from soccerspot.pipeline.reports.tree_task import task_of_tree
 
+    task = args.task or task_of_tree(args.results, args.labels).name
     for path in write_timeline_plots(args.results, args.out, labels=args.labels, scores_dir=args.scores,
-                                     replays=args.replays, task=args.task):
+                                     replays=args.replays, task=task):
         print(f"wrote {path}")
     return 0
