@@ -148,10 +148,3 @@ def class_set_of_model(task: str, classes: list[str] | tuple[str, ...], team: bo
                if set(classes) <= set(class_setup(name).names) and bool(class_setup(name).teams) == team]
     return min(fitting, key=lambda name: len(class_setup(name).names)) if fitting else spec.default_class_set
 
-
-def tasks_of_labels(labels, tasks: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The tasks (of `tasks`, default all, in registration order) one of whose class sets holds every label in
-    `labels`: what a results file is for, read from the classes it names."""
-    wanted = set(labels)
-    return tuple(name for name in (tasks or task_names())
-                 if any(wanted <= set(class_setup(s).names) for s in TASK_SPECS[name].class_sets))

@@ -5,16 +5,15 @@ import json
 from pathlib import Path
 
 from ball_game import write_ball_game
-from soccerspot.data.tasks import tasks_of_labels
+from soccerspot.data.tasks import tasks_of_model
 from soccerspot.pipeline.cli.view import add_arguments
 from soccerspot.pipeline.reports.tree_task import task_of_tree
 
 
 def test_the_class_sets_decide_which_task_a_set_of_labels_is_for():
-    assert tasks_of_labels({"Goal", "Throw-in"}) == ("spotting", "grounding")  # v2 classes: grounding's set too
-    assert tasks_of_labels({"Goal", "Throw-in"}, ("spotting", "ball")) == ("spotting",)
-    assert tasks_of_labels({"PASS", "DRIVE"}, ("spotting", "ball")) == ("ball",)
-    assert tasks_of_labels({"PASS", "Goal"}, ("spotting", "ball")) == ()
+    assert tasks_of_model(["Goal", "Throw-in"], team=False) == ("spotting",)
+    assert tasks_of_model(["PASS", "DRIVE"], team=False) == ("ball",)
+    assert tasks_of_model(["PASS", "Goal"], team=False) == ()
 
 
 def _results(folder: Path, labels: list[str]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from soccerspot.data.games import PREDICTIONS_FILE
-from soccerspot.data.tasks import action_task_names, task_spec, tasks_of_labels
+from soccerspot.data.tasks import action_task_names, task_spec, tasks_of_model
 
 DEFAULT_TASK = "spotting"
 MAX_FILES = 50  # results files read: enough to see the classes of a season, quick on an archive of thousands
@@ -57,7 +57,7 @@ def task_of_tree(path: str | Path, labels_root: str | Path | None = None) -> Tre
     results = _files(roots[:1], PREDICTIONS_FILE, MAX_FILES)
     labels = set().union(*(_labels_in(file) for file in results)) if results else set()
     if labels:
-        fits = tasks_of_labels(labels, tasks)
+        fits = tasks_of_model(sorted(labels), team=False)
         if fits:
             return TreeTask(fits[0], f"the classes of its {PREDICTIONS_FILE}")
     for name in tasks:
