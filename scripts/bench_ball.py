@@ -53,9 +53,10 @@ def main() -> int:
     parser.add_argument("--train-games", type=int, default=4)
     parser.add_argument("--test-games", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=3.0, help="each game's length")
-    parser.add_argument("--width", type=int, default=398)
-    parser.add_argument("--height", type=int, default=224)
-    parser.add_argument("--epochs", type=int, default=8, help="epochs (warm-up: min(3, epochs // 2) of them)")
+    parser.add_argument("--width", type=int, default=224, help="the rendered videos' size, the frames the model reads")
+    parser.add_argument("--height", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="of them, the linear warm-up (theirs: 3 of 35)")
     parser.add_argument("--clip-len", type=int, default=50)
     parser.add_argument("--epoch-frames", type=int, default=5000, help="frames an epoch (clips = this // clip-len)")
     parser.add_argument("--batch-size", type=int, default=4)
@@ -99,7 +100,7 @@ def main() -> int:
     preset = get_dense_preset("tdeed-ball")
     settings = DenseSettings(**{**DENSE_PRESET_SETTINGS["tdeed-ball"], "frame_recipe": recipe.name,
                                 "epoch_frames": args.epoch_frames})
-    warmup = min(3, args.epochs // 2)  # theirs: 3 of 35 epochs; fewer for short runs (the cosine needs some)
+    warmup = args.warmup_epochs
     runs = []
     for seed in range(args.seeds):
         config = dataclasses.replace(
