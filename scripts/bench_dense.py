@@ -71,6 +71,20 @@ def frames_in_memory(cache, size: int = 16):
         yield types.SimpleNamespace(frames=frames[start:start + size], times=times[start:start + size])
 
 
+def register_bench_recipe(width: int, height: int):
+    """`bench-e2e-soccernetv2`: E2E-Spot's SoccerNet-v2 frame rule at `width` x `height`, registered in this
+    process with its peer's inference (a model trained here loads only where it is registered)."""
+    from soccerspot.extract.frame_recipes import FRAME_RECIPES
+    from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE
+
+    base = FRAME_RECIPES["e2e-soccernetv2"]
+    recipe = dataclasses.replace(base, name="bench-e2e-soccernetv2", width=width, height=height,
+                                 source="bench_dense.py: E2E-Spot's SoccerNet-v2 frame rule at this script's size")
+    FRAME_RECIPES[recipe.name] = recipe
+    PEER_INFERENCE[("E2E-Spot", recipe.name)] = PEER_INFERENCE[("E2E-Spot", base.name)]
+    return recipe
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2)
@@ -104,8 +118,7 @@ def main() -> int:
     from soccerspot.extract.precision import resolve_precision
     from soccerspot.pipeline.demo import DemoConfig, evaluate_season, extract_season, generate_season, spot_games
     from soccerspot.pipeline.inference.dense_half import half_probabilities
-    from soccerspot.extract.frame_recipes import FRAME_RECIPES
-    from soccerspot.pipeline.inference.dense_models import PEER_INFERENCE, load_dense_spotter
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
     from soccerspot.pipeline.inference.dense_spot import spot_dense_video
     from soccerspot.pipeline.training.dense import DenseSettings, load_dense_data, run_dense
     from soccerspot.pipeline.training.presets import get_dense_preset
@@ -120,11 +133,7 @@ def main() -> int:
     train_games, test_games = generate_season(season, demo, progress=False)
     precision = resolve_precision(args.precision, torch.device("cpu"))
 
-    base = FRAME_RECIPES["e2e-soccernetv2"]
-    recipe = dataclasses.replace(base, name="bench-e2e-soccernetv2", width=args.width, height=args.height,
-                                 source="bench_dense.py: E2E-Spot's SoccerNet-v2 frame rule at this script's size")
-    FRAME_RECIPES[recipe.name] = recipe
-    PEER_INFERENCE[("E2E-Spot", recipe.name)] = PEER_INFERENCE[("E2E-Spot", base.name)]
+    recipe = register_bench_recipe(args.width, args.height)
     settings = DenseSettings(epoch_frames=args.epoch_frames, frame_recipe=recipe.name)
     preset = get_dense_preset("e2e-spot-paper")
     warmup = args.warmup_epochs

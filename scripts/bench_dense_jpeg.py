@@ -10,9 +10,18 @@ probability varies from frame to frame, is the scale to read them against), `jpe
 `jpeg_psnr_db` the frames'. The whole chain's speed against the model alone is `scripts/bench_dense.py`'s
 `infer_ratio`.
 
+`--trained RUN/last --season ROOT --games A,B` measures a trained model instead (one of `bench_dense.py`'s runs:
+`--width`/`--height` register its bench frame recipe): each game's halves decoded as `spot` decodes them, and the
+same frames after the JPEG round trip, through the same inference and the model's own NMS; besides the
+probabilities' differences, each side's spots scored (`decoded_tight` / `jpeg_tight`, loose likewise) and the
+spots that differ between the two (`spots_changed`: predictions of one side with no equal one, same class,
+frame and confidence within 1e-3, on the other).
+
 Last line: one JSON object.
 
     python scripts/bench_dense_jpeg.py [--minutes 2] [--model e2e-spot] [--clip-len 100] [--quality 95] [--work DIR]
+    python scripts/bench_dense_jpeg.py --trained WORK/runs/dense-0/model/last --season WORK/season \
+        --games synthetic_league/season/test-game-00,synthetic_league/season/test-game-01 [--width 224 --height 128]
 """
 from __future__ import annotations
 
@@ -58,7 +67,16 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--trained", type=Path, default=None, help="a trained dense model folder (bench_dense's)")
+    parser.add_argument("--season", type=Path, default=None, help="with --trained: the season's root")
+    parser.add_argument("--games", default="", help="with --trained: comma-separated game folders under --season")
+    parser.add_argument("--width", type=int, default=224, help="with --trained: bench_dense's frame size")
+    parser.add_argument("--height", type=int, default=128)
     args = parser.parse_args()
+    if args.trained is not None:
+        if args.season is None or not args.games:
+            parser.error("--trained needs --season and --games")
+        return trained(args)
 
     import torch
 
@@ -109,6 +127,76 @@ def main() -> int:
         "jpeg_argmax_agreement": float(np.mean(ours.probabilities.argmax(1) == theirs.probabilities.argmax(1))),
     }
     print(json.dumps(result))
+    return 0
+
+
+def changed_spots(ours: list, theirs: list) -> int:
+    """Predictions of either side with no equal one on the other (class, team, position, confidence +- 1e-3)."""
+    def keys(predictions):
+        return {(p.half, p.label, p.team, p.position_ms): p.confidence for p in predictions}
+
+    a, b = keys(ours), keys(theirs)
+    return sum(1 for key in a.keys() ^ b.keys()) + sum(1 for key in a.keys() & b.keys() if abs(a[key] - b[key]) > 1e-3)
+
+
+def trained(args) -> int:
+    """A trained model's spots and scores from decoded frames and from their JPEG round trip."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_dense import register_bench_recipe
+
+    from soccerspot.data.games import PREDICTIONS_FILE, half_videos
+    from soccerspot.data.labels import GamePredictions, deduplicate_bins, write_predictions
+    from soccerspot.extract.decode import probe
+    from soccerspot.extract.frame_recipes import iter_recipe_frames
+    from soccerspot.pipeline.demo import evaluate_season
+    from soccerspot.pipeline.inference.dense_half import half_probabilities
+    from soccerspot.pipeline.inference.dense_models import load_dense_spotter
+    from soccerspot.pipeline.inference.dense_spot import half_spots
+
+    torch.set_num_threads(args.threads)
+    register_bench_recipe(args.width, args.height)
+    spotter = load_dense_spotter(args.trained)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_dense_jpeg_"))
+    options = dict(clip_len=spotter.model.clip_len, rule=spotter.rule, spec=spotter.model.input_spec,
+                   precision=args.precision)
+    games = [game for game in args.games.split(",") if game]
+    sides = ("decoded", "jpeg")
+    spots = {side: {game: [] for game in games} for side in sides}
+    differences, pixel_errors, frame_count = [], [], 0
+    for game in games:
+        for half, video in half_videos(args.season / game).items():
+            decoded = list(iter_recipe_frames(probe(video), spotter.frames))
+            frames = np.concatenate([b.frames for b in decoded])
+            times = np.concatenate([b.times for b in decoded])
+            jpeg = jpeg_round_trip(frames, args.quality)
+            frame_count += len(frames)
+            pixel_errors.append(np.abs(frames.astype(np.int16) - jpeg.astype(np.int16)).ravel())
+            probabilities = {side: half_probabilities(spotter.model, batches(f, times), **options).probabilities
+                             for side, f in zip(sides, (frames, jpeg))}
+            differences.append(np.abs(probabilities["decoded"] - probabilities["jpeg"]).ravel())
+            for side in sides:
+                spots[side][game] += half_spots(probabilities[side], times, spotter, half)
+    scores = {}
+    for side in sides:
+        for game in games:
+            found = deduplicate_bins(spots[side][game], spotter.eval_framerate)
+            spots[side][game] = found
+            write_predictions(work / side / game / PREDICTIONS_FILE, GamePredictions(url=game, predictions=found),
+                              framerate=spotter.eval_framerate)
+        scores[side] = evaluate_season(args.season, work / side, games)
+    difference, pixels = np.concatenate(differences), np.concatenate(pixel_errors)
+    print(json.dumps({
+        "trained": str(args.trained), "games": games, "frames_per_side": frame_count,
+        "jpeg_quality": args.quality, "precision": args.precision,
+        "jpeg_pixel_mean_abs_diff": round(float(pixels.mean()), 4), "jpeg_pixel_max_abs_diff": int(pixels.max()),
+        "jpeg_prob_max_abs_diff": float(difference.max()), "jpeg_prob_mean_abs_diff": float(difference.mean()),
+        "decoded_tight": scores["decoded"]["tight"]["a_mAP"], "jpeg_tight": scores["jpeg"]["tight"]["a_mAP"],
+        "decoded_loose": scores["decoded"]["loose"]["a_mAP"], "jpeg_loose": scores["jpeg"]["loose"]["a_mAP"],
+        "spots": {side: sum(len(v) for v in spots[side].values()) for side in sides},
+        "spots_changed": sum(changed_spots(spots["decoded"][g], spots["jpeg"][g]) for g in games),
+    }))
     return 0
 
 
