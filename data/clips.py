@@ -236,8 +236,9 @@ def build_window_dataset(
     sampling: str = "chunks",
     seed: int = 0,
     require_labels: bool = True,
+    halves: Sequence[int] = HALVES,
 ) -> WindowDataset:
-    """Memory-map every half of `games` and build their windows.
+    """Memory-map the `halves` of `games` (Ball's games: half 1 only) and build their windows.
 
     Labels are read from `<labels_root>/<game>/<labels_file>` (default: beside the features, the SoccerNet
     layout). The window length in rows is `round(window_seconds * fps)` from the features' own fps, which
@@ -255,7 +256,7 @@ def build_window_dataset(
             raise DataError(path, f"labels for game {game!r} not found (pass --labels-root if they live elsewhere)")
         else:
             labels = None
-        for half in HALVES:
+        for half in halves:
             track, lost = load_track(game, half, features_root, features_name, labels, class_index)
             dropped += lost
             if track.num_rows == 0:

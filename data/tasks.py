@@ -52,6 +52,8 @@ class TaskSpec:
     plots: bool = False  # `evaluate --plots` draws its loose/tight tolerance curves (2 fps Average-mAP)
     hit_seconds: float = 1.0  # `plot` and `view`: a spot this close to a label of its class (and team) is a hit
     minutes_per_row: float | None = None  # `plot`: a row of class lanes per this many minutes (dense); None: panels
+    head_task: str = "spotting"  # the kind of feature head that learns it (`models.heads.register_head`'s task)
+    halves: tuple[int, ...] = (1, 2)  # the halves every game has (Ball 2024-2025: one video per game, half 1)
 
     @property
     def classes(self) -> list[str]:
@@ -107,13 +109,13 @@ register_task_spec(TaskSpec(
 register_task_spec(TaskSpec(
     name="grounding", title="SoccerNet-v2 replay grounding", labels_file=CAMERAS_FILE,
     predictions_file=DETECTIONS_FILE, class_sets=("v2",), metrics=("loose", "tight"), framerate=2,
-    game_lists="spotting", evaluation="grounding",
+    game_lists="spotting", evaluation="grounding", head_task="grounding",
     nms=NmsDefaults("hard", 25.0, "the grounding report's 25 s (models.heads.grounding.GroundingInference)"),
 ))
 register_task_spec(TaskSpec(
     name="ball", title="Ball Action Spotting", labels_file=LABELS_FILE_BALL, predictions_file=PREDICTIONS_FILE,
     class_sets=("ball-2025", "ball-2024", "ball-2023"), metrics=("at1", "at2", "at3", "at4", "at5"), framerate=25,
-    game_lists="spotting-ball", evaluation="average_map",
+    game_lists="spotting-ball", evaluation="average_map", halves=(1,),
     hit_seconds=12.5 / 25,  # mAP@1's tolerance: a match within ±12.5 frames at 25 fps
     minutes_per_row=3.0,  # 100+ actions per 3 minutes: one row of lanes per 3 minutes stays readable
     # T-DEED's soft NMS (`pipeline.inference.nms.grouped_soft_nms`): 12 frames of its 12.5 fps test frames (every
@@ -148,3 +150,12 @@ def class_set_of_model(task: str, classes: list[str] | tuple[str, ...], team: bo
                if set(classes) <= set(class_setup(name).names) and bool(class_setup(name).teams) == team]
     return min(fitting, key=lambda name: len(class_setup(name).names)) if fitting else spec.default_class_set
 
+
+
+def task_of_class_set(name: str) -> str:
+    """The first registered task scored with class set `name` (`v2`: action spotting, `ball-2024`: Ball)."""
+    for task, spec in TASK_SPECS.items():
+        if name in spec.class_sets:
+            return task
+    raise ValueError(f"class set {name!r} belongs to no task; known: "
+                     f"{', '.join(s for spec in TASK_SPECS.values() for s in spec.class_sets)}")

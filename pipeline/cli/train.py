@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from soccerspot.data.games import SPLIT_HELP
+from soccerspot.data.tasks import task_names
 from soccerspot.extract.precision import AUTO_HELP
 from soccerspot.pipeline.cli import HEAD_OPTION_FLAGS, UsageError, flag_of
 
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="feature file name without half and extension, e.g. ResNET_TF2 or resnet152")
     parser.add_argument("--labels-root", type=Path, default=None,
                         help="where <game>/Labels-v2.json live (default: beside the features)")
+    parser.add_argument("--task", choices=task_names(), default=None,
+                        help="what the head learns (data/tasks.py): its labels file, class set, validation metric "
+                             "and grid; ball: Labels-ball.json, the 12 classes without teams (ball-2024: a feature "
+                             "head has no team output; T-DEED's team head trains with train-dense --task ball), "
+                             "mAP@1 at 25 fps on features extracted at 25 fps; grounding: a grounding preset "
+                             "(default: the preset's, action spotting)")
     parser.add_argument("--train-split", default="train", help=f"training games: {SPLIT_HELP}")
     parser.add_argument("--valid-split", default="valid", help=f"validation games: {SPLIT_HELP}")
     parser.add_argument("--out", type=Path, default=None,
@@ -167,18 +174,20 @@ def games_with_features(spec: str, features_root: Path, features_name: str) -> l
     return resolve_games(spec, features_root, feature_file_name(1, features_name), root_name="--features-root")
 
 
-def check_features_present(games: list[str], features_root: Path, features_name: str, what: str) -> None:
+def check_features_present(games: list[str], features_root: Path, features_name: str, what: str,
+                           halves: tuple[int, ...] = (1, 2)) -> None:
+    """Every game has the features of `halves` (the task's: Ball's games are one video, half 1)."""
     from soccerspot.errors import DataError
     from soccerspot.data.features import feature_path
-    from soccerspot.data.games import HALVES, feature_names_in
+    from soccerspot.data.games import feature_names_in
 
-    missing = [g for g in games if not all(feature_path(features_root / g, h, features_name).is_file() for h in HALVES)]
+    missing = [g for g in games if not all(feature_path(features_root / g, h, features_name).is_file() for h in halves)]
     if missing:
         shown = "; ".join(missing[:5]) + (f"; … ({len(missing) - 5} more)" if len(missing) > 5 else "")
         present = feature_names_in(features_root / missing[0])
         hint = f" (features in {missing[0]}: {', '.join(present)})" if present else ""
-        raise DataError(features_root, f"{len(missing)} of {len(games)} {what} games lack "
-                                       f"1_{features_name}.npy / 2_{features_name}.npy: {shown}{hint}")
+        files = " / ".join(f"{h}_{features_name}.npy" for h in halves)
+        raise DataError(features_root, f"{len(missing)} of {len(games)} {what} games lack {files}: {shown}{hint}")
 
 
 def settings_failure(error: Exception, overrides: dict[str, str], head_options: dict[str, str] | None = None
@@ -219,10 +228,40 @@ def stored_config(out: Path):
 RESUME_MAY_CHANGE = ("max_epochs", "accumulate")
 
 
+def task_overrides(task: str, config, overrides: dict[str, str]) -> dict[str, str]:
+    """`overrides` with what `--task` sets on a new run of `config`: the task's class set without teams (unless
+    `--classes` names one of its sets) and its default metric. Raises UsageError where the preset's head or the
+    class set cannot learn the task."""
+    from soccerspot.data.classes import class_setup
+    from soccerspot.data.tasks import task_spec
+    from soccerspot.models.heads import head_entry, list_heads
+    from soccerspot.pipeline.training.presets import PRESETS
+
+    spec = task_spec(task)
+    head = overrides.get("head", config.head)
+    if head in list_heads(None) and head_entry(head).task != spec.head_task:  # an unknown head: named later
+        fitting = sorted(name for name, preset in PRESETS.items() if head_entry(preset.head).task == spec.head_task)
+        raise UsageError(f"--task {task}: the {head} head does not learn {spec.title}; presets whose head does: "
+                         f"{', '.join(fitting)}")
+    classes = overrides.get("classes")
+    if classes is None:
+        classes = next((name for name in spec.class_sets if not class_setup(name).teams), spec.default_class_set)
+    elif classes not in spec.class_sets:
+        raise UsageError(f"--classes {classes}: not a class set of --task {task} ({', '.join(spec.class_sets)})")
+    if class_setup(classes).teams:
+        raise UsageError(f"--classes {classes} scores teams, and a feature head has no team output: train T-DEED's "
+                         f"team head with soccerspot train-dense --task {task}")
+    metric = overrides.get("metric", config.metric if config.metric in spec.metrics else spec.default_metric)
+    if metric not in spec.metrics:
+        raise UsageError(f"--metric {metric}: not a metric of --task {task} ({', '.join(spec.metrics)})")
+    return {**overrides, "classes": classes, "metric": metric}
+
+
 def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-paper"):
     """The preset with the flags' overrides, or with --resume the run's own settings (only --epochs and
     --accumulate may change). Raises UsageError naming the flag whose value cannot work."""
     from soccerspot.errors import DataError
+    from soccerspot.data.tasks import task_spec
     from soccerspot.pipeline.training.config import head_config_for, with_head
     from soccerspot.pipeline.training.presets import get_preset
     from soccerspot.pipeline.training.loop import check_loop_settings
@@ -238,6 +277,9 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
         if args.preset is not None and args.preset != stored.preset:
             raise DataError(args.out / RUN_CONFIG_FILE, f"the run was trained with preset {stored.preset!r}, "
                                                     f"not {args.preset!r}")
+        if getattr(args, "task", None) is not None and stored.classes not in task_spec(args.task).class_sets:
+            raise DataError(args.out / RUN_CONFIG_FILE, f"the run learns class set {stored.classes!r}, not one of "
+                                                    f"--task {args.task}'s")
         try:
             given = with_flags(stored, {k: v for k, v in overrides.items() if k not in RESUME_MAY_CHANGE},
                                head_options)
@@ -252,6 +294,8 @@ def build_config(args: argparse.Namespace, default_preset: str = "netvladpp-pape
         base = get_preset(args.preset or default_preset)
         if "head" in overrides:  # the preset's settings of its own head do not carry over to another
             base = with_head(base, overrides["head"])
+        if getattr(args, "task", None) is not None:
+            overrides = task_overrides(args.task, base, overrides)
 
     try:
         config = with_flags(base, overrides, head_options)
@@ -305,6 +349,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from soccerspot.data.tasks import task_of_class_set, task_spec
     from soccerspot.errors import DataError
     from soccerspot.pipeline.training.tasks.features import head_config_for_data, train
 
@@ -319,8 +364,9 @@ def train_command(args: argparse.Namespace) -> int:
     valid_games = games_with_features(args.valid_split, args.features_root, args.features)
     if not train_games:
         raise DataError(args.features_root, f"no training games (--train-split {args.train_split})")
-    check_features_present(train_games, args.features_root, args.features, "training")
-    check_features_present(valid_games, args.features_root, args.features, "validation")
+    halves = task_spec(task_of_class_set(config.classes)).halves
+    check_features_present(train_games, args.features_root, args.features, "training", halves)
+    check_features_present(valid_games, args.features_root, args.features, "validation", halves)
     data = load_data(config, args, train_games, valid_games)
     head_config_for_data(config, data)  # the real window length in rows, before the run folder is made
     if shard.is_main:

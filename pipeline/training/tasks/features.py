@@ -24,7 +24,10 @@ from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 from soccerspot.data.classes import class_setup
 from soccerspot.data.clips import Track, WindowDataset, build_window_dataset
 from soccerspot.data.features import feature_identity
-from soccerspot.data.labels import GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels
+from soccerspot.data.labels import (
+    EVALUATION_FRAMERATE, GameLabels, GamePredictions, Prediction, deduplicate_bins, read_labels,
+)
+from soccerspot.data.tasks import task_of_class_set, task_spec
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.models.heads import BaseHeadConfig, create_head
 from soccerspot.pipeline.evaluation.average_map import evaluate_games
@@ -62,7 +65,8 @@ def load_train_data(
 ) -> TrainData:
     """Memory-map the features of both game lists and build their windows (validation: the paper's chunks)."""
     setup = class_setup(config.classes)
-    common = dict(window_seconds=config.window_seconds, labels_root=labels_root, labels_file=setup.labels_file)
+    common = dict(window_seconds=config.window_seconds, labels_root=labels_root, labels_file=setup.labels_file,
+                  halves=task_spec(task_of_class_set(config.classes)).halves)
     train = build_window_dataset(train_games, features_root, features_name, setup.dictionary,
                                  sampling=config.sampling, seed=config.seed, **common)
     valid = None
@@ -127,20 +131,24 @@ def validation_a_map(model: nn.Module, tracks: Sequence, labels: dict[str, GameL
                      config: TrainConfig) -> dict:
     """Average-mAP of `model` on the validation halves `tracks` (`.game`, `.half`, `.features`) through the
     inference path `spot` uses: whole-half scores, NMS, the in-memory SoccerNet evaluator."""
-    predictions = predict_tracks(model, tracks, classes, config)
-    results = evaluate_games(labels, predictions, classes, metric=config.metric,
+    framerate = task_spec(task_of_class_set(config.classes)).framerate
+    predictions = predict_tracks(model, tracks, classes, config, framerate)
+    results = evaluate_games(labels, predictions, classes, metric=config.metric, framerate=framerate,
                              version=class_setup(config.classes).version)
     return {key: results[key] for key in ("a_mAP", "a_mAP_visible", "a_mAP_unshown") if results.get(key) is not None}
 
 
-def predict_tracks(model: nn.Module, tracks: Sequence[Track], classes: list[str], config: TrainConfig) -> dict:
+def predict_tracks(model: nn.Module, tracks: Sequence[Track], classes: list[str], config: TrainConfig,
+                   framerate: int = EVALUATION_FRAMERATE) -> dict:
     """Whole-half frame scores (the fast path where the head has one) -> NMS -> predictions per game, with
-    one prediction per class per 0.5 s bin as `results_spotting.json` would hold them."""
+    one prediction per class per bin of the evaluator's grid at `framerate` (0.5 s for SoccerNet-v2, a 25 fps
+    frame for Ball) as `results_spotting.json` would hold them."""
     nms = NmsSettings(kind=config.nms, window_seconds=config.nms_window, threshold=config.nms_threshold)
     by_game: dict[str, list[Prediction]] = {}
     for track in tracks:
         by_game.setdefault(track.game, []).extend(half_spots(model, track.features, classes, track.half, nms)[1])
-    return {game: GamePredictions(url=game, predictions=deduplicate_bins(found)) for game, found in by_game.items()}
+    return {game: GamePredictions(url=game, predictions=deduplicate_bins(found, framerate))
+            for game, found in by_game.items()}
 
 
 
