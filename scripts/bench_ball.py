@@ -18,8 +18,9 @@ The season is `soccerspot render --task ball`'s (`data.synthetic.ball_season`: 2
 
 Last line: one JSON object with `team_map`, `map`, `baseline_team_map`, `seeds`, `minutes` and the settings.
 
-    python scripts/bench_ball.py [--seeds 2] [--train-games 4] [--test-games 2] [--minutes 3] [--epochs 8]
-        [--clip-len 50] [--epoch-frames 5000] [--batch-size 4] [--work DIR]
+    python scripts/bench_ball.py [--seeds 2] [--train-games 4] [--test-games 2] [--minutes 3] [--width 224]
+        [--height 128] [--epochs 8] [--warmup-epochs 1] [--clip-len 50] [--epoch-frames 5000] [--batch-size 4]
+        [--work DIR]
 """
 from __future__ import annotations
 
