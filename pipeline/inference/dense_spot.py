@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 from tqdm import tqdm
 
