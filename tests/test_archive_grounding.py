@@ -64,3 +64,19 @@ def test_archive_ground_fusion_reaches_the_grounder_and_bad_values_are_usage_err
     ground_folder(game_dir, grounder, tmp_path / "direct.json", root / GAMES[0] / CAMERAS_FILE, overwrite=True,
                   game=GAMES[0])
     assert written == read_replay_detections(tmp_path / "direct.json")
+
+
+def test_another_ground_fusion_redoes_the_games_a_same_one_skips_them(tmp_path, capsys):
+    root = make_archive(tmp_path / "season", GAMES[:1])
+    write_camera_labels(root / GAMES[0] / CAMERAS_FILE, CameraLabels("a", [
+        CameraChange(1, 0, "Main camera center", 0),
+        CameraChange(1, 14, "Other", 14000, "logo", "replay"),
+        CameraChange(1, 20, "Main camera center", 20000, "logo", "real-time", ReplayLink("Goal", 1, "00:05", 5000)),
+    ]))
+    common = ["archive", str(root), "--model", str(make_checkpoint(tmp_path / "head")), "--out", str(tmp_path / "out"),
+              "--no-progress", "--ground", "similarity"]
+    assert main(common + ["--ground-fusion", "off"]) == 0
+    assert main(common + ["--ground-fusion", "off"]) == 0
+    assert "0 done, 0 failed, 1 skipped (done before)" in capsys.readouterr().out
+    assert main(common + ["--ground-fusion", "baidu"]) == 0  # other Detection-replays.json: done again
+    assert "1 done, 0 failed, 0 skipped" in capsys.readouterr().out

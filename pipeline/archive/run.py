@@ -62,7 +62,8 @@ def check_engine(engine: str) -> None:
 
 def settings_fingerprint(model_path: Path, settings: ArchiveSettings, described_model: dict) -> tuple[str, dict]:
     """The digest of what decides a game's outputs: the model's files, what else the model's spotting names
-    (`described_model`: a feature head's features, a dense model's frames and task), NMS, features-only."""
+    (`described_model`: a feature head's features, a dense model's frames and task), NMS, features-only, the
+    grounding model and its fusion where given."""
     files = sorted(p for p in ([model_path] if model_path.is_file() else model_path.iterdir()) if p.is_file())
     described = {
         "checkpoint": {p.name: sha256_file(p) for p in files},
@@ -70,6 +71,7 @@ def settings_fingerprint(model_path: Path, settings: ArchiveSettings, described_
         "nms": settings.nms, "nms_window": settings.nms_window, "threshold": settings.threshold,
         "features_only": settings.features_only,
         **({"grounding_model": settings.grounding_model} if settings.grounding_model is not None else {}),
+        **({"grounding_fusion": settings.grounding_fusion} if settings.grounding_fusion is not None else {}),
     }
     return fingerprint(described), described
 
