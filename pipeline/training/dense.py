@@ -49,6 +49,7 @@ from soccerspot.data.dense_training_clips import DEFAULT_PAD_LEN, DenseClipDatas
 from soccerspot.data.frame_store import frame_cache_path
 from soccerspot.data.labels import GamePredictions, deduplicate_bins
 from soccerspot.data.tasks import TASK_SPECS
+from soccerspot.data.weights_file import load_weights_only
 from soccerspot.errors import DataError, SettingsError
 from soccerspot.extract.frame_recipes import FRAME_RECIPES, frame_recipe
 from soccerspot.extract.frame_store import ensure_recipe_cache
@@ -345,10 +346,7 @@ def init_from_folder(model: nn.Module, folder: Path) -> dict:
     path = Path(folder) / TRAINED_WEIGHTS_FILE
     if not path.is_file():
         raise DataError(path, "missing: --init-from takes a train-dense model folder (RUN/best)")
-    try:
-        source = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a file that is not a state dict
-        raise DataError(path, f"not a state dict ({' '.join(str(error).split())[:200]})") from None
+    source = load_weights_only(path, "train-dense model")
     if not isinstance(source, dict):
         raise DataError(path, "not a state dict")
     heads = tuple(getattr(model, "task_head_prefixes", ()))
