@@ -25,7 +25,7 @@ from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.live.broadcast import grow_file, to_mpegts
 from soccerspot.pipeline.live.extraction import LiveFeatures
-from video_helpers import constant_rate_times, index_frame, write_video
+from video_helpers import constant_rate_times, index_frame, write_video, write_with_long_audio
 
 CLASSES = ["Goal", "Foul", "Corner"]
 FEATURES = "resnet18"
@@ -188,35 +188,10 @@ def test_a_killed_run_resumed_counts_from_the_first_frame_and_ends_with_spots_fi
     assert load_features(out, 1, FEATURES).meta.extra["resumed_rows"] == len(stored)
 
 
-def write_with_long_audio(path: Path, video_seconds: float, audio_seconds: float) -> Path:
-    """160x96 25 fps video for `video_seconds`, silence for `audio_seconds`: the container outlasts the picture,
-    so FrameCV's frame-count check fails and it re-reads at (frames + 1) / duration."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
-        stream.options = {"crf": "12", "preset": "ultrafast", "bf": "0"}
-        audio = container.add_stream("mp2", rate=16000)
-        for index in range(int(video_seconds * 25)):
-            frame = av.VideoFrame.from_ndarray(index_frame(index, 160, 96), format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        for start in range(0, int(audio_seconds * 16000), 1152):
-            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1152), dtype=np.int16), format="s16", layout="mono")
-            samples.sample_rate, samples.pts = 16000, start
-            for packet in audio.encode(samples):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.mark.slow
 def test_a_rate_corrected_recording_is_settled_at_the_end_with_one_line(tmp_path, recording, capsys):
     _, model, _ = recording
-    video = write_with_long_audio(tmp_path / "long_audio.mkv", 3.0, 6.0)
+    video = write_with_long_audio(tmp_path / "long_audio.mkv", 3.0, 6.0, 160, 96)
     assert main(spot_args(video, model, tmp_path / "spot")) == 0
     capsys.readouterr()
     out = tmp_path / "live"
@@ -245,7 +220,7 @@ def test_a_stopped_run_or_a_stream_keeps_its_rows_and_says_why(tmp_path):
 
     from soccerspot.pipeline.live.framecv import settle_framecv
 
-    video = write_with_long_audio(tmp_path / "long_audio.mkv", 3.0, 6.0)  # FrameCV re-reads it at 76 / 6.0x fps
+    video = write_with_long_audio(tmp_path / "long_audio.mkv", 3.0, 6.0, 160, 96)  # FrameCV re-reads it at 76 / 6.0x fps
     extractor = SimpleNamespace(config=SimpleNamespace(fps=2.0))
     live = SimpleNamespace(framecv_fps=25.0, counted=60)
     rows, times = np.ones((5, 4), np.float32), [0.48, 0.96, 1.48, 1.96, 2.48]

@@ -22,7 +22,7 @@ from soccerspot.extract.framecv import ffmpeg_duration, framecv_rate, keep_frame
 from soccerspot.extract.recipes import build_recipe_extractor
 from soccerspot.pipeline.cli import main
 
-from video_helpers import constant_rate_times, index_frame, variable_rate_times, write_video
+from video_helpers import constant_rate_times, variable_rate_times, write_video, write_with_long_audio
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
@@ -210,34 +210,6 @@ def test_cli_writes_the_devkits_file_and_start_duration_as_framecvs(tmp_path, fr
     np.testing.assert_allclose(expected_times, [0.48, 0.96], atol=1e-6)
     assert half.meta.backbone == "keras_resnet152" and half.meta.sampling == "framecv"
     assert half.meta.transform == "imutils-crop" and half.meta.weights.startswith("file:")
-
-
-def write_with_long_audio(path: Path, video_seconds: float, audio_seconds: float) -> Path:
-    """25 fps video for `video_seconds` and silence for `audio_seconds`: the container lasts longer than the
-    picture, so FrameCV's frame count check fails and it re-reads at a corrected rate (as on SoccerNet's
-    halves whose header says 25 fps)."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 398, 224, "yuv420p"
-        stream.options = {"crf": "12", "preset": "ultrafast", "bf": "0"}
-        audio = container.add_stream("mp2", rate=16000)
-        for index in range(int(video_seconds * 25)):
-            frame = av.VideoFrame.from_ndarray(index_frame(index, 398, 224), format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        for start in range(0, int(audio_seconds * 16000), 1152):
-            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1152), dtype=np.int16), format="s16", layout="mono")
-            samples.sample_rate, samples.pts = 16000, start
-            for packet in audio.encode(samples):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
-    return path
 
 
 def test_framecvs_re_read_at_a_corrected_rate(tmp_path, framecv_module, keras_model, extractor, monkeypatch):

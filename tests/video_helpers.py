@@ -106,3 +106,30 @@ def _write_silence(container, stream, seconds: float) -> None:
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
+
+
+def write_with_long_audio(path: Path, video_seconds: float, audio_seconds: float, width: int = 398,
+                          height: int = 224) -> Path:
+    """A 25 fps video of index frames for `video_seconds` and silence for `audio_seconds`: the container lasts
+    longer than the picture, so FrameCV's frame count check fails and it re-reads at a corrected rate,
+    (frames + 1) / duration (as on SoccerNet's halves whose header says 25 fps)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "12", "preset": "ultrafast", "bf": "0"}
+        audio = container.add_stream("mp2", rate=16000)
+        for index in range(int(video_seconds * 25)):
+            frame = av.VideoFrame.from_ndarray(index_frame(index, width, height), format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        for start in range(0, int(audio_seconds * 16000), 1152):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1152), dtype=np.int16), format="s16", layout="mono")
+            samples.sample_rate, samples.pts = 16000, start
+            for packet in audio.encode(samples):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path
