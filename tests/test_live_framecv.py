@@ -25,6 +25,7 @@ from soccerspot.pipeline.cli import main
 from soccerspot.pipeline.inference.checkpoints import NmsSettings, save_checkpoint
 from soccerspot.pipeline.live.broadcast import grow_file, to_mpegts
 from soccerspot.pipeline.live.extraction import LiveFeatures
+from test_live import standing_ids
 from video_helpers import constant_rate_times, index_frame, write_video, write_with_long_audio
 
 CLASSES = ["Goal", "Foul", "Corner"]
@@ -64,18 +65,6 @@ def assert_same_files(live_out: Path, spot_out: Path) -> None:
     assert live.meta.extra["framecv"] == ref.meta.extra["framecv"]
     assert read_predictions(live_out / "results_spotting.json").predictions == \
         read_predictions(spot_out / "results_spotting.json").predictions
-
-
-def standing_ids(lines: list[dict]) -> set[str]:
-    """The events out at the end of an events log (an event adds its id, a retraction removes it)."""
-    out: set[str] = set()
-    for line in lines:
-        if line["type"] == "event":
-            assert line["id"] not in out, f"{line['id']} emitted twice"
-            out.add(line["id"])
-        elif line.get("reason") == "retracted":
-            out.remove(line["id"])
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- the counter
